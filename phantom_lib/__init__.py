@@ -1,0 +1,1 @@
+"""PHANTOM analysis book library."""

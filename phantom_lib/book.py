@@ -1,0 +1,167 @@
+"""Execute the book's notebooks with papermill and build the HTML with Jupyter Book.
+
+The notebooks' sources are jupytext MyST files ``notebooks/NN_name.md``. ``phantom book``
+executes each of them with papermill (parameters injected from a profile), writes the
+executed ``.ipynb`` under ``book/chapters/`` (git-ignored, referenced by ``_toc.yml``),
+then runs a strict ``jupyter-book build`` that does not execute anything again.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from phantom_lib import profiles
+
+NOTEBOOK_GLOB = "[0-9][0-9]_*.md"
+CHAPTERS_DIR = Path("book") / "chapters"
+
+
+class NotebookError(RuntimeError):
+    """A notebook failed to execute; the message names the notebook and the cell."""
+
+
+def repo_root() -> Path:
+    """The repository root (the folder that holds ``_toc.yml`` and ``phantom_lib/``)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def notebook_sources(root: Path | None = None) -> list[Path]:
+    """The notebook sources ``notebooks/NN_*.md`` of ``root``, in reading order."""
+    return sorted(((root or repo_root()) / "notebooks").glob(NOTEBOOK_GLOB))
+
+
+def find_notebook(spec: str, root: Path | None = None) -> Path:
+    """Resolve ``spec`` (a path, a file stem, or a two-digit number like ``"03"``) to a source."""
+    path = Path(spec)
+    if path.suffix == ".md" and path.exists():
+        return path.resolve()
+    matches = [p for p in notebook_sources(root) if p.stem == spec or p.stem.split("_")[0] == spec]
+    if len(matches) != 1:
+        known = ", ".join(p.stem for p in notebook_sources(root))
+        raise FileNotFoundError(f"no single notebook matches {spec!r}; known notebooks: {known}")
+    return matches[0]
+
+
+def parse_value(text: str) -> Any:
+    """Read a command-line parameter value as a Python literal (``7``, ``0.5``, ``True``,
+    ``[1, 2]``), falling back to the plain string (``standin``)."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def run_notebook(
+    source: Path,
+    output: Path,
+    profile: str = profiles.DEFAULT_PROFILE,
+    overrides: Mapping[str, Any] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Execute one jupytext notebook with papermill and write the executed ``.ipynb``.
+
+    Parameters injected: the profile's overrides for this notebook, then ``overrides``, then
+    ``profile`` itself. Raises :class:`NotebookError` naming the notebook and the failing cell.
+    """
+    import jupytext
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    profiles.check_profile(profile)
+    source = Path(source).resolve()
+    parameters = profiles.parameters(source.stem, profile)
+    parameters.update(overrides or {})
+    parameters["profile"] = profile
+    notebook = jupytext.read(source, fmt="md:myst")
+    if "parameters" not in {t for c in notebook.cells for t in c.get("metadata", {}).get("tags", [])}:
+        raise NotebookError(f"{source.name}: no cell tagged 'parameters' to inject {sorted(parameters)} into")
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    env_before = os.environ.get(profiles.ENV_VAR)
+    os.environ[profiles.ENV_VAR] = profile
+    try:
+        papermill.execute_notebook(
+            notebook,
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            progress_bar=progress,
+            cwd=str(source.parent),
+        )
+    except PapermillExecutionError as err:
+        raise NotebookError(
+            f"notebook {source.name} failed in {_describe_cell(notebook, source, err.source)}: "
+            f"{err.ename}: {err.evalue}\nthe partly executed notebook is {output}"
+        ) from None
+    finally:
+        if env_before is None:
+            os.environ.pop(profiles.ENV_VAR, None)
+        else:
+            os.environ[profiles.ENV_VAR] = env_before
+    return output
+
+
+def _describe_cell(notebook: Any, source: Path, cell_source: str) -> str:
+    """Name a failing cell as the reader sees it: its number among the source's code cells
+    (from 1) and the line of the ``.md`` file where its code starts."""
+    code = [c.source for c in notebook.cells if c.cell_type == "code"]
+    number = code.index(cell_source) + 1 if cell_source in code else None
+    first = next((line for line in cell_source.splitlines() if line.strip()), "")
+    text = source.read_text(encoding="utf-8").splitlines()
+    line = next((i + 1 for i, row in enumerate(text) if first and row == first), None)
+    where = f"code cell {number}" if number else "a code cell"
+    return where + (f" (line {line}: {first.strip()!r})" if line else "")
+
+
+def chapter_path(source: Path, root: Path) -> Path:
+    """Where the executed notebook of ``source`` goes inside the book tree."""
+    return root / CHAPTERS_DIR / f"{source.stem}.ipynb"
+
+
+def execute_notebooks(
+    profile: str, only: Iterable[str] = (), root: Path | None = None
+) -> list[Path]:
+    """Execute the book's notebooks (all, or those named in ``only`` plus any chapter that
+    has no executed notebook yet) and return the executed paths in reading order."""
+    root = root or repo_root()
+    sources = notebook_sources(root)
+    chosen = {find_notebook(s, root) for s in only}
+    executed = []
+    for source in sources:
+        target = chapter_path(source, root)
+        if not chosen or source in chosen or not target.exists():
+            print(f"[phantom] executing {source.name} (profile {profile})", flush=True)
+            run_notebook(source, target, profile)
+        executed.append(target)
+    return executed
+
+
+def build_html(root: Path | None = None) -> Path:
+    """Strict ``jupyter-book build`` of the executed chapters; returns ``index.html``.
+
+    Warnings are errors (``-W -n --keep-going --all``); nothing is executed again.
+    """
+    root = root or repo_root()
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    command = [str(jupyter_book), "build", str(root), "-W", "-n", "--keep-going", "--all"]
+    result = subprocess.run(command, cwd=root)
+    if result.returncode != 0:
+        raise RuntimeError(f"jupyter-book build failed (exit {result.returncode}); see the warnings above")
+    index = root / "_build" / "html" / "index.html"
+    if not index.exists():
+        raise RuntimeError(f"jupyter-book build finished but {index} is missing")
+    return index
+
+
+def build_book(profile: str, only: Sequence[str] = (), root: Path | None = None) -> Path:
+    """Execute the notebooks for ``profile`` and build the HTML book; returns ``index.html``."""
+    execute_notebooks(profile, only, root)
+    index = build_html(root)
+    print(f"[phantom] book built: {index}", flush=True)
+    return index

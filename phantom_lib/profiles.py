@@ -1,0 +1,90 @@
+"""Execution profiles: the one table of per-notebook parameter overrides.
+
+A notebook's ``parameters`` cell holds the defaults of the ``full`` profile as plain
+literals, with ``profile = None``. A profile maps notebook keys (the file stem, e.g.
+``"03_coi"``) to the parameter values that replace those defaults.
+
+Two ways a profile reaches a notebook:
+
+* ``phantom book`` / ``phantom run`` (papermill) inject ``profile`` and every resolved value;
+* run directly (nbval, Jupyter), the cell after ``parameters`` calls :func:`apply`, which
+  reads the profile from the environment variable :data:`ENV_VAR` when ``profile`` is still
+  ``None`` (default ``"full"``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+from typing import Any
+
+ENV_VAR = "PHANTOM_PROFILE"
+"""Environment variable that selects the profile for notebooks run outside papermill."""
+
+DEFAULT_PROFILE = "full"
+
+# Each notebook keeps its own entry so that chapters can be tuned independently.
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "smoke": {
+        "01_dataset": {},
+        "02_mdp": {},
+        "03_coi": {},
+        "04_distinguish": {},
+        "05_simulator": {},
+        "06_sweep": {},
+        "07_detection": {},
+    },
+    "full": {
+        "01_dataset": {},
+        "02_mdp": {},
+        "03_coi": {},
+        "04_distinguish": {},
+        "05_simulator": {},
+        "06_sweep": {},
+        "07_detection": {},
+    },
+}
+
+
+def names() -> list[str]:
+    """Return the known profile names."""
+    return sorted(PROFILES)
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if it is known, else raise ``ValueError`` naming the choices."""
+    if profile not in PROFILES:
+        raise ValueError(
+            f"unknown profile {profile!r}: choose one of {', '.join(names())} "
+            f"(set it with --profile or the {ENV_VAR} environment variable)"
+        )
+    return profile
+
+
+def parameters(notebook: str, profile: str) -> dict[str, Any]:
+    """Parameter overrides of ``profile`` for ``notebook`` (a key like ``"03_coi"``).
+
+    Notebooks without an entry get no overrides (their literals are used).
+    """
+    return dict(PROFILES[check_profile(profile)].get(notebook, {}))
+
+
+def env_profile() -> str:
+    """The profile named by :data:`ENV_VAR`, or :data:`DEFAULT_PROFILE` when unset."""
+    return check_profile(os.environ.get(ENV_VAR, "") or DEFAULT_PROFILE)
+
+
+def apply(namespace: MutableMapping[str, Any], notebook: str) -> str:
+    """Settle a notebook's parameters in place and return the profile in force.
+
+    ``namespace`` is the notebook's ``globals()``. If its ``profile`` is ``None`` the
+    notebook runs outside papermill: the profile comes from :data:`ENV_VAR` and its
+    overrides are written into ``namespace``. Otherwise the values were injected (or
+    chosen by hand) and are left untouched.
+    """
+    profile = namespace.get("profile")
+    if profile is None:
+        profile = env_profile()
+        namespace.update(parameters(notebook, profile))
+        namespace["profile"] = profile
+    return str(profile)

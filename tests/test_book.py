@@ -1,0 +1,139 @@
+"""The notebook runner, failure reporting, and the smoke build of the whole book."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from phantom_lib import book
+
+ROOT = book.repo_root()
+PHANTOM = Path(sys.executable).parent / "phantom"
+
+BROKEN = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+    format_version: 0.13
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A broken notebook
+
+```{code-cell} ipython3
+:tags: [parameters]
+
+profile = None
+```
+
+```{code-cell} ipython3
+x = 1
+```
+
+```{code-cell} ipython3
+raise RuntimeError("deliberately broken cell")
+```
+"""
+
+
+@pytest.fixture
+def broken_book(tmp_path: Path) -> Path:
+    """A minimal book tree whose only notebook raises in its third code cell (index 2)."""
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_broken.md").write_text(BROKEN)
+    return tmp_path
+
+
+def test_run_injects_parameters(tmp_path: Path):
+    out = tmp_path / "coi.ipynb"
+    subprocess.run([str(PHANTOM), "run", "notebooks/03_coi.md", "-p", "seed", "7", "--profile", "smoke",
+                    "-o", str(out)], cwd=ROOT, check=True)
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
+    assert re.search(r"^seed = 7$", injected[0].source, re.M)
+    assert re.search(r"^profile = \"smoke\"$", injected[0].source, re.M)
+
+
+def test_run_names_notebook_and_cell_of_a_failure(broken_book: Path, tmp_path: Path):
+    source = broken_book / "notebooks" / "01_broken.md"
+    result = subprocess.run([str(PHANTOM), "run", str(source), "-o", str(tmp_path / "out.ipynb")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "01_broken.md failed in code cell 3 (line 26" in result.stderr
+    assert "deliberately broken cell" in result.stderr
+
+
+def test_book_execution_stops_at_a_failing_notebook(broken_book: Path):
+    with pytest.raises(book.NotebookError, match=r"01_broken\.md failed in code cell 3 \(line 26"):
+        book.execute_notebooks("smoke", root=broken_book)
+
+
+def test_nbval_fails_on_a_failing_cell(broken_book: Path):
+    source = broken_book / "notebooks" / "01_broken.md"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "phantom_lib.nbmd", "--nbval-lax", "--nbval-current-env",
+         "-p", "no:cacheprovider", str(source)],
+        capture_output=True, text=True, cwd=broken_book,
+    )
+    assert result.returncode == 1, result.stdout
+    assert "01_broken.md::Cell 2" in result.stdout
+    assert "deliberately broken cell" in result.stdout
+    assert "2 passed" in result.stdout
+
+
+def test_find_notebook_rejects_unknown_names():
+    assert book.find_notebook("03").stem == "03_coi"
+    with pytest.raises(FileNotFoundError, match="known notebooks: 01_dataset"):
+        book.find_notebook("99")
+
+
+def toc_files(root: Path) -> list[str]:
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}]):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+@pytest.mark.slow
+def test_smoke_book_builds_every_page_with_its_figures(tmp_path: Path):
+    root = tmp_path / "book"
+    root.mkdir()
+    for name in ["_config.yml", "_toc.yml"]:
+        shutil.copy(ROOT / name, root / name)
+    for name in ["book", "notebooks"]:
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("chapters"))
+    for name in ["data", "references.bib"]:
+        if (ROOT / name).exists():
+            os.symlink(ROOT / name, root / name)
+    index = book.build_book("smoke", root=root)
+    assert index.exists()
+    html_dir = root / "_build" / "html"
+    for entry in toc_files(root):
+        page = html_dir / f"{entry}.html"
+        assert page.exists(), f"{entry} in _toc.yml produced no HTML"
+        executed = root / f"{entry}.ipynb"
+        if not executed.exists():
+            continue
+        nb = json.loads(executed.read_text())
+        n_figures = sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
+        html = page.read_text()
+        images = re.findall(r'<img[^>]+src="([^"]+)"', html)
+        local = [src for src in images if not src.startswith(("http:", "https:", "data:"))]
+        assert len(local) >= n_figures, f"{entry}: {n_figures} figures in the notebook, {len(local)} images in HTML"
+        for src in local:
+            assert (page.parent / src).resolve().exists(), f"{entry}: image {src} missing"
