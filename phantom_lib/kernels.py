@@ -243,3 +243,51 @@ def estimate_by_class(
         str(cls): estimate_kernel(group, state, smoothing, labels)
         for cls, group in trajectories.groupby(label_column, sort=True)
     }
+
+
+def sample_paths(
+    matrix: npt.NDArray[np.float64],
+    pi0: npt.NDArray[np.float64],
+    n: int,
+    rng: np.random.Generator,
+    max_len: int = 40,
+    end: int | None = None,
+    stop: Sequence[int] = (),
+) -> npt.NDArray[np.int64]:
+    """Sample ``n`` paths of a Markov chain by inverse CDF, all chains advanced together.
+
+    Args:
+        matrix: transition matrix, shape (S, S), rows = source.
+        pi0: initial distribution, shape (S,).
+        n: number of paths.
+        rng: the caller's seeded generator (one uniform per path and position is drawn,
+            shape (n, max_len), so results depend only on the seed).
+        max_len: L_max, the most states a path holds.
+        end: index of the absorbing terminal state; reaching it ends a path and is not recorded.
+        stop: indices of states that end a path after being recorded (e.g. ``checkout_start``).
+
+    Returns:
+        int array (n, max_len): the visited states, padded with -1 after a path ends.
+    """
+    if n < 0 or max_len < 1:
+        raise ValueError(f"need n >= 0 and max_len >= 1; got n={n}, max_len={max_len}")
+    s = matrix.shape[0]
+    cdf = np.cumsum(matrix, axis=1)
+    cdf0 = np.cumsum(pi0)
+    u = rng.random((n, max_len))
+    paths = np.full((n, max_len), -1, dtype=np.int64)
+    state = np.minimum(np.searchsorted(cdf0, u[:, 0], side="right"), s - 1)
+    alive = np.ones(n, dtype=bool) if end is None else state != end
+    stop_mask = np.zeros(s, dtype=bool)
+    stop_mask[list(stop)] = True
+    for t in range(max_len):
+        if t > 0:
+            nxt = (cdf[state] <= u[:, t, None]).sum(axis=1)
+            state = np.where(alive, np.minimum(nxt, s - 1), state)
+            if end is not None:
+                alive &= state != end
+        paths[alive, t] = state[alive]
+        alive &= ~stop_mask[state]
+        if not alive.any():
+            break
+    return paths

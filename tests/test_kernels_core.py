@@ -73,3 +73,40 @@ def test_duplicate_labels_and_missing_end_are_rejected():
 def test_missing_columns_name_the_fix():
     with pytest.raises(KeyError, match="lacks column"):
         estimate_kernel(pd.DataFrame({"event": ["a"]}))
+
+
+def test_sample_paths_matches_the_chain_statistically():
+    from scipy import stats
+
+    from phantom_lib.kernels import sample_paths
+
+    matrix = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3], [0, 0, 1.0]])
+    pi0 = np.array([0.7, 0.3, 0.0])
+    paths = sample_paths(matrix, pi0, 20000, np.random.default_rng(1), max_len=30, end=2)
+    first = np.bincount(paths[:, 0], minlength=2)
+    assert stats.chisquare(first, 20000 * pi0[:2]).pvalue > 1e-3
+    a, b = paths[:, :-1].ravel(), paths[:, 1:].ravel()
+    from_a = b[(a == 0)]
+    observed = [(from_a == 0).sum(), (from_a == 1).sum(), (from_a == -1).sum()]
+    # a path ending after state 0 pads with -1: that is the move to the absorbing end (or the L cap)
+    capped = (paths[:, -1] == 0).sum()
+    observed[2] -= capped
+    assert stats.chisquare(observed, np.array(observed).sum() * matrix[0]).pvalue > 1e-3
+    # expected length from the fundamental matrix: N = (I - Q)^-1, length = pi0' N 1
+    q = matrix[:2, :2]
+    length = pi0[:2] @ np.linalg.inv(np.eye(2) - q) @ np.ones(2)
+    lengths = (paths >= 0).sum(axis=1)
+    assert abs(lengths.mean() - length) < 4 * lengths.std() / np.sqrt(lengths.size)
+
+
+def test_sample_paths_stops_after_a_stop_state_and_is_seeded():
+    from phantom_lib.kernels import sample_paths
+
+    matrix = np.array([[0, 1.0, 0], [0, 0, 1.0], [0, 0, 1.0]])
+    paths = sample_paths(matrix, np.array([1.0, 0, 0]), 3, np.random.default_rng(0), max_len=5, end=2, stop=[1])
+    np.testing.assert_array_equal(paths, [[0, 1, -1, -1, -1]] * 3)
+    m = np.array([[0.5, 0.5, 0], [0.2, 0.3, 0.5], [0, 0, 1.0]])
+    p0 = np.array([0.5, 0.5, 0])
+    one = sample_paths(m, p0, 50, np.random.default_rng(7), end=2)
+    two = sample_paths(m, p0, 50, np.random.default_rng(7), end=2)
+    np.testing.assert_array_equal(one, two)

@@ -1,0 +1,83 @@
+"""Distinguishability of human and agent sessions by KL divergence (MODEL.md section 4).
+
+Array-level core shared by the cohort analysis and the simulator. A session is an integer
+path over E event states (``-1`` pads after its end). Its own kernel T_s is the MLE of its
+consecutive event-to-event pairs; a class centroid T_Y is the MLE of the pooled pairs of the
+class. Only event-to-event pairs count (no move to ``session_end``), for sessions and centroids
+alike, so a session needs at least 2 events to be scored.
+
+Delta_Y(s) = mean over source events observed in both T_s and T_Y of KL(T_s[e] || T_Y[e]), with
+KL(P||Q) = sum over k in P's support of (p_k + eps) log((p_k + eps) / (q_k + eps)).
+Gap g(s) = Delta_H(s) - Delta_A(s) (negative = human-like); weak agent probability
+f(s) = sigmoid(g(s) / T).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+EPS = 1e-10
+"""Smoothing constant of the KL divergence."""
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def pair_counts(paths: npt.NDArray[np.int64], n_events: int) -> FloatArray:
+    """Event-to-event transition counts of each path.
+
+    Args:
+        paths: int array (n, L) of event indices in [0, n_events), ``-1`` after a path ends.
+        n_events: E.
+
+    Returns:
+        counts (n, E, E): ``counts[i, a, b]`` = number of steps a -> b in path i.
+    """
+    paths = np.asarray(paths, dtype=np.int64)
+    n = paths.shape[0]
+    src, dst = paths[:, :-1], paths[:, 1:]
+    valid = (src >= 0) & (dst >= 0)
+    rows = np.broadcast_to(np.arange(n)[:, None], src.shape)[valid]
+    flat = (rows * n_events + src[valid]) * n_events + dst[valid]
+    counts = np.bincount(flat, minlength=n * n_events * n_events)
+    return counts.reshape(n, n_events, n_events).astype(float)
+
+
+def divergence(session_counts: FloatArray, centroid_counts: FloatArray, eps: float = EPS) -> FloatArray:
+    """Delta_Y for each session: mean KL over the source events both kernels observe.
+
+    Args:
+        session_counts: (n, E, E) pair counts of each session.
+        centroid_counts: (E, E) pooled pair counts of the class, or (n, E, E) one centroid per
+            session (leave-one-out).
+        eps: KL smoothing constant.
+
+    Returns:
+        (n,) mean KL in nats; NaN for a session that shares no observed source event with the
+        centroid (including sessions with fewer than 2 events).
+    """
+    s_tot = session_counts.sum(axis=-1, keepdims=True)
+    c_tot = centroid_counts.sum(axis=-1, keepdims=True)
+    p = np.divide(session_counts, s_tot, out=np.zeros_like(session_counts), where=s_tot > 0)
+    q = np.divide(centroid_counts, c_tot, out=np.zeros_like(centroid_counts, dtype=float), where=c_tot > 0)
+    terms = np.where(p > 0, (p + eps) * np.log((p + eps) / (q + eps)), 0.0)
+    kl = terms.sum(axis=-1)  # (n, E)
+    shared = (s_tot[..., 0] > 0) & (c_tot[..., 0] > 0)
+    n_shared = shared.sum(axis=-1)
+    total = np.where(shared, kl, 0.0).sum(axis=-1)
+    return np.divide(total, n_shared, out=np.full(total.shape, np.nan), where=n_shared > 0)
+
+
+def gaps(
+    session_counts: FloatArray, human_counts: FloatArray, agent_counts: FloatArray, eps: float = EPS
+) -> FloatArray:
+    """g(s) = Delta_H(s) - Delta_A(s), shape (n,); NaN where either divergence is undefined."""
+    return divergence(session_counts, human_counts, eps) - divergence(session_counts, agent_counts, eps)
+
+
+def agent_probability(gap: npt.ArrayLike, temperature: float = 1.0) -> FloatArray:
+    """Weak agent probability f = sigmoid(gap / T); NaN gaps stay NaN."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0; got {temperature}")
+    z = np.asarray(gap, dtype=float) / temperature
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
