@@ -24,6 +24,7 @@ training, and a collusive variant outside the theorem's scope. Every price is in
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -33,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import integrate, special
+from scipy import integrate, optimize, special
 
 from phantom_lib.events import surge_discount_prices
 
@@ -370,23 +371,44 @@ def surge_discount_distribution(
     return DiscretePrices.from_sample(quotes, p_min, p_max)
 
 
+QUAD_FLOOR = 1e-13
+"""In a falling piece, quadrature starts this fraction of the half-width away from the piece's left
+end; the sliver below it counts at the integrand's left value (relative error below 1e-13)."""
+
+
 def coi_quadrature(dist: PriceDistribution, n: int) -> float:
     """COI(n) = integral of (1 - F(t))^n over [p_min, p_max] by adaptive quadrature.
 
-    Integrated piecewise between ``dist.breakpoints()`` (so jumps of a discrete F never sit inside
-    a piece), each piece split geometrically towards its left end where (1 - F)^n concentrates
-    for large n.
+    Integrated piecewise between ``dist.breakpoints()``, so jumps of a discrete F never sit inside
+    a piece. Where the integrand falls below half its left value inside a piece (it concentrates
+    near the left end as n grows, at a scale set by the lower tail of F), the piece is integrated
+    in the log of the distance x from its left end, t = lo + e^y, which turns both the n-dependent
+    scale and a power-law tail x^k into smooth functions of y. Prices are floats, so distances
+    from p_min below about 1e-16 * p_min are not resolved: values of COI that small (a very
+    flat tail with huge n) lose relative accuracy and scipy warns.
     """
     n = check_n(n)
     edges = dist.breakpoints()
-    depth = np.arange(1, math.ceil(math.log10(n)) + 3)
     total = 0.0
     for lo, hi in zip(edges[:-1], edges[1:]):
-        splits = lo + (hi - lo) * 10.0 ** -depth.astype(float)
-        value, _ = integrate.quad(
-            lambda t: float(dist.sf(t)) ** n, lo, hi, points=splits, epsabs=0.0, epsrel=1e-12, limit=500
-        )
-        total += value
+        start = float(dist.sf(lo))
+        if start <= 0.0:
+            continue
+
+        def ratio(t: float) -> float:
+            return (float(dist.sf(t)) / start) ** n
+
+        quad = functools.partial(integrate.quad, epsabs=0.0, epsrel=1e-11, limit=500)
+        if ratio(hi) >= 0.5:
+            value = quad(ratio, lo, hi)[0]
+        else:
+            half = optimize.brentq(lambda t: ratio(t) - 0.5, lo, hi, xtol=1e-300, rtol=1e-6) - lo
+            floor = QUAD_FLOOR * half
+            value = floor + quad(
+                lambda y: ratio(lo + math.exp(y)) * math.exp(y), math.log(floor), math.log(hi - lo),
+                points=[math.log(half)] if half < hi - lo else None,
+            )[0]
+        total += start**n * value
     return total
 
 
