@@ -72,7 +72,8 @@ def check_n(n: int, name: str = "n") -> int:
 class PriceDistribution(ABC):
     """A pricing policy's quote distribution F on the bounds [p_min, p_max] (price units).
 
-    Subclasses give the survival function, a sampler, the points where F jumps or has a kink
+    Subclasses give the survival function in terms of the offset x = t - p_min (so prices just
+    above p_min keep full float resolution), a sampler, the offsets where F jumps or has a kink
     (quadrature integrates piecewise between them), the closed form of COI(n) where one exists,
     and the lower-tail law F(p_min + x) ~ C x^k that sets the rate.
     """
@@ -97,16 +98,21 @@ class PriceDistribution(ABC):
         F has an atom at the bottom of its support (no power law)."""
 
     @abstractmethod
+    def survival(self, x: npt.ArrayLike) -> FloatArray:
+        """P(P > p_min + x) for offsets x >= 0 (price units), elementwise, same shape as ``x``."""
+
     def sf(self, t: npt.ArrayLike) -> FloatArray:
-        """Survival function P(P > t), elementwise, same shape as ``t``."""
+        """Survival function P(P > t) at prices ``t``, elementwise, same shape as ``t``."""
+        t = np.asarray(t, dtype=float)
+        return np.where(t < self.p_min, 1.0, self.survival(np.maximum(t - self.p_min, 0.0)))
 
     @abstractmethod
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:
         """``size`` independent quotes (price units)."""
 
     def breakpoints(self) -> FloatArray:
-        """Sorted points in [p_min, p_max], ends included, between which F is smooth."""
-        return np.array([self.p_min, self.p_max])
+        """Sorted offsets in [0, p_max - p_min], ends included, between which F is smooth."""
+        return np.array([0.0, self.width])
 
     def closed_form_coi(self, n: int) -> float | None:
         """COI(n) in closed form, or ``None`` when there is none. ``n`` is already validated."""
@@ -133,8 +139,8 @@ class Uniform(PriceDistribution):
     def lower_tail(self) -> tuple[float, float]:
         return 1.0, 1.0 / self.width
 
-    def sf(self, t: npt.ArrayLike) -> FloatArray:
-        return np.clip((self.p_max - np.asarray(t, dtype=float)) / self.width, 0.0, 1.0)
+    def survival(self, x: npt.ArrayLike) -> FloatArray:
+        return np.clip(1.0 - np.asarray(x, dtype=float) / self.width, 0.0, 1.0)
 
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:
         return rng.uniform(self.p_min, self.p_max, size)
@@ -170,10 +176,9 @@ class ClippedExponential(PriceDistribution):
     def lower_tail(self) -> tuple[float, float]:
         return 1.0, 1.0 / self.scale
 
-    def sf(self, t: npt.ArrayLike) -> FloatArray:
-        t = np.asarray(t, dtype=float)
-        body = np.exp(-np.maximum(t - self.p_min, 0.0) / self.scale)
-        return np.where(t < self.p_max, body, 0.0)
+    def survival(self, x: npt.ArrayLike) -> FloatArray:
+        x = np.asarray(x, dtype=float)
+        return np.where(x < self.width, np.exp(-x / self.scale), 0.0)
 
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:
         return np.minimum(self.p_min + rng.exponential(self.scale, size), self.p_max)
@@ -213,9 +218,8 @@ class Beta(PriceDistribution):
         a, b = self.alpha, self.beta
         return a, 1.0 / (a * special.beta(a, b) * self.width**a)
 
-    def sf(self, t: npt.ArrayLike) -> FloatArray:
-        x = np.clip((np.asarray(t, dtype=float) - self.p_min) / self.width, 0.0, 1.0)
-        return special.betaincc(self.alpha, self.beta, x)
+    def survival(self, x: npt.ArrayLike) -> FloatArray:
+        return special.betaincc(self.alpha, self.beta, np.clip(np.asarray(x, dtype=float) / self.width, 0.0, 1.0))
 
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:
         return self.p_min + self.width * rng.beta(self.alpha, self.beta, size)
@@ -286,14 +290,14 @@ class DiscretePrices(PriceDistribution):
     def lower_tail(self) -> None:
         return None
 
-    def sf(self, t: npt.ArrayLike) -> FloatArray:
-        return self._tail[np.searchsorted(self.prices, np.asarray(t, dtype=float), side="right")]
+    def survival(self, x: npt.ArrayLike) -> FloatArray:
+        return self._tail[np.searchsorted(self.prices - self.p_min, np.asarray(x, dtype=float), side="right")]
 
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:
         return rng.choice(self.prices, size=size, p=self.weights)
 
     def breakpoints(self) -> FloatArray:
-        return np.unique(np.concatenate([[self.p_min], self.prices, [self.p_max]]))
+        return np.unique(np.concatenate([[0.0], self.prices - self.p_min, [self.width]]))
 
     def closed_form_coi(self, n: int) -> float:
         gaps = np.diff(self.prices)
@@ -335,9 +339,8 @@ class AtomAtMin(PriceDistribution):
     def lower_tail(self) -> None:
         return None
 
-    def sf(self, t: npt.ArrayLike) -> FloatArray:
-        t = np.asarray(t, dtype=float)
-        return np.where(t < self.p_min, 1.0, (1.0 - self.weight) * self.base.sf(t))
+    def survival(self, x: npt.ArrayLike) -> FloatArray:
+        return (1.0 - self.weight) * self.base.survival(x)
 
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:
         at_min = rng.random(size) < self.weight
@@ -377,32 +380,30 @@ end; the sliver below it counts at the integrand's left value (relative error be
 
 
 def coi_quadrature(dist: PriceDistribution, n: int) -> float:
-    """COI(n) = integral of (1 - F(t))^n over [p_min, p_max] by adaptive quadrature.
+    """COI(n) = integral of (1 - F(p_min + x))^n over offsets x in [0, p_max - p_min], by adaptive quadrature.
 
     Integrated piecewise between ``dist.breakpoints()``, so jumps of a discrete F never sit inside
     a piece. Where the integrand falls below half its left value inside a piece (it concentrates
     near the left end as n grows, at a scale set by the lower tail of F), the piece is integrated
-    in the log of the distance x from its left end, t = lo + e^y, which turns both the n-dependent
-    scale and a power-law tail x^k into smooth functions of y. Prices are floats, so distances
-    from p_min below about 1e-16 * p_min are not resolved: values of COI that small (a very
-    flat tail with huge n) lose relative accuracy and scipy warns.
+    in the log of the distance from its left end, x = lo + e^y, which turns both the n-dependent
+    scale and a power-law tail x^k into smooth functions of y.
     """
     n = check_n(n)
     edges = dist.breakpoints()
+    quad = functools.partial(integrate.quad, epsabs=0.0, epsrel=1e-11, limit=500)
     total = 0.0
     for lo, hi in zip(edges[:-1], edges[1:]):
-        start = float(dist.sf(lo))
+        start = float(dist.survival(lo))
         if start <= 0.0:
             continue
 
-        def ratio(t: float) -> float:
-            return (float(dist.sf(t)) / start) ** n
+        def ratio(x: float) -> float:
+            return (float(dist.survival(x)) / start) ** n
 
-        quad = functools.partial(integrate.quad, epsabs=0.0, epsrel=1e-11, limit=500)
         if ratio(hi) >= 0.5:
             value = quad(ratio, lo, hi)[0]
         else:
-            half = optimize.brentq(lambda t: ratio(t) - 0.5, lo, hi, xtol=1e-300, rtol=1e-6) - lo
+            half = optimize.brentq(lambda x: ratio(lo + x) - 0.5, 0.0, hi - lo, xtol=1e-300, rtol=1e-6)
             floor = QUAD_FLOOR * half
             value = floor + quad(
                 lambda y: ratio(lo + math.exp(y)) * math.exp(y), math.log(floor), math.log(hi - lo),
