@@ -477,18 +477,20 @@ def erosion_curve(dist: PriceDistribution, ns: Sequence[int] | npt.ArrayLike) ->
     return pd.DataFrame({"n": ns, "coi": values, "retained": values / base, "erosion": 1.0 - values / base})
 
 
-def fit_rate_slope(ns: npt.ArrayLike, coi: npt.ArrayLike) -> float:
-    """Least-squares slope of log COI against log n (the empirical rate exponent).
+def fit_rate_slope(curve: pd.DataFrame, n_lo: int, n_hi: int) -> float:
+    """Least-squares slope of log COI against log n over the rows of an :func:`erosion_curve`
+    with n_lo <= n <= n_hi and COI > 0 (the empirical rate exponent).
 
-    ``ns`` and ``coi`` have one shape (m,), m >= 2; every COI must be > 0.
+    Rows whose COI is 0 are left out: an atom at p_min drives COI(n) below the smallest float
+    once n is large. At least two rows must remain.
     """
-    x = np.asarray(ns, dtype=float)
-    y = np.asarray(coi, dtype=float)
-    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
-        raise ValueError(f"ns and coi must be 1-D of one length >= 2; got shapes {x.shape} and {y.shape}")
-    if (x < 1).any() or not (y > 0).all():
-        raise ValueError("a log-log fit needs every n >= 1 and every COI > 0")
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+    rows = curve[(curve["n"] >= n_lo) & (curve["n"] <= n_hi) & (curve["coi"] > 0)]
+    if len(rows) < 2:
+        raise ValueError(
+            f"a log-log fit needs at least two rows with n in [{n_lo}, {n_hi}] and COI > 0; got {len(rows)}: "
+            "widen the window or add points to the curve"
+        )
+    return float(np.polyfit(np.log(rows["n"].to_numpy(float)), np.log(rows["coi"].to_numpy(float)), 1)[0])
 
 
 def predicted_slope(dist: PriceDistribution) -> float:

@@ -158,14 +158,26 @@ def test_rate_slopes_follow_the_lower_tail():
     ns = np.unique(np.geomspace(1000, 10000, 9).astype(int))
 
     def slope(dist: coi.PriceDistribution) -> float:
-        return coi.fit_rate_slope(ns, [coi.coi_n(dist, n) for n in ns])
+        return coi.fit_rate_slope(coi.erosion_curve(dist, ns), 1000, 10000)
 
     assert slope(coi.Uniform(A, B)) == pytest.approx(-1.0, abs=1e-3)
     assert slope(coi.ClippedExponential(A, B, 40.0)) == pytest.approx(-1.0, abs=1e-3)
     assert slope(coi.Beta(A, B, 2.0, 5.0)) == pytest.approx(-0.5, abs=0.01)
     assert slope(coi.Beta(A, B, 3.0, 1.0)) == pytest.approx(-1 / 3, abs=0.01)
+    assert slope(coi.DiscretePrices(A, B, [20.0, 50.0], [1, 1])) == pytest.approx(0.0, abs=1e-9)
+    # an atom: COI(n) = 0.999^n * 140/(n + 1) underflows past n ~ 7e5 but not here; far steeper than -1
     assert slope(coi.AtomAtMin(coi.Uniform(A, B), 0.001)) < -2.0
     assert predicted_slopes() == [-1.0, -0.5, -math.inf, 0.0]
+
+
+def test_rate_fit_skips_underflow_and_needs_two_points():
+    curve = coi.erosion_curve(coi.AtomAtMin(coi.Uniform(A, B), 0.1), [10, 100, 2000, 10000])
+    assert curve["coi"].iloc[-1] == 0.0  # 0.9^10000 underflows
+    ns = np.array([10, 100, 2000])
+    by_hand = np.polyfit(np.log(ns), ns * np.log(0.9) + np.log(140 / (ns + 1)), 1)[0]
+    assert coi.fit_rate_slope(curve, 10, 10000) == pytest.approx(by_hand, rel=1e-9)
+    with pytest.raises(ValueError, match="at least two rows"):
+        coi.fit_rate_slope(curve, 1000, 10000)
 
 
 def predicted_slopes() -> list[float]:
@@ -254,7 +266,6 @@ def test_n_below_one_or_not_an_integer_raises(bad):
         (lambda: coi.DiscretePrices(A, B, [20.0, 30.0], [1]), r"one shape"),
         (lambda: coi.AtomAtMin(coi.Uniform(A, B), 1.0), r"weight \(mass of the atom at p_min\) must lie in \(0, 1\)"),
         (lambda: coi.coi_monte_carlo(coi.Uniform(A, B), 2, 1, np.random.default_rng(0)), r"n_draws"),
-        (lambda: coi.fit_rate_slope([1, 10], [1.0, 0.0]), r"every COI > 0"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(build, message):
