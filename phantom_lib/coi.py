@@ -435,6 +435,8 @@ def coi_monte_carlo(dist: PriceDistribution, n: int, n_draws: int, rng: np.rando
     lowest = np.concatenate(
         [dist.sample(rng, (min(rows, n_draws - start), n)).min(axis=1) for start in range(0, n_draws, rows)]
     )
+    if lowest.min() == lowest.max():  # every market hit one quote: no spread (np.std may round to ~1e-17)
+        return MonteCarlo(float(lowest[0] - dist.p_min), 0.0)
     return MonteCarlo(float(lowest.mean() - dist.p_min), float(lowest.std(ddof=1) / math.sqrt(n_draws)))
 
 

@@ -241,6 +241,9 @@ def test_agreement_table_marks_degenerate_monte_carlo():
     assert table.loc[table.distribution == "beta(2, 5)", "closed_form"].isna().all()
     degenerate = table[(table.distribution == "grid at floor") & (table.n == 200)].iloc[0]
     assert degenerate.mc_se == 0 and math.isnan(degenerate.z)
+    # every market at the same rung above the floor: no rounding noise passed off as a standard error
+    rung = coi.coi_monte_carlo(coi.DiscretePrices(A, B, [14.99, 100.0], [0.999, 0.001]), 50, 2000, np.random.default_rng(0))
+    assert rung == (pytest.approx(4.99), 0.0)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3"])
