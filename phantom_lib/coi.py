@@ -530,8 +530,9 @@ def coi_leak(f: npt.ArrayLike, info_value: float = 1.0) -> FloatArray | float:
     """COI_leak = f * InfoValue, the per-quote penalty used in training (MODEL.md sections 2 and 6).
 
     ``f``: agent probability of the quote's requester, in [0, 1] (any shape). ``info_value``: the
-    constant query tax c_info >= 0 (price units per quote). Unlike COI_level it does not depend on
-    the prices quoted, only on who asks.
+    constant query tax c_info >= 0; the leak is in its units (the pricing environment multiplies it
+    by lambda_coi and the budget B = p_low * sum(q)). Unlike COI_level it does not depend on the
+    prices quoted, only on who asks.
     """
     fa = np.asarray(f, dtype=float)
     if not (np.isfinite(fa).all() and (fa >= 0).all() and (fa <= 1).all()):
