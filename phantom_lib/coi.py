@@ -44,16 +44,6 @@ MC_CHUNK = 2**20
 """Monte Carlo draws (quotes) held in memory at once."""
 
 
-def _check_bounds(p_min: float, p_max: float) -> tuple[float, float]:
-    """Validated ``(p_min, p_max)`` as floats: finite and p_min < p_max."""
-    lo, hi = float(p_min), float(p_max)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError(f"p_min and p_max must be finite prices; got p_min={p_min}, p_max={p_max}")
-    if not lo < hi:
-        raise ValueError(f"p_min ({p_min}) must be below p_max ({p_max}): swap them or widen the bounds")
-    return lo, hi
-
-
 def _check_positive(name: str, value: float) -> float:
     """``value`` as a float if finite and > 0, else a ``ValueError`` naming ``name``."""
     v = float(value)
@@ -81,15 +71,25 @@ class PriceDistribution(ABC):
     p_min: float
     p_max: float
 
+    def _settle_bounds(self) -> None:
+        """Check p_min < p_max, both finite, and store them as floats (subclasses are frozen dataclasses)."""
+        lo, hi = float(self.p_min), float(self.p_max)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(f"p_min and p_max must be finite prices; got p_min={self.p_min}, p_max={self.p_max}")
+        if not lo < hi:
+            raise ValueError(f"p_min ({self.p_min}) must be below p_max ({self.p_max}): swap them or widen the bounds")
+        object.__setattr__(self, "p_min", lo)
+        object.__setattr__(self, "p_max", hi)
+
     @property
     def width(self) -> float:
         """p_max - p_min (price units)."""
         return self.p_max - self.p_min
 
     @property
-    @abstractmethod
     def support_min(self) -> float:
         """Lowest point of the support: the limit of E[p_(1)] as n grows (price units)."""
+        return self.p_min
 
     @property
     @abstractmethod
@@ -127,13 +127,7 @@ class Uniform(PriceDistribution):
     p_max: float
 
     def __post_init__(self) -> None:
-        lo, hi = _check_bounds(self.p_min, self.p_max)
-        object.__setattr__(self, "p_min", lo)
-        object.__setattr__(self, "p_max", hi)
-
-    @property
-    def support_min(self) -> float:
-        return self.p_min
+        self._settle_bounds()
 
     @property
     def lower_tail(self) -> tuple[float, float]:
@@ -163,14 +157,8 @@ class ClippedExponential(PriceDistribution):
     scale: float
 
     def __post_init__(self) -> None:
-        lo, hi = _check_bounds(self.p_min, self.p_max)
-        object.__setattr__(self, "p_min", lo)
-        object.__setattr__(self, "p_max", hi)
+        self._settle_bounds()
         object.__setattr__(self, "scale", _check_positive("scale (mean of the exponential, price units)", self.scale))
-
-    @property
-    def support_min(self) -> float:
-        return self.p_min
 
     @property
     def lower_tail(self) -> tuple[float, float]:
@@ -203,15 +191,9 @@ class Beta(PriceDistribution):
     beta: float
 
     def __post_init__(self) -> None:
-        lo, hi = _check_bounds(self.p_min, self.p_max)
-        object.__setattr__(self, "p_min", lo)
-        object.__setattr__(self, "p_max", hi)
+        self._settle_bounds()
         object.__setattr__(self, "alpha", _check_positive("alpha (Beta shape)", self.alpha))
         object.__setattr__(self, "beta", _check_positive("beta (Beta shape)", self.beta))
-
-    @property
-    def support_min(self) -> float:
-        return self.p_min
 
     @property
     def lower_tail(self) -> tuple[float, float]:
@@ -247,7 +229,8 @@ class DiscretePrices(PriceDistribution):
     weights: FloatArray
 
     def __post_init__(self) -> None:
-        lo, hi = _check_bounds(self.p_min, self.p_max)
+        self._settle_bounds()
+        lo, hi = self.p_min, self.p_max
         prices = np.asarray(self.prices, dtype=float)
         weights = np.asarray(self.weights, dtype=float)
         if prices.ndim != 1 or prices.size == 0 or prices.shape != weights.shape:
@@ -266,8 +249,6 @@ class DiscretePrices(PriceDistribution):
         keep = weights > 0
         grid, inverse = np.unique(prices[keep], return_inverse=True)
         mass = np.bincount(inverse, weights=weights[keep])
-        object.__setattr__(self, "p_min", lo)
-        object.__setattr__(self, "p_max", hi)
         object.__setattr__(self, "prices", grid)
         object.__setattr__(self, "weights", mass / mass.sum())
 
@@ -330,10 +311,6 @@ class AtomAtMin(PriceDistribution):
     @property
     def p_max(self) -> float:  # type: ignore[override]
         return self.base.p_max
-
-    @property
-    def support_min(self) -> float:
-        return self.p_min
 
     @property
     def lower_tail(self) -> None:
