@@ -322,14 +322,16 @@ def _uuids(rng: np.random.Generator, n: int) -> npt.NDArray[np.object_]:
     return np.array([str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)], dtype=object)
 
 
-def _cut(sizes: npt.NDArray[np.int64], pieces: int, rng: np.random.Generator) -> npt.NDArray[np.bool_]:
+def _cut(sizes: npt.NDArray[np.int64], pieces: int, rng: np.random.Generator,
+         allowed: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.bool_]:
     """Split consecutive groups of ``sizes`` items into ``pieces`` contiguous pieces in all:
     every group starts a piece and ``pieces - len(sizes)`` more cuts fall uniformly at random
-    among the inner positions. Returns a flag per item: True where a piece starts."""
+    among the inner positions (those ``allowed``, if given). Returns a flag per item: True
+    where a piece starts."""
     n = int(sizes.sum())
     first = np.zeros(n, dtype=bool)
     first[np.cumsum(sizes) - sizes] = True
-    inner = np.flatnonzero(~first)
+    inner = np.flatnonzero(~first & (True if allowed is None else allowed))
     first[rng.choice(inner, size=pieces - len(sizes), replace=False)] = True
     return first
 
@@ -353,8 +355,8 @@ def _skeleton(config: StandinConfig, rng: np.random.Generator) -> pd.DataFrame:
             experiment = np.insert(experiment, at, chosen)
             lengths = np.bincount(experiment, minlength=n_exp)
         if actor == "human":  # experiments are blocks; sessions cut them
-            new_session = _cut(lengths, n_sess, rng)
-            new_session[np.flatnonzero(codes == ADMIN) + 1] = False  # the admin view opens the first session
+            after_admin = np.roll(codes == ADMIN, 1)  # the admin view opens the first session
+            new_session = _cut(lengths, n_sess, rng, allowed=~after_admin)
             session = np.cumsum(new_session) - 1
             block, chunk_start = experiment, new_session
         else:  # sessions are blocks; experiments run back to back inside them
