@@ -407,12 +407,7 @@ def _skeleton(config: StandinConfig, rng: np.random.Generator) -> pd.DataFrame:
         }))
         experiment_base += n_exp
         session_base += int(session.max()) + 1
-    table = pd.concat(parts, ignore_index=True)
-    if table.groupby("actor")["session"].nunique().to_dict() != {
-        a: CLASS_TOTALS[a]["sessions"] * s for a in ("agent", "human")
-    }:
-        raise AssertionError("session allocation missed the card's counts")
-    return table
+    return pd.concat(parts, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- catalogue and prices
@@ -474,6 +469,16 @@ def _catalogues(rng: np.random.Generator) -> dict[str, _Catalogue]:
     return out
 
 
+def _lookup(catalogues: dict[str, _Catalogue], field: str, store: npt.NDArray[np.object_],
+            product: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+    """``field`` of each (store, product) pair; "" where product is -1."""
+    out = np.full(product.size, "", dtype=object)
+    for name, cat in catalogues.items():
+        rows = (store == name) & (product >= 0)
+        out[rows] = getattr(cat, field)[product[rows]]
+    return out
+
+
 def _dynamic_prices(store_catalogue: _Catalogue, demand_product: npt.NDArray[np.int64],
                     demand_ms: npt.NDArray[np.int64], demand_weight: npt.NDArray[np.float64],
                     product: npt.NDArray[np.int64], at_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
@@ -499,9 +504,11 @@ def _lognormal(rng: np.random.Generator, median: npt.ArrayLike, sigma: float, si
     return np.asarray(median, dtype=float) * np.exp(sigma * rng.standard_normal(size))
 
 
-def _assign_stores(table: pd.DataFrame, config: StandinConfig, rng: np.random.Generator) -> dict[str, dict[str, int]]:
-    """Give each experiment a store so the card's store rows are reachable; return the price
-    logs per actor and store that make them exact."""
+def _assign_stores(table: pd.DataFrame, config: StandinConfig,
+                   rng: np.random.Generator) -> tuple[npt.NDArray[np.object_], dict[str, dict[str, int]]]:
+    """A store for each row (by its experiment, following :data:`STORE_EXPERIMENTS`) and the
+    price logs per actor and store that make the card's store rows exact. Assignments that
+    leave the small stores too little room for quotes are redrawn."""
     s = config.scale
     sizes = table.groupby(["actor", "experiment"]).size()
     for _ in range(1000):
@@ -510,11 +517,10 @@ def _assign_stores(table: pd.DataFrame, config: StandinConfig, rng: np.random.Ge
             ids = sizes.loc[actor].index.to_numpy()
             labels = np.repeat(np.array(list(plan), dtype=object), [n * s for n in plan.values()])
             store_of.update(zip(ids.tolist(), rng.permutation(labels).tolist()))
-        interactions = table.assign(store=table["experiment"].map(store_of)).groupby(["actor", "store"]).size()
-        logs = _price_logs_per_store(interactions, s)
+        store = table["experiment"].map(store_of)
+        logs = _price_logs_per_store(table.groupby([table["actor"], store]).size(), s)
         if logs is not None:
-            table["store"] = table["experiment"].map(store_of).astype("str")
-            return logs
+            return store.to_numpy(dtype=object), logs
     raise RuntimeError("no store assignment reaches the card's store counts; check STORE_EXPERIMENTS")
 
 
@@ -537,6 +543,57 @@ def _price_logs_per_store(interactions: pd.Series, s: int) -> dict[str, dict[str
     return logs
 
 
+def _block_times(table: pd.DataFrame, code: npt.NDArray[np.int64],
+                 rng: np.random.Generator) -> tuple[npt.NDArray[np.float64], ...]:
+    """Milliseconds of each row from the start of its block (a human's experiment, an agent's
+    session), the seconds until the row's next event, and hover dwell times (ms, 0 if none)."""
+    n = len(table)
+    gap, dwell_ms, pause = np.empty(n), np.zeros(n), np.zeros(n)
+    behaviour = code >= 0
+    for actor, kernel in KERNELS.items():
+        mine = (table["actor"] == actor).to_numpy()
+        gap[mine] = _lognormal(rng, kernel.gap_median_s[np.where(behaviour, code, 0)[mine]], kernel.gap_sigma,
+                               int(mine.sum()))
+        hover = mine & np.isin(code, (HT, HP))
+        dwell_ms[hover] = np.round(_lognormal(rng, kernel.dwell_median_ms, kernel.dwell_sigma, int(hover.sum())))
+        gap[hover] = np.maximum(gap[hover], dwell_ms[hover] / 1000 + 0.2)
+        new_chunk = mine & table["chunk_start"].to_numpy()
+        pause[new_chunk] = _lognormal(rng, kernel.new_chunk_gap_median_s, kernel.new_chunk_gap_sigma,
+                                      int(new_chunk.sum()))
+    gap[~behaviour] = _lognormal(rng, 45.0, 0.5, int((~behaviour).sum()))  # operator on the admin page
+    block = table["block"].to_numpy()
+    first = np.r_[True, block[1:] != block[:-1]]
+    step = np.where(first, 0.0, np.roll(gap, 1) + pause)
+    rel_ms = np.round(pd.Series(step).groupby(block, sort=False).cumsum().to_numpy() * 1000)
+    return rel_ms, gap, dwell_ms
+
+
+def _quote_events(table: pd.DataFrame, code: npt.NDArray[np.int64], logs_per_store: dict[str, dict[str, int]],
+                  rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """For each price log, the row of the interaction it was shown with: each (actor, store)
+    total spread over that group's behavioural events in proportion to ``price_weight``."""
+    chosen = []
+    for actor, kernel in KERNELS.items():
+        for store, count in logs_per_store[actor].items():
+            rows = np.flatnonzero((table["actor"] == actor).to_numpy() & (table["store"] == store).to_numpy() & (code >= 0))
+            weight = kernel.price_weight[code[rows]]
+            chosen.append(np.repeat(rows, rng.multinomial(count, weight / weight.sum())))
+    return np.concatenate(chosen)
+
+
+def _calendar_starts(block_index: npt.NDArray[np.int64], rel_ms: npt.NDArray[np.float64],
+                     rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Start of each block, ms after :data:`START`: uniform over the range, except that one
+    block starts at START and another ends exactly at END."""
+    length_ms = pd.Series(rel_ms).groupby(block_index).max().to_numpy()
+    span = int((END - START).total_seconds() * 1000)
+    order = rng.permutation(length_ms.size)
+    start_ms = np.floor(rng.uniform(0, 1, length_ms.size) * (span - length_ms)).astype(np.int64)
+    start_ms[order[0]] = 0
+    start_ms[order[-1]] = span - int(length_ms[order[-1]])
+    return start_ms
+
+
 def generate(config: StandinConfig = StandinConfig()) -> pd.DataFrame:
     """The stand-in as text columns in file order (:data:`phantom_lib.data.COLUMNS`).
 
@@ -545,55 +602,18 @@ def generate(config: StandinConfig = StandinConfig()) -> pd.DataFrame:
     rng = np.random.default_rng(config.seed)
     catalogues = _catalogues(rng)
     table = _skeleton(config, rng)
-    logs_per_store = _assign_stores(table, config, rng)
-    n = len(table)
+    store, logs_per_store = _assign_stores(table, config, rng)
+    table = table.assign(store=store)
     code = table["code"].to_numpy()
-    is_agent = (table["actor"] == "agent").to_numpy()
-    behaviour = code >= 0
-    safe = np.where(behaviour, code, 0)
-
-    # times within a block (experiment of a human, session of an agent), seconds
-    gap = np.empty(n)
-    dwell_ms = np.zeros(n)
-    for actor, kernel in KERNELS.items():
-        mine = (table["actor"] == actor).to_numpy()
-        gap[mine] = _lognormal(rng, kernel.gap_median_s[safe[mine]], kernel.gap_sigma, int(mine.sum()))
-        hover = mine & np.isin(code, (HT, HP))
-        dwell_ms[hover] = np.round(_lognormal(rng, kernel.dwell_median_ms, kernel.dwell_sigma, int(hover.sum())))
-        gap[hover] = np.maximum(gap[hover], dwell_ms[hover] / 1000 + 0.2)
-    gap[~behaviour] = _lognormal(rng, 45.0, 0.5, int((~behaviour).sum()))
-    chunk_pause = np.zeros(n)
-    for actor, kernel in KERNELS.items():
-        at = table["chunk_start"].to_numpy() & (table["actor"] == actor).to_numpy()
-        chunk_pause[at] = _lognormal(rng, kernel.new_chunk_gap_median_s, kernel.new_chunk_gap_sigma, int(at.sum()))
-    block_first = (table["block"] != table["block"].shift()).to_numpy()
-    step = np.where(block_first, 0.0, np.roll(gap, 1) + chunk_pause)
-    rel_ms = np.round(pd.Series(step).groupby(table["block"].to_numpy(), sort=False).cumsum().to_numpy() * 1000)
-
-    # price logs: attached to behavioural events, between the event and the next one
-    log_event = []
-    for actor, kernel in KERNELS.items():
-        for store, count in logs_per_store[actor].items():
-            rows = np.flatnonzero((table["actor"] == actor).to_numpy() & (table["store"] == store).to_numpy() & behaviour)
-            weight = kernel.price_weight[code[rows]]
-            log_event.append(np.repeat(rows, rng.multinomial(count, weight / weight.sum())))
-    log_event = np.concatenate(log_event)
-    log_rel_ms = rel_ms[log_event] + np.maximum(1, np.round(rng.uniform(0.05, 0.95, log_event.size) * gap[log_event] * 1000))
-
-    # place blocks on the calendar: the first at START, the last ending at END
-    blocks = table["block"].to_numpy()
-    names, block_index = np.unique(blocks, return_inverse=True)
-    length_ms = pd.Series(np.concatenate([rel_ms, log_rel_ms])).groupby(
-        np.concatenate([block_index, block_index[log_event]])).max().to_numpy()
-    span = int((END - START).total_seconds() * 1000)
-    order = rng.permutation(names.size)
-    start_ms = np.floor(rng.uniform(0, 1, names.size) * (span - length_ms)).astype(np.int64)
-    start_ms[order[0]] = 0
-    start_ms[order[-1]] = span - int(length_ms[order[-1]])
+    rel_ms, gap, dwell_ms = _block_times(table, code, rng)
+    log_event = _quote_events(table, code, logs_per_store, rng)
+    offset = np.maximum(1, np.round(rng.uniform(0.05, 0.95, log_event.size) * gap[log_event] * 1000))
+    log_rel_ms = rel_ms[log_event] + offset  # a quote appears between its event and the next one
+    _, block_index = np.unique(table["block"].to_numpy(), return_inverse=True)
+    start_ms = _calendar_starts(np.r_[block_index, block_index[log_event]], np.r_[rel_ms, log_rel_ms], rng)
     t0 = START.value // 1_000_000
     ts_ms = t0 + start_ms[block_index] + rel_ms.astype(np.int64)
     log_ts_ms = t0 + start_ms[block_index[log_event]] + log_rel_ms.astype(np.int64)
-
     interactions, demand = _interaction_columns(table, code, ts_ms, dwell_ms, catalogues, rng)
     quotes = _price_log_columns(interactions, demand, log_event, log_ts_ms, catalogues, rng)
     return _finish(pd.concat([interactions, quotes], ignore_index=True), catalogues, rng)
@@ -687,14 +707,13 @@ def _interaction_columns(table: pd.DataFrame, code: npt.NDArray[np.int64], ts_ms
 
     after_admin = np.roll(code, 1) == ADMIN
     landing = (code == PV) & (table["chunk_start"].to_numpy() | after_admin)
-    page = np.char.add(np.char.add("/", store.astype(str)), "/products").astype(object)
-    page[landing] = np.char.add("/", store[landing].astype(str))
-    item = on_item & (product >= 0)
-    page[item] = page[item] + "/" + np.array([catalogues[s].ids[p] for s, p in zip(store[item], product[item])],
-                                             dtype=object)
-    page[code == RM] = np.char.add(np.char.add("/", store[code == RM].astype(str)), "/cart")
-    page[code == CO] = np.char.add(np.char.add("/", store[code == CO].astype(str)), "/checkout")
-    page[~behaviour] = "/admin/experiments"
+    root = "/" + store  # object arrays: elementwise string concatenation
+    page = np.select(
+        [~behaviour, landing, on_item & (product >= 0), code == RM, code == CO],
+        ["/admin/experiments", root, root + "/products/" + _lookup(catalogues, "ids", store, product),
+         root + "/cart", root + "/checkout"],
+        root + "/products",
+    ).astype(object)
 
     cart_step = np.select([code == ADD, code == RM], [1.0, -1.0], 0.0)
     cart_value = np.select([code == ADD, code == RM], [np.nan_to_num(price), -np.nan_to_num(
@@ -715,9 +734,7 @@ def _interaction_columns(table: pd.DataFrame, code: npt.NDArray[np.int64], ts_ms
 
     hotel, airline = store == "hotel", store == "airline"
     offer = np.isin(code, (VI, ADD))
-    kind = np.array([catalogues[s].kind[p] if p >= 0 else "" for s, p in zip(store, product)], dtype=object)
-    fare = np.array([catalogues[s].fare[p] if p >= 0 else "" for s, p in zip(store, product)], dtype=object)
-    title = np.array([catalogues[s].names[p] if p >= 0 else "" for s, p in zip(store, product)], dtype=object)
+    kind, fare, title = (_lookup(catalogues, field, store, product) for field in ("kind", "fare", "names"))
     paragraph = np.array(_PARAGRAPHS, dtype=object)[np.maximum(product, 0) % len(_PARAGRAPHS)]
     numbers = dict(
         metadata_dateIndex=np.where(airline & np.isin(code, (VI, ADD, CO)), date_index, np.nan),
@@ -789,7 +806,7 @@ def _finish(frame: pd.DataFrame, catalogues: dict[str, _Catalogue], rng: np.rand
     interaction = (frame["record_type"] == data.INTERACTION).to_numpy()
     store = frame["store"].to_numpy(dtype=object)
     product = frame["product"].to_numpy()
-    product_id = np.array([catalogues[s].ids[p] if p >= 0 else "" for s, p in zip(store, product)], dtype=object)
+    product_id = _lookup(catalogues, "ids", store, product)
     ts_ms = frame["ts_ms"].to_numpy(dtype=np.int64)
     ts = np.char.add(np.datetime_as_string(ts_ms.astype("datetime64[ms]"), unit="ms"), "Z").astype(object)
 
@@ -845,7 +862,7 @@ def _finish(frame: pd.DataFrame, catalogues: dict[str, _Catalogue], rng: np.rand
                 columns[name] = _fixed(values, 0)
             else:
                 columns[name] = values.fillna("").to_numpy(dtype=object)
-    out = pd.DataFrame({name: columns[name] for name in data.COLUMNS})
+    out = pd.DataFrame({name: columns[name] for name in data.COLUMNS}, dtype=object)
     order = np.lexsort((np.arange(n), ts_ms, ~interaction, key.astype(str), frame["actor"].to_numpy() == "agent"))
     return out.iloc[order].reset_index(drop=True)
 
