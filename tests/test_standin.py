@@ -184,3 +184,16 @@ def test_configuration_is_validated():
     bad[0, 0] += 0.5
     with pytest.raises(kernels.KernelError, match="rows must sum to 1"):
         standin.BehaviourKernel(**{**standin.AGENT.__dict__, "matrix": bad})
+
+
+def test_check_command_compares_the_standin_with_the_card(capsys):
+    assert cli.main(["data", "check", "standin"]) == 0
+    out = capsys.readouterr().out
+    assert "SYNTHETIC STAND-IN DATA" in out and "27 of 27 card quantities match" in out
+
+
+def test_benchmark_reports_rows_and_rates_per_scale():
+    table = standin.benchmark(scales=(1, 2), repeats=1)
+    assert table["rows"].tolist() == [3838, 7676]
+    assert (table["load_s"] > 0).all() and np.isnan(table["marginal_rows_per_s"].iloc[0])
+    assert table["rows_per_s"].iloc[1] == pytest.approx(7676 / table["load_s"].iloc[1])
