@@ -35,9 +35,9 @@ def short_label(label: str, width: int = 10) -> str:
     return f"{event}\n@{where[:width]}{'…' if len(where) > width else ''}"
 
 
-def display_states(kernels: Mapping[str, Kernel], visits: Mapping[str, pd.Series], max_states: int) -> list[str]:
-    """The ``max_states`` most visited states over all classes (``session_end`` always kept),
-    in the kernels' shared order, ordered by category (cart, dwell, nav, filter) then name."""
+def display_states(visits: Mapping[str, pd.Series], max_states: int) -> list[str]:
+    """The ``max_states`` most visited states over all classes (``session_end`` always kept, last),
+    ordered by action category (cart, dwell, nav, filter) then name."""
     if max_states < 2:
         raise ValueError(f"max_states must be at least 2 (one state and session_end); got {max_states}")
     frame = pd.DataFrame({cls: v for cls, v in visits.items()}).drop(index=SESSION_END)

@@ -367,3 +367,21 @@ def test_restart_chain_stationary_distribution_is_the_renewal_share_of_visits():
     np.testing.assert_allclose(pi, visits / visits.sum(), atol=1e-12)
     with pytest.raises(ValueError, match="not unique"):
         stationary(np.eye(2))
+
+
+# ---------------------------------------------------------------- display helpers
+
+
+def test_display_states_keep_the_most_visited_and_session_end():
+    from phantom_lib.plots import display_states, short_label
+
+    visits = {
+        "human": pd.Series({"page_view": 3.0, "view_item_page": 0.5, "add_item_to_cart": 0.1, "session_end": 1.0}),
+        "agent": pd.Series({"page_view": 1.0, "view_item_page": 0.2, "add_item_to_cart": 2.0, "session_end": 1.0}),
+    }
+    # the two most visited (max over classes): page_view 3, add_item_to_cart 2; cart sorts before nav
+    assert display_states(visits, 3) == ["add_item_to_cart", "page_view", "session_end"]
+    with pytest.raises(ValueError, match="max_states must be at least 2"):
+        display_states(visits, 1)
+    assert short_label("/hotel/products/abcdefghijkl|abcdefghijkl|page_view") == "page_view\n@abcdefghij…"
+    assert short_label("/hotel||page_view") == "page_view\n@hotel"
