@@ -15,7 +15,7 @@ MLE of first states.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from phantom_lib.distinguish import divergence
-from phantom_lib.events import CHECKOUT, SESSION_END
+from phantom_lib.events import CHECKOUT, SESSION_END, demand_proxy, weights_of
 
 ROW_SUM_TOLERANCE = 1e-9
 
@@ -323,6 +323,22 @@ def class_kl(p: Kernel, q: Kernel) -> float:
     return float(divergence(_event_pairs(p)[None], _event_pairs(q))[0])
 
 
+def describe(kernels: Mapping[str, Kernel]) -> pd.Series:
+    """What a pair of class kernels (``{"human": T_H, "agent": T_A}``) rests on, and how far apart.
+
+    Returns states S, trajectories and transitions per class, and the class-level KL in both
+    directions (nats, :func:`class_kl`).
+    """
+    human, agent = kernels["human"], kernels["agent"]
+    row: dict[str, float] = {"states": human.n_states}
+    for cls, kernel in (("human", human), ("agent", agent)):
+        row[f"{cls} trajectories"] = kernel.counts[:, kernel.end].sum()
+        row[f"{cls} transitions"] = kernel.counts.sum()
+    row["KL(T_H || T_A)"] = class_kl(human, agent)
+    row["KL(T_A || T_H)"] = class_kl(agent, human)
+    return pd.Series(row)
+
+
 def paths_to_table(
     paths: npt.NDArray[np.int64], labels: Sequence[str], actor: str = "human"
 ) -> pd.DataFrame:
@@ -419,6 +435,33 @@ def demand_condition(demand: npt.ArrayLike) -> npt.NDArray[np.float64]:
         raise ValueError(f"demand condition c must be non-negative; negative at products {np.flatnonzero(d < 0).tolist()}")
     total = d.sum()
     return np.full(d.size, 1.0 / d.size) if total == 0 else d / total
+
+
+def class_demand(
+    trajectories: pd.DataFrame, label_column: str = "actor"
+) -> tuple[tuple[str, ...], dict[str, npt.NDArray[np.float64]]]:
+    """Observed demand proxy q per class over the table's products (MODEL.md section 1).
+
+    Returns ``(products, {class: q})``: product ids sorted (events without a product left
+    out) and q of shape (N,) summing to 100 (0 everywhere for a class with no product events),
+    ready to serve as the demand condition of :class:`FactorisedChain`.
+    """
+    missing = [c for c in ("product", "event", label_column) if c not in trajectories.columns]
+    if missing:
+        raise KeyError(f"trajectory table lacks column(s) {missing}; build it with phantom_lib.data.trajectories()")
+    product = trajectories["product"].fillna("").astype(str)
+    rows = trajectories[product != ""]
+    products = tuple(sorted(rows["product"].astype(str).unique()))
+    if not products:
+        raise ValueError("no event in the table names a product, so there is no demand over products")
+    codes = pd.Categorical(rows["product"].astype(str), categories=products).codes
+    weights = weights_of(rows["event"].astype(str))
+    labels = rows[label_column].astype(str).to_numpy()
+    demand = {
+        str(cls): demand_proxy(codes[labels == cls], weights[labels == cls], len(products))[1]
+        for cls in sorted(trajectories[label_column].astype(str).unique())
+    }
+    return products, demand
 
 
 def expand(kernel: Kernel, demand: npt.ArrayLike) -> npt.NDArray[np.float64]:

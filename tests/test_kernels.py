@@ -20,9 +20,11 @@ from phantom_lib.kernels import (
     FactorisedChain,
     Kernel,
     add_state,
+    class_demand,
     class_kernels,
     class_kl,
     demand_condition,
+    describe,
     estimate_kernel,
     expand,
     paths_to_table,
@@ -385,3 +387,20 @@ def test_display_states_keep_the_most_visited_and_session_end():
         display_states(visits, 1)
     assert short_label("/hotel/products/abcdefghijkl|abcdefghijkl|page_view") == "page_view\n@abcdefghij…"
     assert short_label("/hotel||page_view") == "page_view\n@hotel"
+
+
+def test_class_demand_is_the_weighted_proxy_per_class():
+    products, demand = class_demand(THREE_SESSIONS)
+    assert products == ("x", "y")
+    # human: x gets view (1) + cart (4) twice = 10, y gets view (1): q = 100 * (10, 1) / 11
+    np.testing.assert_allclose(demand["human"], np.array([10, 1]) / 11 * 100, rtol=1e-9)
+    np.testing.assert_allclose(demand["agent"], [0, 0])  # the agent only saw the home page
+    chain = FactorisedChain(class_kernels(THREE_SESSIONS)["agent"], demand["agent"])
+    np.testing.assert_allclose(chain.c, [0.5, 0.5])  # no demand: uniform
+
+
+def test_describe_counts_what_the_kernels_rest_on():
+    row = describe(class_kernels(THREE_SESSIONS))
+    assert row["states"] == 4 and row["human trajectories"] == 3 and row["agent trajectories"] == 1
+    assert row["human transitions"] == 3 + 2 + 3 and row["agent transitions"] == 1
+    assert np.isnan(row["KL(T_H || T_A)"])  # the agent never moves event to event
