@@ -27,7 +27,7 @@ DEFAULT_PROFILE = "full"
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "01_dataset": {},
-        "02_mdp": {},
+        "02_mdp": {"benchmark_events": 100_000},
         "03_coi": {},
         "04_distinguish": {},
         "05_simulator": {},
