@@ -61,11 +61,12 @@ def kernel_graphs(
     Edge width is proportional to the transition probability; edges seen fewer than
     ``min_count`` times are hidden. Node area is proportional to the expected visits per
     session (``session_end``: 1). Nodes are coloured by action category; ``session_end`` sits
-    in the centre and the other states on a circle grouped by category.
+    in the centre and the other states on a circle grouped by category, labelled outside it.
     """
     states = list(states)
     others = [s for s in states if s != SESSION_END]
-    pos = nx.shell_layout(nx.DiGraph(nx.path_graph(states)), nlist=[[SESSION_END], others])
+    angles = np.pi / 2 - 2 * np.pi * np.arange(len(others)) / max(len(others), 1)
+    pos = {s: np.array([np.cos(a), np.sin(a)]) for s, a in zip(others, angles)} | {SESSION_END: np.zeros(2)}
     peak = max(float(v.reindex(others).max()) for v in visits.values()) if others else 1.0
     fig, axes = plt.subplots(1, len(kernels), figsize=(6.5 * len(kernels), 6.8))
     for ax, (cls, kernel) in zip(np.atleast_1d(axes), kernels.items()):
@@ -89,10 +90,19 @@ def kernel_graphs(
             arrowsize=10,
             connectionstyle="arc3,rad=0.12",
         )
-        nx.draw_networkx_labels(graph, pos, labels={s: short_label(s) for s in states}, ax=ax, font_size=7)
+        label_pos = {s: xy * [1.38, 1.2] if s != SESSION_END else xy + [0.0, -0.14] for s, xy in pos.items()}
+        nx.draw_networkx_labels(
+            graph,
+            label_pos,
+            labels={s: short_label(s) for s in states},
+            ax=ax,
+            font_size=8,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5},
+        )
         ax.set_title(f"{cls}: {len(edges)} transitions seen ≥ {min_count:g} times")
         ax.set_axis_off()
-        ax.margins(0.12)
+        ax.set_xlim(-1.6, 1.6)
+        ax.set_ylim(-1.35, 1.35)
     handles = [Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in CATEGORY_COLOURS.items()]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), title="action category")
     fig.suptitle("Behaviour kernels: edge width = P(next | current), node area = expected visits per session")
