@@ -27,12 +27,17 @@ OTHER = "(other states)"
 
 
 def short_label(label: str, width: int = 10) -> str:
-    """A readable state name: the event, and for a fine state its product (or page) shortened."""
+    """A readable state name: the event, and for a fine state its product (its first ``width``
+    characters) or, without a product, its page (the last ``width + 6`` characters)."""
     if "|" not in label:
         return label
     page, product, event = label.split("|", 2)
-    where = product or page.rstrip("/").rsplit("/", 1)[-1] or page
-    return f"{event}\n@{where[:width]}{'…' if len(where) > width else ''}"
+    if product:
+        where = product[:width] + ("…" if len(product) > width else "")
+    else:
+        path = page.strip("/") or "/"
+        where = ("…" if len(path) > width + 6 else "") + path[-(width + 6) :]
+    return f"{event}\n@{where}"
 
 
 def display_states(visits: Mapping[str, pd.Series], max_states: int) -> list[str]:
@@ -101,7 +106,7 @@ def kernel_graphs(
         )
         ax.set_title(f"{cls}: {len(edges)} transitions seen ≥ {min_count:g} times")
         ax.set_axis_off()
-        ax.set_xlim(-1.6, 1.6)
+        ax.set_xlim(-1.75, 1.75)
         ax.set_ylim(-1.35, 1.35)
     handles = [Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in CATEGORY_COLOURS.items()]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), title="action category")
