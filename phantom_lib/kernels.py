@@ -171,7 +171,9 @@ def transition_counts(
     _check_columns(trajectories, state)
     values = trajectories[state].astype(str)
     labels = _observed_labels(values) if labels is None else tuple(labels)
-    codes = pd.Categorical(values, categories=list(labels)).codes.astype(np.int64)
+    if SESSION_END not in labels:
+        raise KernelError(f"labels must include the absorbing state {SESSION_END!r}; got {list(labels)[:5]}...")
+    codes = pd.Index(labels).get_indexer(values).astype(np.int64)
     if np.any(codes < 0):
         unknown = sorted(values[codes < 0].unique())
         raise KeyError(f"states {unknown[:5]} are not among the labels given ({len(unknown)} unknown)")

@@ -107,6 +107,10 @@ def test_granularity_and_columns_are_checked():
         add_state(THREE_SESSIONS, "page")
     with pytest.raises(KeyError, match=r"needs column\(s\) \['page'\].*phantom_lib.data.trajectories"):
         add_state(THREE_SESSIONS.drop(columns="page"), "fine")
+    with pytest.raises(ValueError, match="labels must include the absorbing state 'session_end'"):
+        estimate_kernel(THREE_SESSIONS, labels=("page_view", "view_item_page", "add_item_to_cart"))
+    with pytest.raises(KeyError, match=r"states \['view_item_page'\] are not among the labels"):
+        estimate_kernel(THREE_SESSIONS, labels=("page_view", "add_item_to_cart", "session_end"))
 
 
 def naive_counts(table: pd.DataFrame, labels: tuple[str, ...]) -> np.ndarray:
