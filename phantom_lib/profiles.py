@@ -27,7 +27,7 @@ DEFAULT_PROFILE = "full"
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "01_dataset": {},
-        "02_mdp": {},
+        "02_mdp": {"benchmark_events": 100_000},
         "03_coi": {"n_draws": 2000, "n_curve": 20, "surge_periods": 500},
         "04_distinguish": {},
         "05_simulator": {},
