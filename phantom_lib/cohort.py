@@ -1,0 +1,326 @@
+"""Cohort statistics of the gap scores (MODEL.md section 4): the human-vs-agent test and the
+weak agent probability f used as a classifier.
+
+Every function takes the agent and human samples (or scores with a 0/1 class vector) as plain
+arrays; gaps and f are in the units of :mod:`phantom_lib.distinguish` (nats, probability).
+Random resampling takes the caller's :class:`numpy.random.Generator`; :func:`cohort_test`
+derives independent streams for the bootstrap and the permutation test from one seed, so each is
+reproducible on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import optimize, stats
+
+from phantom_lib.distinguish import agent_probability
+
+FloatArray = npt.NDArray[np.float64]
+
+PROB_CLIP = 1e-15
+"""f is clipped to [PROB_CLIP, 1 - PROB_CLIP] in the log loss."""
+
+
+def _positive_int(owner: str, name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{owner}.{name} must be an integer >= {minimum}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class CohortConfig:
+    """Resampling settings of the cohort test.
+
+    Attributes:
+        n_boot: bootstrap resamples for the CIs of the median difference and of the AUC.
+        n_perm: label permutations of the permutation test.
+        confidence: level of the percentile CIs, in (0, 1).
+        seed: seed of the numpy generators (bootstrap and permutation streams are spawned from it).
+    """
+
+    n_boot: int = 2000
+    n_perm: int = 2000
+    confidence: float = 0.95
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _positive_int("CohortConfig", "n_boot", self.n_boot, 1)
+        _positive_int("CohortConfig", "n_perm", self.n_perm, 1)
+        _positive_int("CohortConfig", "seed", self.seed, 0)
+        if not 0 < self.confidence < 1:
+            raise ValueError(f"CohortConfig.confidence must lie in (0, 1); got {self.confidence!r}")
+
+    def generators(self) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+        """Independent generators for (median bootstrap, permutation test, AUC bootstrap)."""
+        a, b, c = np.random.SeedSequence(self.seed).spawn(3)
+        return np.random.default_rng(a), np.random.default_rng(b), np.random.default_rng(c)
+
+
+def split(values: npt.ArrayLike, is_agent: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """``(agent, human)`` samples of ``values`` (n,) by the 0/1 class vector ``is_agent`` (n,).
+
+    Raises ``ValueError`` for mismatched lengths, non-finite values or an empty class.
+    """
+    x = np.asarray(values, dtype=float)
+    y = np.asarray(is_agent)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"values and is_agent must be 1-D of one length; got shapes {x.shape} and {y.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"values has {int((~np.isfinite(x)).sum())} non-finite entries; drop unscored trajectories first")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("is_agent must hold only 0/1 (or False/True)")
+    y = y.astype(bool)
+    if y.all() or not y.any():
+        raise ValueError(f"need both classes; got {int(y.sum())} agents and {int((~y).sum())} humans")
+    return x[y], x[~y]
+
+
+def u_statistic(agent: npt.ArrayLike, human: npt.ArrayLike) -> FloatArray:
+    """Mann-Whitney U of the agent sample: pairs (a, h) with a > h, ties counted 1/2.
+
+    ``agent`` (..., n_a) and ``human`` (..., n_h) along the last axis; returns shape (...).
+    """
+    a = np.asarray(agent, dtype=float)
+    h = np.asarray(human, dtype=float)
+    diff = a[..., :, None] - h[..., None, :]
+    return (diff > 0).sum(axis=(-2, -1)) + 0.5 * (diff == 0).sum(axis=(-2, -1))
+
+
+@dataclass(frozen=True)
+class MannWhitney:
+    """Two-sided Mann-Whitney U test of agent vs human values.
+
+    Attributes:
+        u: U of the agent sample (pairs with agent > human, ties 1/2); U_human = n_a n_h - u.
+        p: two-sided p-value: scipy's exact null distribution when the pooled sample has no
+            ties, otherwise the normal approximation with tie and continuity corrections.
+        method: ``"exact"`` or ``"asymptotic"``, per test.
+        rank_biserial: effect size 2 U / (n_a n_h) - 1 in [-1, 1] (> 0: agents score higher).
+    """
+
+    u: FloatArray
+    p: FloatArray
+    method: npt.NDArray[np.str_]
+    rank_biserial: FloatArray
+
+
+def mann_whitney(agent: npt.ArrayLike, human: npt.ArrayLike) -> MannWhitney:
+    """Test along the last axis; leading axes are independent tests (e.g. simulated cohorts)."""
+    a = np.asarray(agent, dtype=float)
+    h = np.asarray(human, dtype=float)
+    if a.shape[-1] < 1 or h.shape[-1] < 1:
+        raise ValueError(f"each sample needs at least one value; got {a.shape[-1]} agents and {h.shape[-1]} humans")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(h))):
+        raise ValueError("Mann-Whitney samples must be finite; drop unscored trajectories first")
+    u = u_statistic(a, h)
+    batch = np.broadcast_shapes(a.shape[:-1], h.shape[:-1])
+    pooled = np.concatenate([np.broadcast_to(a, batch + a.shape[-1:]), np.broadcast_to(h, batch + h.shape[-1:])], -1)
+    pooled = np.sort(pooled, axis=-1)
+    ties = (np.diff(pooled, axis=-1) == 0).any(axis=-1)
+    exact = stats.mannwhitneyu(a, h, axis=-1, alternative="two-sided", method="exact").pvalue
+    asymptotic = stats.mannwhitneyu(a, h, axis=-1, alternative="two-sided", method="asymptotic").pvalue
+    p = np.where(ties, asymptotic, exact)
+    method = np.where(ties, "asymptotic", "exact")
+    return MannWhitney(u, p, method, 2.0 * u / (a.shape[-1] * h.shape[-1]) - 1.0)
+
+
+def group_summary(values: npt.ArrayLike, is_agent: npt.ArrayLike) -> pd.DataFrame:
+    """n, mean, std (ddof 0, as published) and median per class; index ``["human", "agent"]``."""
+    agent, human = split(values, is_agent)
+    rows = {
+        name: {"n": len(x), "mean": x.mean(), "std": x.std(ddof=0), "median": np.median(x)}
+        for name, x in (("human", human), ("agent", agent))
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").astype({"n": int})
+
+
+def _percentiles(draws: FloatArray, confidence: float) -> tuple[float, float]:
+    lo, hi = np.quantile(draws, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(lo), float(hi)
+
+
+def bootstrap_median_difference(
+    agent: npt.ArrayLike, human: npt.ArrayLike, n_boot: int, rng: np.random.Generator, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """median(agent) - median(human) and its percentile bootstrap CI (each class resampled
+    with replacement on its own). Returns ``(estimate, low, high)``."""
+    a = np.asarray(agent, dtype=float)
+    h = np.asarray(human, dtype=float)
+    draws = np.median(a[rng.integers(0, a.size, (n_boot, a.size))], axis=1) - np.median(
+        h[rng.integers(0, h.size, (n_boot, h.size))], axis=1
+    )
+    return (float(np.median(a) - np.median(h)), *_percentiles(draws, confidence))
+
+
+def permutation_test(
+    agent: npt.ArrayLike, human: npt.ArrayLike, n_perm: int, rng: np.random.Generator
+) -> dict[str, float]:
+    """Two-sided permutation p-values of U (a Monte Carlo check of the Mann-Whitney p) and of the
+    difference in means, from ``n_perm`` relabellings: p = (1 + #{|T*| >= |T|}) / (1 + n_perm)."""
+    a = np.asarray(agent, dtype=float)
+    h = np.asarray(human, dtype=float)
+    pooled = np.concatenate([a, h])
+    labels = np.zeros(pooled.size, dtype=bool)
+    labels[: a.size] = True
+    perms = rng.permuted(np.tile(labels, (n_perm, 1)), axis=1)
+    ranks = stats.rankdata(pooled)
+    offset = a.size * (a.size + 1) / 2
+    centre = a.size * h.size / 2
+    u_obs = abs(ranks[labels].sum() - offset - centre)
+    u_perm = np.abs(perms @ ranks - offset - centre)
+    mean_obs = abs(a.mean() - h.mean())
+    mean_perm = np.abs((perms @ pooled) / a.size - ((~perms) @ pooled) / h.size)
+    tol = 1e-12 * max(1.0, np.abs(pooled).max())
+
+    def p_value(perm: FloatArray, obs: float) -> float:
+        return float((1 + np.sum(perm >= obs - tol)) / (1 + n_perm))
+
+    return {"p_u": p_value(u_perm, u_obs), "p_mean": p_value(mean_perm, mean_obs)}
+
+
+@dataclass(frozen=True)
+class CohortTest:
+    """The human-vs-agent comparison of one score (the gap).
+
+    Attributes:
+        summary: :func:`group_summary` of the score.
+        test: the Mann-Whitney test (scalars).
+        median_difference: median(agent) - median(human) and its bootstrap CI ``(low, high)``.
+        permutation: permutation p-values ``{"p_u", "p_mean"}``.
+        config: the resampling settings.
+    """
+
+    summary: pd.DataFrame
+    test: MannWhitney
+    median_difference: float
+    median_ci: tuple[float, float]
+    permutation: dict[str, float]
+    config: CohortConfig
+
+    def table(self) -> pd.DataFrame:
+        """The test as one column of named statistics (for display)."""
+        s = self.summary
+        lo, hi = self.median_ci
+        level = f"{self.config.confidence:.0%}"
+        rows = {
+            "n human / agent": f"{s.loc['human', 'n']} / {s.loc['agent', 'n']}",
+            "human mean +/- std (ddof 0)": f"{s.loc['human', 'mean']:.2f} +/- {s.loc['human', 'std']:.2f}",
+            "agent mean +/- std (ddof 0)": f"{s.loc['agent', 'mean']:.2f} +/- {s.loc['agent', 'std']:.2f}",
+            "median human / agent": f"{s.loc['human', 'median']:.2f} / {s.loc['agent', 'median']:.2f}",
+            f"median difference (agent - human), {level} bootstrap CI": f"{self.median_difference:.2f} [{lo:.2f}, {hi:.2f}]",
+            "Mann-Whitney U (agents)": f"{float(self.test.u):.1f}",
+            f"two-sided p ({self.test.method})": f"{float(self.test.p):.2e}",
+            "rank-biserial r": f"{float(self.test.rank_biserial):.3f}",
+            f"permutation p, U ({self.config.n_perm} relabellings)": f"{self.permutation['p_u']:.2e}",
+            "permutation p, mean difference": f"{self.permutation['p_mean']:.2e}",
+        }
+        return pd.DataFrame({"value": rows})
+
+
+def cohort_test(values: npt.ArrayLike, is_agent: npt.ArrayLike, config: CohortConfig | None = None) -> CohortTest:
+    """Compare agents with humans on ``values`` (n,) (the gaps), classes in ``is_agent`` (n,)."""
+    config = config or CohortConfig()
+    agent, human = split(values, is_agent)
+    boot_rng, perm_rng, _ = config.generators()
+    mw = mann_whitney(agent, human)
+    test = MannWhitney(float(mw.u), float(mw.p), str(mw.method), float(mw.rank_biserial))
+    diff, lo, hi = bootstrap_median_difference(agent, human, config.n_boot, boot_rng, config.confidence)
+    perm = permutation_test(agent, human, config.n_perm, perm_rng)
+    return CohortTest(group_summary(values, is_agent), test, diff, (lo, hi), perm, config)
+
+
+# --------------------------------------------------------------------------------------------
+# f as a classifier of agents.
+
+
+def auc(scores: npt.ArrayLike, is_agent: npt.ArrayLike) -> float:
+    """Area under the ROC curve = P(agent score > human score) + P(tie)/2 = U / (n_a n_h)."""
+    agent, human = split(scores, is_agent)
+    return float(u_statistic(agent, human)) / (agent.size * human.size)
+
+
+def auc_bootstrap(
+    scores: npt.ArrayLike, is_agent: npt.ArrayLike, n_boot: int, rng: np.random.Generator, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """AUC and its percentile bootstrap CI, each class resampled on its own (the scores stay
+    fixed: the CI covers the sampling of trajectories, not the re-estimation of centroids).
+    Returns ``(auc, low, high)``."""
+    agent, human = split(scores, is_agent)
+    draws = u_statistic(
+        agent[rng.integers(0, agent.size, (n_boot, agent.size))],
+        human[rng.integers(0, human.size, (n_boot, human.size))],
+    ) / (agent.size * human.size)
+    return (auc(scores, is_agent), *_percentiles(draws, confidence))
+
+
+def roc_curve(scores: npt.ArrayLike, is_agent: npt.ArrayLike) -> pd.DataFrame:
+    """ROC points (agents = positives), one per distinct score plus the origin:
+    ``threshold`` (predict agent when score >= threshold), ``fpr``, ``tpr``."""
+    agent, human = split(scores, is_agent)
+    thresholds = np.unique(np.concatenate([agent, human]))[::-1]
+    tpr = (agent[None, :] >= thresholds[:, None]).mean(axis=1)
+    fpr = (human[None, :] >= thresholds[:, None]).mean(axis=1)
+    return pd.DataFrame(
+        {
+            "threshold": np.concatenate([[np.inf], thresholds]),
+            "fpr": np.concatenate([[0.0], fpr]),
+            "tpr": np.concatenate([[0.0], tpr]),
+        }
+    )
+
+
+def reliability(f: npt.ArrayLike, is_agent: npt.ArrayLike, n_bins: int = 5) -> pd.DataFrame:
+    """Reliability (calibration) data of probabilities ``f`` in [0, 1]: equal-width bins, with
+    ``low``, ``high``, ``n``, ``mean_f`` (mean predicted) and ``agent_rate`` (observed share of
+    agents); empty bins are dropped."""
+    _positive_int("reliability", "n_bins", n_bins, 1)
+    p = np.asarray(f, dtype=float)
+    y = np.asarray(is_agent, dtype=float)
+    split(p, is_agent)  # validates
+    if p.min() < 0 or p.max() > 1:
+        raise ValueError(f"f must lie in [0, 1]; got values in [{p.min()}, {p.max()}]")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, n_bins - 1)
+    n = np.bincount(which, minlength=n_bins)
+    keep = n > 0
+    mean_f = np.bincount(which, weights=p, minlength=n_bins)[keep] / n[keep]
+    rate = np.bincount(which, weights=y, minlength=n_bins)[keep] / n[keep]
+    return pd.DataFrame(
+        {"low": edges[:-1][keep], "high": edges[1:][keep], "n": n[keep], "mean_f": mean_f, "agent_rate": rate}
+    )
+
+
+def calibration_losses(f: npt.ArrayLike, is_agent: npt.ArrayLike) -> dict[str, float]:
+    """Brier score (mean squared error of f) and log loss (nats per trajectory) of f."""
+    p = np.asarray(f, dtype=float)
+    y = np.asarray(is_agent, dtype=float)
+    split(p, is_agent)
+    clipped = np.clip(p, PROB_CLIP, 1 - PROB_CLIP)
+    log_loss = -np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))
+    return {"brier": float(np.mean((p - y) ** 2)), "log_loss": float(log_loss)}
+
+
+def temperature_scan(gap: npt.ArrayLike, is_agent: npt.ArrayLike, temperatures: npt.ArrayLike) -> pd.DataFrame:
+    """Brier score and log loss of f = sigmoid(gap / T) for each T (> 0, nats); the AUC does not
+    depend on T (f is monotone in the gap) and is repeated as a check."""
+    rows = []
+    area = auc(gap, is_agent)
+    for t in np.asarray(temperatures, dtype=float):
+        losses = calibration_losses(agent_probability(gap, float(t)), is_agent)
+        rows.append({"temperature": float(t), **losses, "auc": area})
+    return pd.DataFrame(rows)
+
+
+def best_temperature(gap: npt.ArrayLike, is_agent: npt.ArrayLike, bounds: tuple[float, float] = (1e-2, 1e3)) -> float:
+    """The T minimising the log loss of f on these trajectories (in-sample; searched on log T
+    within ``bounds``)."""
+    split(gap, is_agent)
+
+    def loss(log_t: float) -> float:
+        return calibration_losses(agent_probability(gap, float(np.exp(log_t))), is_agent)["log_loss"]
+
+    res = optimize.minimize_scalar(loss, bounds=np.log(bounds), method="bounded", options={"xatol": 1e-6})
+    return float(np.exp(res.x))
