@@ -10,6 +10,7 @@ reproducible on its own.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,9 +18,12 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import optimize, stats
 
-from phantom_lib.distinguish import agent_probability
+from phantom_lib.distinguish import EPS, Scores, agent_probability, class_gaps
 
 FloatArray = npt.NDArray[np.float64]
+
+STREAMS = ("median", "permutation", "auc", "rescoring")
+"""The independent random streams of one :class:`CohortConfig` (see :meth:`CohortConfig.generator`)."""
 
 PROB_CLIP = 1e-15
 """f is clipped to [PROB_CLIP, 1 - PROB_CLIP] in the log loss."""
@@ -53,10 +57,11 @@ class CohortConfig:
         if not 0 < self.confidence < 1:
             raise ValueError(f"CohortConfig.confidence must lie in (0, 1); got {self.confidence!r}")
 
-    def generators(self) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-        """Independent generators for (median bootstrap, permutation test, AUC bootstrap)."""
-        a, b, c = np.random.SeedSequence(self.seed).spawn(3)
-        return np.random.default_rng(a), np.random.default_rng(b), np.random.default_rng(c)
+    def generator(self, stream: str) -> np.random.Generator:
+        """An independent generator per use, from ``seed``: one of :data:`STREAMS`."""
+        if stream not in STREAMS:
+            raise ValueError(f"unknown random stream {stream!r}; choose one of {STREAMS}")
+        return np.random.default_rng(np.random.SeedSequence(self.seed).spawn(len(STREAMS))[STREAMS.index(stream)])
 
 
 def split(values: npt.ArrayLike, is_agent: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -181,6 +186,61 @@ def permutation_test(
     return {"p_u": p_value(u_perm, u_obs), "p_mean": p_value(mean_perm, mean_obs)}
 
 
+def rescoring_permutation_test(
+    counts: FloatArray,
+    is_agent: npt.ArrayLike,
+    n_perm: int,
+    rng: np.random.Generator,
+    loo: bool = True,
+    eps: float = EPS,
+    batch: int = 256,
+) -> dict[str, float]:
+    """Permutation test of the whole pipeline: relabel, re-estimate both centroids, re-score.
+
+    The gaps of one cohort share their centroids, so they are not independent and their
+    distribution under "no difference" need not be centred (leave-one-out centroids hold one
+    trajectory fewer for the own class than for the other). Relabelling the trajectories and
+    recomputing everything gives the statistic's null distribution with that dependence and
+    bias included. Statistic: AUC of the gaps (U / (n_a n_h), trajectories with an undefined gap
+    left out).
+
+    Args:
+        counts: (n, E, E) pair counts of the cohort's trajectories.
+        is_agent: (n,) 0/1 classes.
+        n_perm: relabellings; rng: the caller's generator; loo, eps: as in the scoring.
+        batch: relabellings scored at once (memory ~ batch * n * E * E floats).
+
+    Returns:
+        ``auc`` (observed), ``null_mean`` (mean AUC over relabellings; 0.5 if unbiased) and the
+        two-sided ``p`` = min(1, 2 min(P(AUC* >= AUC), P(AUC* <= AUC))) with the +1 correction.
+    """
+    labels = np.asarray(is_agent).astype(bool)
+    counts = np.asarray(counts, dtype=float)
+
+    def aucs(classes: npt.NDArray[np.bool_]) -> FloatArray:
+        delta_h, delta_a = class_gaps(counts[None], classes, loo, eps)
+        gap = delta_h - delta_a
+        finite = np.isfinite(gap)
+        pairs = (classes & finite)[:, :, None] & (~classes & finite)[:, None, :]
+        diff = np.where(pairs, gap[:, :, None] - gap[:, None, :], np.nan)
+        u = (diff > 0).sum(axis=(1, 2)) + 0.5 * (diff == 0).sum(axis=(1, 2))
+        n_pairs = pairs.sum(axis=(1, 2))
+        return np.divide(u, n_pairs, out=np.full(u.shape, 0.5), where=n_pairs > 0)
+
+    split(np.zeros(labels.size), labels)  # validates the classes
+    observed = float(aucs(labels[None])[0])
+    draws = np.concatenate(
+        [
+            aucs(rng.permuted(np.tile(labels, (min(batch, n_perm - start), 1)), axis=1))
+            for start in range(0, n_perm, batch)
+        ]
+    )
+    tol = 1e-12
+    upper = (1 + np.sum(draws >= observed - tol)) / (1 + n_perm)
+    lower = (1 + np.sum(draws <= observed + tol)) / (1 + n_perm)
+    return {"auc": observed, "null_mean": float(draws.mean()), "p": float(min(1.0, 2 * min(upper, lower)))}
+
+
 @dataclass(frozen=True)
 class CohortTest:
     """The human-vs-agent comparison of one score (the gap).
@@ -189,8 +249,10 @@ class CohortTest:
         summary: :func:`group_summary` of the score.
         test: the Mann-Whitney test (scalars).
         median_difference: median(agent) - median(human) and its bootstrap CI ``(low, high)``.
-        permutation: permutation p-values ``{"p_u", "p_mean"}``.
+        permutation: permutation p-values of the gaps ``{"p_u", "p_mean"}``.
         config: the resampling settings.
+        rescoring: :func:`rescoring_permutation_test` of the whole pipeline, when the pair
+            counts were given (:func:`compare_scores`).
     """
 
     summary: pd.DataFrame
@@ -199,6 +261,7 @@ class CohortTest:
     median_ci: tuple[float, float]
     permutation: dict[str, float]
     config: CohortConfig
+    rescoring: dict[str, float] | None = None
 
     def table(self) -> pd.DataFrame:
         """The test as one column of named statistics (for display)."""
@@ -217,6 +280,9 @@ class CohortTest:
             f"permutation p, U ({self.config.n_perm} relabellings)": f"{self.permutation['p_u']:.2e}",
             "permutation p, mean difference": f"{self.permutation['p_mean']:.2e}",
         }
+        if self.rescoring is not None:
+            r = self.rescoring
+            rows["re-scoring permutation p (AUC; null mean)"] = f"{r['p']:.2e} ({r['null_mean']:.3f})"
         return pd.DataFrame({"value": rows})
 
 
@@ -224,12 +290,25 @@ def cohort_test(values: npt.ArrayLike, is_agent: npt.ArrayLike, config: CohortCo
     """Compare agents with humans on ``values`` (n,) (the gaps), classes in ``is_agent`` (n,)."""
     config = config or CohortConfig()
     agent, human = split(values, is_agent)
-    boot_rng, perm_rng, _ = config.generators()
     mw = mann_whitney(agent, human)
     test = MannWhitney(float(mw.u), float(mw.p), str(mw.method), float(mw.rank_biserial))
-    diff, lo, hi = bootstrap_median_difference(agent, human, config.n_boot, boot_rng, config.confidence)
-    perm = permutation_test(agent, human, config.n_perm, perm_rng)
+    diff, lo, hi = bootstrap_median_difference(
+        agent, human, config.n_boot, config.generator("median"), config.confidence
+    )
+    perm = permutation_test(agent, human, config.n_perm, config.generator("permutation"))
     return CohortTest(group_summary(values, is_agent), test, diff, (lo, hi), perm, config)
+
+
+def compare_scores(scores: Scores, config: CohortConfig | None = None) -> CohortTest:
+    """:func:`cohort_test` of the gaps of scored trajectories, plus the re-scoring permutation
+    test on their pair counts (same centroid variant and eps as the scoring)."""
+    config = config or CohortConfig()
+    is_agent = scores.frame["is_agent"].to_numpy()
+    result = cohort_test(scores.frame["gap"].to_numpy(), is_agent, config)
+    rescoring = rescoring_permutation_test(
+        scores.counts, is_agent, config.n_perm, config.generator("rescoring"), scores.config.loo, scores.config.eps
+    )
+    return dataclasses.replace(result, rescoring=rescoring)
 
 
 # --------------------------------------------------------------------------------------------
