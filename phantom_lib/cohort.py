@@ -87,11 +87,20 @@ def u_statistic(agent: npt.ArrayLike, human: npt.ArrayLike) -> FloatArray:
     """Mann-Whitney U of the agent sample: pairs (a, h) with a > h, ties counted 1/2.
 
     ``agent`` (..., n_a) and ``human`` (..., n_h) along the last axis; returns shape (...).
+    Computed from mid-ranks of the pooled sample (O(n log n)): U = rank sum of the agents
+    - n_a (n_a + 1) / 2.
     """
+    pooled, n_a = _pooled(agent, human)
+    return stats.rankdata(pooled, axis=-1)[..., :n_a].sum(axis=-1) - n_a * (n_a + 1) / 2
+
+
+def _pooled(agent: npt.ArrayLike, human: npt.ArrayLike) -> tuple[FloatArray, int]:
+    """Agents then humans along the last axis (leading axes broadcast), and n_a."""
     a = np.asarray(agent, dtype=float)
     h = np.asarray(human, dtype=float)
-    diff = a[..., :, None] - h[..., None, :]
-    return (diff > 0).sum(axis=(-2, -1)) + 0.5 * (diff == 0).sum(axis=(-2, -1))
+    batch = np.broadcast_shapes(a.shape[:-1], h.shape[:-1])
+    pooled = np.concatenate([np.broadcast_to(a, batch + a.shape[-1:]), np.broadcast_to(h, batch + h.shape[-1:])], -1)
+    return pooled, a.shape[-1]
 
 
 @dataclass(frozen=True)
@@ -121,10 +130,7 @@ def mann_whitney(agent: npt.ArrayLike, human: npt.ArrayLike) -> MannWhitney:
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(h))):
         raise ValueError("Mann-Whitney samples must be finite; drop unscored trajectories first")
     u = u_statistic(a, h)
-    batch = np.broadcast_shapes(a.shape[:-1], h.shape[:-1])
-    pooled = np.concatenate([np.broadcast_to(a, batch + a.shape[-1:]), np.broadcast_to(h, batch + h.shape[-1:])], -1)
-    pooled = np.sort(pooled, axis=-1)
-    ties = (np.diff(pooled, axis=-1) == 0).any(axis=-1)
+    ties = (np.diff(np.sort(_pooled(a, h)[0], axis=-1), axis=-1) == 0).any(axis=-1)
     exact = stats.mannwhitneyu(a, h, axis=-1, alternative="two-sided", method="exact").pvalue
     asymptotic = stats.mannwhitneyu(a, h, axis=-1, alternative="two-sided", method="asymptotic").pvalue
     p = np.where(ties, asymptotic, exact)
@@ -339,14 +345,16 @@ def roc_curve(scores: npt.ArrayLike, is_agent: npt.ArrayLike) -> pd.DataFrame:
     """ROC points (agents = positives), one per distinct score plus the origin:
     ``threshold`` (predict agent when score >= threshold), ``fpr``, ``tpr``."""
     agent, human = split(scores, is_agent)
-    thresholds = np.unique(np.concatenate([agent, human]))[::-1]
-    tpr = (agent[None, :] >= thresholds[:, None]).mean(axis=1)
-    fpr = (human[None, :] >= thresholds[:, None]).mean(axis=1)
+    pooled, n_a = _pooled(agent, human)
+    order = np.argsort(-pooled, kind="stable")
+    ranked = pooled[order]
+    positives = np.cumsum(order < n_a)
+    last = np.concatenate([np.flatnonzero(np.diff(ranked) != 0), [ranked.size - 1]])  # end of each distinct score
     return pd.DataFrame(
         {
-            "threshold": np.concatenate([[np.inf], thresholds]),
-            "fpr": np.concatenate([[0.0], fpr]),
-            "tpr": np.concatenate([[0.0], tpr]),
+            "threshold": np.concatenate([[np.inf], ranked[last]]),
+            "fpr": np.concatenate([[0.0], (last + 1 - positives[last]) / human.size]),
+            "tpr": np.concatenate([[0.0], positives[last] / agent.size]),
         }
     )
 
