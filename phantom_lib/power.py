@@ -28,8 +28,8 @@ from phantom_lib.cohort import mann_whitney
 from phantom_lib.distinguish import MIN_EVENTS, class_gaps, pair_counts
 from phantom_lib.kernels import Kernel, sample_paths
 
-MAX_ROUNDS = 50
-"""Sampling rounds before giving up on a kernel that rarely makes 2-event trajectories."""
+MAX_DRAWS_PER_PATH = 100
+"""Draws per wanted trajectory before giving up on a kernel that rarely makes 2-event ones."""
 
 
 @dataclass(frozen=True)
@@ -88,19 +88,19 @@ def sample_scorable(
 ) -> npt.NDArray[np.int64]:
     """``n`` sampled paths (n, max_len) with at least 2 events each (shorter ones redrawn)."""
     kept: list[npt.NDArray[np.int64]] = []
-    have, batch = 0, max(n, 16)
-    for _ in range(MAX_ROUNDS):
+    have, drawn, budget = 0, 0, max(MAX_DRAWS_PER_PATH * n, 10_000)
+    while have < n:
+        if drawn >= budget:
+            raise ValueError(
+                f"the kernel gave only {have} of {n} trajectories with >= {MIN_EVENTS} events in {drawn} draws; "
+                "it ends sessions after one event almost always, so no cohort of that size can be simulated"
+            )
+        batch = min(budget - drawn, max(16, int(1.2 * (n - have) * (drawn + 1) / (have + 1))))
         paths = sample_paths(matrix, pi0, batch, rng, max_len=max_len, end=end)
         good = paths[(paths >= 0).sum(axis=1) >= MIN_EVENTS]
         kept.append(good)
-        have += len(good)
-        if have >= n:
-            return np.concatenate(kept)[:n]
-        batch = int(min(1e6, 2 * (n - have) * batch / max(len(good), 1)))
-    raise ValueError(
-        f"the kernel gave only {have} of {n} trajectories with >= {MIN_EVENTS} events in {MAX_ROUNDS} rounds; "
-        "it ends sessions after one event almost always, so no cohort of that size can be simulated"
-    )
+        have, drawn = have + len(good), drawn + batch
+    return np.concatenate(kept)[:n]
 
 
 def simulate_p_values(
