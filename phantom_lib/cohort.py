@@ -29,6 +29,22 @@ PROB_CLIP = 1e-15
 """f is clipped to [PROB_CLIP, 1 - PROB_CLIP] in the log loss."""
 
 
+PUBLISHED = {
+    "n_human": 13,
+    "human_mean": -3.35,
+    "human_std": 2.67,
+    "n_agent": 16,
+    "agent_mean": 1.65,
+    "agent_std": 2.83,
+    "p_below": 0.001,
+    "class_kl": 1.8,
+}
+"""The paper's distinguishability findings on the real whoclicked.csv, quoted as published
+(shared/DATA.md), never computed here: gap = Delta_H - Delta_A per trajectory, mean and std
+(ddof 0) per class; two-sided Mann-Whitney p < ``p_below`` (U not published); mean
+human-vs-agent KL over shared source events "about" ``class_kl`` nats."""
+
+
 def _positive_int(owner: str, name: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise ValueError(f"{owner}.{name} must be an integer >= {minimum}; got {value!r}")
@@ -411,3 +427,43 @@ def best_temperature(gap: npt.ArrayLike, is_agent: npt.ArrayLike, bounds: tuple[
 
     res = optimize.minimize_scalar(loss, bounds=np.log(bounds), method="bounded", options={"xatol": 1e-6})
     return float(np.exp(res.x))
+
+
+def paper_vs_book(tests: dict[str, CohortTest], class_kl: float) -> pd.DataFrame:
+    """The published findings (:data:`PUBLISHED`, quoted) beside this book's, one column per
+    scoring variant in ``tests`` (e.g. ``{"leave-one-out": ..., "in-sample": ...}``);
+    ``class_kl`` is this book's mean KL(T_H || T_A) over shared source events (nats)."""
+    pub = PUBLISHED
+
+    def cell(mean: float, std: float, n: int) -> str:
+        return f"{mean:+.2f} +/- {std:.2f} (n = {n})"
+
+    columns = {
+        "paper (published, real data)": [
+            cell(pub["human_mean"], pub["human_std"], pub["n_human"]),
+            cell(pub["agent_mean"], pub["agent_std"], pub["n_agent"]),
+            f"< {pub['p_below']:g}",
+            "not published",
+            "not published",
+            f"about {pub['class_kl']:g}",
+        ]
+    }
+    for name, test in tests.items():
+        s = test.summary
+        columns[f"this book: {name}"] = [
+            cell(s.loc["human", "mean"], s.loc["human", "std"], int(s.loc["human", "n"])),
+            cell(s.loc["agent", "mean"], s.loc["agent", "std"], int(s.loc["agent", "n"])),
+            f"{float(test.test.p):.2g} ({test.test.method})",
+            f"{float(test.test.u):.1f}",
+            "—" if test.rescoring is None else f"{test.rescoring['p']:.2g}",
+            f"{class_kl:.2f}",
+        ]
+    index = [
+        "human gap, mean +/- std (ddof 0)",
+        "agent gap, mean +/- std (ddof 0)",
+        "two-sided Mann-Whitney p",
+        "Mann-Whitney U (agents)",
+        "re-scoring permutation p",
+        "mean KL(T_H || T_A) over shared sources (nats)",
+    ]
+    return pd.DataFrame(columns, index=index)

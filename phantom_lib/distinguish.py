@@ -312,6 +312,20 @@ def score_table(table: pd.DataFrame, config: ScoreConfig | None = None) -> Score
     return Scores(frame, excluded, labels, counts[scored], rows(human), rows(agent), config)
 
 
+def class_divergence(table: pd.DataFrame, config: ScoreConfig | None = None) -> dict[str, float]:
+    """Mean KL between the two class centroids over the source events both observe, in nats:
+    ``{"human_vs_agent": mean_e KL(T_H[e] || T_A[e]), "agent_vs_human": mean_e KL(T_A[e] || T_H[e])}``
+    (all trajectories of the table pooled per class; event-to-event pairs only)."""
+    config = config or ScoreConfig()
+    info, _, counts = encode(table, config.state)
+    is_agent = info["is_agent"].to_numpy(dtype=bool)
+    human, agent = counts[~is_agent].sum(axis=0), counts[is_agent].sum(axis=0)
+    return {
+        "human_vs_agent": float(divergence(human[None], agent, config.eps)[0]),
+        "agent_vs_human": float(divergence(agent[None], human, config.eps)[0]),
+    }
+
+
 def transition_contributions(scores: Scores) -> pd.DataFrame:
     """Which transitions carry the gap: each (source, destination) pair's share of g.
 
