@@ -417,16 +417,22 @@ def temperature_scan(gap: npt.ArrayLike, is_agent: npt.ArrayLike, temperatures: 
     return pd.DataFrame(rows)
 
 
-def best_temperature(gap: npt.ArrayLike, is_agent: npt.ArrayLike, bounds: tuple[float, float] = (1e-2, 1e3)) -> float:
-    """The T minimising the log loss of f on these trajectories (in-sample; searched on log T
-    within ``bounds``)."""
+def best_temperature(
+    gap: npt.ArrayLike, is_agent: npt.ArrayLike, bounds: tuple[float, float] = (1e-2, 1e3)
+) -> float | None:
+    """The T (nats) minimising the log loss of f on these trajectories (in-sample; searched on
+    log T within ``bounds``), or ``None`` when the minimum sits at a bound: the loss keeps falling
+    as T grows (the gaps carry no calibrated signal; f -> 0.5 is best) or as T shrinks (the classes
+    are separated perfectly; f -> 0/1 is best)."""
     split(gap, is_agent)
+    lo, hi = np.log(bounds)
 
     def loss(log_t: float) -> float:
         return calibration_losses(agent_probability(gap, float(np.exp(log_t))), is_agent)["log_loss"]
 
-    res = optimize.minimize_scalar(loss, bounds=np.log(bounds), method="bounded", options={"xatol": 1e-6})
-    return float(np.exp(res.x))
+    res = optimize.minimize_scalar(loss, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6})
+    margin = 0.01 * (hi - lo)
+    return None if res.x < lo + margin or res.x > hi - margin else float(np.exp(res.x))
 
 
 def paper_vs_book(tests: dict[str, CohortTest], class_kl: float) -> pd.DataFrame:

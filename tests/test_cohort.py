@@ -135,6 +135,8 @@ def test_temperature_changes_calibration_not_ranking_and_is_recovered():
     assert scan["auc"].nunique() == 1
     assert scan["log_loss"].idxmin() == 1  # the true T fits best of the three
     assert cohort.best_temperature(gap, is_agent) == pytest.approx(true_t, rel=0.1)
+    # labels unrelated to the gaps: f = 0.5 (T -> infinity) is best, so no finite optimum
+    assert cohort.best_temperature(gap, rng.permutation(is_agent)) is None
 
 
 @pytest.mark.parametrize(
