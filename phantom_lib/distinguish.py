@@ -10,6 +10,15 @@ Delta_Y(s) = mean over source events observed in both T_s and T_Y of KL(T_s[e] |
 KL(P||Q) = sum over k in P's support of (p_k + eps) log((p_k + eps) / (q_k + eps)).
 Gap g(s) = Delta_H(s) - Delta_A(s) (negative = human-like); weak agent probability
 f(s) = sigmoid(g(s) / T).
+
+Centroids are leave-one-out by default (a session's own pairs are removed from its class's pool,
+erratum 5) or in-sample (:func:`class_centroids`); every array function accepts leading batch
+axes, so many simulated cohorts are scored at once. Over the trajectory table of
+:func:`phantom_lib.data.trajectories`, :func:`score_table` encodes the events once, counts the
+pairs of every trajectory with one ``bincount`` and returns a frame of per-trajectory scores,
+with the trajectories it could not score listed by reason; :func:`transition_contributions`
+splits the gaps over transitions. The cohort statistics are in :mod:`phantom_lib.cohort`, the
+power analysis in :mod:`phantom_lib.power`.
 """
 
 from __future__ import annotations
