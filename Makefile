@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 # Offline and quiet: no Hugging Face hub look-ups, no Ray telemetry.
 TEST_ENV := PHANTOM_PROFILE=smoke HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
-            RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled MPLBACKEND=Agg
+            RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled
 
 .PHONY: install book book-smoke test test-unit test-notebooks clean
 

@@ -28,7 +28,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "01_dataset": {},
         "02_mdp": {},
-        "03_coi": {},
+        "03_coi": {"n_draws": 2000, "n_curve": 20, "surge_periods": 500},
         "04_distinguish": {
             "n_boot": 300,
             "n_perm": 300,
