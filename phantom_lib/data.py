@@ -28,6 +28,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from phantom_lib import events
 
@@ -322,12 +324,20 @@ def _read_hub() -> pd.DataFrame:
 
 
 def _read_file(path: Path, origin: str) -> pd.DataFrame:
+    """Every column as text (missing = NA). pyarrow's parser first (fast, multithreaded);
+    pandas' C parser when pyarrow refuses the file (e.g. line breaks inside quoted values)."""
+    empty = WhoClickedValidationError(["the file is empty: expected a header row and data rows"], origin)
     if path.stat().st_size == 0:
-        raise WhoClickedValidationError(["the file is empty (0 bytes): expected a header row and data rows"], origin)
+        raise empty
+    options: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""], "encoding": "utf-8"}
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+        return pd.read_csv(path, engine="pyarrow", **options)
+    except (pa.ArrowInvalid, ValueError):
+        pass
+    try:
+        return pd.read_csv(path, **options)
     except pd.errors.EmptyDataError:
-        raise WhoClickedValidationError(["the file is empty: expected a header row and data rows"], origin) from None
+        raise empty from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise WhoClickedValidationError(
             [f"the file is not a readable UTF-8, comma-separated CSV ({type(err).__name__}: {err})"], origin
@@ -348,7 +358,24 @@ def _sha256(path: Path) -> str:
 def _text(series: pd.Series) -> pd.Series:
     """A column as the string dtype with missing (NA or empty) values as NA."""
     text = series if isinstance(series.dtype, pd.StringDtype) else series.astype("str")
-    return text.mask(text.str.len() == 0)
+    return text.mask(text == "")
+
+
+def _as_float(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """A column as float64 (missing = NaN) and a mask of values present but not numbers.
+
+    Text goes through pyarrow's vectorised cast; if any value does not parse, pandas'
+    element-wise ``to_numeric`` finds which.
+    """
+    if series.dtype.kind in "iufb":
+        return series.astype(float), np.zeros(len(series), dtype=bool)
+    text = _text(series)
+    try:
+        cast = pc.cast(pa.array(text.array), pa.float64())
+        return pd.Series(cast.to_numpy(zero_copy_only=False), index=series.index), np.zeros(len(series), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        values = pd.to_numeric(text, errors="coerce").astype(float)
+        return values, text.notna().to_numpy() & values.isna().to_numpy()
 
 
 class _Checker:
@@ -402,19 +429,11 @@ def _structural_problems(raw: pd.DataFrame) -> list[str]:
     return problems
 
 
-def _numeric(check: _Checker, name: str, rows: np.ndarray | None = None) -> pd.Series:
-    """Coerce a column to float; flag non-numeric, non-empty values (within ``rows`` if given)."""
-    raw = check.raw[name]
-    values = pd.to_numeric(raw, errors="coerce") if raw.dtype.kind not in "iufb" else raw.astype(float)
-    present = ~_text(raw).isna().to_numpy() if raw.dtype.kind not in "iufb" else ~raw.isna().to_numpy()
-    bad = present & values.isna().to_numpy()
-    if rows is not None:
-        bad &= rows
+def _numeric(check: _Checker, name: str) -> pd.Series:
+    """A column as float64; flags values that are present but not numbers."""
+    values, bad = _as_float(check.raw[name])
     check.flag(bad, name, "are not numbers", f"write {name} as a plain number (e.g. 12 or 3.5) or leave it empty")
-    return values.astype(float)
-
-
-_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
+    return values
 
 
 def validate(raw: pd.DataFrame, origin: str = "the data", file_rows: bool = True) -> pd.DataFrame:
@@ -437,7 +456,7 @@ def validate(raw: pd.DataFrame, origin: str = "the data", file_rows: bool = True
     record = _text(raw["record_type"])
     check.flag(~actor.isin(ACTORS).to_numpy(), "actor_type", "are not 'human' or 'agent'",
                "use exactly 'human' or 'agent' (lower case)")
-    is_agent = pd.to_numeric(raw["is_agent"], errors="coerce")
+    is_agent, _ = _as_float(raw["is_agent"])
     valid_flag = is_agent.isin([0, 1]).to_numpy()
     check.flag(~valid_flag, "is_agent", "are not 0 or 1", "write 1 for agent rows and 0 for human rows")
     check.flag(~record.isin(RECORD_TYPES).to_numpy(), "record_type", "are not 'interaction' or 'price_log'",
@@ -466,7 +485,8 @@ def validate(raw: pd.DataFrame, origin: str = "the data", file_rows: bool = True
     for key in ("sessionId", "experimentId"):
         ids = _text(raw[key])
         check.flag(ids.isna().to_numpy(), key, "are missing", f"every row needs its {key}")
-        mixed = pd.DataFrame({"id": ids, "actor": actor}).dropna().groupby("id")["actor"].nunique()
+        labelled = pd.DataFrame({"id": ids, "actor": actor.where(actor.isin(ACTORS))}).dropna()
+        mixed = labelled.groupby("id")["actor"].nunique()
         mixed_ids = mixed.index[mixed > 1]
         check.flag(ids.isin(mixed_ids).to_numpy(), key, "belong to ids shared by human and agent rows",
                    f"a {key} must belong to one actor type; check the labels of these rows")
@@ -489,10 +509,10 @@ def validate(raw: pd.DataFrame, origin: str = "the data", file_rows: bool = True
             typed[name] = values.where(~fractional).round().astype("Int64")
         elif kind == "bool":
             text = _text(raw[name]).str.lower()
-            flags = text.map(_BOOL_TEXT)
-            check.flag((text.notna() & flags.isna()).to_numpy(), name, "are not true/false",
-                       f"write {name} as True or False")
-            typed[name] = flags.astype("boolean")
+            check.flag((text.notna() & ~text.isin(("true", "false", "1", "0"))).to_numpy(), name,
+                       "are not true/false", f"write {name} as True or False")
+            flags = pd.Series(text.isin(("true", "1")).to_numpy(), dtype="boolean")
+            typed[name] = flags.mask(text.isna().to_numpy())
         else:
             typed[name] = _text(raw[name])
     if check.problems:

@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -258,7 +258,7 @@ def event_split(config: StandinConfig = StandinConfig()) -> dict[str, npt.NDArra
     rows = np.array([CLASS_TOTALS["human"]["interaction"] * s - config.admin_views * s,
                      CLASS_TOTALS["agent"]["interaction"] * s])
     table = np.vstack([
-        _expected_mix(KERNELS[c], round(r / (CLASS_TOTALS[c]["experiments"] * s))) * r
+        _expected_mix(KERNELS[c], _mean_length(c, config)) * r
         for c, r in zip(("human", "agent"), rows)
     ])
     for _ in range(1000):
@@ -266,6 +266,37 @@ def event_split(config: StandinConfig = StandinConfig()) -> dict[str, npt.NDArra
         table *= columns / np.maximum(table.sum(axis=0), 1e-300)
     agent = _apportion(table[1], int(rows[1]), cap=columns)
     return {"human": columns - agent, "agent": agent}
+
+
+def _mean_length(actor: str, config: StandinConfig) -> int:
+    behaviour = CLASS_TOTALS[actor]["interaction"] - (config.admin_views if actor == "human" else 0)
+    return round(behaviour / CLASS_TOTALS[actor]["experiments"])
+
+
+def generating_kernels(config: StandinConfig = StandinConfig()) -> dict[str, BehaviourKernel]:
+    """The kernels actually sampled: :data:`KERNELS` tilted to the card's event mix.
+
+    Columns are reweighted, ``T'[i, j] = T[i, j] w_j / sum_k T[i, k] w_k``, with ``w`` found
+    by fixed-point iteration so that the expected mix of a mean-length experiment equals the
+    class's share of :func:`event_split`. Zeros and each row's relative preferences among the
+    remaining events are kept; the few events by which a sample still misses the counts are
+    left to :func:`_repair`.
+    """
+    split = event_split(config)
+    tilted = {}
+    for actor, kernel in KERNELS.items():
+        target = split[actor] / split[actor].sum()
+        length = _mean_length(actor, config)
+        weights = np.ones(len(EVENTS))
+        for _ in range(2000):
+            matrix = kernel.matrix * weights
+            matrix /= matrix.sum(axis=1, keepdims=True)
+            mix = _expected_mix(replace(kernel, matrix=matrix), length)
+            if np.abs(mix - target).max() < 1e-12:
+                break
+            weights *= np.sqrt(np.divide(target, mix, out=np.ones_like(mix), where=mix > 0))
+        tilted[actor] = replace(kernel, matrix=matrix)
+    return tilted
 
 
 # --------------------------------------------------------------------------- trajectories
@@ -322,14 +353,16 @@ def _uuids(rng: np.random.Generator, n: int) -> npt.NDArray[np.object_]:
     return np.array([str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)], dtype=object)
 
 
-def _cut(sizes: npt.NDArray[np.int64], pieces: int, rng: np.random.Generator) -> npt.NDArray[np.bool_]:
+def _cut(sizes: npt.NDArray[np.int64], pieces: int, rng: np.random.Generator,
+         allowed: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.bool_]:
     """Split consecutive groups of ``sizes`` items into ``pieces`` contiguous pieces in all:
     every group starts a piece and ``pieces - len(sizes)`` more cuts fall uniformly at random
-    among the inner positions. Returns a flag per item: True where a piece starts."""
+    among the inner positions (those ``allowed``, if given). Returns a flag per item: True
+    where a piece starts."""
     n = int(sizes.sum())
     first = np.zeros(n, dtype=bool)
     first[np.cumsum(sizes) - sizes] = True
-    inner = np.flatnonzero(~first)
+    inner = np.flatnonzero(~first & (True if allowed is None else allowed))
     first[rng.choice(inner, size=pieces - len(sizes), replace=False)] = True
     return first
 
@@ -338,13 +371,14 @@ def _skeleton(config: StandinConfig, rng: np.random.Generator) -> pd.DataFrame:
     """One row per interaction (admin views included): actor, experiment, session, block, code."""
     s = config.scale
     split = event_split(config)
+    generating = generating_kernels(config)
     parts = []
     experiment_base = session_base = 0
     for actor in ("human", "agent"):
         totals = CLASS_TOTALS[actor]
         n_exp, n_sess = totals["experiments"] * s, totals["sessions"] * s
         n_admin = config.admin_views * s if actor == "human" else 0
-        lengths, codes = _class_paths(KERNELS[actor], n_exp, int(split[actor].sum()), split[actor], rng)
+        lengths, codes = _class_paths(generating[actor], n_exp, int(split[actor].sum()), split[actor], rng)
         experiment = np.repeat(np.arange(n_exp), lengths)
         if n_admin:  # an operator opens the admin page before some human experiments
             chosen = np.sort(rng.choice(n_exp, size=n_admin, replace=False))
@@ -353,8 +387,8 @@ def _skeleton(config: StandinConfig, rng: np.random.Generator) -> pd.DataFrame:
             experiment = np.insert(experiment, at, chosen)
             lengths = np.bincount(experiment, minlength=n_exp)
         if actor == "human":  # experiments are blocks; sessions cut them
-            new_session = _cut(lengths, n_sess, rng)
-            new_session[np.flatnonzero(codes == ADMIN) + 1] = False  # the admin view opens the first session
+            after_admin = np.roll(codes == ADMIN, 1)  # the admin view opens the first session
+            new_session = _cut(lengths, n_sess, rng, allowed=~after_admin)
             session = np.cumsum(new_session) - 1
             block, chunk_start = experiment, new_session
         else:  # sessions are blocks; experiments run back to back inside them
