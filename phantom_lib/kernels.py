@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib.distinguish import divergence
+from phantom_lib.kl import divergence
 from phantom_lib.events import CHECKOUT, SESSION_END, demand_proxy, weights_of
 
 ROW_SUM_TOLERANCE = 1e-9
@@ -306,7 +306,7 @@ def _event_pairs(kernel: Kernel) -> npt.NDArray[np.float64]:
 def state_kl(p: Kernel, q: Kernel) -> pd.Series:
     """KL(P[s] || Q[s]) in nats for each source state, from the kernels' state-to-state counts.
 
-    Uses :func:`phantom_lib.distinguish.divergence` (same eps, support and the same
+    Uses :func:`phantom_lib.kl.divergence` (same eps, support and the same
     "no move to ``session_end``" convention as the session scores), one source row at a time:
     each row of P is a one-source "session" scored against the same row of Q. NaN where either
     kernel never observed the source. Index: state labels without ``session_end``.
