@@ -52,13 +52,23 @@ class SweepProfile:
         factors: factor name -> levels; the design is their full cross product.
         seeds: training seeds; every configuration runs once per seed.
         settings: fixed settings added to every trial's config (budgets, env sizes).
+        baseline_twins: add, for every design cell, its baseline twin (:data:`BASELINE`
+            applied, ``variant="baseline"``) once per distinct twin and seed; design cells are
+            then labelled ``variant="defended"``.
+        references: reference policies (``phantom_lib.learners.REFERENCES``) evaluated, once
+            per seed, at every distinct (alpha0, lambda_coi, action_levels, ...) cell of the
+            design without training (``variant="reference"``, eps_alpha 0, K 1).
     """
 
     factors: Mapping[str, Sequence[Any]]
     seeds: tuple[int, ...]
     settings: Mapping[str, Any] = field(default_factory=dict)
+    baseline_twins: bool = False
+    references: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if (self.baseline_twins or self.references) and "algorithm" not in self.factors:
+            raise ValueError("SweepProfile: baseline_twins and references need an 'algorithm' factor")
         if not self.factors or any(len(levels) == 0 for levels in self.factors.values()):
             raise ValueError("SweepProfile.factors needs at least one factor and one level per factor")
         if not self.seeds:
@@ -68,20 +78,38 @@ class SweepProfile:
             raise ValueError(f"SweepProfile: {sorted(clash)} appear both as factors and as fixed settings")
 
 
+REFERENCE_POLICIES = ("static", "surge", "elasticity", "random", "best_fixed")
+"""The non-learning anchors of ``phantom_lib.learners`` evaluated beside the learners."""
+
 SWEEP_PROFILES: dict[str, SweepProfile] = {
     "smoke": SweepProfile(
-        factors={"algorithm": ("ppo", "a2c", "dqn", "qtable"), "alpha0": (0.25,), "eps_alpha": (0.15,),
+        factors={"algorithm": ("ppo", "a2c", "dqn", "qtable"), "alpha0": (0.1, 0.4), "eps_alpha": (0.15,),
                  "lambda_coi": (0.15,), "action_levels": (5,)},
         seeds=(0,),
-        settings={"timesteps": 256, "eval_episodes": 1, "max_steps": 20},
+        settings={"timesteps": 256, "eval_episodes": 1, "max_steps": 20, "curve_points": 4, "n_candidates": 5},
+        baseline_twins=True,
+        references=REFERENCE_POLICIES,
     ),
     "full": SweepProfile(
         factors=FACTORS,
         seeds=(0, 1, 2),
-        settings={"timesteps": 8192, "eval_episodes": 3, "max_steps": 100},
+        settings={"timesteps": 1536, "eval_episodes": 1, "max_steps": 100, "curve_points": 8, "n_candidates": 5},
+        baseline_twins=True,
+        references=REFERENCE_POLICIES,
     ),
 }
-"""Sweep profiles; the per-trial budget of ``full`` is the largest that finishes in 90 minutes here."""
+"""Sweep profiles.
+
+``smoke``: 8 design cells (4 algorithms x 2 alpha0), their 8 baseline twins and 10 reference
+trials, 256 training steps each: a check that everything runs, not a result.
+
+``full``: the 192-cell design x 3 seeds (576 trials), 32 x 3 baseline twins and 80 x 3
+reference trials (912 in all). The per-trial budget, 1536 training steps (15 episodes of 100
+steps), is the largest that fits 90 minutes on this 2-core machine: training runs at about
+100 env steps/s per core in the robust env (K = 5 market draws per step) and about twice that
+with eps_alpha = 0 or K = 1, so the 576 + 96 trained trials need about 1.9 * 10^4 / 2 s of
+training per core per 1000 steps, plus evaluation (3 episodes per trial).
+"""
 
 
 @dataclass(frozen=True)
@@ -102,14 +130,34 @@ class Trial:
         return f"{readable}-seed={self.seed}-{digest}"
 
 
-def design(profile: SweepProfile) -> list[Trial]:
-    """Every factor combination x seed, with the fixed settings merged into each config."""
+BASELINE: dict[str, Any] = {"lambda_coi": 0.0, "eps_alpha": 0.0, "n_candidates": 1}
+"""MODEL.md section 6: the baseline (no defence) is lambda_coi 0, eps_alpha 0, K 1."""
+
+
+def _cells(profile: SweepProfile) -> list[dict[str, Any]]:
+    """Every configuration of the profile (design cells, then twins, then references), no seed."""
     names = list(profile.factors)
-    trials = []
-    for values in itertools.product(*(profile.factors[n] for n in names)):
-        config = {**dict(profile.settings), **dict(zip(names, values))}
-        trials += [Trial(config, seed) for seed in profile.seeds]
-    return trials
+    cells = [{**dict(profile.settings), **dict(zip(names, values))}
+             for values in itertools.product(*(profile.factors[n] for n in names))]
+    if not (profile.baseline_twins or profile.references):
+        return cells
+    extra: list[dict[str, Any]] = []
+    if profile.baseline_twins:
+        extra += [{**cell, **BASELINE, "variant": "baseline"} for cell in cells]
+    extra += [{**cell, "algorithm": name, "eps_alpha": 0.0, "n_candidates": 1, "variant": "reference"}
+              for name in profile.references for cell in cells]
+    unique = {json.dumps(c, sort_keys=True): c for c in extra}  # twins and references repeat across cells
+    return [{**cell, "variant": "defended"} for cell in cells] + list(unique.values())
+
+
+def design(profile: SweepProfile) -> list[Trial]:
+    """Every configuration x seed, seed by seed (a partial sweep holds whole seeds first).
+
+    Configurations: every factor combination with the fixed settings merged in, plus the
+    baseline twins and reference policies the profile asks for.
+    """
+    cells = _cells(profile)
+    return [Trial(config, seed) for seed in profile.seeds for config in cells]
 
 
 class ResultsStore:
@@ -246,15 +294,25 @@ def provenance(profile_name: str, profile: SweepProfile, trainable: str, seconds
         except metadata.PackageNotFoundError:
             versions[name] = None
     ok = int((results.get("status") == "ok").sum()) if len(results) else 0
+    n_design = len(design(profile))
+    timing = {}
+    if "m_train_steps_per_s" in results:
+        rates = pd.to_numeric(results["m_train_steps_per_s"], errors="coerce").dropna()
+        timing = {"train_steps_per_s_median": float(rates.median()) if len(rates) else None,
+                  "trial_seconds_median": float(results["seconds"].median())}
     return {
         "git_commit": _git_commit(Path(__file__).resolve().parents[1]),
         "profile": profile_name,
         "design": {"factors": {k: list(v) for k, v in profile.factors.items()}, "seeds": list(profile.seeds),
-                   "settings": dict(profile.settings)},
+                   "settings": dict(profile.settings), "baseline_twins": profile.baseline_twins,
+                   "references": list(profile.references)},
         "trainable": trainable,
+        "n_design": n_design,
         "n_trials": len(results),
         "n_ok": ok,
         "n_failed": len(results) - ok,
+        "complete": ok == n_design,
+        "timing": timing,
         "wall_seconds_this_run": round(seconds, 1),
         "trial_seconds_total": float(results["seconds"].sum()) if "seconds" in results else None,
         "versions": versions,
@@ -281,11 +339,15 @@ def sweep(
     if store.load().shape[0] and not resume:
         raise FileExistsError(f"{out} already holds results: pass --resume to run only the missing trials, "
                               "or choose another --out")
+    previous = Path(out) / "provenance.json"
+    earlier = json.loads(previous.read_text()).get("wall_seconds_all_runs", 0.0) if resume and previous.exists() else 0.0
     start = time.perf_counter()
     results = run_trials(design(profile), resolve_trainable(trainable), store, executor, address, num_cpus)
     results.to_parquet(Path(out) / "results.parquet", index=False)
-    record = provenance(profile_name, profile, trainable, time.perf_counter() - start, results)
-    (Path(out) / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    seconds = time.perf_counter() - start
+    record = provenance(profile_name, profile, trainable, seconds, results)
+    record["wall_seconds_all_runs"] = round(earlier + seconds, 1)
+    previous.write_text(json.dumps(record, indent=2, default=str) + "\n")
     return results
 
 

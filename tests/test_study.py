@@ -20,8 +20,29 @@ def test_published_design_has_192_unique_configurations():
     configs = {tuple(sorted(t.config.items())) for t in trials}
     assert len(configs) == 192
     assert len({t.trial_id for t in trials}) == 192
-    full = study.design(study.SWEEP_PROFILES["full"])
-    assert len(full) == 192 * len(study.SWEEP_PROFILES["full"].seeds)
+
+
+
+def test_full_profile_adds_one_baseline_twin_per_cell_and_the_reference_anchors():
+    profile = study.SWEEP_PROFILES["full"]
+    trials = study.design(profile)
+    seeds = len(profile.seeds)
+    by_variant = {v: [t for t in trials if t.config["variant"] == v] for v in ("defended", "baseline", "reference")}
+    assert len(by_variant["defended"]) == 192 * seeds
+    # twins depend on (algorithm, alpha0, action_levels) only: 4 x 4 x 2
+    assert len(by_variant["baseline"]) == 32 * seeds
+    # references: 5 policies x (alpha0, lambda_coi, action_levels) = 5 x 4 x 2 x 2
+    assert len(by_variant["reference"]) == 80 * seeds
+    assert len(trials) == len({t.trial_id for t in trials})
+    twin_keys = {(t.config["algorithm"], t.config["alpha0"], t.config["action_levels"], t.seed)
+                 for t in by_variant["baseline"]}
+    for t in by_variant["baseline"]:
+        assert (t.config["lambda_coi"], t.config["eps_alpha"], t.config["n_candidates"]) == (0.0, 0.0, 1)
+    assert all((t.config["algorithm"], t.config["alpha0"], t.config["action_levels"], t.seed) in twin_keys
+               for t in by_variant["defended"])
+    # seed by seed: every trial of seed 0 comes before any of seed 1
+    seeds_in_order = [t.seed for t in trials]
+    assert seeds_in_order == sorted(seeds_in_order)
 
 
 def test_profile_validation():
@@ -29,6 +50,8 @@ def test_profile_validation():
         study.SweepProfile({"a": (1,)}, seeds=())
     with pytest.raises(ValueError, match="both as factors and as fixed settings"):
         study.SweepProfile({"a": (1,)}, seeds=(0,), settings={"a": 2})
+    with pytest.raises(ValueError, match="'algorithm' factor"):
+        study.SweepProfile({"a": (1,)}, seeds=(0,), baseline_twins=True)
 
 
 def flaky(config, seed):
@@ -120,3 +143,16 @@ def test_sweep_refuses_to_overwrite_without_resume(tmp_path, monkeypatch):
     assert '"n_failed": 2' in prov and '"profile": "tiny"' in prov
     with pytest.raises(FileExistsError, match="--resume"):
         study.sweep("tiny", tmp_path, trainable=trainable, executor="local")
+
+
+@pytest.mark.slow
+def test_smoke_sweep_through_ray_records_one_row_per_trial(tmp_path, ray_cluster):
+    from phantom_lib import learners
+
+    trials = study.design(study.SWEEP_PROFILES["smoke"])
+    results = study.run_trials(trials, learners.train, study.ResultsStore(tmp_path), executor="ray", progress=False)
+    assert sorted(results.trial_id) == sorted(t.trial_id for t in trials)
+    assert (results.status == "ok").all(), results.loc[results.status != "ok", "error"].tolist()
+    trained = results[results.variant != "reference"]
+    assert (trained.m_train_steps >= 256).all()
+    assert (results[results.variant == "reference"].m_train_steps == 0).all()
