@@ -59,9 +59,12 @@ class SweepResults:
         return self.trials[self.trials["variant"] == "reference"]
 
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
 def load(folder: str | Path) -> SweepResults:
-    """Read ``folder/results.parquet`` and ``folder/provenance.json``."""
-    folder = Path(folder)
+    """Read ``folder/results.parquet`` and ``folder/provenance.json`` (relative paths: from the repo root)."""
+    folder = Path(folder) if Path(folder).is_absolute() else REPO_ROOT / folder
     table, prov = folder / "results.parquet", folder / "provenance.json"
     for path in (table, prov):
         if not path.is_file():
@@ -92,35 +95,45 @@ def _formula(outcome: str, factors: Sequence[str], interactions: bool) -> str:
     return f"{outcome} ~ ({terms}) ** 2" if interactions and len(factors) > 1 else f"{outcome} ~ {terms}"
 
 
+def _fit(frame: pd.DataFrame, outcome: str, factors: Sequence[str], interactions: bool) -> Any:
+    """OLS with HC1 covariance; the two-way model falls back to main effects when it leaves no residual df."""
+    import statsmodels.formula.api as smf
+
+    model = smf.ols(_formula(outcome, factors, interactions), data=frame)
+    if interactions and model.df_resid < 1:
+        model = smf.ols(_formula(outcome, factors, False), data=frame)
+    if model.df_resid < 1:
+        raise ValueError(f"{len(frame)} trials leave no residual degrees of freedom for {list(factors)}: "
+                         "run more seeds or configurations")
+    return model.fit(cov_type="HC1")
+
+
 def factor_tests(frame: pd.DataFrame, outcomes: Sequence[str], interactions: bool = True) -> pd.DataFrame:
     """Wald tests (HC1 covariance) of every main effect and two-way interaction, per outcome.
 
     Fits ``outcome ~ (C(f1) + ... + C(fk)) ** 2`` by OLS over the trials in ``frame`` (main
-    effects only with ``interactions=False``). Returns one row per (outcome, term): the
-    F statistic, its degrees of freedom and p-value.
+    effects only with ``interactions=False``, or when the two-way model would leave no
+    residual degrees of freedom). Returns one row per (outcome, term): the Wald chi2
+    statistic, its degrees of freedom and p-value.
     """
-    import statsmodels.formula.api as smf
-
     factors = varying(frame)
     if not factors:
         raise ValueError("no factor varies in these trials: nothing to test")
     rows = []
     for outcome in outcomes:
-        fit = smf.ols(_formula(outcome, factors, interactions), data=frame).fit(cov_type="HC1")
+        fit = _fit(frame, outcome, factors, interactions)
         tests = fit.wald_test_terms(skip_single=False, scalar=True).table
         for term, row in tests.iterrows():
             if term == "Intercept":
                 continue
             rows.append({"outcome": outcome, "term": term.replace("C(", "").replace(")", ""),
-                         "F": float(row["statistic"]), "df": int(row["df_constraint"]), "p": float(row["pvalue"])})
+                         "chi2": float(row["statistic"]), "df": int(row["df_constraint"]), "p": float(row["pvalue"])})
     return pd.DataFrame(rows)
 
 
 def main_effects(frame: pd.DataFrame, outcome: str) -> pd.DataFrame:
     """Main-effect coefficients (each level against the factor's first level) with HC1 95% CIs."""
-    import statsmodels.formula.api as smf
-
-    fit = smf.ols(_formula(outcome, varying(frame), False), data=frame).fit(cov_type="HC1")
+    fit = _fit(frame, outcome, varying(frame), False)
     ci = fit.conf_int()
     rows = []
     for name in fit.params.index.drop("Intercept"):
@@ -131,21 +144,24 @@ def main_effects(frame: pd.DataFrame, outcome: str) -> pd.DataFrame:
 
 
 def paired(results: SweepResults, metric: str) -> pd.DataFrame:
-    """Defended trials with their baseline twin's ``metric`` and the % difference.
+    """Defended trials beside their baseline twin's ``metric``.
 
-    Columns: the design factors, seed, ``defended``, ``baseline`` and
-    ``delta_pct`` = 100 (defended - baseline) / |baseline|.
+    Columns: the design factors, seed, ``defended`` and ``baseline`` (a twin serves every
+    defended cell with its algorithm, alpha0, action levels and seed).
     """
     twins = results.baseline[list(TWIN_KEYS) + [metric]].rename(columns={metric: "baseline"})
     own = results.defended[list(FACTOR_NAMES) + ["seed", metric]].rename(columns={metric: "defended"})
-    pairs = own.merge(twins, on=list(TWIN_KEYS), how="inner", validate="many_to_one")
-    pairs["delta_pct"] = 100.0 * (pairs["defended"] - pairs["baseline"]) / pairs["baseline"].abs()
-    return pairs
+    return own.merge(twins, on=list(TWIN_KEYS), how="inner", validate="many_to_one")
 
 
-def seed_ci(values: pd.Series, seeds: pd.Series, level: float = 0.95) -> dict[str, float]:
-    """Mean of per-seed means with a t confidence interval across seeds (NaN width with one seed)."""
-    per_seed = values.groupby(seeds.to_numpy()).mean()
+def relative_delta(pairs: pd.DataFrame) -> float:
+    """100 (mean defended - mean baseline) / |mean baseline|, in %."""
+    base = pairs["baseline"].mean()
+    return float(100.0 * (pairs["defended"].mean() - base) / abs(base))
+
+
+def seed_ci(per_seed: pd.Series, level: float = 0.95) -> dict[str, float]:
+    """Mean of per-seed values with a t confidence interval across seeds (NaN bounds with one seed)."""
     n = len(per_seed)
     mean = float(per_seed.mean())
     if n < 2:
@@ -155,11 +171,19 @@ def seed_ci(values: pd.Series, seeds: pd.Series, level: float = 0.95) -> dict[st
 
 
 def deltas_by(pairs: pd.DataFrame, by: str | Sequence[str] = "alpha0") -> pd.DataFrame:
-    """Mean defended minus baseline % by ``by``, with 95% t-CIs across seeds; plus an "all" row."""
+    """Defended minus baseline, % of the baseline mean, by ``by``; 95% t-CIs across seeds.
+
+    Within each group the delta is computed per seed (:func:`relative_delta` over that seed's
+    pairs); the table reports the mean over seeds and its CI. A last row pools all groups.
+    """
     keys = [by] if isinstance(by, str) else list(by)
-    rows = [{**dict(zip(keys, key if isinstance(key, tuple) else (key,))), **seed_ci(g["delta_pct"], g["seed"])}
-            for key, g in pairs.groupby(keys)]
-    rows.append({**dict.fromkeys(keys, "all"), **seed_ci(pairs["delta_pct"], pairs["seed"])})
+
+    def row(label: dict[str, Any], group: pd.DataFrame) -> dict[str, Any]:
+        per_seed = group.groupby("seed").apply(relative_delta, include_groups=False)
+        return {**label, **seed_ci(per_seed), "n_pairs": len(group)}
+
+    rows = [row(dict(zip(keys, key if isinstance(key, tuple) else (key,))), g) for key, g in pairs.groupby(keys)]
+    rows.append(row(dict.fromkeys(keys, "all"), pairs))
     return pd.DataFrame(rows)
 
 
@@ -180,7 +204,7 @@ def algorithm_summary(frame: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFra
     rows = []
     for algorithm, g in frame.groupby("algorithm"):
         for metric in metrics:
-            rows.append({"algorithm": algorithm, "metric": metric, **seed_ci(g[metric], g["seed"])})
+            rows.append({"algorithm": algorithm, "metric": metric, **seed_ci(g.groupby("seed")[metric].mean())})
     return pd.DataFrame(rows)
 
 
@@ -219,7 +243,7 @@ def paper_table(pairs: pd.DataFrame, baseline_slope: dict[str, float]) -> pd.Dat
     a = pairs["alpha0"]
 
     def mean_where(mask: pd.Series) -> float:
-        return float(pairs.loc[mask, "delta_pct"].mean()) if mask.any() else float("nan")
+        return relative_delta(pairs[mask]) if mask.any() else float("nan")
 
     ours = {
         "mean over alpha in [0, 1]": mean_where(a >= 0),
