@@ -208,7 +208,7 @@ def test_functional_env_vmaps_over_environments(beh):
     from phantom_lib import jax_env
 
     env, params = jax_env.make(EnvConfig().replace(**SMALL), beh)
-    keys = jax.random.split(jax_env.make_key(0), 4)
+    keys = jax.random.split(jax.random.key(0), 4)  # threefry: vmap keeps per-key semantics
     obs, states = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
     assert obs.shape == (4, 2 * 3 + 4) and obs.dtype == jnp.float32
     actions = jnp.array([0, 3, 5, 8])
