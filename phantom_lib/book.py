@@ -16,7 +16,8 @@ import os
 import subprocess
 import sys
 import tokenize
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,10 @@ from phantom_lib import profiles
 
 if TYPE_CHECKING:
     import pandas
+
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+"""The kernel's matplotlib backend while a notebook executes, whatever the caller's
+``MPLBACKEND`` (the tests set ``Agg``, under which a kernel would show no figure at all)."""
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.md"
 CHAPTERS_DIR = Path("book") / "chapters"
@@ -112,28 +117,37 @@ def run_notebook(
         raise NotebookError(f"{source.name}: no cell tagged 'parameters' to inject {sorted(parameters)} into")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    env_before = os.environ.get(profiles.ENV_VAR)
-    os.environ[profiles.ENV_VAR] = profile
     try:
-        papermill.execute_notebook(
-            notebook,
-            str(output),
-            parameters=parameters,
-            kernel_name="python3",
-            progress_bar=progress,
-            cwd=str(source.parent),
-        )
+        with _environment({profiles.ENV_VAR: profile, "MPLBACKEND": INLINE_BACKEND}):
+            papermill.execute_notebook(
+                notebook,
+                str(output),
+                parameters=parameters,
+                kernel_name="python3",
+                progress_bar=progress,
+                cwd=str(source.parent),
+            )
     except PapermillExecutionError as err:
         raise NotebookError(
             f"notebook {source.name} failed in {_describe_cell(notebook, source, err.source)}: "
             f"{err.ename}: {err.evalue}\nthe partly executed notebook is {output}"
         ) from None
-    finally:
-        if env_before is None:
-            os.environ.pop(profiles.ENV_VAR, None)
-        else:
-            os.environ[profiles.ENV_VAR] = env_before
     return output
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables (inherited by the kernel papermill starts), then restore them."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _describe_cell(notebook: Any, source: Path, cell_source: str) -> str:
@@ -199,7 +213,7 @@ class Parameter:
     """One assignment of a notebook's ``parameters`` cell: ``name = value  # description``.
 
     ``value`` is the literal's source text (the ``full`` profile's default); ``description``
-    is the trailing comment, or the comment lines just above the assignment.
+    is the trailing comment, or else the comment lines just above the assignment, joined.
     """
 
     name: str
@@ -236,9 +250,11 @@ def notebook_parameters(source: Path) -> list[Parameter]:
             raise ValueError(f"{Path(source).name}: parameter {node.targets[0].id} = {value} is not a plain literal") from None
         description = comments.get(node.end_lineno or node.lineno, "")
         above = node.lineno - 1
-        while not description and above >= 1 and lines[above - 1].lstrip().startswith("#"):
-            description = comments.get(above, "")
+        block: list[str] = []
+        while above >= 1 and lines[above - 1].lstrip().startswith("#"):
+            block.insert(0, comments[above])
             above -= 1
+        description = description or " ".join(block)
         found.append(Parameter(node.targets[0].id, value, description))
     return found
 

@@ -3,8 +3,8 @@
 Serves the HTML folder on localhost, visits each page with Playwright driving Debian's
 ``chromium``, and records, per page: console errors and uncaught exceptions, requests that
 failed, requests to any host other than localhost (blocked: the book must work offline),
-images that did not load (``naturalWidth == 0``), and internal links whose file or ``#anchor``
-does not exist. Saves a full-page screenshot of each page. The home page is also opened from
+images that did not load (``naturalWidth == 0``), formulas MathJax did not typeset, and
+internal links whose file or ``#anchor`` does not exist. Saves a full-page screenshot of each page. The home page is also opened from
 the file system (``file://``) to show the book works without a server.
 
 Run it on a build: ``python -m phantom_lib.browser _build/html`` (exit 1 on any problem).
@@ -49,6 +49,10 @@ _LOAD_ALL_IMAGES = """async () => {
   await Promise.all(images.map(img => img.decode().catch(() => null)));
   return images.map(img => [img.getAttribute("src") || "", img.naturalWidth]);
 }"""
+_MATH = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  return [document.querySelectorAll(".math").length, document.querySelectorAll("mjx-container").length];
+}"""
 _LINKS = "() => [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"
 
 
@@ -63,6 +67,7 @@ class PageReport:
     remote_requests: list[str] = field(default_factory=list)
     broken_images: list[str] = field(default_factory=list)
     broken_links: list[str] = field(default_factory=list)
+    unrendered_math: list[str] = field(default_factory=list)
     n_images: int = 0
     n_links: int = 0
 
@@ -74,6 +79,7 @@ class PageReport:
             "request to another host (blocked)": self.remote_requests,
             "image not loaded": self.broken_images,
             "broken internal link": self.broken_links,
+            "math not typeset": self.unrendered_math,
         }
         return [f"{self.page}: {kind}: {item}" for kind, items in kinds.items() for item in items]
 
@@ -143,6 +149,9 @@ def _visit(context, url: str, report: PageReport, html_dir: Path, screenshot: Pa
     response = page.goto(url, wait_until="networkidle")
     if response is not None and not response.ok:
         report.failed_requests.append(f"{url} (HTTP {response.status})")
+    n_math, n_typeset = page.evaluate(_MATH)
+    if n_math and n_typeset < n_math:
+        report.unrendered_math.append(f"{n_math - n_typeset} of {n_math} formulas (is MathJax loaded?)")
     images = page.evaluate(_LOAD_ALL_IMAGES)
     report.n_images = len(images)
     report.broken_images += [src for src, width in images if width == 0]
