@@ -4,8 +4,9 @@ Serves the HTML folder on localhost, visits each page with Playwright driving De
 ``chromium``, and records, per page: console errors and uncaught exceptions, requests that
 failed, requests to any host other than localhost (blocked: the book must work offline),
 images that did not load (``naturalWidth == 0``), formulas MathJax did not typeset, and
-internal links whose file or ``#anchor`` does not exist. Saves a full-page screenshot of each page. The home page is also opened from
-the file system (``file://``) to show the book works without a server.
+internal links whose file or ``#anchor`` does not exist. Saves a full-page screenshot of each page. Every page is then opened again
+from the file system (``file://``, the same checks but links) to show the book works without
+a server.
 
 Run it on a build: ``python -m phantom_lib.browser _build/html`` (exit 1 on any problem).
 """
@@ -168,7 +169,7 @@ def _visit(context, url: str, report: PageReport, html_dir: Path, screenshot: Pa
 
 
 def check_site(html_dir: Path, screenshots: Path | None = None, chromium: Path = CHROMIUM) -> list[PageReport]:
-    """Visit every page of ``html_dir`` over localhost (plus ``index.html`` over ``file://``).
+    """Visit every page of ``html_dir`` over localhost, then again over ``file://``.
 
     ``screenshots``: folder for one PNG per page (emptied first), or ``None`` for none.
     Raises ``FileNotFoundError`` when ``chromium`` or ``index.html`` is missing and
@@ -202,8 +203,9 @@ def check_site(html_dir: Path, screenshots: Path | None = None, chromium: Path =
             current.append(PageReport(name))
             shot = screenshots / (name.removesuffix(".html").replace("/", "__") + ".png") if screenshots else None
             _visit(context, base + name, current[-1], html_dir, shot)
-        current.append(PageReport("index.html (file://)"))
-        _visit(context, (html_dir / "index.html").as_uri(), current[-1], html_dir, None)
+        for name in html_pages(html_dir):
+            current.append(PageReport(f"{name} (file://)"))
+            _visit(context, (html_dir / name).as_uri(), current[-1], html_dir, None)
         browser.close()
     return current
 
