@@ -27,9 +27,16 @@ DEFAULT_PROFILE = "full"
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "01_dataset": {},
-        "02_mdp": {},
-        "03_coi": {},
-        "04_distinguish": {},
+        "02_mdp": {"benchmark_events": 100_000},
+        "03_coi": {"n_draws": 2000, "n_curve": 20, "surge_periods": 500},
+        "04_distinguish": {
+            "n_boot": 300,
+            "n_perm": 300,
+            "power_reps": 60,
+            "power_effects": [0.0, 0.5, 1.0],
+            "power_sizes": [5, 13, 30],
+            "power_size_effects": [1.0],
+        },
         "05_simulator": {},
         "06_sweep": {},
         "07_detection": {},

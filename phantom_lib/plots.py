@@ -1,0 +1,157 @@
+"""Shared plotting helpers: behaviour kernels as graphs and heatmaps (notebook 02 and later).
+
+Every function returns a matplotlib ``Figure`` with titles, axis labels and units, and draws
+nothing it was not given: the numbers come from :mod:`phantom_lib.kernels` and
+:mod:`phantom_lib.chains`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import networkx as nx
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from phantom_lib.events import CATEGORY_WEIGHTS, SESSION_END, category_of
+from phantom_lib.kernels import Kernel, event_of
+
+CATEGORY_COLOURS = {"cart": "#d62728", "dwell": "#ff7f0e", "nav": "#1f77b4", "filter": "#2ca02c", "end": "#7f7f7f"}
+"""Node colour per action category (and for ``session_end``)."""
+
+OTHER = "(other states)"
+"""Heatmap column that gathers the probability of states not shown."""
+
+
+def short_label(label: str, width: int = 10) -> str:
+    """A readable state name: the event, and for a fine state its product (its first ``width``
+    characters) or, without a product, its page (the last ``width + 6`` characters)."""
+    if "|" not in label:
+        return label
+    page, product, event = label.split("|", 2)
+    if product:
+        where = product[:width] + ("…" if len(product) > width else "")
+    else:
+        path = page.strip("/") or "/"
+        where = ("…" if len(path) > width + 6 else "") + path[-(width + 6) :]
+    return f"{event}\n@{where}"
+
+
+def display_states(visits: Mapping[str, pd.Series], max_states: int) -> list[str]:
+    """The ``max_states`` most visited states over all classes (``session_end`` always kept, last),
+    ordered by action category (cart, dwell, nav, filter) then name."""
+    if max_states < 2:
+        raise ValueError(f"max_states must be at least 2 (one state and session_end); got {max_states}")
+    frame = pd.DataFrame({cls: v for cls, v in visits.items()}).drop(index=SESSION_END)
+    top = frame.max(axis=1).sort_values(ascending=False, kind="stable").index[: max_states - 1]
+    rank = {cat: i for i, cat in enumerate(CATEGORY_WEIGHTS)}
+    return sorted(top, key=lambda s: (rank[category_of(event_of(s))], s)) + [SESSION_END]
+
+
+def _colour(label: str) -> str:
+    return CATEGORY_COLOURS["end" if label == SESSION_END else category_of(event_of(label))]
+
+
+def kernel_graphs(
+    kernels: Mapping[str, Kernel],
+    visits: Mapping[str, pd.Series],
+    states: Sequence[str],
+    min_count: float = 1,
+) -> Figure:
+    """Kernels as directed graphs side by side, one panel per class, one shared layout.
+
+    Edge width is proportional to the transition probability; edges seen fewer than
+    ``min_count`` times are hidden. Node area is proportional to the expected visits per
+    session (``session_end``: 1). Nodes are coloured by action category; ``session_end`` sits
+    in the centre and the other states on a circle grouped by category, labelled outside it.
+    """
+    states = list(states)
+    others = [s for s in states if s != SESSION_END]
+    angles = np.pi / 2 - 2 * np.pi * np.arange(len(others)) / max(len(others), 1)
+    pos = {s: np.array([np.cos(a), np.sin(a)]) for s, a in zip(others, angles)} | {SESSION_END: np.zeros(2)}
+    peak = max(float(v.reindex(others).max()) for v in visits.values()) if others else 1.0
+    fig, axes = plt.subplots(1, len(kernels), figsize=(6.5 * len(kernels), 6.8))
+    for ax, (cls, kernel) in zip(np.atleast_1d(axes), kernels.items()):
+        graph = nx.DiGraph()
+        graph.add_nodes_from(states)
+        idx = [kernel.index(s) for s in states]
+        matrix, counts = kernel.matrix[np.ix_(idx, idx)], kernel.counts[np.ix_(idx, idx)]
+        for i, j in zip(*np.nonzero((counts >= min_count) & (matrix > 0))):
+            graph.add_edge(states[i], states[j], p=matrix[i, j])
+        sizes = [2400 * min(float(visits[cls][s]), peak) / peak + 80 for s in states]
+        nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=sizes, node_color=[_colour(s) for s in states], alpha=0.85)
+        edges = list(graph.edges(data="p"))
+        nx.draw_networkx_edges(
+            graph,
+            pos,
+            ax=ax,
+            edgelist=[(a, b) for a, b, _ in edges],
+            width=[0.4 + 7 * p for _, _, p in edges],
+            alpha=0.55,
+            node_size=sizes,
+            arrowsize=10,
+            connectionstyle="arc3,rad=0.12",
+        )
+        label_pos = {s: xy * [1.38, 1.2] if s != SESSION_END else xy + [0.0, -0.14] for s, xy in pos.items()}
+        nx.draw_networkx_labels(
+            graph,
+            label_pos,
+            labels={s: short_label(s) for s in states},
+            ax=ax,
+            font_size=8,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5},
+        )
+        ax.set_title(f"{cls}: {len(edges)} transitions seen ≥ {min_count:g} times")
+        ax.set_axis_off()
+        ax.set_xlim(-1.75, 1.75)
+        ax.set_ylim(-1.35, 1.35)
+    handles = [Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in CATEGORY_COLOURS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), title="action category")
+    fig.suptitle("Behaviour kernels: edge width = P(next | current), node area = expected visits per session")
+    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+    return fig
+
+
+def _shown(kernel: Kernel, states: Sequence[str]) -> pd.DataFrame:
+    """Rows and columns ``states`` of the kernel, hidden destinations summed into :data:`OTHER`."""
+    frame = kernel.to_frame().loc[list(states)]
+    shown = frame[list(states)]
+    rest = frame.drop(columns=list(states)).sum(axis=1)
+    return shown.assign(**{OTHER: rest}) if rest.gt(0).any() else shown
+
+
+def kernel_heatmaps(human: Kernel, agent: Kernel, states: Sequence[str]) -> Figure:
+    """Heatmaps of T_H, T_A and T_H - T_A over ``states`` (rows = current, columns = next)."""
+    h, a = _shown(human, states), _shown(agent, states)
+    columns = h.columns.union(a.columns, sort=False)
+    h, a = h.reindex(columns=columns, fill_value=0.0), a.reindex(columns=columns, fill_value=0.0)
+    panels = (("T_H (human)", h, "viridis", 0.0, 1.0), ("T_A (agent)", a, "viridis", 0.0, 1.0), ("T_H - T_A", h - a, "RdBu_r", -1.0, 1.0))
+    size = 0.32 * len(h.columns) + 2.5
+    fig, axes = plt.subplots(1, 3, figsize=(3 * size + 1.5, size + 1.2))
+    for ax, (title, frame, cmap, low, high) in zip(axes, panels):
+        image = ax.imshow(frame.to_numpy(), cmap=cmap, vmin=low, vmax=high, aspect="equal")
+        ax.set_xticks(range(len(frame.columns)), [short_label(c).replace("\n", " ") for c in frame.columns], rotation=90, fontsize=7)
+        ax.set_yticks(range(len(frame.index)), [short_label(r).replace("\n", " ") for r in frame.index], fontsize=7)
+        ax.set_xlabel("next state")
+        ax.set_ylabel("current state")
+        ax.set_title(title)
+        fig.colorbar(image, ax=ax, shrink=0.7, label="probability" if low == 0 else "difference in probability")
+    fig.tight_layout()
+    return fig
+
+
+def kl_bars(kl: pd.DataFrame) -> Figure:
+    """Horizontal bars of per-state KL divergences (nats), one colour per column (direction)."""
+    frame = kl.dropna(how="all")
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(frame) + 1.8))
+    frame.rename(index=lambda s: short_label(s).replace("\n", " ")).plot.barh(ax=ax, width=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel("KL divergence of the next-state distribution (nats)")
+    ax.set_ylabel("current state")
+    ax.set_title("Per-state KL divergence between the classes")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,316 @@
+"""The factorial study runner: every configuration x seed, on Ray, resumable (MODEL.md section 7).
+
+``phantom sweep --profile {smoke,full}`` runs the design's trials as Ray tasks, on a
+one-machine cluster by default or on an existing cluster (``--address`` or ``RAY_ADDRESS``).
+Each finished trial is written at once as its own parquet file, so a crash, a killed worker or
+Ctrl-C loses nothing: ``--resume`` runs only the trials without a successful result. A trial
+that raises is recorded with its error and the sweep goes on. ``provenance.json`` beside the
+results records the commit, profile, full configuration, library versions, machine and wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import itertools
+import json
+import os
+import platform
+import re
+import subprocess
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+Trainable = Callable[[dict[str, Any], int], Mapping[str, Any]]
+"""``train(config, seed) -> metrics``: one trial; metrics are scalars or lists of numbers."""
+
+FACTORS: dict[str, tuple[Any, ...]] = {
+    "algorithm": ("ppo", "a2c", "dqn", "qtable"),
+    "alpha0": (0.1, 0.25, 0.4, 0.6),
+    "eps_alpha": (0.0, 0.15, 0.3),
+    "lambda_coi": (0.15, 0.30),
+    "action_levels": (5, 9),
+}
+"""The published factorial design: 4 x 4 x 3 x 2 x 2 = 192 configurations."""
+
+DEFAULT_TRAINABLE = "phantom_lib.learners:train"
+
+
+@dataclass(frozen=True)
+class SweepProfile:
+    """What one sweep runs.
+
+    Attributes:
+        factors: factor name -> levels; the design is their full cross product.
+        seeds: training seeds; every configuration runs once per seed.
+        settings: fixed settings added to every trial's config (budgets, env sizes).
+    """
+
+    factors: Mapping[str, Sequence[Any]]
+    seeds: tuple[int, ...]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.factors or any(len(levels) == 0 for levels in self.factors.values()):
+            raise ValueError("SweepProfile.factors needs at least one factor and one level per factor")
+        if not self.seeds:
+            raise ValueError("SweepProfile.seeds must name at least one seed")
+        clash = set(self.factors) & set(self.settings)
+        if clash:
+            raise ValueError(f"SweepProfile: {sorted(clash)} appear both as factors and as fixed settings")
+
+
+SWEEP_PROFILES: dict[str, SweepProfile] = {
+    "smoke": SweepProfile(
+        factors={"algorithm": ("ppo", "a2c", "dqn", "qtable"), "alpha0": (0.25,), "eps_alpha": (0.15,),
+                 "lambda_coi": (0.15,), "action_levels": (5,)},
+        seeds=(0,),
+        settings={"timesteps": 256, "eval_episodes": 1, "max_steps": 20},
+    ),
+    "full": SweepProfile(
+        factors=FACTORS,
+        seeds=(0, 1, 2),
+        settings={"timesteps": 8192, "eval_episodes": 3, "max_steps": 100},
+    ),
+}
+"""Sweep profiles; the per-trial budget of ``full`` is the largest that finishes in 90 minutes here."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One run of the design: a configuration and a seed."""
+
+    config: dict[str, Any]
+    seed: int
+
+    @property
+    def trial_id(self) -> str:
+        """Stable, readable id, e.g. ``ppo-alpha0=0.1-...-seed=0-3f2a1c``: factor values then a hash."""
+        text = json.dumps({"config": self.config, "seed": self.seed}, sort_keys=True)
+        digest = hashlib.sha1(text.encode()).hexdigest()[:6]
+        parts = [str(self.config.get("algorithm", "trial"))]
+        parts += [f"{k}={v}" for k, v in sorted(self.config.items()) if k != "algorithm"]
+        readable = re.sub(r"[^A-Za-z0-9._=-]+", "_", "-".join(parts))[:120]
+        return f"{readable}-seed={self.seed}-{digest}"
+
+
+def design(profile: SweepProfile) -> list[Trial]:
+    """Every factor combination x seed, with the fixed settings merged into each config."""
+    names = list(profile.factors)
+    trials = []
+    for values in itertools.product(*(profile.factors[n] for n in names)):
+        config = {**dict(profile.settings), **dict(zip(names, values))}
+        trials += [Trial(config, seed) for seed in profile.seeds]
+    return trials
+
+
+class ResultsStore:
+    """One parquet file per finished trial under ``root/trials/``, written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.trials_dir = self.root / "trials"
+
+    def path(self, trial_id: str) -> Path:
+        return self.trials_dir / f"{trial_id}.parquet"
+
+    def write(self, trial: Trial, metrics: Mapping[str, Any] | None, error: str | None, seconds: float) -> None:
+        """Record one trial: its config, seed, metrics (or error) and wall time in seconds."""
+        row: dict[str, Any] = {"trial_id": trial.trial_id, "seed": trial.seed, **trial.config,
+                               "status": "error" if error else "ok", "error": error or "", "seconds": seconds}
+        row.update({f"m_{k}": v for k, v in (metrics or {}).items()})
+        self.trials_dir.mkdir(parents=True, exist_ok=True)
+        target = self.path(trial.trial_id)
+        tmp = target.with_suffix(".tmp")
+        pd.DataFrame([row]).to_parquet(tmp, index=False)
+        os.replace(tmp, target)
+
+    def finished(self) -> set[str]:
+        """Ids of trials with a successful result on disk."""
+        return set(self.load().query("status == 'ok'")["trial_id"]) if self.trials_dir.exists() else set()
+
+    def load(self) -> pd.DataFrame:
+        """All recorded trials as one frame (metrics columns prefixed ``m_``)."""
+        files = sorted(self.trials_dir.glob("*.parquet")) if self.trials_dir.exists() else []
+        if not files:
+            return pd.DataFrame(columns=["trial_id", "status"])
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def _execute(trainable: Trainable, trial: Trial) -> tuple[dict[str, Any] | None, str | None, float]:
+    """Run one trial, turning an exception into a recorded error."""
+    start = time.perf_counter()
+    try:
+        metrics = dict(trainable(dict(trial.config), trial.seed))
+        return metrics, None, time.perf_counter() - start
+    except Exception:  # a failing trial is data, not a reason to stop the sweep
+        return None, traceback.format_exc(limit=8), time.perf_counter() - start
+
+
+def resolve_trainable(spec: str) -> Trainable:
+    """Import ``"package.module:function"``."""
+    module_name, _, attr = spec.partition(":")
+    if not attr:
+        raise ValueError(f"trainable {spec!r} must look like 'package.module:function'")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _ray_init(address: str | None, num_cpus: int | None) -> bool:
+    """Start (or connect to) Ray unless already running; True if this call started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                 object_store_memory=200 * 1024**2)
+    return True
+
+
+def run_trials(
+    trials: Sequence[Trial],
+    trainable: Trainable,
+    store: ResultsStore,
+    executor: str = "ray",
+    address: str | None = None,
+    num_cpus: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run the trials that have no successful result in ``store``; return every recorded trial.
+
+    ``executor="ray"`` runs them as Ray tasks (one CPU each); ``"local"`` runs them in this
+    process one after another (debugging, tests). Results are written as each trial finishes.
+    """
+    from tqdm.auto import tqdm
+
+    if executor not in ("ray", "local"):
+        raise ValueError(f"executor must be 'ray' or 'local'; got {executor!r}")
+    done = store.finished()
+    todo = [t for t in trials if t.trial_id not in done]
+    bar = tqdm(total=len(trials), initial=len(trials) - len(todo), desc="trials", unit="trial", disable=not progress)
+    if executor == "local":
+        for trial in todo:
+            store.write(trial, *_execute(trainable, trial))
+            bar.update()
+    elif todo:
+        import ray
+
+        started = _ray_init(address, num_cpus)
+        try:
+            remote = ray.remote(num_cpus=1, max_retries=1)(_execute)
+            pending = {remote.remote(trainable, t): t for t in todo}
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                trial = pending.pop(ready[0])
+                try:
+                    result = ray.get(ready[0])
+                except Exception as err:  # the worker died: record it, go on
+                    result = (None, f"{type(err).__name__}: {err}", float("nan"))
+                store.write(trial, *result)
+                bar.update()
+        finally:
+            if started:
+                ray.shutdown()
+    bar.close()
+    return store.load()
+
+
+def _git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=40"],
+                             capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def provenance(profile_name: str, profile: SweepProfile, trainable: str, seconds: float,
+               results: pd.DataFrame) -> dict[str, Any]:
+    """What produced a results table: code, configuration, software, machine, time."""
+    packages = ["phantom_lib", "numpy", "pandas", "gymnasium", "stable-baselines3", "torch", "jax", "ray"]
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    ok = int((results.get("status") == "ok").sum()) if len(results) else 0
+    return {
+        "git_commit": _git_commit(Path(__file__).resolve().parents[1]),
+        "profile": profile_name,
+        "design": {"factors": {k: list(v) for k, v in profile.factors.items()}, "seeds": list(profile.seeds),
+                   "settings": dict(profile.settings)},
+        "trainable": trainable,
+        "n_trials": len(results),
+        "n_ok": ok,
+        "n_failed": len(results) - ok,
+        "wall_seconds_this_run": round(seconds, 1),
+        "trial_seconds_total": float(results["seconds"].sum()) if "seconds" in results else None,
+        "versions": versions,
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def sweep(
+    profile_name: str,
+    out: Path,
+    trainable: str = DEFAULT_TRAINABLE,
+    resume: bool = False,
+    executor: str = "ray",
+    address: str | None = None,
+    num_cpus: int | None = None,
+) -> pd.DataFrame:
+    """Run a sweep profile into ``out`` (trials/, results.parquet, provenance.json)."""
+    if profile_name not in SWEEP_PROFILES:
+        raise ValueError(f"unknown sweep profile {profile_name!r}; choose one of {sorted(SWEEP_PROFILES)}")
+    profile = SWEEP_PROFILES[profile_name]
+    store = ResultsStore(out)
+    if store.load().shape[0] and not resume:
+        raise FileExistsError(f"{out} already holds results: pass --resume to run only the missing trials, "
+                              "or choose another --out")
+    start = time.perf_counter()
+    results = run_trials(design(profile), resolve_trainable(trainable), store, executor, address, num_cpus)
+    results.to_parquet(Path(out) / "results.parquet", index=False)
+    record = provenance(profile_name, profile, trainable, time.perf_counter() - start, results)
+    (Path(out) / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return results
+
+
+def _run(args: argparse.Namespace) -> int:
+    out = Path(args.out or f"results/sweep-{args.profile}")
+    results = sweep(args.profile, out, args.trainable, args.resume, args.executor, args.address, args.num_cpus)
+    failed = int((results["status"] != "ok").sum())
+    print(f"[phantom] {len(results)} trials recorded in {out} ({failed} failed)")
+    return 0
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``phantom sweep``."""
+    parser.add_argument("--profile", choices=sorted(SWEEP_PROFILES), default="smoke")
+    parser.add_argument("--out", help="results folder (default results/sweep-PROFILE)")
+    parser.add_argument("--resume", action="store_true", help="run only the trials without a successful result")
+    parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local cluster)")
+    parser.add_argument("--num-cpus", type=int, help="CPUs of the local cluster (default: all)")
+    parser.add_argument("--executor", choices=["ray", "local"], default="ray",
+                        help="'local' runs trials one by one in this process (debugging)")
+    parser.add_argument("--trainable", default=DEFAULT_TRAINABLE, help="module:function called as f(config, seed)")
+    parser.set_defaults(func=_run)
+
+
+def as_frame(trials: Iterable[Trial]) -> pd.DataFrame:
+    """The design as a table (one row per trial)."""
+    return pd.DataFrame([{"trial_id": t.trial_id, "seed": t.seed, **t.config} for t in trials])
+

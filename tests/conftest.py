@@ -1,0 +1,48 @@
+"""Shared fixtures: one smoke build of the whole book and one Ray cluster per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from phantom_lib import book
+
+ROOT = book.repo_root()
+
+BOOK_FILES = ["_config.yml", "_toc.yml"]
+BOOK_TREES = ["book", "notebooks"]
+LINKED = ["data", "references.bib"]
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the book's sources, executed and built in the smoke profile; returns its root.
+
+    Built once per test session (a few minutes: every chapter runs) and shared by the tests
+    that read the HTML (pages and figures, the browser check). The repository's own
+    ``book/chapters`` and ``_build`` are left alone.
+    """
+    root = tmp_path_factory.mktemp("smoke-book")
+    for name in BOOK_FILES:
+        shutil.copy(ROOT / name, root / name)
+    for name in BOOK_TREES:
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("chapters"))
+    for name in LINKED:
+        if (ROOT / name).exists():
+            os.symlink(ROOT / name, root / name)
+    book.build_book("smoke", root=root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A one-machine Ray cluster, started once for the whole test session."""
+    ray = pytest.importorskip("ray")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=200 * 1024**2)
+    yield ray
+    ray.shutdown()
