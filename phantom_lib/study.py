@@ -104,11 +104,14 @@ SWEEP_PROFILES: dict[str, SweepProfile] = {
 trials, 256 training steps each: a check that everything runs, not a result.
 
 ``full``: the 192-cell design x 3 seeds (576 trials), 32 x 3 baseline twins and 80 x 3
-reference trials (912 in all). The per-trial budget, 1536 training steps (15 episodes of 100
-steps), is the largest that fits 90 minutes on this 2-core machine: training runs at about
-100 env steps/s per core in the robust env (K = 5 market draws per step) and about twice that
-with eps_alpha = 0 or K = 1, so the 576 + 96 trained trials need about 1.9 * 10^4 / 2 s of
-training per core per 1000 steps, plus evaluation (3 episodes per trial).
+reference trials (912 in all). Per-trial budget: 1536 training steps (15 episodes of 100
+steps and a part). Measured before the run in one warm process on this 2-core machine (other
+work running): training runs at about 90 env steps/s (SB3) and 180 (Q-table) in the robust
+env (K = 5 market draws per step), 200 to 550 with eps_alpha = 0 or K = 1; evaluation takes
+about 1 s per trial. The 672 trained trials then need about 4.75 s per training step of the
+per-trial budget plus 970 s of evaluation, in core-seconds: at 2048 steps that is 89 minutes
+on 2 cores with no margin, at 1536 about 69 minutes, which leaves room for the other work
+sharing the cores.
 """
 
 
@@ -284,8 +287,9 @@ def _git_commit(root: Path) -> str:
 
 
 def provenance(profile_name: str, profile: SweepProfile, trainable: str, seconds: float,
-               results: pd.DataFrame) -> dict[str, Any]:
-    """What produced a results table: code, configuration, software, machine, time."""
+               results: pd.DataFrame, commit: str | None = None) -> dict[str, Any]:
+    """What produced a results table: code (``commit``, default: the checkout's now), configuration,
+    software, machine, time."""
     packages = ["phantom_lib", "numpy", "pandas", "gymnasium", "stable-baselines3", "torch", "jax", "ray"]
     versions = {}
     for name in packages:
@@ -301,7 +305,7 @@ def provenance(profile_name: str, profile: SweepProfile, trainable: str, seconds
         timing = {"train_steps_per_s_median": float(rates.median()) if len(rates) else None,
                   "trial_seconds_median": float(results["seconds"].median())}
     return {
-        "git_commit": _git_commit(Path(__file__).resolve().parents[1]),
+        "git_commit": commit or _git_commit(Path(__file__).resolve().parents[1]),
         "profile": profile_name,
         "design": {"factors": {k: list(v) for k, v in profile.factors.items()}, "seeds": list(profile.seeds),
                    "settings": dict(profile.settings), "baseline_twins": profile.baseline_twins,
@@ -341,11 +345,12 @@ def sweep(
                               "or choose another --out")
     previous = Path(out) / "provenance.json"
     earlier = json.loads(previous.read_text()).get("wall_seconds_all_runs", 0.0) if resume and previous.exists() else 0.0
+    commit = _git_commit(Path(__file__).resolve().parents[1])  # the code that runs, before anyone edits it
     start = time.perf_counter()
     results = run_trials(design(profile), resolve_trainable(trainable), store, executor, address, num_cpus)
     results.to_parquet(Path(out) / "results.parquet", index=False)
     seconds = time.perf_counter() - start
-    record = provenance(profile_name, profile, trainable, seconds, results)
+    record = provenance(profile_name, profile, trainable, seconds, results, commit)
     record["wall_seconds_all_runs"] = round(earlier + seconds, 1)
     previous.write_text(json.dumps(record, indent=2, default=str) + "\n")
     return results
