@@ -1,0 +1,96 @@
+"""Sweep statistics on small hand-made result tables whose answers are known."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from phantom_lib import sweep_analysis as sa
+
+
+def table(rows: list[dict]) -> sa.SweepResults:
+    return sa.SweepResults(pd.DataFrame(rows), provenance={}, n_failed=0)
+
+
+def cell(algorithm, alpha0, seed, variant, revenue, eps=0.15, lam=0.15):
+    return {"algorithm": algorithm, "alpha0": alpha0, "eps_alpha": eps, "lambda_coi": lam, "action_levels": 5,
+            "seed": seed, "variant": variant, "revenue": revenue}
+
+
+def test_paired_deltas_and_seed_intervals_by_hand():
+    rows = []
+    # seed 0: defended 90, 110 vs twin 100 -> 0 %; seed 1: defended 95, 95 vs twin 100 -> -5 %
+    for seed, values in ((0, (90.0, 110.0)), (1, (95.0, 95.0))):
+        rows.append(cell("ppo", 0.1, seed, "baseline", 100.0, eps=0.0, lam=0.0))
+        rows += [cell("ppo", 0.1, seed, "defended", v, lam=lam) for v, lam in zip(values, (0.15, 0.3))]
+    res = table(rows)
+    pairs = sa.paired(res, "revenue")
+    assert len(pairs) == 4 and (pairs["baseline"] == 100.0).all()
+    out = sa.deltas_by(pairs, "alpha0")
+    row = out[out["alpha0"] == 0.1].iloc[0]
+    assert row["mean"] == pytest.approx(-2.5)
+    half = stats.t.ppf(0.975, 1) * np.std([0.0, -5.0], ddof=1) / np.sqrt(2)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((-2.5 - half, -2.5 + half))
+    assert out.iloc[-1]["alpha0"] == "all" and out.iloc[-1]["n_pairs"] == 4
+
+
+def test_a_defended_trial_without_twin_is_dropped_and_a_duplicate_twin_is_an_error():
+    rows = [cell("ppo", 0.1, 0, "defended", 1.0), cell("a2c", 0.1, 0, "defended", 1.0),
+            cell("ppo", 0.1, 0, "baseline", 2.0, eps=0.0, lam=0.0)]
+    assert sa.paired(table(rows), "revenue")["algorithm"].tolist() == ["ppo"]
+    with pytest.raises(pd.errors.MergeError):
+        sa.paired(table(rows + [rows[-1]]), "revenue")
+
+
+def test_slope_recovers_an_exact_line_and_win_rates_count_ties_half():
+    alpha0 = np.array([0.1, 0.25, 0.4, 0.6] * 2)
+    noise = np.array([1, -1, 1, -1, -1, 1, -1, 1]) * 0.5
+    frame = pd.DataFrame({"alpha0": alpha0, "revenue": 1000 - 200 * alpha0 + noise})
+    fit = sa.slope(frame)
+    assert fit["slope"] == pytest.approx(-200, abs=5) and fit["ci_low"] < -200 < fit["ci_high"]
+    assert fit["slope_pct_of_intercept"] == pytest.approx(-20, abs=0.6)
+    rows = []
+    for seed, (a, b, c) in enumerate([(3, 1, 2), (1, 1, 2)]):
+        rows += [cell("ppo", 0.1, seed, "defended", a), cell("dqn", 0.1, seed, "defended", b),
+                 cell("a2c", 0.1, seed, "defended", c)]
+    wins = sa.win_rates(pd.DataFrame(rows), "revenue")
+    assert wins.loc["ppo", "dqn"] == 0.75  # one win, one tie
+    assert wins.loc["a2c", "ppo"] == 0.5 and np.isnan(wins.loc["ppo", "ppo"])
+
+
+def test_factor_tests_find_a_planted_effect_and_not_a_null_one():
+    rng = np.random.default_rng(0)
+    rows = []
+    for algorithm in ("ppo", "dqn"):
+        for alpha0 in (0.1, 0.4):
+            for eps in (0.0, 0.3):
+                for seed in range(6):
+                    revenue = 100 + (20 if algorithm == "ppo" else 0) + rng.normal(0, 1)
+                    rows.append(cell(algorithm, alpha0, seed, "defended", revenue, eps=eps))
+    frame = pd.DataFrame(rows)
+    tests = sa.factor_tests(frame, ["revenue"]).set_index("term")
+    assert tests.loc["algorithm", "p"] < 1e-6
+    assert tests.loc["alpha0", "p"] > 0.01 and tests.loc["eps_alpha", "p"] > 0.01
+    assert "algorithm:alpha0" in tests.index  # two-way terms are tested
+    effects = sa.main_effects(frame, "revenue").set_index(["factor", "level"])
+    assert effects.loc[("algorithm", "ppo"), "effect"] == pytest.approx(20, abs=1)
+
+
+def test_load_names_the_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="phantom sweep"):
+        sa.load(tmp_path)
+    pd.DataFrame([{"status": "ok", "m_revenue": 1.0}]).to_parquet(tmp_path / "results.parquet")
+    (tmp_path / "provenance.json").write_text(json.dumps({"design": {}}))
+    with pytest.raises(ValueError, match="variant"):
+        sa.load(tmp_path)
+
+
+def test_paper_table_leaves_alphas_outside_the_design_empty():
+    pairs = pd.DataFrame({"alpha0": [0.1, 0.6], "defended": [95.0, 99.0], "baseline": [100.0, 100.0]})
+    paper = sa.paper_table(pairs, {"slope_pct_of_intercept": -3.0}).set_index("quantity")["this book"]
+    assert paper.iloc[0] == pytest.approx(-3.0)  # (97 - 100) / 100
+    assert np.isnan(paper.iloc[1]) and np.isnan(paper.iloc[3])
