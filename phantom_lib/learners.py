@@ -15,9 +15,12 @@ MODEL.md section 6 (K candidate shares in alpha0 +/- eps_alpha, the worst kept, 
 lambda_coi); a ``baseline`` twin trains with lambda_coi 0, eps_alpha 0, K 1 (the section's
 baseline) and the same seed (see :mod:`phantom_lib.study` for how twins enter the design).
 
-Evaluation env: the market *as it is* at a given agent share, with no adversary (eps_alpha 0,
-K 1), the trial's lambda_coi, deterministic actions. Every policy, defended, baseline or
-reference, is scored in this same env, so revenue, profit, COI level and leakage compare
+Evaluation env: the market *as it is* at a given agent share, with no adversary (K 1: the
+market is drawn at that share), the trial's lambda_coi and eps_alpha (the observation carries
+eps_alpha, so each policy sees the value it was trained with), deterministic actions. The
+observation's alpha0 is the evaluation share: a stress episode tells the policy the shifted
+share, which it never saw in training. Every policy, defended, baseline or
+reference, is scored against the same market, so revenue, profit, COI level and leakage compare
 across variants. Shares: alpha0 (``eval_episodes`` episodes) and the stress shares
 alpha0 -/+ max(eps_alpha, 0.15), clipped to [0, 1] (``eval_episodes`` each).
 
@@ -175,18 +178,17 @@ def default_behaviour() -> Any:
 def make_env(trial: TrialConfig, alpha0: float | None = None, robust: bool = True) -> gym.Env:
     """The pricing env of ``trial``: its training env (``robust``) or the evaluation env at ``alpha0``.
 
-    The evaluation env (``robust=False``) has no adversary (eps_alpha 0, K 1) and keeps the
-    trial's lambda_coi and action levels.
+    The evaluation env (``robust=False``) has no adversary (K = 1: the market is drawn at
+    ``alpha0`` itself) and keeps everything else of the trial, including eps_alpha: the
+    observation ends with (alpha0, eps_alpha), so a policy is evaluated with the eps_alpha
+    input it was trained with.
     """
     from phantom_lib.env import EnvConfig, PhantomPricingEnv
 
-    fields = {"alpha0": trial.alpha0 if alpha0 is None else alpha0, "lambda_coi": trial.lambda_coi,
+    fields = {"alpha0": trial.alpha0 if alpha0 is None else alpha0, "eps_alpha": trial.eps_alpha,
+              "n_candidates": trial.n_candidates if robust else 1, "lambda_coi": trial.lambda_coi,
               "action_levels": trial.action_levels, "max_steps": trial.max_steps, "backend": trial.backend,
               "n_products": trial.n_products, "n_sessions": trial.n_sessions}
-    if robust:
-        fields.update(eps_alpha=trial.eps_alpha, n_candidates=trial.n_candidates)
-    else:
-        fields.update(eps_alpha=0.0, n_candidates=1)
     return PhantomPricingEnv(EnvConfig().replace(**fields), behaviour=default_behaviour())
 
 

@@ -85,7 +85,7 @@ def test_evaluation_env_has_no_adversary_and_training_env_does():
     eval_env = learners.make_env(trial, alpha0=0.4, robust=False).unwrapped.config
     np.testing.assert_allclose(train_env.candidates, np.linspace(0.10, 0.40, 5))
     np.testing.assert_allclose(eval_env.candidates, [0.4])
-    assert eval_env.lambda_coi == trial.lambda_coi
+    assert (eval_env.lambda_coi, eval_env.eps_alpha) == (trial.lambda_coi, trial.eps_alpha)  # same observation
 
 
 def test_trial_config_errors_name_the_field():
