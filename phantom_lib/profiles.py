@@ -38,7 +38,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "power_size_effects": [1.0],
         },
         "05_simulator": {},
-        "06_sweep": {"sweep_profile": "smoke", "results_dir": "data/results/sweep-smoke", "demo_timesteps": 100},
+        "06_sweep": {"sweep_profile": "smoke", "demo_timesteps": 100},  # reads the committed full results
         "07_detection": {},
     },
     "full": {
