@@ -93,7 +93,7 @@ SWEEP_PROFILES: dict[str, SweepProfile] = {
     "full": SweepProfile(
         factors=FACTORS,
         seeds=(0, 1, 2),
-        settings={"timesteps": 1536, "eval_episodes": 1, "max_steps": 100, "curve_points": 8, "n_candidates": 5},
+        settings={"timesteps": 3072, "eval_episodes": 1, "max_steps": 100, "curve_points": 8, "n_candidates": 5},
         baseline_twins=True,
         references=REFERENCE_POLICIES,
     ),
@@ -104,14 +104,13 @@ SWEEP_PROFILES: dict[str, SweepProfile] = {
 trials, 256 training steps each: a check that everything runs, not a result.
 
 ``full``: the 192-cell design x 3 seeds (576 trials), 32 x 3 baseline twins and 80 x 3
-reference trials (912 in all). Per-trial budget: 1536 training steps (15 episodes of 100
-steps and a part). Measured before the run in one warm process on this 2-core machine (other
-work running): training runs at about 90 env steps/s (SB3) and 180 (Q-table) in the robust
-env (K = 5 market draws per step), 200 to 550 with eps_alpha = 0 or K = 1; evaluation takes
-about 1 s per trial. The 672 trained trials then need about 4.75 s per training step of the
-per-trial budget plus 970 s of evaluation, in core-seconds: at 2048 steps that is 89 minutes
-on 2 cores with no margin, at 1536 about 69 minutes, which leaves room for the other work
-sharing the cores.
+reference trials (912 in all). Per-trial budget: 3072 training steps (30 episodes of 100 steps
+and a part). How it was chosen: a first full run at 1536 steps took 36.5 minutes of wall time
+on this 2-core machine, 2.57 core-seconds per step of the per-trial budget for the 672
+trained trials (median 175 to 360 env steps/s inside training in the robust env, K = 5 market
+draws per step; 500 to 1140 with eps_alpha = 0 or K = 1) plus about 410 core-seconds of
+evaluation. 90 minutes on 2 cores allow about 4000 steps on an idle machine; 3072 (about 70
+minutes) leaves room for the other work that shares the cores.
 """
 
 
