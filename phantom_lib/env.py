@@ -487,5 +487,5 @@ class _JaxCore(_Core):
         return state, obs
 
     def step(self, state: PricingState, action: int, rng: np.random.Generator) -> tuple[Any, ...]:
-        obs, new, reward, terminated, truncated, info = self.host.step(state, action)
+        obs, new, reward, terminated, truncated, info = self.host.step(action)  # the device keeps the state
         return new, obs, reward, terminated, truncated, info

@@ -135,22 +135,30 @@ def _step_and_split(env: FunctionalPricingEnv, key: Any, state: PricingState, ac
 
 
 class HostEnv:
-    """Host-side driver of one functional env for a gymnasium wrapper: numpy in, numpy out.
+    """Host-side driver of one functional env for a gymnasium wrapper: numpy out.
 
-    The key is split inside the compiled call and all results come back in one transfer;
-    compiled code is shared by every env of the same shapes.
+    The key and state stay on the device between steps; the key is split inside the compiled
+    call and all results come back in one transfer; compiled code is shared by every env of
+    the same shapes.
     """
 
     def __init__(self, config: EnvConfig, behaviour: Behaviour) -> None:
         self.env, self.params = make(config, behaviour)
         self.key: Any = None
+        self.state: Any = None
 
     def reset(self, seed: int) -> tuple[Any, PricingState]:
         """Start an episode from an integer seed; returns ``(obs, state)`` as numpy values."""
-        self.key, *rest = _reset_from_seed(self.env, np.uint32(seed), self.params)
-        return tuple(jax.device_get(rest))  # type: ignore[return-value]
+        self.key, obs, self.state = _reset_from_seed(self.env, np.uint32(seed), self.params)
+        return jax.device_get((obs, self.state))  # type: ignore[no-any-return]
 
-    def step(self, state: PricingState, action: int) -> tuple[Any, ...]:
+    def step(self, action: int) -> tuple[Any, ...]:
         """``(obs, state, reward, terminated, truncated, info)`` as numpy values."""
-        self.key, *rest = _step_and_split(self.env, self.key, state, np.int32(action), self.params)
-        return tuple(jax.device_get(rest))
+        self.key, obs, self.state, *rest = _step_and_split(self.env, self.key, self.state, np.int32(action), self.params)
+        return tuple(jax.device_get((obs, self.state, *rest)))
+
+    def step_memory(self) -> Any:
+        """XLA's memory statistics of the compiled step (argument, output, temporary bytes)."""
+        if self.state is None:
+            self.reset(0)
+        return _step_and_split.lower(self.env, self.key, self.state, np.int32(0), self.params).compile().memory_analysis()
