@@ -54,6 +54,9 @@ PUBLISHED_LOOKUP_SHARE = (86.0, 88.0)
 LOOKUP_FUNCTIONS = ("xs", "to_numpy", "nan_to_num")
 """The calls that turn a state label into a probability row in the reference backend."""
 
+LOOKUP_PART = "per-state row lookup (xs, to_numpy, nan_to_num)"
+"""The breakdown entry of :data:`LOOKUP_FUNCTIONS` called by the session loop."""
+
 SCALING_BASE = {"n_products": 10, "n_sessions": 100, "n_candidates": 5, "eps_alpha": 0.15}
 BACKENDS = ("reference", "numpy", "jax")
 
@@ -339,16 +342,30 @@ def scaling(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """cProfile of the reference backend.
+
+    Attributes:
+        table: the top functions by cumulative time (function, calls, seconds, share_pct).
+        breakdown: seconds by part of the step (a partition of the profiled time); the first two
+            parts make up the per-state session loop.
+        lookup_share_pct: share of the time in the per-state row lookup (:data:`LOOKUP_FUNCTIONS`
+            called by the session loop).
+        seconds: profiled seconds. steps: env steps profiled.
+    """
+
+    table: pd.DataFrame
+    breakdown: pd.Series
+    lookup_share_pct: float
+    seconds: float
+    steps: int
+
+
 def profile_reference(
     behaviour: Behaviour, n_candidates: int, eps_alpha: float, steps: int = 20, seed: int = 0, top: int = 12
-) -> tuple[pd.DataFrame, float, float]:
-    """cProfile of ``steps`` reference env steps at M = 10, N = 3 (the published profile's setting).
-
-    Returns:
-        ``(table, lookup_share_pct, seconds)``: the ``top`` functions by cumulative time (seconds,
-        calls, % of the profiled time), the share of time in :data:`LOOKUP_FUNCTIONS`, and the
-        profiled seconds.
-    """
+) -> ReferenceProfile:
+    """cProfile of ``steps`` reference env steps at M = 10, N = 3 (the published profile's setting)."""
     env = _env("reference", behaviour, seed, **PUBLISHED_MARKET, n_candidates=n_candidates, eps_alpha=eps_alpha)
     env.step(4)
     profiler = cProfile.Profile()
@@ -364,12 +381,69 @@ def profile_reference(
         for (path, line, name), entry in stats.items()
     ]
     session = next(key for key in stats if key[2] == "_session" and key[0].endswith("reference.py"))
-    # time of the lookup calls made directly by the per-state loop (callers' records: no double counting)
-    lookup = sum(
-        entry[4][session][3] for (_, _, name), entry in stats.items() if name in LOOKUP_FUNCTIONS and session in entry[4]
-    )
+
+    def called_by_session(match: Callable[[str], bool]) -> float:
+        """Cumulative time of the calls the per-state loop makes to matching functions (no double counting)."""
+        return sum(entry[4][session][3] for (_, _, name), entry in stats.items() if match(name) and session in entry[4])
+
+    def cumulative(name: str) -> float:
+        return sum(entry[3] for (path, _, fn), entry in stats.items() if fn == name and "phantom_lib" in path)
+
+    lookup = called_by_session(lambda name: name in LOOKUP_FUNCTIONS)
+    parts = {
+        LOOKUP_PART: lookup,
+        "rest of the per-state loop (weighted choice, labels)": stats[session][3] - lookup,
+        "Kronecker expansion (2K frames per step)": cumulative("expanded_frame"),
+        "agent probability f and proxy q": cumulative("step_agent_probability") + cumulative("demand_proxy"),
+    }
+    parts["everything else"] = total - sum(parts.values())
     table = pd.DataFrame(rows).sort_values("seconds", ascending=False).head(top).reset_index(drop=True)
-    return table, 100 * lookup / total, total
+    return ReferenceProfile(table, pd.Series(parts, name="seconds"), 100 * lookup / total, total, steps)
+
+
+def equivalence_draws(
+    behaviour: Behaviour, draws: int, seed: int = 0, prices: tuple[float, ...] = (40.0, 55.0, 70.0), alpha: float = 0.3
+) -> pd.DataFrame:
+    """Market draws of every backend at the same prices and share (M = 10): one row per draw.
+
+    The reference gets a fifth of ``draws`` (it is slow). Columns: backend, draw, f, q_0 .. q_{N-1}.
+    """
+    from phantom_lib.market import MarketConfig
+    from phantom_lib.samplers import make_sampler
+
+    config = MarketConfig(n_products=len(prices), n_sessions=PUBLISHED_MARKET["n_sessions"])
+    frames = []
+    for i, backend in enumerate(BACKENDS):
+        sampler = make_sampler(backend, behaviour, config)
+        rng = np.random.default_rng(seed + i)
+        n = max(draws // 5, 2) if backend == "reference" else draws
+        samples = [sampler.sample(np.asarray(prices), [alpha], rng) for _ in range(n)]
+        frame = pd.DataFrame(np.stack([s.q[0] for s in samples]), columns=[f"q_{j}" for j in range(len(prices))])
+        frame.insert(0, "f", [s.f[0] for s in samples])
+        frame.insert(0, "draw", np.arange(n))
+        frame.insert(0, "backend", backend)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def equivalence_pvalues(draws: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
+    """Two-sample KS p-value of each column of :func:`equivalence_draws` against the numpy backend.
+
+    Values are rounded to ``decimals`` first: float32 (jax) and float64 put the point mass of
+    q = 100 on different sides of 99.99999, which KS would otherwise count as a difference.
+    """
+    from scipy import stats
+
+    rounded = draws.round({c: decimals for c in draws.columns if c not in ("backend", "draw")})
+    base = rounded[rounded.backend == "numpy"]
+    columns = [c for c in draws.columns if c not in ("backend", "draw")]
+    return pd.DataFrame(
+        {
+            backend: {c: stats.ks_2samp(base[c], group[c]).pvalue for c in columns}
+            for backend, group in rounded.groupby("backend", sort=False)
+            if backend != "numpy"
+        }
+    ).rename_axis("KS p-value vs numpy")
 
 
 def machine() -> dict[str, Any]:

@@ -37,7 +37,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "power_sizes": [5, 13, 30],
             "power_size_effects": [1.0],
         },
-        "05_simulator": {},
+        "05_simulator": {"bench": "quick", "equivalence_draws": 150},
         "06_sweep": {},
         "07_detection": {},
     },
