@@ -197,16 +197,23 @@ def _price_features(prices: pd.DataFrame, unit: str, ids: pd.Index) -> pd.DataFr
     missing = [c for c in (unit, "price") if c not in prices.columns]
     if missing:
         raise KeyError(f"the price logs lack column(s) {missing}; build them with phantom_lib.data.price_logs()")
-    price = pd.to_numeric(prices["price"], errors="coerce")
-    if price.isna().any() or (price <= 0).any():
+    price = pd.to_numeric(prices["price"], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(price).any() or (price <= 0).any():
         raise ValueError("price log column 'price' must hold positive numbers (currency units); drop the bad rows")
-    stats = (
-        pd.DataFrame({unit: prices[unit].astype(str).to_numpy(), "price": price.to_numpy(dtype=float)})
-        .groupby(unit, sort=False)["price"]
-        .agg(price_mean="mean", price_min="min", price_max="max", price_std=lambda x: x.std(ddof=0))
+    code = ids.get_indexer(prices[unit].astype(str))
+    keep = code >= 0
+    order = np.argsort(code[keep], kind="stable")
+    g, x = code[keep][order], price[keep][order]
+    n = np.bincount(g, minlength=len(ids)).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(g, weights=x, minlength=len(ids)) / n
+        std = np.sqrt(np.bincount(g, weights=(x - mean[g]) ** 2, minlength=len(ids)) / n)
+    low = _group_reduce(np.minimum, x, g, len(ids), np.nan)
+    high = _group_reduce(np.maximum, x, g, len(ids), np.nan)
+    return pd.DataFrame(
+        {"price_mean": mean, "price_min": low, "price_max": high, "price_std": std, "price_range": high - low},
+        index=ids,
     )
-    stats["price_range"] = stats["price_max"] - stats["price_min"]
-    return stats.reindex(ids)
 
 
 def session_features(table: pd.DataFrame, prices: pd.DataFrame | None = None, unit: str = "experiment") -> pd.DataFrame:
