@@ -341,6 +341,7 @@ class BoostedModel:
     def __init__(self, config: BoostConfig | None = None) -> None:
         self.config = config or BoostConfig()
         self.model = None
+        self.usable: npt.NDArray[np.bool_] | None = None
 
     def fit(self, frame: pd.DataFrame) -> BoostedModel:
         from sklearn.calibration import CalibratedClassifierCV
@@ -348,6 +349,8 @@ class BoostedModel:
 
         c = self.config
         x, _ = design_matrix(frame, c.columns)
+        self.usable = ~np.isnan(x).all(axis=0)  # a column with no value in training (no quotes) carries nothing
+        x = x[:, self.usable]
         y = frame["is_agent"].to_numpy(dtype=np.int64)
         inner = grouped_splits(y, frame["group"].to_numpy(), CVConfig(c.inner_splits, c.seed))
         booster = HistGradientBoostingClassifier(
@@ -363,7 +366,7 @@ class BoostedModel:
             raise RuntimeError("BoostedModel.predict called before fit")
         x, _ = design_matrix(frame, self.config.columns)
         with threadpool_limits(limits=1):
-            return self.model.predict_proba(x)[:, 1]
+            return self.model.predict_proba(x[:, self.usable])[:, 1]
 
 
 # --------------------------------------------------------------------------------------------
