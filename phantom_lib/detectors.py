@@ -23,6 +23,8 @@ CIs, precision at a recall and calibration, reusing :mod:`phantom_lib.cohort`;
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -662,3 +664,97 @@ def permutation_importance(
             drops.append(base - cohort_stats.auc(result.predict_out_of_fold(frame, shuffled), cohort.y))
         rows.append({"feature": column, "importance": float(np.mean(drops)), "std": float(np.std(drops))})
     return pd.DataFrame(rows).sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The suite the detection chapter compares
+
+RULE_FEATURES = ("n_events", "events_per_minute", "conversion")
+"""Features the original rule reads."""
+
+
+def detector_suite(
+    columns: Sequence[str] = FEATURES,
+    cv: CVConfig | None = None,
+    boost: BoostConfig | None = None,
+    net: NetConfig | None = None,
+) -> dict[str, Detector]:
+    """The detectors (a)-(d) over one feature set.
+
+    The learners read ``columns`` (the networks without :data:`PURCHASE_FEATURES`); the rule is
+    included only when ``columns`` hold :data:`RULE_FEATURES`; the KL detector reads the event
+    sequences. Keys: ``rule``, ``kl``, ``boosted``, ``net_multitask``, ``net_single``.
+    """
+    columns = tuple(columns)
+    boost = dataclasses.replace(boost or BoostConfig(), columns=columns)
+    net = dataclasses.replace(net or NetConfig(), columns=tuple(c for c in columns if c not in PURCHASE_FEATURES))
+    suite: dict[str, Detector] = {}
+    if all(c in columns for c in RULE_FEATURES):
+        suite["rule"] = RuleDetector()
+    suite["kl"] = KLDetector()
+    suite["boosted"] = LearnedDetector("boosted", functools.partial(BoostedModel, boost), cv)
+    for name, multitask in (("net_multitask", True), ("net_single", False)):
+        suite[name] = LearnedDetector(name, functools.partial(NetModel, dataclasses.replace(net, multitask=multitask)), cv)
+    return suite
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every detector of a suite on one cohort, plus the tree distilled from the teacher.
+
+    Attributes:
+        scores: detector name -> out-of-sample P(agent) per unit (``tree`` included).
+        evaluation: :func:`evaluate` of every score, one row per detector.
+        fitted: the cross-validation results of the learned detectors (fold models, splits).
+        tree: :func:`distil` of the teacher.
+    """
+
+    scores: dict[str, pd.Series]
+    evaluation: pd.DataFrame
+    fitted: dict[str, CrossValidated]
+    tree: Distilled
+
+
+def compare(
+    cohort: Cohort,
+    suite: Mapping[str, Detector],
+    n_boot: int = 2000,
+    seed: int = 0,
+    teacher: str = "best",
+    distil_config: DistilConfig | None = None,
+    cv: CVConfig | None = None,
+) -> Comparison:
+    """Score ``cohort`` with every detector of ``suite``, evaluate, and distil the teacher
+    (``"best"``: the highest AUC) into a tree over ``distil_config.columns``."""
+    scores: dict[str, pd.Series] = {}
+    fitted: dict[str, CrossValidated] = {}
+    for name, detector in suite.items():
+        if isinstance(detector, LearnedDetector):
+            fitted[name] = detector.cross_validate(cohort)
+            scores[name] = fitted[name].scores
+        else:
+            scores[name] = detector.score(cohort)
+    labels = cohort.features["is_agent"]
+    evaluation = evaluate(scores, labels, n_boot, seed)
+    chosen = str(evaluation["auc"].idxmax()) if teacher == "best" else teacher
+    if chosen not in scores:
+        raise KeyError(f"teacher {chosen!r} is not in the suite; choose 'best' or one of {list(scores)}")
+    tree = distil(cohort, scores[chosen], distil_config, cv)
+    scores["tree"] = tree.scores.rename("tree")
+    evaluation = pd.concat([evaluation, evaluate({"tree": scores["tree"]}, labels, n_boot, seed)])
+    return Comparison(scores, evaluation, fitted, tree)
+
+
+def multitask_table(cohort: Cohort, comparison: Comparison) -> pd.DataFrame:
+    """The multi-task network against its single-task twin: out-of-fold agent AUC of each and
+    the purchase head's AUC for "at least one purchase or checkout" (NaN when the cohort has
+    only one purchase outcome)."""
+    bought = (cohort.features["purchases"].to_numpy() > 0).astype(int)
+    multi = comparison.fitted["net_multitask"]
+    purchase = multi.predict_out_of_fold(cohort.features, lambda model, part: model.predict_purchase(part))
+    purchase_auc = cohort_stats.auc(purchase, bought) if 0 < bought.sum() < bought.size else np.nan
+    rows = {
+        "single-task": {"agent AUC": comparison.evaluation.loc["net_single", "auc"], "purchase AUC": np.nan},
+        "multi-task": {"agent AUC": comparison.evaluation.loc["net_multitask", "auc"], "purchase AUC": purchase_auc},
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
