@@ -29,7 +29,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 
 from phantom_lib import cohort as cohort_stats
 from phantom_lib.distinguish import ScoreConfig, score_table
-from phantom_lib.features import FEATURES, UNITS, design_matrix, session_features
+from phantom_lib.features import FEATURES, PURCHASE, UNITS, before_purchase, design_matrix, epoch_ns, session_features
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -48,8 +48,12 @@ F_UNSCORED = 0.5
 """Agent probability the KL detector gives a unit it cannot score (sigmoid(0): no evidence)."""
 
 PURCHASE_FEATURES = ("purchases", "conversion")
-"""Features that reveal the purchase outcome: the networks never see them, so that their
-purchase head has something to predict."""
+"""Features that count purchases: the networks never see them. On whole sessions the purchase
+outcome can still be recovered from the other counts (events minus the other kinds), so the
+purchase head is an easy auxiliary task there; :func:`checkout_cohort` gives it a real one."""
+
+BOUGHT = "bought"
+"""Column of a cohort's features: 1 if the unit bought (a purchase or checkout), the purchase head's target."""
 
 NET_COLUMNS = tuple(c for c in FEATURES if c not in PURCHASE_FEATURES)
 """Default inputs of :class:`NetModel`."""
@@ -117,7 +121,28 @@ def make_cohort(table: pd.DataFrame, prices: pd.DataFrame | None = None, unit: s
         raise ValueError(
             f"the table's trajectories are not its {unit}s: build it with data.trajectories(frame, unit={unit!r})"
         )
-    return Cohort(table, session_features(table, prices, unit), unit)
+    frame = session_features(table, prices, unit)
+    return Cohort(table, frame.assign(**{BOUGHT: (frame["purchases"] > 0).astype(int)}), unit)
+
+
+def checkout_cohort(table: pd.DataFrame, prices: pd.DataFrame | None = None, unit: str = "experiment") -> Cohort:
+    """The cohort as the platform sees it when a checkout price is quoted.
+
+    Features are computed on each unit's events before its first purchase or checkout
+    (:func:`phantom_lib.features.before_purchase`) and on the price quotes shown before that
+    moment; :data:`BOUGHT` is whether the whole unit bought. Units whose first event is a
+    purchase have nothing before it and are left out.
+    """
+    full = make_cohort(table, None, unit)
+    prefix = before_purchase(table, unit)
+    if prices is not None:
+        first = table.assign(_ns=epoch_ns(table["ts"]))
+        first = first[first["event"].astype(str).isin(PURCHASE)].groupby(unit)["_ns"].min()
+        cutoff = prices[unit].astype(str).map(first).fillna(np.iinfo(np.int64).max).to_numpy()
+        prices = prices[epoch_ns(prices["ts"]) < cutoff]
+    cohort = make_cohort(prefix, prices, unit)
+    bought = full.features[BOUGHT].reindex(cohort.ids)
+    return Cohort(cohort.table, cohort.features.assign(**{BOUGHT: bought.to_numpy()}), unit)
 
 
 class Detector(ABC):
@@ -386,7 +411,7 @@ class NetConfig:
             with the training fold's mean and std; NaN becomes 0 (the mean) after standardising.
         hidden: encoder width.
         epochs, lr, weight_decay: optimiser settings.
-        multitask: train the purchase head too (target: at least one purchase or checkout).
+        multitask: train the purchase head too (target: the :data:`BOUGHT` column).
         purchase_weight: weight of the purchase loss.
         seed: torch seed (forked, so the global torch generator is left as it was).
     """
@@ -422,7 +447,8 @@ class NetModel:
         self.mean: FloatArray | None = None
         self.std: FloatArray | None = None
 
-    def _inputs(self, frame: pd.DataFrame):  # -> torch.Tensor
+    def _inputs(self, frame: pd.DataFrame) -> Any:
+        """Standardised inputs as a float32 torch tensor (n, d)."""
         import torch
 
         x, _ = design_matrix(frame, self.config.columns)
@@ -442,7 +468,7 @@ class NetModel:
         self.std = np.where(std > 0, std, 1.0)
         inputs = self._inputs(frame)
         agent = torch.as_tensor(frame["is_agent"].to_numpy(dtype=float), dtype=torch.float32)
-        purchase = torch.as_tensor((frame["purchases"].to_numpy(dtype=float) > 0).astype(float), dtype=torch.float32)
+        purchase = torch.as_tensor(frame[BOUGHT].to_numpy(dtype=float), dtype=torch.float32)
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
@@ -538,13 +564,15 @@ class Distilled:
     leaves: int
 
 
-def _tree(config: DistilConfig):  # -> DecisionTreeClassifier
+def _tree(config: DistilConfig) -> Any:
+    """An unfitted scikit-learn DecisionTreeClassifier of ``config``."""
     from sklearn.tree import DecisionTreeClassifier
 
     return DecisionTreeClassifier(max_depth=config.max_depth, min_samples_leaf=config.min_samples_leaf, random_state=config.seed)
 
 
-def _agent_share(tree, x: FloatArray) -> FloatArray:  # noqa: ANN001 (a fitted DecisionTreeClassifier)
+def _agent_share(tree: Any, x: FloatArray) -> FloatArray:
+    """P(teacher says agent) of each row from a fitted tree (0 if it never saw an agent verdict)."""
     proba = tree.predict_proba(x)
     classes = list(tree.classes_)
     return proba[:, classes.index(1)] if 1 in classes else np.zeros(len(x))
@@ -745,16 +773,27 @@ def compare(
     return Comparison(scores, evaluation, fitted, tree)
 
 
-def multitask_table(cohort: Cohort, comparison: Comparison) -> pd.DataFrame:
-    """The multi-task network against its single-task twin: out-of-fold agent AUC of each and
-    the purchase head's AUC for "at least one purchase or checkout" (NaN when the cohort has
-    only one purchase outcome)."""
-    bought = (cohort.features["purchases"].to_numpy() > 0).astype(int)
-    multi = comparison.fitted["net_multitask"]
-    purchase = multi.predict_out_of_fold(cohort.features, lambda model, part: model.predict_purchase(part))
-    purchase_auc = cohort_stats.auc(purchase, bought) if 0 < bought.sum() < bought.size else np.nan
-    rows = {
-        "single-task": {"agent AUC": comparison.evaluation.loc["net_single", "auc"], "purchase AUC": np.nan},
-        "multi-task": {"agent AUC": comparison.evaluation.loc["net_multitask", "auc"], "purchase AUC": purchase_auc},
-    }
-    return pd.DataFrame.from_dict(rows, orient="index")
+def multitask_comparison(
+    cohort: Cohort, net: NetConfig | None = None, cv: CVConfig | None = None, n_boot: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """The multi-task network against its single-task twin on one cohort (same inputs, folds, seed).
+
+    Returns one row per network: out-of-fold agent AUC with its bootstrap CI, and for the
+    multi-task network the purchase head's AUC for :data:`BOUGHT` with its CI (NaN when the
+    cohort has one purchase outcome only).
+    """
+    net = net or NetConfig()
+    rows = {}
+    for name, multitask in (("single-task", False), ("multi-task", True)):
+        result = cross_validate(cohort, functools.partial(NetModel, dataclasses.replace(net, multitask=multitask)), cv, name)
+        agent = evaluate({name: result.scores}, cohort.features["is_agent"], n_boot, seed).loc[name]
+        row = {"agent AUC": agent["auc"], "agent low": agent["auc_low"], "agent high": agent["auc_high"]}
+        bought = cohort.features[BOUGHT].to_numpy(dtype=int)
+        row.update({"purchase AUC": np.nan, "purchase low": np.nan, "purchase high": np.nan})
+        if multitask and 0 < bought.sum() < bought.size:
+            purchase = result.predict_out_of_fold(cohort.features, lambda model, part: model.predict_purchase(part))
+            rng = cohort_stats.CohortConfig(seed=seed).generator("auc")
+            area, low, high = cohort_stats.auc_bootstrap(purchase, bought, n_boot, rng)
+            row.update({"purchase AUC": area, "purchase low": low, "purchase high": high})
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("network")

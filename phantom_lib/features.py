@@ -323,6 +323,18 @@ def session_features(table: pd.DataFrame, prices: pd.DataFrame | None = None, un
     return frame[["is_agent", "group", *FEATURES]]
 
 
+def before_purchase(table: pd.DataFrame, unit: str) -> pd.DataFrame:
+    """The events of each unit strictly before its first purchase or checkout (:data:`PURCHASE`),
+    in time order: what the platform has seen when it quotes the checkout price. Units that never
+    buy keep every event; units whose first event is a purchase disappear."""
+    _check_unit(unit)
+    _check_table(table)
+    ordered = table.assign(_ns=epoch_ns(table["ts"])).sort_values([unit, "_ns", "step"], kind="stable")
+    bought = ordered["event"].astype(str).isin(PURCHASE)
+    seen = bought.groupby(ordered[unit].astype(str).to_numpy(), sort=False).cumsum()
+    return ordered.loc[(seen == 0).to_numpy()].drop(columns="_ns").reset_index(drop=True)
+
+
 def design_matrix(features: pd.DataFrame, columns: Sequence[str]) -> tuple[FloatArray, list[str]]:
     """Numeric matrix of the chosen feature columns for a learner.
 

@@ -187,3 +187,29 @@ def test_make_cohort_needs_trajectories_of_the_unit():
     table = make_table(session("a", "agent", 3, 10.0, experiment="x") + session("b", "human", 3, 10.0, experiment="x"), "session")
     with pytest.raises(ValueError, match="unit='experiment'"):
         detectors.make_cohort(table, None, "experiment")
+
+
+def test_checkout_cohort_sees_only_what_came_before_the_checkout():
+    rows = session("buyer", "human", 6, 50.0, purchases=1) + session("browser", "agent", 5, 10.0)
+    table = make_table(rows, "session")
+    checkout_ts = table.loc[table["event"] == "checkout_start", "ts"].iloc[0]
+    prices = pd.DataFrame({
+        "session": ["buyer", "buyer", "browser"],
+        "ts": [checkout_ts - pd.Timedelta(seconds=1), checkout_ts + pd.Timedelta(seconds=1), checkout_ts],
+        "price": [10.0, 99.0, 20.0],
+    })
+    got = detectors.checkout_cohort(table, prices, "session").features
+    assert got.loc["buyer", detectors.BOUGHT] == 1 and got.loc["browser", detectors.BOUGHT] == 0
+    assert got.loc["buyer", "n_events"] == 5 and got.loc["buyer", "purchases"] == 0
+    assert got.loc["buyer", "price_max"] == 10.0  # the quote after the checkout is not seen
+    assert got.loc["browser", "n_events"] == 5 and got.loc["browser", "price_max"] == 20.0
+
+
+def test_multitask_comparison_reports_both_twins():
+    pytest.importorskip("torch")
+    cohort = random_cohort(60)
+    table = detectors.multitask_comparison(cohort, detectors.NetConfig(epochs=20), detectors.CVConfig(n_splits=3), n_boot=50)
+    assert list(table.index) == ["single-task", "multi-task"]
+    assert np.isnan(table.loc["single-task", "purchase AUC"])
+    assert 0 <= table.loc["multi-task", "purchase AUC"] <= 1
+    assert table["agent low"].le(table["agent AUC"]).all() and table["agent AUC"].le(table["agent high"]).all()

@@ -165,3 +165,13 @@ def test_design_matrix_one_hot_browser_and_keeps_nan():
     assert names == ["n_events", *[f"browser={b}" for b in features.BROWSERS], "price_mean"]
     assert x[:, 1:6].sum(axis=1).tolist() == [1.0, 1.0] and np.isnan(x[:, -1]).all()
     assert "headless" not in features.columns_without(["user_agent"])
+
+
+def test_before_purchase_keeps_the_events_before_the_first_checkout():
+    rows = TWO_SESSIONS + [("D", "e4", "human", 0, A_START, "checkout_start", "/shop/checkout", "", SAFARI)]
+    table = make_table(rows).sample(frac=1.0, random_state=1)  # any row order
+    prefix = features.before_purchase(table, "session")
+    kept = prefix.groupby("session")["event"].agg(list)
+    assert kept["A"] == ["page_view", "view_item_page", "hover_over_title", "add_item_to_cart"]
+    assert len(kept["B"]) == 6  # never buys: every event
+    assert "D" not in kept.index  # its first event is the checkout
