@@ -86,7 +86,8 @@ class Cohort:
     Attributes:
         table: trajectory table whose ``trajectory`` column is the unit (as
             :func:`phantom_lib.data.trajectories` builds it with ``unit=unit``).
-        features: :func:`phantom_lib.features.session_features` of the table, one row per unit.
+        features: :func:`phantom_lib.features.session_features` of the table, one row per unit,
+            plus :data:`BOUGHT` (the purchase head's target).
         unit: ``"session"`` or ``"experiment"``.
     """
 
@@ -133,7 +134,7 @@ def checkout_cohort(table: pd.DataFrame, prices: pd.DataFrame | None = None, uni
     moment; :data:`BOUGHT` is whether the whole unit bought. Units whose first event is a
     purchase have nothing before it and are left out.
     """
-    full = make_cohort(table, None, unit)
+    buyers = set(table.loc[table["event"].astype(str).isin(PURCHASE), unit].astype(str))
     prefix = before_purchase(table, unit)
     if prices is not None:
         first = table.assign(_ns=epoch_ns(table["ts"]))
@@ -141,8 +142,8 @@ def checkout_cohort(table: pd.DataFrame, prices: pd.DataFrame | None = None, uni
         cutoff = prices[unit].astype(str).map(first).fillna(np.iinfo(np.int64).max).to_numpy()
         prices = prices[epoch_ns(prices["ts"]) < cutoff]
     cohort = make_cohort(prefix, prices, unit)
-    bought = full.features[BOUGHT].reindex(cohort.ids)
-    return Cohort(cohort.table, cohort.features.assign(**{BOUGHT: bought.to_numpy()}), unit)
+    bought = cohort.ids.isin(list(buyers)).astype(int)
+    return Cohort(cohort.table, cohort.features.assign(**{BOUGHT: bought}), unit)
 
 
 class Detector(ABC):
