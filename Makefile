@@ -1,16 +1,17 @@
 # The two README commands: `make book` (the main job) and `make test`.
 # Everything the project needs is installed into .venv by these targets.
 
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+PYTHON   ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed-stamp
+CHROMIUM := /usr/bin/chromium
 
 # Offline and quiet: no Hugging Face hub look-ups, no Ray telemetry.
 TEST_ENV := PHANTOM_PROFILE=smoke HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
             RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled
 
-.PHONY: install book book-smoke test test-unit test-notebooks clean
+.PHONY: install browser book book-smoke check-book test test-unit test-notebooks clean
 
 install: $(STAMP)
 
@@ -20,6 +21,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[all]'
 	@touch $(STAMP)
 
+# Debian's chromium for the browser check (Playwright's own browser download cannot work on
+# these machines). Installed with apt-get when missing and root; otherwise the check is skipped.
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium for the browser check"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "note: no $(CHROMIUM) and not root: the browser check will be skipped (apt-get install chromium)"; \
+	fi
+
 book: install          ## execute every notebook (full profile) and build the HTML book
 	RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled $(BIN)/phantom book --profile full
 	@echo "HTML: $(CURDIR)/_build/html/index.html"
@@ -28,7 +40,10 @@ book-smoke: install    ## the same with the fast smoke profile
 	RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled $(BIN)/phantom book --profile smoke
 	@echo "HTML: $(CURDIR)/_build/html/index.html"
 
-test: install          ## unit tests, every notebook under nbval (smoke), and a smoke book build
+check-book: install browser  ## open every page of the last build (_build/html) in headless Chromium
+	$(BIN)/python -m phantom_lib.browser _build/html --screenshots _build/screenshots
+
+test: install browser  ## unit tests, every notebook under nbval (smoke), a smoke book build, the browser check
 	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
 
 test-unit: install     ## unit tests only (skips the slow book build)

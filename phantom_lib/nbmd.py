@@ -15,17 +15,7 @@ import nbformat
 import pytest
 from nbval import plugin as nbval_plugin
 
-
-def is_jupytext_markdown(path: Path) -> bool:
-    """True for a ``.md`` file whose YAML front matter declares a ``jupytext:`` block."""
-    if path.suffix != ".md":
-        return False
-    with path.open(encoding="utf-8") as handle:
-        head = handle.read(2000)
-    if not head.startswith("---"):
-        return False
-    front = head.split("---", 2)[1] if head.count("---") >= 2 else ""
-    return "jupytext:" in front
+from phantom_lib.book import is_jupytext_markdown
 
 
 class _JupytextAwareReader:

@@ -1,10 +1,40 @@
-"""Shared fixtures: one Ray cluster per test session."""
+"""Shared fixtures: one smoke build of the whole book and one Ray cluster per test session."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
+
+from phantom_lib import book
+
+ROOT = book.repo_root()
+
+BOOK_FILES = ["_config.yml", "_toc.yml"]
+BOOK_TREES = ["book", "notebooks"]
+LINKED = ["data", "references.bib"]
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the book's sources, executed and built in the smoke profile; returns its root.
+
+    Built once per test session (a few minutes: every chapter runs) and shared by the tests
+    that read the HTML (pages and figures, the browser check). The repository's own
+    ``book/chapters`` and ``_build`` are left alone.
+    """
+    root = tmp_path_factory.mktemp("smoke-book")
+    for name in BOOK_FILES:
+        shutil.copy(ROOT / name, root / name)
+    for name in BOOK_TREES:
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("chapters"))
+    for name in LINKED:
+        if (ROOT / name).exists():
+            os.symlink(ROOT / name, root / name)
+    book.build_book("smoke", root=root)
+    return root
 
 
 @pytest.fixture(scope="session")

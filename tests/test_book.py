@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -110,30 +108,22 @@ def toc_files(root: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_smoke_book_builds_every_page_with_its_figures(tmp_path: Path):
-    root = tmp_path / "book"
-    root.mkdir()
-    for name in ["_config.yml", "_toc.yml"]:
-        shutil.copy(ROOT / name, root / name)
-    for name in ["book", "notebooks"]:
-        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("chapters"))
-    for name in ["data", "references.bib"]:
-        if (ROOT / name).exists():
-            os.symlink(ROOT / name, root / name)
-    index = book.build_book("smoke", root=root)
-    assert index.exists()
-    html_dir = root / "_build" / "html"
-    for entry in toc_files(root):
+def test_smoke_book_builds_every_page_with_its_figures(smoke_book: Path):
+    html_dir = smoke_book / "_build" / "html"
+    total = 0
+    for entry in toc_files(smoke_book):
         page = html_dir / f"{entry}.html"
         assert page.exists(), f"{entry} in _toc.yml produced no HTML"
-        executed = root / f"{entry}.ipynb"
+        executed = smoke_book / f"{entry}.ipynb"
         if not executed.exists():
             continue
         nb = json.loads(executed.read_text())
         n_figures = sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
+        total += n_figures
         html = page.read_text()
         images = re.findall(r'<img[^>]+src="([^"]+)"', html)
         local = [src for src in images if not src.startswith(("http:", "https:", "data:"))]
         assert len(local) >= n_figures, f"{entry}: {n_figures} figures in the notebook, {len(local)} images in HTML"
         for src in local:
             assert (page.parent / src).resolve().exists(), f"{entry}: image {src} missing"
+    assert total > 0, "no chapter produced a figure: the kernel's matplotlib backend shows nothing"

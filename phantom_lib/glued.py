@@ -1,0 +1,98 @@
+"""Read the values a notebook glued (``myst_nb.glue``) back out of its executed ``.ipynb``.
+
+``glue(name, value)`` stores the value's display form (a MIME bundle: ``text/plain`` always,
+``image/png`` for a figure, ``text/html`` for a table) in a cell output whose metadata names
+it. Pages that compare or collect results (the reproduction table) read these stored outputs,
+so every number they show was computed by a chapter, never typed.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_NUMPY_SCALAR = re.compile(r"^np\.(?:float|int|uint|bool|complex|str)\w*\((?P<inner>.*)\)$", re.S)
+
+
+class MissingGlue(KeyError):
+    """A notebook does not glue a name that a reader of its results requires."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Glued:
+    """One glued output: its ``name`` and MIME bundle ``data`` (mime type -> content)."""
+
+    name: str
+    data: Mapping[str, Any]
+
+    @property
+    def text(self) -> str:
+        """The ``text/plain`` form, as the notebook displayed it."""
+        text = self.data.get("text/plain", "")
+        return "".join(text) if isinstance(text, list) else str(text)
+
+    @property
+    def value(self) -> Any:
+        """The Python value of the ``text/plain`` form: a number, string, bool, tuple, list or
+        dict (numpy scalars such as ``np.float64(0.5)`` are unwrapped).
+
+        Raises ``ValueError`` naming the glue when the form is not a plain literal (a figure,
+        a DataFrame): read those through :attr:`data`.
+        """
+        text = self.text.strip()
+        match = _NUMPY_SCALAR.match(text)
+        try:
+            return ast.literal_eval(match["inner"] if match else text)
+        except (ValueError, SyntaxError):
+            raise ValueError(
+                f"glue {self.name!r} is not a plain value (text/plain is {text[:60]!r}); "
+                f"its MIME types are {sorted(self.data)}"
+            ) from None
+
+
+def read(notebook: str | Path) -> dict[str, Glued]:
+    """Every glued output of an executed notebook, by name, in cell order.
+
+    Raises ``FileNotFoundError`` when the notebook does not exist and ``ValueError`` when one
+    name is glued twice (the book build would refuse it too).
+    """
+    path = Path(notebook)
+    if not path.exists():
+        raise FileNotFoundError(f"no executed notebook at {path}: run `phantom book` (or `phantom run`) first")
+    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    found: dict[str, Glued] = {}
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            scrapbook = output.get("metadata", {}).get("scrapbook")
+            if not scrapbook:
+                continue
+            name = scrapbook["name"]
+            prefix = len(scrapbook.get("mime_prefix", ""))
+            if name in found:
+                raise ValueError(f"{path.name} glues {name!r} more than once")
+            found[name] = Glued(name, {mime[prefix:]: content for mime, content in output["data"].items()})
+    return found
+
+
+def values(notebook: str | Path, names: Iterable[str]) -> dict[str, Any]:
+    """The plain values of ``names`` glued by ``notebook``.
+
+    Raises :class:`MissingGlue` listing every missing name and what the notebook does glue.
+    """
+    glued = read(notebook)
+    names = list(names)
+    missing = [n for n in names if n not in glued]
+    if missing:
+        raise MissingGlue(
+            f"{Path(notebook).name} does not glue {missing}; it glues {sorted(glued) or 'nothing'}. "
+            "Add `glue(name, value, display=False)` to the chapter or fix the name in the reader."
+        )
+    return {n: glued[n].value for n in names}

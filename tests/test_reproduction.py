@@ -1,0 +1,104 @@
+"""The reproduction table: claim contracts, agree/differ rules, strict reading of glued values."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from phantom_lib import book, glued, reproduction
+from phantom_lib.reproduction import Claim
+
+from test_glued import glued_notebook
+
+GAP = next(c for c in reproduction.CLAIMS if c.key == "gap-human")
+MW = next(c for c in reproduction.CLAIMS if c.key == "mann-whitney")
+
+
+def test_claim_keys_are_unique_and_contract_lists_each_name_once():
+    keys = [c.key for c in reproduction.CLAIMS]
+    assert len(keys) == len(set(keys))
+    contract = reproduction.contract()
+    for chapter, names in contract.items():
+        assert len(names) == len(set(names)), chapter
+    assert contract["04_distinguish"] == ["human_mean_loo", "human_std_loo", "n_human_loo", "agent_mean_loo",
+                                          "agent_std_loo", "n_agent_loo", "u_loo", "p_loo"]
+
+
+def test_every_figure_label_and_chapter_is_a_real_chapter():
+    stems = {p.stem for p in book.notebook_sources()}
+    assert set(reproduction.CHAPTER_TITLES) == stems
+    assert reproduction.PENDING_CHAPTERS <= stems
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(key="Bad Key"), "lower-case words"),
+    (dict(chapter="09_nope"), "is not one of"),
+    (dict(glue=()), "at least one value"),
+    (dict(show="{other:.2f}"), r"show uses \['other'\]"),
+    (dict(figure="gaps"), "must start with 'fig-'"),
+])
+def test_claims_validate_their_fields(bad, message):
+    fields = dict(key="k", chapter="04_distinguish", claim="c", published="1", glue=("a",), show="{a}",
+                  rule=reproduction.at_most("a", 1), why="w")
+    with pytest.raises(ValueError, match=message):
+        Claim(**{**fields, **bad})
+
+
+def test_rules_decide_at_their_boundaries():
+    assert reproduction.within("x", -3.35, 0.5, "t").test({"x": -2.85})
+    assert not reproduction.within("x", -3.35, 0.5, "t").test({"x": -2.84})
+    assert reproduction.equal("n", 13).test({"n": 13}) and not reproduction.equal("n", 13).test({"n": 14})
+    assert reproduction.covers("lo", "hi", -4.78).test({"lo": -4.78, "hi": 0.0})
+    assert not reproduction.covers("lo", "hi", -4.78).test({"lo": -4.7, "hi": 0.0})
+    assert reproduction.ordered("h", "0", "a").test({"h": -0.1, "a": 0.1})
+    assert not reproduction.ordered("h", "0", "a").test({"h": 0.0, "a": 0.1})
+    both = reproduction.all_of(reproduction.at_least("s", 19), reproduction.between("p", 81, 93))
+    assert both.test({"s": 19, "p": 93}) and not both.test({"s": 18.9, "p": 90})
+    assert "s ≥ 19 and 81 ≤ p ≤ 93" == both.text
+
+
+def test_published_gap_tolerance_is_two_published_standard_errors():
+    tolerance = 2 * 2.67 / math.sqrt(13)
+    assert GAP.rule.test({"human_mean_loo": -3.35 + tolerance - 1e-9})
+    assert not GAP.rule.test({"human_mean_loo": -3.35 + tolerance + 1e-9})
+
+
+def test_rows_read_glued_values_and_decide(tmp_path: Path):
+    glued_notebook(tmp_path / "04_distinguish.ipynb",
+                   {"human_mean_loo": -3.1, "human_std_loo": 2.5, "n_human_loo": 13, "u_loo": 2.0, "p_loo": 0.02})
+    table = reproduction.rows(tmp_path, [GAP, MW], pending=())
+    assert [(r.verdict, r.book) for r in table] == [
+        ("agree", "-3.10 ± 2.50 (n = 13)"), ("differ", "U = 2, p = 0.02")]
+    assert reproduction.summary(table) == {"agree": 1, "differ": 1, "pending": 0}
+
+
+def test_a_delivered_chapter_missing_a_name_fails_the_page(tmp_path: Path):
+    glued_notebook(tmp_path / "04_distinguish.ipynb", {"u_loo": 2.0})
+    with pytest.raises(glued.MissingGlue, match=r"does not glue \['p_loo'\]"):
+        reproduction.rows(tmp_path, [MW], pending=())
+    with pytest.raises(FileNotFoundError):
+        reproduction.rows(tmp_path / "nowhere", [MW], pending=())
+
+
+def test_pending_chapters_are_shown_as_pending_without_reading(tmp_path: Path):
+    table = reproduction.rows(tmp_path / "nowhere", [GAP], pending={"04_distinguish"})
+    assert [(r.verdict, r.book) for r in table] == [("pending", "—")]
+    with pytest.raises(ValueError, match="unknown chapters"):
+        reproduction.rows(tmp_path, [GAP], pending={"99_x"})
+
+
+def test_markdown_has_one_row_per_claim_and_links_only_existing_figures(tmp_path: Path):
+    glued_notebook(tmp_path / "04_distinguish.ipynb",
+                   {"human_mean_loo": -3.1, "human_std_loo": 2.5, "n_human_loo": 13, "u_loo": 2.0, "p_loo": 0.0004})
+    done = reproduction.rows(tmp_path, [GAP, MW], pending=())
+    waiting = reproduction.rows(tmp_path, [GAP], pending={"04_distinguish"})
+    text = reproduction.to_markdown(done + waiting)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "Published claim" not in line]
+    assert len(rows) == 3
+    assert rows[0].count("{doc}`04 Distinguishability </book/chapters/04_distinguish>`") == 1
+    assert "{ref}`figure <fig-distinguish-gaps>`" in rows[0] and "figure <" not in rows[2]
+    assert all(len(re.findall(r"(?<!\\)\|", row)) == 7 for row in rows)  # six cells, no stray pipes
+    assert text.count("agree if") == 3
