@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib.market import Behaviour, MarketConfig
+from phantom_lib.market import Behaviour, MarketConfig, default_behaviour
 from phantom_lib.samplers import BACKENDS, make_sampler
 
 FloatArray = npt.NDArray[np.float64]
@@ -383,8 +383,9 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
     Args:
         config: the configuration (default :class:`EnvConfig`); ``fields`` override it, and
             MarketConfig fields may be given flat (``n_products=3``).
-        behaviour: the class kernels and centroids the market samples from (default: the
-            behaviour estimated from the shipped stand-in data).
+        behaviour: the class kernels and centroids the market samples from (default:
+            :func:`phantom_lib.market.default_behaviour`, estimated from the configured data
+            source: the synthetic stand-in unless ``$PHANTOM_WHOCLICKED`` names the real file).
 
     Action: Discrete(action_levels), price multiplier ``config.scales[action]``.
     Observation: float32 (2N + 4,) = [q, p, f_last, alpha_adv_last, alpha0, eps_alpha].
@@ -396,10 +397,7 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
     def __init__(self, config: EnvConfig | None = None, behaviour: Behaviour | None = None, **fields: Any) -> None:
         super().__init__()
         config = (config or EnvConfig()).replace(**fields) if fields else (config or EnvConfig())
-        if behaviour is None:
-            raise ValueError(
-                "PhantomPricingEnv needs a behaviour: pass behaviour=Behaviour.from_trajectories(table)"
-            )
+        behaviour = default_behaviour() if behaviour is None else behaviour
         self.config = config
         self.behaviour = behaviour
         self.limbo = Limbo()

@@ -12,6 +12,12 @@ shapes (N, M, K, L) are static, so both jit-compile and vmap over many environme
 The step is :func:`phantom_lib.env.robust_step` traced with ``jax.numpy``; the market draw is
 :func:`phantom_lib.samplers.jax.market_draw` (all K candidates x M sessions in one batch).
 Episodes do not reset themselves: after ``terminated`` or ``truncated`` call ``reset``.
+
+Keys: any jax PRNG implementation works. The single-env driver :class:`HostEnv` uses
+``KEY_IMPL`` ("rbg": fast to compile and draw on CPU). For batches use threefry keys
+(``jax.random.key``): under ``vmap`` an rbg key batch draws every environment's numbers from
+one key (jax's batching rule for RngBitGenerator), statistically sound but no longer equal
+to running environment i alone with key i; threefry keeps that equality.
 """
 
 from __future__ import annotations

@@ -186,6 +186,27 @@ def agent_probability(paths: Any, arrays: MarketArrays) -> Any:
     return jnp.where(n_scored > 0, mean, F_UNSCORED)
 
 
+def sessions(key: Any, classes: Any, condition: Any, arrays: MarketArrays, max_len: int, end: int) -> tuple[Any, Any]:
+    """Sessions of the factorised expanded chain, one uniform per recorded state.
+
+    Args:
+        key: PRNG key. classes: class of each session, int shape B. condition: c per class, (2, N).
+
+    Returns:
+        ``(paths, products)``, both (L,) + B time-major; ``paths`` is -1 after a session ends.
+    """
+    uniforms = jax.random.uniform(key, (max_len,) + classes.shape)
+    paths, residuals = walk(classes, uniforms, arrays, end)
+    product_cdf = search_cdf(jnp, condition)
+    method = "compare_all" if condition.shape[1] <= SMALL_CATALOGUE else "scan_unrolled"
+    products = jnp.where(
+        classes == 1,
+        jnp.searchsorted(product_cdf[1], residuals, side="right", method=method),
+        jnp.searchsorted(product_cdf[0], residuals, side="right", method=method),
+    )
+    return paths, products
+
+
 def market_draw(
     key: Any, prices: Any, n_agents: Any, arrays: MarketArrays, n_sessions: int, max_len: int, end: int
 ) -> tuple[Any, Any, Any, Any]:
@@ -202,16 +223,8 @@ def market_draw(
     key_demand, key_sessions = jax.random.split(key)
     z = jax.random.normal(key_demand, (2, 2, n))
     demand = true_demand(jnp, z, prices, arrays.mu, arrays.sd, arrays.noise_std)
-    product_cdf = search_cdf(jnp, demand_condition(jnp, demand))
     classes = (jnp.arange(n_sessions)[None, :] < n_agents[:, None]).astype(jnp.int32)
-    uniforms = jax.random.uniform(key_sessions, (max_len, k, n_sessions))
-    paths, residuals = walk(classes, uniforms, arrays, end)
-    method = "compare_all" if n <= SMALL_CATALOGUE else "scan_unrolled"
-    products = jnp.where(
-        classes == 1,
-        jnp.searchsorted(product_cdf[1], residuals, side="right", method=method),
-        jnp.searchsorted(product_cdf[0], residuals, side="right", method=method),
-    )
+    paths, products = sessions(key_sessions, classes, demand_condition(jnp, demand), arrays, max_len, end)
     recorded = paths >= 0
     weight = jnp.where(recorded, arrays.weights[jnp.maximum(paths, 0)], 0.0)
     candidate = jnp.broadcast_to(jnp.arange(k)[None, :, None], paths.shape)

@@ -95,28 +95,42 @@ class NumpySampler(Sampler):
         self._cdf, self._cdf0 = search_cdf(np, matrices), search_cdf(np, pi0)
         self._weights = behaviour.weights
 
+    def sessions(
+        self, classes: IntArray, condition: FloatArray, rng: np.random.Generator
+    ) -> tuple[IntArray, IntArray]:
+        """Sessions of the factorised expanded chain, all advanced together.
+
+        Args:
+            classes: class of each session, shape (n,). condition: c per class, shape (2, N).
+            rng: draws the uniforms, shape (2, L, n): events, then products.
+
+        Returns:
+            ``(paths, products)``, both (L, n) time-major; ``paths`` is -1 after a session ends
+            (``products`` there is meaningless).
+        """
+        uniforms = rng.random((2, self.config.max_len, classes.size))
+        paths = walk(classes, uniforms[0], self._cdf, self._cdf0, self.behaviour.end)
+        product_cdf = search_cdf(np, condition)
+        products = np.where(
+            classes == 1,
+            np.searchsorted(product_cdf[1], uniforms[1], side="right"),
+            np.searchsorted(product_cdf[0], uniforms[1], side="right"),
+        )
+        return paths, products
+
     def sample(self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
         cfg = self.config
         prices = self._check_prices(prices)
         n_agents = agents_in_split(cfg.n_sessions, alphas)
         k, m, n = n_agents.size, cfg.n_sessions, cfg.n_products
         demand = true_demand(np, rng.standard_normal((2, 2, n)), prices, cfg.mu, cfg.sd, cfg.noise_std)
-        product_cdf = search_cdf(np, demand_condition(np, demand))
-        classes = session_classes(m, n_agents).ravel()
-        uniforms = rng.random((2, cfg.max_len, k * m))
-        paths = walk(classes, uniforms[0], self._cdf, self._cdf0, self.behaviour.end)
-        products = np.where(
-            classes == 1,
-            np.searchsorted(product_cdf[1], uniforms[1], side="right"),
-            np.searchsorted(product_cdf[0], uniforms[1], side="right"),
-        )
+        paths, products = self.sessions(session_classes(m, n_agents).ravel(), demand_condition(np, demand), rng)
         recorded = paths >= 0
         candidate = np.broadcast_to(np.repeat(np.arange(k), m), paths.shape)
         q_hat, _ = demand_proxy((candidate * n + products)[recorded], self._weights[paths[recorded]], k * n)
-        by_session = paths.T.reshape(k, m, cfg.max_len)
         return MarketSample(
             q=normalised_proxy(np, q_hat.reshape(k, n)),
-            f=step_agent_probability(by_session, self.behaviour, cfg.temperature),
+            f=step_agent_probability(paths.T.reshape(k, m, cfg.max_len), self.behaviour, cfg.temperature),
             demand=demand,
             n_states=recorded.reshape(cfg.max_len, k, m).sum(axis=(0, 2)),
         )

@@ -1,0 +1,170 @@
+"""The three market backends compute one model.
+
+Statistical checks run at fixed seeds; each compares two samples with a two-sample test and
+passes when its p-value exceeds ALPHA = 1e-3 (the false-alarm rate per check if the model
+holds). Power checks show the same tests reject samples that do differ.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from _simulator_cases import behaviour
+from scipy import stats
+
+from phantom_lib.env import EnvConfig, price_terms, reward_terms
+from phantom_lib.kernels import sample_paths
+from phantom_lib.market import MarketConfig, step_agent_probability
+from phantom_lib.samplers import BACKENDS, make_sampler
+from phantom_lib.samplers import jax as jax_backend
+from phantom_lib.samplers.numpy import NumpySampler, walk
+
+ALPHA = 1e-3
+CONDITION = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
+PRICES = np.array([40.0, 55.0, 70.0])
+ALPHAS = np.array([0.2, 0.6])
+
+
+@pytest.fixture(scope="module")
+def beh():
+    return behaviour()
+
+
+def chi2_same(a, b):
+    """p-value of a chi-square test that two arrays of category labels share one distribution."""
+    labels = np.union1d(a, b)
+    table = np.array([[np.sum(x == v) for v in labels] for x in (a, b)])
+    return stats.chi2_contingency(table[:, table.sum(axis=0) > 0]).pvalue
+
+
+def expanded_paths(beh, y, n, rng, max_len=12):
+    """Sessions of class y on the explicit (E*N) x (E*N) expanded chain via kernels.sample_paths.
+
+    Returns (events, products) padded with -1, like the factorised samplers'."""
+    s, n_products = beh.n_states, CONDITION.shape[1]
+    c = CONDITION[y]
+    expanded = np.kron(beh.matrices[y], np.outer(c, c))
+    expanded /= expanded.sum(axis=1, keepdims=True)
+    pi0 = np.kron(beh.pi0[y], c)
+    states = np.arange(s * n_products)
+    ends = states[(states // n_products == beh.end) | np.isin(states // n_products, beh.stop)]
+    paths = sample_paths(expanded, pi0, n, rng, max_len=max_len, stop=ends)
+    events = np.where(paths >= 0, paths // n_products, -1)
+    products = np.where(paths >= 0, paths % n_products, -1)
+    events = np.where(events == beh.end, -1, events)  # the move to session_end is not a recorded state
+    return events, np.where(events >= 0, products, -1)
+
+
+def factorised_paths(beh, backend, y, n, seed, max_len=12):
+    classes = np.full(n, y)
+    if backend == "numpy":
+        sampler = NumpySampler(beh, MarketConfig(n_products=3, max_len=max_len))
+        events, products = sampler.sessions(classes, CONDITION, np.random.default_rng(seed))
+    else:
+        arrays = jax_backend.market_arrays(beh, MarketConfig(n_products=3))
+        events, products = jax.jit(jax_backend.sessions, static_argnums=(4, 5))(
+            jax.random.key(seed), jnp.asarray(classes), jnp.asarray(CONDITION, jnp.float32), arrays, max_len, beh.end
+        )
+    events, products = np.asarray(events).T, np.asarray(products).T
+    return events, np.where(events >= 0, products, -1)
+
+
+def summaries(events, products, n_products=3):
+    """Recorded (event, product) states, lengths, and product-to-product moves as labels."""
+    alive = events >= 0
+    joint = (events * n_products + products)[alive]
+    lengths = alive.sum(axis=1)
+    pairs = alive[:, :-1] & alive[:, 1:]
+    moves = (products[:, :-1] * n_products + products[:, 1:])[pairs]
+    return joint, lengths, moves
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+@pytest.mark.parametrize("y", [0, 1])
+def test_factorised_sampler_matches_the_expanded_chain(beh, backend, y):
+    n = 6000
+    expanded = summaries(*expanded_paths(beh, y, n, np.random.default_rng(10 + y)))
+    factorised = summaries(*factorised_paths(beh, backend, y, n, seed=20 + y))
+    for name, a, b in zip(("states", "lengths", "product moves"), expanded, factorised):
+        assert chi2_same(a, b) > ALPHA, name
+    # power: the other class's demand condition is told apart
+    other = summaries(*factorised_paths(beh, backend, 1 - y, n, seed=30))
+    assert chi2_same(expanded[0], other[0]) < ALPHA
+
+
+def test_numpy_walk_matches_kernels_sample_paths(beh):
+    n = 8000
+    sampler = NumpySampler(beh, MarketConfig())
+    walked = walk(np.zeros(n, dtype=np.int64), np.random.default_rng(1).random((40, n)), sampler._cdf, sampler._cdf0, beh.end).T
+    reference = sample_paths(beh.human.matrix, beh.human.pi0, n, np.random.default_rng(2), 40, beh.end, beh.stop)
+    for a, b in ((walked[walked >= 0], reference[reference >= 0]), ((walked >= 0).sum(1), (reference >= 0).sum(1))):
+        assert chi2_same(a, b) > ALPHA
+
+
+def test_jax_walk_equals_numpy_walk_on_the_same_uniforms(beh):
+    arrays = jax_backend.market_arrays(beh, MarketConfig())
+    classes = np.tile([0, 1], 500)
+    uniforms = jax.random.uniform(jax.random.key(0), (40, classes.size))
+    paths, _ = jax.jit(jax_backend.walk, static_argnums=3)(jnp.asarray(classes), uniforms, arrays, beh.end)
+    s = beh.n_states
+    cdf = np.asarray(arrays.cdf, dtype=float).reshape(2, s, s)  # the same float32 CDF values
+    expected = walk(classes, np.asarray(uniforms, dtype=float), cdf, np.asarray(arrays.cdf0, dtype=float), beh.end)
+    np.testing.assert_array_equal(np.asarray(paths), expected)
+
+
+def test_jax_agent_probability_equals_the_numpy_one(beh):
+    sampler = NumpySampler(beh, MarketConfig())
+    classes = np.repeat([0, 1, 0], 40)
+    paths, _ = sampler.sessions(classes, CONDITION, np.random.default_rng(4))
+    by_candidate = paths.T.reshape(3, 40, 40)
+    expected = step_agent_probability(by_candidate, beh, temperature=1.5)
+    arrays = jax_backend.market_arrays(beh, MarketConfig(temperature=1.5))
+    got = jax.jit(jax_backend.agent_probability)(jnp.asarray(by_candidate.transpose(2, 0, 1)), arrays)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=2e-5)
+    assert expected[1] > expected[0]  # agent sessions look more agent-like in this behaviour
+    none = np.full((40, 1, 5), -1)
+    assert float(jax.jit(jax_backend.agent_probability)(jnp.asarray(none), arrays)[0]) == 0.5
+
+
+def draws(sampler, n, seed, alphas=ALPHAS):
+    rng = np.random.default_rng(seed)
+    samples = [sampler.sample(PRICES, alphas, rng) for _ in range(n)]
+    params = EnvConfig().step_params()
+    priced = price_terms(np, PRICES, PRICES * 1.1, params)
+    q = np.stack([s.q for s in samples])
+    f = np.stack([s.f for s in samples])
+    reward = np.stack([reward_terms(np, PRICES, s.q, s.f, priced, params)["reward"] for s in samples])
+    return q, f, reward
+
+
+@pytest.fixture(scope="module")
+def backend_draws(beh):
+    config = MarketConfig(n_products=3, n_sessions=10)
+    sizes = {"reference": 150, "numpy": 1500, "jax": 1500}
+    return {b: draws(make_sampler(b, beh, config), sizes[b], seed=i) for i, b in enumerate(BACKENDS)}
+
+
+@pytest.mark.parametrize("backend", ["reference", "jax"])
+def test_backends_give_numpys_distributions_of_q_f_and_reward(backend_draws, backend):
+    base, other = backend_draws["numpy"], backend_draws[backend]
+    for name, a, b in zip(("q", "f", "reward"), base, other):
+        for k in range(len(ALPHAS)):
+            columns = [(a[:, k, i], b[:, k, i]) for i in range(3)] if name == "q" else [(a[:, k], b[:, k])]
+            for x, z in columns:
+                x, z = np.round(x, 3), np.round(z, 3)  # float32 vs float64: q = 100 sits at 99.99999 or 100
+                assert stats.ks_2samp(x, z).pvalue > ALPHA, (name, k)
+                assert abs(x.mean() - z.mean()) < 4 * np.hypot(x.std() / np.sqrt(x.size), z.std() / np.sqrt(z.size)), (name, k)
+
+
+def test_the_equivalence_test_can_fail(backend_draws, beh):
+    """Power: the same checks tell apart a market whose agents are replaced by humans."""
+    shifted = draws(make_sampler("numpy", beh, MarketConfig(n_products=3, n_sessions=10)), 1500, 9, alphas=np.array([0.0, 0.0]))
+    assert stats.ks_2samp(backend_draws["numpy"][1][:, 1], shifted[1][:, 1]).pvalue < ALPHA
+
+
+def test_sampler_checks_prices_and_backend_names(beh):
+    sampler = make_sampler("numpy", beh, MarketConfig(n_products=3))
+    with pytest.raises(ValueError, match=r"prices must have shape \(3,\)"):
+        sampler.sample(np.ones(4), [0.3], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown backend 'torch'"):
+        make_sampler("torch", beh, MarketConfig())
