@@ -29,8 +29,8 @@ Two questions, both answered on sessions drawn by the simulator's own pieces
 
 The market's :class:`~phantom_lib.market.MarketSample` reports only the aggregate proxy; the
 defence needs every session, so :func:`sample_sessions` draws one market step with the numpy
-backend's pieces in the numpy sampler's order of random draws (its aggregate proxy equals the
-sampler's q for the same generator state; a test checks this).
+backend's session walk (:meth:`NumpySampler.sessions`) in the sampler's order of random draws (its
+aggregate proxy equals the sampler's q for the same generator state; a test checks this).
 """
 
 from __future__ import annotations
@@ -51,11 +51,10 @@ from phantom_lib.market import (
     agents_in_split,
     demand_condition,
     normalised_proxy,
-    search_cdf,
     session_classes,
     true_demand,
 )
-from phantom_lib.samplers.numpy import absorbing_chains, walk
+from phantom_lib.samplers.numpy import NumpySampler
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -92,45 +91,33 @@ class MarketSessions:
     z: FloatArray
 
 
-def walk_sessions(
-    behaviour: Behaviour, classes: IntArray, condition: FloatArray, max_len: int, rng: np.random.Generator
-) -> tuple[IntArray, IntArray]:
-    """Event and product paths of sessions of the given classes (the numpy backend's walk).
+def sessions_of(sampler: NumpySampler, classes: IntArray, condition: FloatArray, rng: np.random.Generator) -> tuple[IntArray, IntArray]:
+    """Event and product paths of sessions of the given classes (:meth:`NumpySampler.sessions`),
+    session-major and with products masked after the end.
 
     Args:
         classes: class per session, shape (n,) (0 human, 1 agent).
         condition: demand condition per class, shape (2, N), rows sum to 1.
-        max_len: L_max.
-        rng: draws uniforms of shape (2, L, n): events, then products.
 
     Returns:
-        ``(events, products)``, each (n, L), ``-1`` after a session ends (``checkout_start``
+        ``(events, products)``, each (n, L_max), ``-1`` after a session ends (``checkout_start``
         is recorded and ends the session, MODEL.md section 5).
     """
-    matrices, pi0 = absorbing_chains(behaviour)
-    uniforms = rng.random((2, max_len, classes.size))
-    paths = walk(classes, uniforms[0], search_cdf(np, matrices), search_cdf(np, pi0), behaviour.end)
-    cdf = search_cdf(np, condition)
-    products = np.where(
-        classes == 1,
-        np.searchsorted(cdf[1], uniforms[1], side="right"),
-        np.searchsorted(cdf[0], uniforms[1], side="right"),
-    )
+    paths, products = sampler.sessions(classes, condition, rng)
     return paths.T.copy(), np.where(paths >= 0, products, -1).T.copy()
 
 
-def sample_sessions(
-    behaviour: Behaviour, config: MarketConfig, prices: npt.ArrayLike, alpha: float, rng: np.random.Generator
-) -> MarketSessions:
-    """One market step at agent share ``alpha`` and prices p (N,), keeping every session."""
+def sample_sessions(sampler: NumpySampler, prices: npt.ArrayLike, alpha: float, rng: np.random.Generator) -> MarketSessions:
+    """One market step of ``sampler`` at agent share ``alpha`` and prices p (N,), keeping every
+    session (the same draws, in the same order, as :meth:`NumpySampler.sample` with one candidate)."""
+    config = sampler.config
     prices = np.asarray(prices, dtype=float)
     if prices.shape != (config.n_products,):
         raise ValueError(f"prices must have shape ({config.n_products},) (N); got {prices.shape}")
-    n_agents = agents_in_split(config.n_sessions, [alpha])
     z = rng.standard_normal((2, 2, config.n_products))
     demand = true_demand(np, z, prices, config.mu, config.sd, config.noise_std)
-    classes = session_classes(config.n_sessions, n_agents).ravel()
-    events, products = walk_sessions(behaviour, classes, demand_condition(np, demand), config.max_len, rng)
+    classes = session_classes(config.n_sessions, agents_in_split(config.n_sessions, [alpha])).ravel()
+    events, products = sessions_of(sampler, classes, demand_condition(np, demand), rng)
     return MarketSessions(events, products, classes, demand, z)
 
 
@@ -251,12 +238,13 @@ def defence_experiment(behaviour: Behaviour, market: MarketConfig, config: Defen
         (p1 . d_H(p1), price units x share points), ``empty`` (every session excluded).
     """
     rng = np.random.default_rng(config.seed)
+    sampler = NumpySampler(behaviour, market)
     weights = behaviour.weights
     rows = []
     for alpha in config.alphas:
         for step in range(config.n_steps):
             prices = rng.uniform(config.p_low, config.p_high, market.n_products)
-            sessions = sample_sessions(behaviour, market, prices, float(alpha), rng)
+            sessions = sample_sessions(sampler, prices, float(alpha), rng)
             interest = session_interest(sessions.events, sessions.products, weights, market.n_products)
             f = session_scores(sessions, behaviour, config.detector, config.temperature)
             human = sessions.demand[0]
@@ -365,6 +353,7 @@ def recon_experiment(behaviour: Behaviour, market: MarketConfig, config: ReconCo
         ``leak_share`` = leak / oracle.
     """
     rng = np.random.default_rng(config.seed)
+    sampler = NumpySampler(behaviour, market)
     n = market.n_products
     prices = rng.uniform(config.p_low, config.p_high, n)
     demand = true_demand(np, rng.standard_normal((2, 2, n)), prices, market.mu, market.sd, market.noise_std)
@@ -376,7 +365,7 @@ def recon_experiment(behaviour: Behaviour, market: MarketConfig, config: ReconCo
         agents = config.n_agents
         if depth > 0:
             classes = np.ones(agents * depth, dtype=np.int64)
-            events, products = walk_sessions(behaviour, classes, condition, market.max_len, rng)
+            events, products = sessions_of(sampler, classes, condition, rng)
             interest = session_interest(events, products, behaviour.weights, n).reshape(agents, depth, n).sum(axis=1)
             target = np.argmax(interest, axis=1)
             recon_events = (events >= 0).reshape(agents, depth, -1).sum(axis=(1, 2))

@@ -44,6 +44,9 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Split = tuple[IntArray, IntArray]
 
+CONFIDENCE = 0.95
+"""Level of the bootstrap CIs of every AUC."""
+
 F_UNSCORED = 0.5
 """Agent probability the KL detector gives a unit it cannot score (sigmoid(0): no evidence)."""
 
@@ -638,7 +641,7 @@ def evaluate(
     n_boot: int = 2000,
     seed: int = 0,
     recall: float = 0.8,
-    confidence: float = 0.95,
+    confidence: float = CONFIDENCE,
 ) -> pd.DataFrame:
     """One row per detector: AUC with its percentile bootstrap CI (:func:`cohort.auc_bootstrap`;
     every detector gets the same resamples, from one seed), precision at ``recall``, Brier score
@@ -794,7 +797,7 @@ def multitask_comparison(
         if multitask and 0 < bought.sum() < bought.size:
             purchase = result.predict_out_of_fold(cohort.features, lambda model, part: model.predict_purchase(part))
             rng = cohort_stats.CohortConfig(seed=seed).generator("auc")
-            area, low, high = cohort_stats.auc_bootstrap(purchase, bought, n_boot, rng)
+            area, low, high = cohort_stats.auc_bootstrap(purchase, bought, n_boot, rng, CONFIDENCE)
             row.update({"purchase AUC": area, "purchase low": low, "purchase high": high})
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("network")

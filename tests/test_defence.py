@@ -44,7 +44,7 @@ def test_sessions_reproduce_the_market_sampler():
     config = MarketConfig(n_products=4, n_sessions=30, max_len=12)
     prices = np.array([20.0, 40.0, 60.0, 80.0])
     market = NumpySampler(b, config).sample(prices, [0.4], np.random.default_rng(11))
-    sessions = defence.sample_sessions(b, config, prices, 0.4, np.random.default_rng(11))
+    sessions = defence.sample_sessions(NumpySampler(b, config), prices, 0.4, np.random.default_rng(11))
     q = defence.defended_proxy(defence.session_interest(sessions.events, sessions.products, b.weights, 4), np.ones(30))
     np.testing.assert_allclose(q, market.q[0], rtol=1e-12)
     np.testing.assert_array_equal(sessions.demand, market.demand)
