@@ -26,6 +26,7 @@ import argparse
 import cProfile
 import json
 import math
+import os
 import platform
 import pstats
 import time
@@ -459,7 +460,7 @@ def machine() -> dict[str, Any]:
         "pandas": pd.__version__,
         "jax": jax.__version__,
         "processor": platform.processor() or platform.machine(),
-        "cpus": __import__("os").cpu_count(),
+        "cpus": os.cpu_count(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -508,6 +509,7 @@ def targets(result: dict[str, Any]) -> dict[str, float]:
     return {
         "numpy_over_reference_k5": float(pub.loc[("k5", "numpy"), "speedup"]),
         "jax_over_reference_k5": float(pub.loc[("k5", "jax"), "speedup"]),
+        "jax_batched_over_reference_k5": float(bat["env_steps_per_s"].max() / pub.loc[("k5", "reference"), "steps_per_s"]),
         "bare_over_batched_at_largest_batch": float(bat.iloc[-1]["bare_ratio"]),
         "n1000_m100_k5_peak_mb": float(big["peak_mb"].max()) if len(big) else math.nan,
     }

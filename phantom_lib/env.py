@@ -389,14 +389,20 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
 
     Action: Discrete(action_levels), price multiplier ``config.scales[action]``.
     Observation: float32 (2N + 4,) = [q, p, f_last, alpha_adv_last, alpha0, eps_alpha].
-    The env's randomness comes from its own generator, seeded by ``reset(seed=...)``.
+    Step info (Python numbers): revenue, budget, profit, agent_prob, coi_leak, coi_penalty,
+    ux_penalty, supra_penalty, reward (the kept candidate's terms), volatility, upward, supra,
+    supra_share, coi_level, margin, alpha_adv, candidate (k*), candidate_rewards (K,),
+    sampled_states. Episodes are truncated at ``max_steps`` and terminated after ``patience``
+    consecutive steps below ``margin_floor``. :attr:`limbo` records the episode's alternation.
+    The env's randomness comes from its own generator, seeded by ``reset(seed=...)``; the
+    ``backend`` field picks the market implementation (same model, different speed).
     """
 
     metadata = {"render_modes": []}
 
     def __init__(self, config: EnvConfig | None = None, behaviour: Behaviour | None = None, **fields: Any) -> None:
         super().__init__()
-        config = (config or EnvConfig()).replace(**fields) if fields else (config or EnvConfig())
+        config = (config or EnvConfig()).replace(**fields)
         behaviour = default_behaviour() if behaviour is None else behaviour
         self.config = config
         self.behaviour = behaviour

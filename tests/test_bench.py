@@ -59,13 +59,15 @@ def test_large_rows_and_targets_read_the_result():
         + [{"n_products": 10, "n_sessions": 100, "n_candidates": 5, "backend": "numpy", "peak_mb": 9.0}]
     )
     result = {
-        "published": [{"setting": "k5", "backend": b, "speedup": s} for b, s in (("numpy", 30.0), ("jax", 40.0))],
-        "batched": [{"bare_ratio": 3.0}, {"bare_ratio": 2.5}],
+        "published": [{"setting": "k5", "backend": b, "speedup": s, "steps_per_s": 10 * s}
+                      for b, s in (("reference", 1.0), ("numpy", 30.0), ("jax", 40.0))],
+        "batched": [{"bare_ratio": 3.0, "env_steps_per_s": 2000.0}, {"bare_ratio": 2.5, "env_steps_per_s": 1500.0}],
         "scaling": scaling.to_dict(orient="records"),
     }
     assert bench.targets(result) == {
         "numpy_over_reference_k5": 30.0,
         "jax_over_reference_k5": 40.0,
+        "jax_batched_over_reference_k5": 200.0,
         "bare_over_batched_at_largest_batch": 2.5,
         "n1000_m100_k5_peak_mb": 2.0,
     }
