@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib.market import Behaviour, MarketConfig
+from phantom_lib.market import Behaviour, MarketConfig, default_behaviour
 from phantom_lib.samplers import BACKENDS, make_sampler
 
 FloatArray = npt.NDArray[np.float64]
@@ -383,23 +383,27 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
     Args:
         config: the configuration (default :class:`EnvConfig`); ``fields`` override it, and
             MarketConfig fields may be given flat (``n_products=3``).
-        behaviour: the class kernels and centroids the market samples from (default: the
-            behaviour estimated from the shipped stand-in data).
+        behaviour: the class kernels and centroids the market samples from (default:
+            :func:`phantom_lib.market.default_behaviour`, estimated from the configured data
+            source: the synthetic stand-in unless ``$PHANTOM_WHOCLICKED`` names the real file).
 
     Action: Discrete(action_levels), price multiplier ``config.scales[action]``.
     Observation: float32 (2N + 4,) = [q, p, f_last, alpha_adv_last, alpha0, eps_alpha].
-    The env's randomness comes from its own generator, seeded by ``reset(seed=...)``.
+    Step info (Python numbers): revenue, budget, profit, agent_prob, coi_leak, coi_penalty,
+    ux_penalty, supra_penalty, reward (the kept candidate's terms), volatility, upward, supra,
+    supra_share, coi_level, margin, alpha_adv, candidate (k*), candidate_rewards (K,),
+    sampled_states. Episodes are truncated at ``max_steps`` and terminated after ``patience``
+    consecutive steps below ``margin_floor``. :attr:`limbo` records the episode's alternation.
+    The env's randomness comes from its own generator, seeded by ``reset(seed=...)``; the
+    ``backend`` field picks the market implementation (same model, different speed).
     """
 
     metadata = {"render_modes": []}
 
     def __init__(self, config: EnvConfig | None = None, behaviour: Behaviour | None = None, **fields: Any) -> None:
         super().__init__()
-        config = (config or EnvConfig()).replace(**fields) if fields else (config or EnvConfig())
-        if behaviour is None:
-            raise ValueError(
-                "PhantomPricingEnv needs a behaviour: pass behaviour=Behaviour.from_trajectories(table)"
-            )
+        config = (config or EnvConfig()).replace(**fields)
+        behaviour = default_behaviour() if behaviour is None else behaviour
         self.config = config
         self.behaviour = behaviour
         self.limbo = Limbo()
@@ -489,5 +493,5 @@ class _JaxCore(_Core):
         return state, obs
 
     def step(self, state: PricingState, action: int, rng: np.random.Generator) -> tuple[Any, ...]:
-        obs, new, reward, terminated, truncated, info = self.host.step(state, action)
+        obs, new, reward, terminated, truncated, info = self.host.step(action)  # the device keeps the state
         return new, obs, reward, terminated, truncated, info

@@ -128,29 +128,68 @@ def _reset_from_seed(env: FunctionalPricingEnv, seed: Any, params: EnvParams) ->
     return key, *env.reset(sub, params)
 
 
+def _packed(tree: Any) -> Any:
+    """Every leaf of ``tree`` raveled into one float32 vector (ints up to 2^24 stay exact)."""
+    return jnp.concatenate([jnp.ravel(leaf).astype(jnp.float32) for leaf in jax.tree.leaves(tree)])
+
+
 @partial(jax.jit, static_argnums=0)
 def _step_and_split(env: FunctionalPricingEnv, key: Any, state: PricingState, action: Any, params: EnvParams) -> Any:
+    """Split the key, step, and pack the results for one host transfer: ``(key, state, packed)``."""
     key, sub = jax.random.split(key)
-    return key, *env.step(sub, state, action, params)
+    obs, state, *rest = env.step(sub, state, action, params)
+    return key, state, _packed((obs, state, *rest))
+
+
+class _Layout:
+    """How :func:`_packed` laid a pytree out, to rebuild it on the host from the flat vector."""
+
+    def __init__(self, shapes: Any) -> None:
+        leaves, self.treedef = jax.tree.flatten(shapes)
+        sizes = [int(np.prod(leaf.shape)) for leaf in leaves]
+        self.parts = [
+            (start, start + size, leaf.shape, np.dtype(leaf.dtype))
+            for start, size, leaf in zip(np.cumsum([0] + sizes[:-1]), sizes, leaves)
+        ]
+
+    def unpack(self, flat: np.ndarray) -> Any:
+        leaves = [
+            flat[a:b].reshape(shape).astype(dtype) if shape else dtype.type(flat[a]).item()
+            for a, b, shape, dtype in self.parts
+        ]
+        return jax.tree.unflatten(self.treedef, leaves)
 
 
 class HostEnv:
-    """Host-side driver of one functional env for a gymnasium wrapper: numpy in, numpy out.
+    """Host-side driver of one functional env for a gymnasium wrapper: numpy out.
 
-    The key is split inside the compiled call and all results come back in one transfer;
-    compiled code is shared by every env of the same shapes.
+    The key and state stay on the device between steps; the key is split inside the compiled
+    call and every result comes back packed in one float32 vector (one transfer, unpacked by
+    shape on the host; scalars become Python numbers); compiled code is shared by every env
+    of the same shapes.
     """
 
     def __init__(self, config: EnvConfig, behaviour: Behaviour) -> None:
         self.env, self.params = make(config, behaviour)
         self.key: Any = None
+        self.state: Any = None
+        self._layout: _Layout | None = None
 
     def reset(self, seed: int) -> tuple[Any, PricingState]:
         """Start an episode from an integer seed; returns ``(obs, state)`` as numpy values."""
-        self.key, *rest = _reset_from_seed(self.env, np.uint32(seed), self.params)
-        return tuple(jax.device_get(rest))  # type: ignore[return-value]
+        self.key, obs, self.state = _reset_from_seed(self.env, np.uint32(seed), self.params)
+        return jax.device_get((obs, self.state))  # type: ignore[no-any-return]
 
-    def step(self, state: PricingState, action: int) -> tuple[Any, ...]:
+    def step(self, action: int) -> tuple[Any, ...]:
         """``(obs, state, reward, terminated, truncated, info)`` as numpy values."""
-        self.key, *rest = _step_and_split(self.env, self.key, state, np.int32(action), self.params)
-        return tuple(jax.device_get(rest))
+        if self._layout is None:
+            shapes = jax.eval_shape(self.env.step, self.key, self.state, np.int32(action), self.params)
+            self._layout = _Layout(shapes)
+        self.key, self.state, packed = _step_and_split(self.env, self.key, self.state, np.int32(action), self.params)
+        return tuple(self._layout.unpack(np.asarray(packed)))
+
+    def step_memory(self) -> Any:
+        """XLA's memory statistics of the compiled step (argument, output, temporary bytes)."""
+        if self.state is None:
+            self.reset(0)
+        return _step_and_split.lower(self.env, self.key, self.state, np.int32(0), self.params).compile().memory_analysis()

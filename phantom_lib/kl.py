@@ -107,3 +107,43 @@ def agent_probability(gap: npt.ArrayLike, temperature: float = 1.0) -> FloatArra
         raise ValueError(f"temperature must be > 0; got {temperature}")
     z = np.asarray(gap, dtype=float) / temperature
     return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def path_gaps(
+    paths: npt.NDArray[np.int64], human_counts: FloatArray, agent_counts: FloatArray, eps: float = EPS
+) -> FloatArray:
+    """g(s) = Delta_H(s) - Delta_A(s) for each path, touching only the pairs each path makes.
+
+    The same quantity as ``gaps(pair_counts(paths, S), human_counts, agent_counts, eps)``, but
+    its cost grows with the number of transitions, not with n * S^2: the simulator scores every
+    sampled session with it.
+
+    Args:
+        paths: int array (n, L) of event indices, ``-1`` after a path ends.
+        human_counts, agent_counts: pooled pair counts of the class centroids, shape (S, S).
+        eps: KL smoothing constant.
+
+    Returns:
+        (n,) gaps in nats; NaN where either divergence is undefined (fewer than 2 events, or no
+        source event shared with a centroid).
+    """
+    paths = np.asarray(paths, dtype=np.int64)
+    n, s = paths.shape[0], human_counts.shape[0]
+    src, dst = paths[:, :-1], paths[:, 1:]
+    valid = (src >= 0) & (dst >= 0)
+    owner_of_move = np.nonzero(valid)[0]
+    pair, count = np.unique((owner_of_move * s + src[valid]) * s + dst[valid], return_counts=True)
+    row, inverse = np.unique(pair // s, return_inverse=True)  # row = session * S + source
+    p = count / np.bincount(inverse, weights=count)[inverse]
+    source, owner, destination = row % s, row // s, pair % s
+    deltas = []
+    for centroid in (human_counts, agent_counts):
+        totals = centroid.sum(axis=1)
+        q = np.divide(centroid, totals[:, None], out=np.zeros_like(centroid, dtype=float), where=totals[:, None] > 0)
+        terms = (p + eps) * np.log((p + eps) / (q[source[inverse], destination] + eps))
+        row_kl = np.bincount(inverse, weights=terms, minlength=row.size)
+        shared = totals[source] > 0
+        total = np.bincount(owner, weights=np.where(shared, row_kl, 0.0), minlength=n)
+        n_shared = np.bincount(owner, weights=shared, minlength=n)
+        deltas.append(np.divide(total, n_shared, out=np.full(n, np.nan), where=n_shared > 0))
+    return deltas[0] - deltas[1]

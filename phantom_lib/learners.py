@@ -40,7 +40,6 @@ extra evaluation episodes).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -166,15 +165,6 @@ class TrialConfig:
 
 # --------------------------------------------------------------------------- environments
 
-@functools.lru_cache(maxsize=1)
-def default_behaviour() -> Any:
-    """The market behaviour estimated from the shipped (synthetic stand-in) data, once per process."""
-    from phantom_lib import data
-    from phantom_lib.market import Behaviour
-
-    return Behaviour.from_trajectories(data.trajectories(data.load_whoclicked()))
-
-
 def make_env(trial: TrialConfig, alpha0: float | None = None, robust: bool = True) -> gym.Env:
     """The pricing env of ``trial``: its training env (``robust``) or the evaluation env at ``alpha0``.
 
@@ -189,7 +179,7 @@ def make_env(trial: TrialConfig, alpha0: float | None = None, robust: bool = Tru
               "n_candidates": trial.n_candidates if robust else 1, "lambda_coi": trial.lambda_coi,
               "action_levels": trial.action_levels, "max_steps": trial.max_steps, "backend": trial.backend,
               "n_products": trial.n_products, "n_sessions": trial.n_sessions}
-    return PhantomPricingEnv(EnvConfig().replace(**fields), behaviour=default_behaviour())
+    return PhantomPricingEnv(EnvConfig().replace(**fields))  # market.default_behaviour(), cached per process
 
 
 class StepLog(gym.Wrapper):

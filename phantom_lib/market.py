@@ -23,6 +23,7 @@ Class order everywhere: index 0 = human, 1 = agent.
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib import distinguish
+from phantom_lib import kl
 from phantom_lib.events import CHECKOUT, PROXY_EPS, SESSION_END, weights_of
 from phantom_lib.kernels import Kernel, estimate_by_class
 
@@ -167,6 +168,14 @@ class Behaviour:
         """Estimate the event-level class kernels and centroids from a trajectory table."""
         return cls.from_kernels(estimate_by_class(trajectories, state="event", smoothing=smoothing))
 
+    @classmethod
+    def from_data(cls, source: str | None = None, unit: str = "experiment", smoothing: float = 0.0) -> Behaviour:
+        """Estimate from WhoClickedIt: ``source`` as :func:`phantom_lib.data.resolve_source` takes
+        it (default: ``$PHANTOM_WHOCLICKED``, else the shipped synthetic stand-in)."""
+        from phantom_lib import data
+
+        return cls.from_trajectories(data.trajectories(data.load_whoclicked(source), unit=unit), smoothing)
+
     @property
     def labels(self) -> tuple[str, ...]:
         """State names, length S."""
@@ -206,6 +215,13 @@ class Behaviour:
     def centroids(self) -> FloatArray:
         """Both centroids, shape (2, S, S)."""
         return np.stack([self.human_centroid, self.agent_centroid])
+
+
+@functools.lru_cache(maxsize=1)
+def default_behaviour() -> Behaviour:
+    """:meth:`Behaviour.from_data` of the configured source (the stand-in unless
+    ``$PHANTOM_WHOCLICKED`` names the real file), estimated once per process."""
+    return Behaviour.from_data()
 
 
 def agents_in_split(n_sessions: int, alphas: npt.ArrayLike) -> IntArray:
@@ -274,9 +290,9 @@ def step_agent_probability(
         2 events and a source event the centroids observe); :data:`F_UNSCORED` if there is none.
     """
     k, m, length = paths.shape
-    counts = distinguish.pair_counts(paths.reshape(k * m, length), behaviour.n_states)
-    gap = distinguish.gaps(counts, behaviour.human_centroid, behaviour.agent_centroid).reshape(k, m)
-    f = distinguish.agent_probability(gap, temperature)
+    counts = kl.pair_counts(paths.reshape(k * m, length), behaviour.n_states)
+    gap = kl.gaps(counts, behaviour.human_centroid, behaviour.agent_centroid).reshape(k, m)
+    f = kl.agent_probability(gap, temperature)
     scored = np.isfinite(f)
     n_scored = scored.sum(axis=1)
     total = np.where(scored, f, 0.0).sum(axis=1)

@@ -37,9 +37,20 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "power_sizes": [5, 13, 30],
             "power_size_effects": [1.0],
         },
-        "05_simulator": {},
+        "05_simulator": {"bench": "quick", "equivalence_draws": 150},
         "06_sweep": {"sweep_profile": "smoke", "demo_timesteps": 100},  # reads the committed full results
-        "07_detection": {},
+        "07_detection": {
+            "n_synthetic": 400,
+            "n_boot": 200,
+            "net_epochs": 100,
+            "boost_iterations": 30,
+            "importance_repeats": 1,
+            "bench_sizes": [20_000, 50_000, 100_000],
+            "alphas": [0.0, 0.3, 0.6],
+            "defence_steps": 30,
+            "recon_depths": [0, 1, 4],
+            "recon_agents": 200,
+        },
     },
     "full": {
         "01_dataset": {},

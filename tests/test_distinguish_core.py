@@ -52,3 +52,27 @@ def test_gap_sign_and_sigmoid():
     assert gaps(human_like, human, agent)[0] < 0 < gaps(agent_like, human, agent)[0]
     np.testing.assert_allclose(agent_probability([0.0, np.log(3.0), -np.log(3.0)]), [0.5, 0.75, 0.25])
     np.testing.assert_allclose(agent_probability([2.0], temperature=2.0), [1 / (1 + np.exp(-1))])
+
+
+def test_path_gaps_equal_the_dense_gaps_on_random_paths():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from phantom_lib.kl import path_gaps
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.integers(1, 12), st.integers(2, 6))
+    def check(seed, n, length, s):
+        rng = np.random.default_rng(seed)
+        paths = rng.integers(0, s, size=(n, length))
+        ends = rng.integers(0, length + 1, size=n)
+        paths[np.arange(length)[None, :] >= ends[:, None]] = -1
+        human = rng.integers(0, 4, size=(s, s)).astype(float)
+        agent = rng.integers(0, 4, size=(s, s)).astype(float)
+        human[rng.integers(0, s)] = 0.0  # a source the centroid never saw
+        dense = gaps(pair_counts(paths, s), human, agent)
+        sparse = path_gaps(paths, human, agent)
+        np.testing.assert_array_equal(np.isnan(dense), np.isnan(sparse))
+        np.testing.assert_allclose(sparse[~np.isnan(sparse)], dense[~np.isnan(dense)], rtol=1e-12, atol=1e-12)
+
+    check()

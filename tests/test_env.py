@@ -217,3 +217,12 @@ def test_functional_env_vmaps_over_environments(beh):
     np.testing.assert_allclose(batched[0][2], single[0], rtol=1e-5)  # env 2 of the batch = env 2 alone
     assert batched[2][2] == pytest.approx(float(single[2]), rel=1e-5)
     assert len({float(r) for r in batched[2]}) == 4  # independent environments
+
+
+def test_default_env_runs_on_the_stand_in():
+    env = PhantomPricingEnv()
+    assert env.behaviour.n_states == 9 and "checkout_start" in env.behaviour.labels
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (2 * 10 + 4,)
+    obs, reward, *_ = env.step(4)
+    assert np.isfinite(reward) and env.observation_space.contains(obs)

@@ -23,8 +23,8 @@ def test_claim_keys_are_unique_and_contract_lists_each_name_once():
     contract = reproduction.contract()
     for chapter, names in contract.items():
         assert len(names) == len(set(names)), chapter
-    assert contract["04_distinguish"] == ["gap_human_mean", "gap_human_std", "n_human", "gap_agent_mean",
-                                          "gap_agent_std", "n_agent", "mw_u", "mw_p"]
+    assert contract["04_distinguish"] == ["human_mean_loo", "human_std_loo", "n_human_loo", "agent_mean_loo",
+                                          "agent_std_loo", "n_agent_loo", "u_loo", "p_loo"]
 
 
 def test_every_figure_label_and_chapter_is_a_real_chapter():
@@ -62,13 +62,13 @@ def test_rules_decide_at_their_boundaries():
 
 def test_published_gap_tolerance_is_two_published_standard_errors():
     tolerance = 2 * 2.67 / math.sqrt(13)
-    assert GAP.rule.test({"gap_human_mean": -3.35 + tolerance - 1e-9})
-    assert not GAP.rule.test({"gap_human_mean": -3.35 + tolerance + 1e-9})
+    assert GAP.rule.test({"human_mean_loo": -3.35 + tolerance - 1e-9})
+    assert not GAP.rule.test({"human_mean_loo": -3.35 + tolerance + 1e-9})
 
 
 def test_rows_read_glued_values_and_decide(tmp_path: Path):
     glued_notebook(tmp_path / "04_distinguish.ipynb",
-                   {"gap_human_mean": -3.1, "gap_human_std": 2.5, "n_human": 13, "mw_u": 2.0, "mw_p": 0.02})
+                   {"human_mean_loo": -3.1, "human_std_loo": 2.5, "n_human_loo": 13, "u_loo": 2.0, "p_loo": 0.02})
     table = reproduction.rows(tmp_path, [GAP, MW], pending=())
     assert [(r.verdict, r.book) for r in table] == [
         ("agree", "-3.10 ± 2.50 (n = 13)"), ("differ", "U = 2, p = 0.02")]
@@ -76,8 +76,8 @@ def test_rows_read_glued_values_and_decide(tmp_path: Path):
 
 
 def test_a_delivered_chapter_missing_a_name_fails_the_page(tmp_path: Path):
-    glued_notebook(tmp_path / "04_distinguish.ipynb", {"mw_u": 2.0})
-    with pytest.raises(glued.MissingGlue, match=r"does not glue \['mw_p'\]"):
+    glued_notebook(tmp_path / "04_distinguish.ipynb", {"u_loo": 2.0})
+    with pytest.raises(glued.MissingGlue, match=r"does not glue \['p_loo'\]"):
         reproduction.rows(tmp_path, [MW], pending=())
     with pytest.raises(FileNotFoundError):
         reproduction.rows(tmp_path / "nowhere", [MW], pending=())
@@ -92,13 +92,13 @@ def test_pending_chapters_are_shown_as_pending_without_reading(tmp_path: Path):
 
 def test_markdown_has_one_row_per_claim_and_links_only_existing_figures(tmp_path: Path):
     glued_notebook(tmp_path / "04_distinguish.ipynb",
-                   {"gap_human_mean": -3.1, "gap_human_std": 2.5, "n_human": 13, "mw_u": 2.0, "mw_p": 0.0004})
+                   {"human_mean_loo": -3.1, "human_std_loo": 2.5, "n_human_loo": 13, "u_loo": 2.0, "p_loo": 0.0004})
     done = reproduction.rows(tmp_path, [GAP, MW], pending=())
     waiting = reproduction.rows(tmp_path, [GAP], pending={"04_distinguish"})
     text = reproduction.to_markdown(done + waiting)
     rows = [line for line in text.splitlines() if line.startswith("| ") and "Published claim" not in line]
     assert len(rows) == 3
     assert rows[0].count("{doc}`04 Distinguishability </book/chapters/04_distinguish>`") == 1
-    assert "{ref}`figure <fig-gaps>`" in rows[0] and "figure <" not in rows[2]
+    assert "{ref}`figure <fig-distinguish-gaps>`" in rows[0] and "figure <" not in rows[2]
     assert all(len(re.findall(r"(?<!\\)\|", row)) == 7 for row in rows)  # six cells, no stray pipes
     assert text.count("agree if") == 3

@@ -166,21 +166,15 @@ def agent_probability(paths: Any, arrays: MarketArrays) -> Any:
     Returns:
         f, shape (K,): mean sigmoid(gap / T) over scorable sessions, :data:`F_UNSCORED` if none.
     """
-    counts = pair_counts(paths, arrays.cdf.shape[1])
+    counts = pair_counts(paths, arrays.cdf.shape[1])[..., None, :, :]  # (K, M, 1, S, S) against (2, S, S)
     total = counts.sum(-1)
     p = counts / jnp.where(total > 0, total, 1.0)[..., None]
-    log_p = jnp.log(p + EPS)
-
-    def divergence(y: int) -> tuple[Any, Any]:
-        kl = jnp.where(p > 0, (p + EPS) * (log_p - arrays.log_centroid[y]), 0.0).sum(-1)
-        shared = (total > 0) & arrays.observed[y]
-        n_shared = shared.sum(-1)
-        return jnp.where(shared, kl, 0.0).sum(-1) / jnp.maximum(n_shared, 1), n_shared > 0
-
-    delta_h, ok_h = divergence(0)
-    delta_a, ok_a = divergence(1)
-    scored = ok_h & ok_a
-    f = 0.5 * (1.0 + jnp.tanh(0.5 * (delta_h - delta_a) / arrays.temperature))
+    kl = jnp.where(p > 0, (p + EPS) * (jnp.log(p + EPS) - arrays.log_centroid), 0.0).sum(-1)  # (K, M, 2, S)
+    shared = (total > 0) & arrays.observed
+    n_shared = shared.sum(-1)
+    delta = jnp.where(shared, kl, 0.0).sum(-1) / jnp.maximum(n_shared, 1)  # (K, M, 2): Delta_H, Delta_A
+    scored = (n_shared > 0).all(-1)
+    f = 0.5 * (1.0 + jnp.tanh(0.5 * (delta[..., 0] - delta[..., 1]) / arrays.temperature))
     n_scored = scored.sum(-1)
     mean = jnp.where(scored, f, 0.0).sum(-1) / jnp.maximum(n_scored, 1)
     return jnp.where(n_scored > 0, mean, F_UNSCORED)

@@ -9,20 +9,31 @@ Why it is fast (each point removes a cost the reference pays):
   product CDFs once per market step;
 * inverse CDF with pre-drawn uniforms, one ``(cdf[row] <= u).sum()`` per state instead of a
   label lookup and a weighted choice;
-* all K*M sessions of a step, both classes, advance together: the two class kernels are
-  stacked into one (2S, S) CDF table and a session's row is ``class * S + state``; the stop
-  state (``checkout_start``) is re-wired to move to the absorbing ``session_end``, so the loop
-  needs no per-session bookkeeping, and it exits as soon as every session has ended.
+* event paths are walked ahead, in blocks of :data:`POOL_BLOCK` sessions per class: a path's
+  events depend only on its class's kernel (prices and alpha change the products and the class
+  split, not the event chain), so blocks are walked with a handful of numpy calls, each path is
+  scored once (its KL gap and f, by :func:`phantom_lib.kl.path_gaps`, whose cost follows the
+  moves a path makes rather than S^2), and a market step takes its K*M sessions from the pools;
+  the stop state (``checkout_start``) is re-wired to move to the absorbing ``session_end``, so
+  the walk advances only the sessions still walking (the live set shrinks every position) and
+  stops when none is left;
+* a step is then a few whole-array calls: products for all its events by one inverse-CDF
+  search per class, the proxy of all K candidates by one ``bincount``, f per candidate by
+  another. The pool is emptied whenever a different generator asks, so a reseeded environment
+  reproduces its episodes exactly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from phantom_lib.events import demand_proxy
+from phantom_lib.kl import agent_probability, path_gaps
 from phantom_lib.market import (
+    F_UNSCORED,
     Behaviour,
     FloatArray,
     IntArray,
@@ -33,14 +44,8 @@ from phantom_lib.market import (
     demand_condition,
     normalised_proxy,
     search_cdf,
-    session_classes,
-    step_agent_probability,
     true_demand,
 )
-
-END_CHECK_EVERY = 4
-"""The walk tests whether every session has ended once every this many states."""
-
 
 def absorbing_chains(behaviour: Behaviour) -> tuple[FloatArray, FloatArray]:
     """Both class chains with stop states re-wired to ``session_end``.
@@ -72,16 +77,42 @@ def walk(classes: IntArray, uniforms: FloatArray, cdf: FloatArray, cdf0: FloatAr
     s = cdf.shape[1]
     table = cdf.reshape(2 * s, s)
     offset = classes * s
-    paths = np.full((length, n), end, dtype=np.int64)
+    paths = np.full((length, n), -1, dtype=np.int64)
     state = (cdf0[classes] <= uniforms[0][:, None]).sum(axis=1)
     paths[0] = state
+    live = np.flatnonzero(state != end)  # only sessions still walking are advanced
+    state = state[live]
     for t in range(1, length):
-        if t % END_CHECK_EVERY == 0 and (state == end).all():
+        if live.size == 0:
             break
-        state = (table[offset + state] <= uniforms[t][:, None]).sum(axis=1)
-        paths[t] = state
+        state = (table[offset[live] + state] <= uniforms[t, live][:, None]).sum(axis=1)
+        paths[t, live] = state
+        going = state != end
+        live, state = live[going], state[going]
     paths[paths == end] = -1
     return paths
+
+
+POOL_BLOCK = 4096
+"""Sessions walked per class at a time. Event paths do not depend on prices or alpha (only the
+products and the class split do), so each class's paths are walked in blocks, scored once, and
+consumed M at a time: numpy's per-call cost is paid once per block instead of once per step."""
+
+
+@dataclass
+class _PathPool:
+    """Walked, not yet used event paths of one class, session-major and flattened."""
+
+    events: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    lengths: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    f: FloatArray = field(default_factory=lambda: np.empty(0))
+
+    def take(self, n: int) -> tuple[IntArray, IntArray, FloatArray]:
+        """Remove and return the first ``n`` sessions: ``(events, lengths, f)``."""
+        used = int(self.lengths[:n].sum())
+        out = self.events[:used], self.lengths[:n], self.f[:n]
+        self.events, self.lengths, self.f = self.events[used:], self.lengths[n:], self.f[n:]
+        return out
 
 
 class NumpySampler(Sampler):
@@ -94,45 +125,82 @@ class NumpySampler(Sampler):
         matrices, pi0 = absorbing_chains(behaviour)
         self._cdf, self._cdf0 = search_cdf(np, matrices), search_cdf(np, pi0)
         self._weights = behaviour.weights
+        self._pools = (_PathPool(), _PathPool())
+        self._pool_rng: np.random.Generator | None = None
+
+    def _take(self, cls: int, n: int, rng: np.random.Generator) -> tuple[IntArray, IntArray, FloatArray]:
+        """``n`` fresh sessions of class ``cls``: flat events, lengths (n,) and f per session (n,)
+        (NaN where a session cannot be scored). The pool is refilled from ``rng`` when short and
+        emptied when a different generator asks (so a reseeded env never sees old draws)."""
+        if rng is not self._pool_rng:
+            self._pools, self._pool_rng = (_PathPool(), _PathPool()), rng
+        pool = self._pools[cls]
+        if pool.lengths.size < n:
+            block = max(POOL_BLOCK, n)
+            classes = np.full(block, cls, dtype=np.int64)
+            paths = walk(classes, rng.random((self.config.max_len, block)), self._cdf, self._cdf0, self.behaviour.end).T
+            recorded = paths >= 0
+            f = agent_probability(path_gaps(paths, self.behaviour.human_centroid, self.behaviour.agent_centroid),
+                                  self.config.temperature)
+            pool.events = np.concatenate([pool.events, paths[recorded]])
+            pool.lengths = np.concatenate([pool.lengths, recorded.sum(axis=1)])
+            pool.f = np.concatenate([pool.f, f])
+        return pool.take(n)
+
+    def _products(self, cls: int, n_events: int, condition: FloatArray, rng: np.random.Generator) -> IntArray:
+        """One product per event of class ``cls``, i.i.d. from its demand condition (N,)."""
+        return np.searchsorted(search_cdf(np, condition[cls]), rng.random(n_events), side="right")
 
     def sessions(
         self, classes: IntArray, condition: FloatArray, rng: np.random.Generator
     ) -> tuple[IntArray, IntArray]:
-        """Sessions of the factorised expanded chain, all advanced together.
+        """Sessions of the factorised expanded chain, one per entry of ``classes``.
 
         Args:
             classes: class of each session, shape (n,). condition: c per class, shape (2, N).
-            rng: draws the uniforms, shape (2, L, n): events, then products.
+            rng: the source of every draw (paths from the pool, then products, class by class).
 
         Returns:
-            ``(paths, products)``, both (L, n) time-major; ``paths`` is -1 after a session ends
-            (``products`` there is meaningless).
+            ``(paths, products)``, both (L, n) time-major; -1 after a session ends.
         """
-        uniforms = rng.random((2, self.config.max_len, classes.size))
-        paths = walk(classes, uniforms[0], self._cdf, self._cdf0, self.behaviour.end)
-        product_cdf = search_cdf(np, condition)
-        products = np.where(
-            classes == 1,
-            np.searchsorted(product_cdf[1], uniforms[1], side="right"),
-            np.searchsorted(product_cdf[0], uniforms[1], side="right"),
-        )
-        return paths, products
+        length, n = self.config.max_len, classes.size
+        paths = np.full((n, length), -1, dtype=np.int64)
+        products = np.full((n, length), -1, dtype=np.int64)
+        for cls in (0, 1):
+            where = np.flatnonzero(classes == cls)
+            events, lengths, _ = self._take(cls, where.size, rng)
+            session = np.repeat(where, lengths)
+            position = np.arange(events.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            paths[session, position] = events
+            products[session, position] = self._products(cls, events.size, condition, rng)
+        return paths.T, products.T
 
     def sample(self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
         cfg = self.config
         prices = self._check_prices(prices)
         n_agents = agents_in_split(cfg.n_sessions, alphas)
-        k, m, n = n_agents.size, cfg.n_sessions, cfg.n_products
+        k, n = n_agents.size, cfg.n_products
         demand = true_demand(np, rng.standard_normal((2, 2, n)), prices, cfg.mu, cfg.sd, cfg.noise_std)
-        paths, products = self.sessions(session_classes(m, n_agents).ravel(), demand_condition(np, demand), rng)
-        recorded = paths >= 0
-        candidate = np.broadcast_to(np.repeat(np.arange(k), m), paths.shape)
-        q_hat, _ = demand_proxy((candidate * n + products)[recorded], self._weights[paths[recorded]], k * n)
+        condition = demand_condition(np, demand)
+        keys, weights, session_candidate, session_f = [], [], [], []
+        for cls, counts in ((0, cfg.n_sessions - n_agents), (1, n_agents)):
+            events, lengths, f = self._take(cls, int(counts.sum()), rng)
+            candidate = np.repeat(np.arange(k), counts)
+            keys.append(np.repeat(candidate, lengths) * n + self._products(cls, events.size, condition, rng))
+            weights.append(self._weights[events])
+            session_candidate.append(candidate)
+            session_f.append(f)
+        key = np.concatenate(keys)
+        q_hat, _ = demand_proxy(key, np.concatenate(weights), k * n)
+        candidate, f = np.concatenate(session_candidate), np.concatenate(session_f)
+        scored = np.isfinite(f)
+        n_scored = np.bincount(candidate[scored], minlength=k)
+        f_sum = np.bincount(candidate[scored], weights=f[scored], minlength=k)
         return MarketSample(
             q=normalised_proxy(np, q_hat.reshape(k, n)),
-            f=step_agent_probability(paths.T.reshape(k, m, cfg.max_len), self.behaviour, cfg.temperature),
+            f=np.divide(f_sum, n_scored, out=np.full(k, F_UNSCORED), where=n_scored > 0),
             demand=demand,
-            n_states=recorded.reshape(cfg.max_len, k, m).sum(axis=(0, 2)),
+            n_states=np.bincount(key // n, minlength=k),
         )
 
 

@@ -38,11 +38,16 @@ SEPARATOR = "|"
 """Joins event and product into an expanded state label."""
 
 
-def expanded_frame(labels: Sequence[str], matrix: FloatArray, condition: FloatArray) -> pd.DataFrame:
+def state_labels(labels: Sequence[str], n_products: int) -> pd.Index:
+    """The expanded states' labels "event|product", event-major (state (e, p) at e * N + p)."""
+    return pd.Index([f"{event}{SEPARATOR}{product}" for event in labels for product in range(n_products)])
+
+
+def expanded_frame(states: pd.Index, matrix: FloatArray, condition: FloatArray) -> pd.DataFrame:
     """The expanded kernel as the original built it: kron(T, outer(c, c)), string-keyed.
 
     Args:
-        labels: event names, length E. matrix: event kernel T, shape (E, E).
+        states: :func:`state_labels`, length E*N. matrix: event kernel T, shape (E, E).
         condition: demand condition c, shape (N,).
 
     Returns:
@@ -52,7 +57,6 @@ def expanded_frame(labels: Sequence[str], matrix: FloatArray, condition: FloatAr
     expanded = np.kron(matrix, np.outer(condition, condition))
     with np.errstate(invalid="ignore", divide="ignore"):
         expanded = expanded / expanded.sum(axis=1, keepdims=True)
-    states = [f"{event}{SEPARATOR}{product}" for event in labels for product in range(condition.size)]
     return pd.DataFrame(expanded, index=states, columns=states)
 
 
@@ -60,6 +64,11 @@ class ReferenceSampler(Sampler):
     """Market backend mirroring the original pandas hot path (slow on purpose; see module docstring)."""
 
     name = "reference"
+
+    def __init__(self, behaviour: Behaviour, config: MarketConfig) -> None:
+        super().__init__(behaviour, config)
+        self.states = state_labels(behaviour.labels, config.n_products)
+        self._choices = self.states.to_numpy(dtype=object)
 
     def _session(
         self, frame: pd.DataFrame, pi0: FloatArray, condition: FloatArray, rng: np.random.Generator
@@ -77,8 +86,7 @@ class ReferenceSampler(Sampler):
             if event in stop:
                 break
             row = np.nan_to_num(frame.xs(f"{event}{SEPARATOR}{product}").to_numpy())
-            nxt = rng.choice(frame.columns, p=row / row.sum())
-            event, product_label = nxt.split(SEPARATOR)
+            event, product_label = rng.choice(self._choices, p=row / row.sum()).split(SEPARATOR)
             product = int(product_label)
         return events, products
 
@@ -95,7 +103,7 @@ class ReferenceSampler(Sampler):
         for j, n_a in enumerate(n_agents):
             session = 0
             for y, count in ((0, cfg.n_sessions - n_a), (1, n_a)):
-                frame = expanded_frame(behaviour.labels, behaviour.matrices[y], condition[y])
+                frame = expanded_frame(self.states, behaviour.matrices[y], condition[y])
                 for _ in range(count):
                     events, products = self._session(frame, behaviour.pi0[y], condition[y], rng)
                     paths[j, session, : len(events)] = events
