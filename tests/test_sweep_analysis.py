@@ -90,7 +90,9 @@ def test_load_names_the_missing_file(tmp_path):
 
 
 def test_paper_table_leaves_alphas_outside_the_design_empty():
-    pairs = pd.DataFrame({"alpha0": [0.1, 0.6], "defended": [95.0, 99.0], "baseline": [100.0, 100.0]})
+    pairs = pd.DataFrame({"alpha0": [0.1, 0.6, 0.1, 0.6], "seed": [0, 0, 1, 1],
+                          "defended": [95.0, 99.0, 100.0, 100.0], "baseline": [100.0, 100.0, 100.0, 100.0]})
     paper = sa.paper_table(pairs, {"slope_pct_of_intercept": -3.0}).set_index("quantity")["this book"]
-    assert paper.iloc[0] == pytest.approx(-3.0)  # (97 - 100) / 100
+    assert paper.iloc[0] == pytest.approx(-1.5)  # seed 0: (97 - 100) / 100; seed 1: 0
+    assert paper.iloc[0] == pytest.approx(sa.deltas_by(pairs).iloc[-1]["mean"])
     assert np.isnan(paper.iloc[1]) and np.isnan(paper.iloc[3])
