@@ -93,7 +93,7 @@ SWEEP_PROFILES: dict[str, SweepProfile] = {
     "full": SweepProfile(
         factors=FACTORS,
         seeds=(0, 1, 2),
-        settings={"timesteps": 5120, "eval_episodes": 1, "max_steps": 100, "curve_points": 8, "n_candidates": 5},
+        settings={"timesteps": 3072, "eval_episodes": 1, "max_steps": 100, "curve_points": 8, "n_candidates": 5},
         baseline_twins=True,
         references=REFERENCE_POLICIES,
     ),
@@ -104,14 +104,14 @@ SWEEP_PROFILES: dict[str, SweepProfile] = {
 trials, 256 training steps each: a check that everything runs, not a result.
 
 ``full``: the 192-cell design x 3 seeds (576 trials), 32 x 3 baseline twins and 80 x 3
-reference trials (912 in all). Per-trial budget: 5120 training steps (51 episodes of 100
-steps and a part). How it was chosen, from full runs on this 2-core machine: at 3072 steps
-the sweep took 26.6 minutes of wall time, 0.975 core-seconds per step of the per-trial budget
-for the 672 trained trials (median env steps/s inside training: 580 to 910 in the robust env,
-K = 5 market draws per step; 1190 to 2750 with eps_alpha = 0 or K = 1) plus about 200
-core-seconds of evaluation. 90 minutes on 2 cores (10800 core-seconds) would allow about
-10,000 steps on an idle machine; 5120 (about 45 minutes) is what fitted the time left in the
-session that ran it, with room for the other work sharing the cores.
+reference trials (912 in all), 3072 training steps per learner (30 episodes of 100 steps and
+a part). Measured in that run on this 2-core machine: 26.6 minutes of wall time, 0.975
+core-seconds per step of the per-trial budget for the 672 trained trials (median env steps/s
+inside training: 580 to 910 in the robust env, K = 5 market draws per step; 1190 to 2750 with
+eps_alpha = 0 or K = 1) plus about 200 core-seconds of evaluation. So 90 minutes on 2 cores
+(10800 core-seconds) allow about 10,000 steps per learner on an idle machine, and about 6000
+with the cores shared as they were during a 5120-step attempt (162 trials in 18 minutes, stopped
+when it could not finish within the session that ran it). The committed results use 3072.
 """
 
 
