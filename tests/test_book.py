@@ -11,24 +11,14 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from _notebooks import FRONT_MATTER
 
 from phantom_lib import book
 
 ROOT = book.repo_root()
 PHANTOM = Path(sys.executable).parent / "phantom"
 
-BROKEN = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-    format_version: 0.13
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+BROKEN = FRONT_MATTER + """
 # A broken notebook
 
 ```{code-cell} ipython3

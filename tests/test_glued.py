@@ -6,21 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from _notebooks import FRONT_MATTER
 
 from phantom_lib import book, glued
 
-FRONT = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-    format_version: 0.13
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-"""
+FRONT = FRONT_MATTER
 
 CHAPTER = FRONT + """
 # A chapter that glues

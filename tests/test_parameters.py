@@ -5,21 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _notebooks import FRONT_MATTER
 
 from phantom_lib import book, profiles
 
-HEAD = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-    format_version: 0.13
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+HEAD = FRONT_MATTER + """
 # T
 
 ```{code-cell} ipython3
