@@ -9,14 +9,18 @@ Measured in one process, so that ratios hold on a shared, noisy machine:
   ``lax.scan`` rollout, threefry keys), beside a bare inverse-CDF sampling kernel over the same
   sessions (uniforms + event walk, nothing else): the machine's ceiling for sampled states/s;
 * **scaling**: steps/s and peak memory as N, M and K grow one at a time from the default
-  configuration (N = 10, M = 100, K = 5). Peak memory is tracemalloc's peak over one step
-  (numpy and reference backends) and XLA's buffer assignment for the compiled step
-  (argument + output + temporaries; jax). The reference backend is not run where one expanded
+  configuration (N = 10, M = 100, K = 5). Peak memory is tracemalloc's peak over a seeded
+  reset and one step for the numpy-backed envs (the numpy path pools refill there, so this is
+  the worst step) and XLA's buffer assignment for the compiled step (argument + output +
+  temporaries; jax). The reference backend is not run where one expanded
   frame would exceed ``reference_memory_mb`` or a step is predicted (linearly from the last
   point on the axis) to exceed ``reference_seconds``; the row says which.
 
 Timings exclude warm-up (compilation, first calls), synchronise jax results
-(``block_until_ready``, or a host transfer) and report the median over repeats. Nothing here
+(``block_until_ready``, or a host transfer) and report the median over repeats. Each repeat of
+an env runs at least ``min_seconds``: the numpy backend walks its sessions ahead in blocks
+(``samplers.numpy.POOL_BLOCK`` per class), and a repeat of a few hundred steps can fall between
+two refills, so its median would leave out the walking the backend must do. Nothing here
 fails on slowness: the command writes the numbers (JSON) and prints tables.
 """
 
@@ -71,7 +75,9 @@ class BenchConfig:
 
     Attributes:
         repeats: timed repeats per measurement (the median is reported).
-        steps: env steps per timed repeat, per backend.
+        steps: env steps per timed repeat, per backend (at least; see ``min_seconds``).
+        min_seconds: a timed env repeat goes on past ``steps`` until this much time has passed,
+            so that work a backend does in blocks (the numpy path pools) is in every repeat.
         batch_sizes: numbers of vmapped jax environments.
         batch_steps: steps per batched rollout.
         n_products, n_sessions, n_candidates: scaling axes (one varies, the others at
@@ -85,6 +91,7 @@ class BenchConfig:
 
     repeats: int = 5
     steps: dict[str, int] = field(default_factory=lambda: {"reference": 20, "numpy": 200, "jax": 400})
+    min_seconds: float = 0.5
     batch_sizes: tuple[int, ...] = (1, 4, 16, 64, 256, 1024, 4096)
     batch_steps: int = 20
     n_products: tuple[int, ...] = (3, 10, 30, 100, 300, 1000)
@@ -105,6 +112,8 @@ class BenchConfig:
             values = getattr(self, name)
             if not values or min(values) < 1:
                 problems.append(f"{name} must be a non-empty tuple of integers >= 1; got {values}")
+        if not self.min_seconds >= 0:
+            problems.append(f"min_seconds must be >= 0; got {self.min_seconds}")
         if self.batch_steps < 1 or self.scaling_steps < 1:
             problems.append("batch_steps and scaling_steps must be >= 1")
         if problems:
@@ -116,6 +125,7 @@ class BenchConfig:
         return cls(
             repeats=3,
             steps={"reference": 3, "numpy": 60, "jax": 120},
+            min_seconds=0.25,
             batch_sizes=(1, 1024),
             batch_steps=5,
             n_products=(1000,),
@@ -132,28 +142,34 @@ def _env(backend: str, behaviour: Behaviour, seed: int, **fields: Any) -> Phanto
     return env
 
 
-def _timed_steps(env: PhantomPricingEnv, steps: int, actions: np.ndarray) -> tuple[float, int]:
-    """Seconds for ``steps`` env steps (re-seeding when an episode ends) and the states sampled."""
+def _timed_steps(env: PhantomPricingEnv, steps: int, actions: np.ndarray, min_seconds: float = 0.0) -> tuple[float, int, int]:
+    """Time env steps (resetting when an episode ends) until at least ``steps`` were taken and
+    ``min_seconds`` have passed; returns ``(seconds, steps taken, session states sampled)``."""
     states = 0
+    taken = 0
     start = time.perf_counter()
-    for i in range(steps):
-        _, _, terminated, truncated, info = env.step(int(actions[i % actions.size]))
+    while taken < steps or time.perf_counter() - start < min_seconds:
+        _, _, terminated, truncated, info = env.step(int(actions[taken % actions.size]))
         states += info["sampled_states"]
+        taken += 1
         if terminated or truncated:
             env.reset()
-    return time.perf_counter() - start, states
+    return time.perf_counter() - start, taken, states
 
 
-def time_envs(envs: dict[str, PhantomPricingEnv], steps: dict[str, int], repeats: int, seed: int) -> dict[str, dict[str, float]]:
-    """Median steps/s and sampled states/s per env, repeats interleaved across envs."""
+def time_envs(envs: dict[str, PhantomPricingEnv], steps: dict[str, int], repeats: int, seed: int,
+              min_seconds: float = 0.0) -> dict[str, dict[str, float]]:
+    """Median steps/s and sampled states/s per env, repeats interleaved across envs.
+
+    A repeat takes at least ``steps[name]`` steps and at least ``min_seconds`` seconds."""
     actions = np.random.default_rng(seed).integers(0, 9, 997)
     rates: dict[str, list[tuple[float, float]]] = {name: [] for name in envs}
     for name, env in envs.items():  # warm-up: compilation, caches
         _timed_steps(env, 1, actions)
     for _ in range(repeats):
         for name, env in envs.items():
-            seconds, states = _timed_steps(env, steps[name], actions)
-            rates[name].append((steps[name] / seconds, states / seconds))
+            seconds, taken, states = _timed_steps(env, steps[name], actions, min_seconds)
+            rates[name].append((taken / seconds, states / seconds))
     return {
         name: {"steps_per_s": float(np.median([r[0] for r in values])), "states_per_s": float(np.median([r[1] for r in values]))}
         for name, values in rates.items()
@@ -166,7 +182,7 @@ def published(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
     for setting, spec in PUBLISHED.items():
         fields = {**PUBLISHED_MARKET, "n_candidates": spec["n_candidates"], "eps_alpha": spec["eps_alpha"]}
         envs = {b: _env(b, behaviour, config.seed, **fields) for b in BACKENDS}
-        rates = time_envs(envs, config.steps, config.repeats, config.seed)
+        rates = time_envs(envs, config.steps, config.repeats, config.seed, config.min_seconds)
         for backend in BACKENDS:
             rows.append({
                 "setting": setting, "K": spec["n_candidates"], "eps": spec["eps_alpha"], "backend": backend,
@@ -277,8 +293,10 @@ def _xla_megabytes(memory: Any) -> float:
     return (memory.argument_size_in_bytes + memory.output_size_in_bytes + memory.temp_size_in_bytes) / 2**20
 
 
-def step_memory_mb(env: PhantomPricingEnv, action: int = 4) -> float:
-    """Peak memory of one env step: tracemalloc for numpy-backed envs, XLA's buffers for jax."""
+def step_memory_mb(env: PhantomPricingEnv, action: int = 4, seed: int = 0) -> float:
+    """Peak memory of one env step: XLA's buffers for jax; for numpy-backed envs tracemalloc's
+    peak over a seeded reset and one step, so that the numpy backend's refill of its path pools
+    (which a reseeded env empties) is counted: the worst step, not a typical one."""
     if env.config.backend == "jax":
         from phantom_lib.jax_env import HostEnv
 
@@ -286,6 +304,7 @@ def step_memory_mb(env: PhantomPricingEnv, action: int = 4) -> float:
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
+        env.reset(seed=seed)
         env.step(action)
         return tracemalloc.get_traced_memory()[1] / 2**20
     finally:
@@ -302,13 +321,13 @@ def _measure_config(config: BenchConfig, behaviour: Behaviour, fields: dict[str,
     backends = [b for b in BACKENDS if b != "reference" or reference_status == "ran"]
     envs = {b: _env(b, behaviour, config.seed, **fields) for b in backends}
     steps = {b: (min(2, config.scaling_steps) if b == "reference" else config.scaling_steps) for b in backends}
-    rates = time_envs(envs, steps, config.repeats, config.seed)
+    rates = time_envs(envs, steps, config.repeats, config.seed, config.min_seconds)
     out = {}
     for backend in BACKENDS:
         row = {"status": "ran" if backend != "reference" else reference_status,
                "steps_per_s": math.nan, "states_per_s": math.nan, "peak_mb": math.nan}
         if backend in envs:
-            row.update(rates[backend], peak_mb=step_memory_mb(envs[backend]))
+            row.update(rates[backend], peak_mb=step_memory_mb(envs[backend], seed=config.seed))
         out[backend] = row
     return out
 

@@ -24,6 +24,17 @@ def test_config_validation_names_the_field():
         bench.BenchConfig(batch_sizes=())
     with pytest.raises(ValueError, match="steps must give each of"):
         bench.BenchConfig(steps={"numpy": 3})
+    with pytest.raises(ValueError, match="min_seconds must be >= 0"):
+        bench.BenchConfig(min_seconds=-1.0)
+
+
+def test_a_timed_repeat_takes_its_steps_and_runs_its_minimum_time(beh):
+    env = bench._env("numpy", beh, 0, n_products=3, n_sessions=10, n_candidates=1)
+    actions = np.arange(9)
+    seconds, taken, states = bench._timed_steps(env, 7, actions)
+    assert taken == 7 and states > 0
+    seconds, taken, _ = bench._timed_steps(env, 1, actions, min_seconds=0.05)
+    assert seconds >= 0.05 and taken > 1  # one step takes well under 50 ms: the loop went on
 
 
 def test_frame_size_is_the_square_of_the_expanded_states(beh):
