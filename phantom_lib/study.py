@@ -5,7 +5,9 @@ one-machine cluster by default or on an existing cluster (``--address`` or ``RAY
 Each finished trial is written at once as its own parquet file, so a crash, a killed worker or
 Ctrl-C loses nothing: ``--resume`` runs only the trials without a successful result. A trial
 that raises is recorded with its error and the sweep goes on. ``provenance.json`` beside the
-results records the commit, profile, full configuration, library versions, machine and wall time.
+results records the commit, profile, full configuration, library versions, machine and wall time;
+``runs.jsonl`` logs when each run of the sweep in that folder started and ended, so the wall time
+of a run that was killed (it ends at its last finished trial) is not lost on ``--resume``.
 """
 
 from __future__ import annotations
@@ -164,19 +166,23 @@ def design(profile: SweepProfile) -> list[Trial]:
 
 
 class ResultsStore:
-    """One parquet file per finished trial under ``root/trials/``, written atomically."""
+    """One parquet file per finished trial under ``root/trials/``, written atomically, and a
+    log of the runs that wrote them (``root/runs.jsonl``)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.trials_dir = self.root / "trials"
+        self.runs_path = self.root / "runs.jsonl"
 
     def path(self, trial_id: str) -> Path:
         return self.trials_dir / f"{trial_id}.parquet"
 
     def write(self, trial: Trial, metrics: Mapping[str, Any] | None, error: str | None, seconds: float) -> None:
-        """Record one trial: its config, seed, metrics (or error) and wall time in seconds."""
+        """Record one trial: its config, seed, metrics (or error), wall time in seconds and the
+        time it finished (``finished_unix``, seconds since the epoch)."""
         row: dict[str, Any] = {"trial_id": trial.trial_id, "seed": trial.seed, **trial.config,
-                               "status": "error" if error else "ok", "error": error or "", "seconds": seconds}
+                               "status": "error" if error else "ok", "error": error or "", "seconds": seconds,
+                               "finished_unix": time.time()}
         row.update({f"m_{k}": v for k, v in (metrics or {}).items()})
         self.trials_dir.mkdir(parents=True, exist_ok=True)
         target = self.path(trial.trial_id)
@@ -187,6 +193,39 @@ class ResultsStore:
     def finished(self) -> set[str]:
         """Ids of trials with a successful result on disk."""
         return set(self.load().query("status == 'ok'")["trial_id"]) if self.trials_dir.exists() else set()
+
+    def log_run(self, event: str, commit: str | None = None) -> None:
+        """Append ``{"event": "start" | "end", "unix": now, "commit": ...}`` to ``runs.jsonl``."""
+        if event not in ("start", "end"):
+            raise ValueError(f"event must be 'start' or 'end'; got {event!r}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self.runs_path.open("a") as handle:
+            handle.write(json.dumps({"event": event, "unix": time.time(), "commit": commit}) + "\n")
+
+    def runs(self) -> pd.DataFrame:
+        """One row per logged run: ``started_unix``, ``ended_unix``, ``seconds``, ``interrupted``.
+
+        A run without an ``end`` line (killed, crashed) ends at the last trial it finished
+        (``finished_unix`` between its start and the next run's start), or at its start if it
+        finished none.
+        """
+        columns = ["started_unix", "ended_unix", "seconds", "interrupted", "commit"]
+        if not self.runs_path.exists():
+            return pd.DataFrame(columns=columns)
+        events = [json.loads(line) for line in self.runs_path.read_text().splitlines() if line.strip()]
+        starts = [e for e in events if e["event"] == "start"]
+        ends = [e["unix"] for e in events if e["event"] == "end"]
+        trials = self.load()
+        finished = pd.to_numeric(trials["finished_unix"], errors="coerce") if "finished_unix" in trials else pd.Series(dtype=float)
+        rows = []
+        for i, start in enumerate(starts):
+            begin, limit = start["unix"], starts[i + 1]["unix"] if i + 1 < len(starts) else float("inf")
+            logged = [t for t in ends if begin <= t < limit]
+            inside = finished[(finished >= begin) & (finished < limit)]
+            end = logged[0] if logged else float(inside.max()) if len(inside) else begin
+            rows.append({"started_unix": begin, "ended_unix": end, "seconds": end - begin,
+                         "interrupted": not logged, "commit": start.get("commit")})
+        return pd.DataFrame(rows, columns=columns)
 
     def load(self) -> pd.DataFrame:
         """All recorded trials as one frame (metrics columns prefixed ``m_``)."""
@@ -343,16 +382,18 @@ def sweep(
     if store.load().shape[0] and not resume:
         raise FileExistsError(f"{out} already holds results: pass --resume to run only the missing trials, "
                               "or choose another --out")
-    previous = Path(out) / "provenance.json"
-    earlier = json.loads(previous.read_text()).get("wall_seconds_all_runs", 0.0) if resume and previous.exists() else 0.0
     commit = _git_commit(Path(__file__).resolve().parents[1])  # the code that runs, before anyone edits it
+    store.log_run("start", commit)
     start = time.perf_counter()
     results = run_trials(design(profile), resolve_trainable(trainable), store, executor, address, num_cpus)
     results.to_parquet(Path(out) / "results.parquet", index=False)
     seconds = time.perf_counter() - start
+    store.log_run("end", commit)
     record = provenance(profile_name, profile, trainable, seconds, results, commit)
-    record["wall_seconds_all_runs"] = round(earlier + seconds, 1)
-    previous.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    runs = store.runs()
+    record["wall_seconds_all_runs"] = round(float(runs["seconds"].sum()), 1)
+    record["runs"] = runs.to_dict(orient="records")
+    (Path(out) / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     return results
 
 

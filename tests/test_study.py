@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -133,6 +134,25 @@ def test_resume_after_a_killed_sweep_runs_only_the_missing_trials(tmp_path):
     assert len(calls_after) == len(rerun)
 
 
+def test_a_killed_run_keeps_its_wall_time_up_to_its_last_trial(tmp_path, monkeypatch):
+    clock = iter([100.0, 130.0, 160.0, 500.0, 520.0, 540.0])  # the unix times the store reads, in order
+    monkeypatch.setattr(study.time, "time", lambda: next(clock))
+    store = study.ResultsStore(tmp_path)
+    first, second, third = study.design(TINY)[:3]
+    store.log_run("start", "abc")  # 100
+    store.write(first, {"score": 1}, None, 1.0)  # finished at 130
+    store.write(second, {"score": 2}, None, 1.0)  # finished at 160, then the run is killed
+    store.log_run("start", "abc")  # 500: --resume
+    store.write(third, {"score": 3}, None, 1.0)  # 520
+    store.log_run("end", "abc")  # 540
+    runs = store.runs()
+    assert runs["seconds"].tolist() == [60.0, 40.0]
+    assert runs["interrupted"].tolist() == [True, False]
+    assert runs["ended_unix"].tolist() == [160.0, 540.0]
+    with pytest.raises(ValueError, match="'start' or 'end'"):
+        store.log_run("stop")
+
+
 def test_sweep_refuses_to_overwrite_without_resume(tmp_path, monkeypatch):
     monkeypatch.setitem(study.SWEEP_PROFILES, "tiny", TINY)
     trainable = f"{__name__}:flaky"
@@ -140,6 +160,9 @@ def test_sweep_refuses_to_overwrite_without_resume(tmp_path, monkeypatch):
     assert len(first) == 6
     prov = (tmp_path / "provenance.json").read_text()
     assert '"n_failed": 2' in prov and '"profile": "tiny"' in prov
+    record = json.loads(prov)
+    assert len(record["runs"]) == 1 and not record["runs"][0]["interrupted"]
+    assert record["wall_seconds_all_runs"] == pytest.approx(record["runs"][0]["seconds"], abs=0.1)
     with pytest.raises(FileExistsError, match="--resume"):
         study.sweep("tiny", tmp_path, trainable=trainable, executor="local")
 
