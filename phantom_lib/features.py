@@ -29,7 +29,6 @@ Every unit also carries its label ``is_agent`` and its leakage ``group`` (see :f
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 

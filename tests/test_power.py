@@ -19,9 +19,9 @@ AGENT = kernel([[0.05, 0.1, 0.75, 0.1], [0.75, 0.05, 0.1, 0.1], [0.1, 0.75, 0.05
 
 
 def test_mix_interpolates_the_kernels():
-    m0, p0 = power.mix(HUMAN, AGENT, 0.0)
+    m0, _ = power.mix(HUMAN, AGENT, 0.0)
     m1, _ = power.mix(HUMAN, AGENT, 1.0)
-    mh, ph = power.mix(HUMAN, AGENT, 0.5)
+    mh, _ = power.mix(HUMAN, AGENT, 0.5)
     np.testing.assert_array_equal(m0, HUMAN.matrix)
     np.testing.assert_array_equal(m1, AGENT.matrix)
     np.testing.assert_allclose(mh, (HUMAN.matrix + AGENT.matrix) / 2)
