@@ -95,7 +95,7 @@ SWEEP_PROFILES: dict[str, SweepProfile] = {
     "full": SweepProfile(
         factors=FACTORS,
         seeds=(0, 1, 2),
-        settings={"timesteps": 3072, "eval_episodes": 1, "max_steps": 100, "curve_points": 8, "n_candidates": 5},
+        settings={"timesteps": 8192, "eval_episodes": 1, "max_steps": 100, "curve_points": 8, "n_candidates": 5},
         baseline_twins=True,
         references=REFERENCE_POLICIES,
     ),
@@ -106,14 +106,13 @@ SWEEP_PROFILES: dict[str, SweepProfile] = {
 trials, 256 training steps each: a check that everything runs, not a result.
 
 ``full``: the 192-cell design x 3 seeds (576 trials), 32 x 3 baseline twins and 80 x 3
-reference trials (912 in all), 3072 training steps per learner (30 episodes of 100 steps and
-a part). Measured in that run on this 2-core machine: 26.6 minutes of wall time, 0.975
-core-seconds per step of the per-trial budget for the 672 trained trials (median env steps/s
-inside training: 580 to 910 in the robust env, K = 5 market draws per step; 1190 to 2750 with
-eps_alpha = 0 or K = 1) plus about 200 core-seconds of evaluation. So 90 minutes on 2 cores
-(10800 core-seconds) allow about 10,000 steps per learner on an idle machine, and about 6000
-with the cores shared as they were during a 5120-step attempt (162 trials in 18 minutes, stopped
-when it could not finish within the session that ran it). The committed results use 3072.
+reference trials (912 in all), 8192 training steps per learner (81 episodes of 100 steps and a
+part). Measured in that run on this 2-core machine: 57.3 minutes of wall time over two runs (the
+first was killed with its session after 184 trials and resumed), 6855 core-seconds in the trials,
+0.84 core-seconds per step of the per-trial budget; median env steps/s inside training 640 with
+eps_alpha > 0 (K = 5 market draws per step) and 1350 with eps_alpha = 0. An earlier run at 3072
+steps took 26.6 minutes. 90 minutes on 2 cores allow about 12,000 steps per learner on an idle
+machine.
 """
 
 
