@@ -211,13 +211,14 @@ SampleFn = Callable[[Any], tuple[Any, Any, Any]]
 
 def price_terms(xp: Any, prices: Any, prev_prices: Any, params: StepParams) -> dict[str, Any]:
     """Terms that depend on prices only: relative change, volatility, supra-competitive share."""
+    n = prices.shape[-1]  # means as sums / n: numpy's mean costs twice a sum on (N,) arrays
     rel = (prices - prev_prices) / xp.maximum(prev_prices, 1.0)
-    mean_price = prices.mean()
+    mean_price = prices.sum() / n
     return {
-        "volatility": xp.abs(rel).mean(),
-        "upward": xp.maximum(rel, 0.0).mean(),
-        "supra": (xp.maximum(prices / params.anchor - 1.0, 0.0) ** 2).mean(),
-        "supra_share": (prices > params.anchor).mean(),
+        "volatility": xp.abs(rel).sum() / n,
+        "upward": xp.maximum(rel, 0.0).sum() / n,
+        "supra": (xp.maximum(prices / params.anchor - 1.0, 0.0) ** 2).sum() / n,
+        "supra_share": (prices > params.anchor).sum() / n,
         "coi_level": mean_price - params.p_low,
         "margin": (mean_price - params.p_low) / mean_price,
     }
@@ -368,12 +369,7 @@ def _plain(info: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in info.items():
         array = np.asarray(value)
-        if array.ndim:
-            out[name] = array.astype(float)
-        elif array.dtype.kind in "iu":
-            out[name] = int(array)
-        else:
-            out[name] = float(array)
+        out[name] = array.astype(float) if array.ndim else array.item()  # item: int stays int
     return out
 
 

@@ -51,6 +51,13 @@ SPLIT_GUARD = 1e-9
 """Added to M * alpha before the floor so that binary rounding (0.7 * 10 = 6.999...) does not drop a session."""
 
 
+def _frozen(values: list[float]) -> FloatArray:
+    """A read-only float array (safe to cache on a frozen config)."""
+    array = np.array(values, dtype=float)
+    array.setflags(write=False)
+    return array
+
+
 @dataclass(frozen=True)
 class MarketConfig:
     """Parameters of the market (MODEL.md section 5).
@@ -93,15 +100,15 @@ class MarketConfig:
         if problems:
             raise ValueError("invalid MarketConfig:\n  - " + "\n  - ".join(problems))
 
-    @property
+    @functools.cached_property
     def mu(self) -> FloatArray:
-        """Valuation means per class, shape (2,) (human, agent)."""
-        return np.array([self.human_mu, self.agent_mu])
+        """Valuation means per class, shape (2,) (human, agent); read-only, built once."""
+        return _frozen([self.human_mu, self.agent_mu])
 
-    @property
+    @functools.cached_property
     def sd(self) -> FloatArray:
-        """Valuation standard deviations per class, shape (2,)."""
-        return np.array([self.human_sd, self.agent_sd])
+        """Valuation standard deviations per class, shape (2,); read-only, built once."""
+        return _frozen([self.human_sd, self.agent_sd])
 
 
 def _centroid_from(kernel: Kernel) -> FloatArray:
@@ -227,7 +234,7 @@ def default_behaviour() -> Behaviour:
 def agents_in_split(n_sessions: int, alphas: npt.ArrayLike) -> IntArray:
     """n_A = floor(M * alpha) for each candidate share, shape like ``alphas``."""
     alphas = np.asarray(alphas, dtype=float)
-    if np.any((alphas < 0) | (alphas > 1)) or not np.all(np.isfinite(alphas)):
+    if alphas.size and not (alphas.min() >= 0 and alphas.max() <= 1):  # NaN fails both comparisons
         raise ValueError(f"agent shares alpha must lie in [0, 1]; got {alphas}")
     return np.floor(n_sessions * alphas + SPLIT_GUARD).astype(np.int64)
 

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from phantom_lib.events import demand_proxy
 from phantom_lib.kl import agent_probability, path_gaps
 from phantom_lib.market import (
     F_UNSCORED,
@@ -101,17 +100,32 @@ consumed M at a time: numpy's per-call cost is paid once per block instead of on
 
 @dataclass
 class _PathPool:
-    """Walked, not yet used event paths of one class, session-major and flattened."""
+    """Walked, not yet used event paths of one class, session-major and flattened.
+
+    Per session: ``lengths`` (recorded states), ``f`` (its agent probability, 0 where it cannot be
+    scored) and ``scored`` (1.0 where it can, else 0.0), so a step averages f with two bincounts.
+    """
 
     events: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     lengths: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     f: FloatArray = field(default_factory=lambda: np.empty(0))
+    scored: FloatArray = field(default_factory=lambda: np.empty(0))
 
-    def take(self, n: int) -> tuple[IntArray, IntArray, FloatArray]:
-        """Remove and return the first ``n`` sessions: ``(events, lengths, f)``."""
+    def add(self, paths: IntArray, f: FloatArray) -> None:
+        """Append walked paths (n, L) (-1 after the end) and their f (n,) (NaN: not scorable)."""
+        recorded = paths >= 0
+        scored = np.isfinite(f)
+        self.events = np.concatenate([self.events, paths[recorded]])
+        self.lengths = np.concatenate([self.lengths, recorded.sum(axis=1)])
+        self.f = np.concatenate([self.f, np.where(scored, f, 0.0)])
+        self.scored = np.concatenate([self.scored, scored.astype(float)])
+
+    def take(self, n: int) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+        """Remove and return the first ``n`` sessions: ``(events, lengths, f, scored)``."""
         used = int(self.lengths[:n].sum())
-        out = self.events[:used], self.lengths[:n], self.f[:n]
-        self.events, self.lengths, self.f = self.events[used:], self.lengths[n:], self.f[n:]
+        out = self.events[:used], self.lengths[:n], self.f[:n], self.scored[:n]
+        self.events, self.lengths = self.events[used:], self.lengths[n:]
+        self.f, self.scored = self.f[n:], self.scored[n:]
         return out
 
 
@@ -128,28 +142,27 @@ class NumpySampler(Sampler):
         self._pools = (_PathPool(), _PathPool())
         self._pool_rng: np.random.Generator | None = None
 
-    def _take(self, cls: int, n: int, rng: np.random.Generator) -> tuple[IntArray, IntArray, FloatArray]:
-        """``n`` fresh sessions of class ``cls``: flat events, lengths (n,) and f per session (n,)
-        (NaN where a session cannot be scored). The pool is refilled from ``rng`` when short and
-        emptied when a different generator asks (so a reseeded env never sees old draws)."""
+    def _take(self, cls: int, n: int, rng: np.random.Generator) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+        """``n`` fresh sessions of class ``cls``: flat events, lengths (n,), f (n,) and scored (n,)
+        (see :class:`_PathPool`). The pool is refilled from ``rng`` when short and emptied when a
+        different generator asks (so a reseeded env never sees old draws)."""
         if rng is not self._pool_rng:
             self._pools, self._pool_rng = (_PathPool(), _PathPool()), rng
         pool = self._pools[cls]
         if pool.lengths.size < n:
             block = max(POOL_BLOCK, n)
             classes = np.full(block, cls, dtype=np.int64)
-            paths = walk(classes, rng.random((self.config.max_len, block)), self._cdf, self._cdf0, self.behaviour.end).T
-            recorded = paths >= 0
-            f = agent_probability(path_gaps(paths, self.behaviour.human_centroid, self.behaviour.agent_centroid),
-                                  self.config.temperature)
-            pool.events = np.concatenate([pool.events, paths[recorded]])
-            pool.lengths = np.concatenate([pool.lengths, recorded.sum(axis=1)])
-            pool.f = np.concatenate([pool.f, f])
+            uniforms = rng.random((self.config.max_len, block))
+            # session-major and contiguous: masks and pair counting run ~15% faster than on the .T view
+            paths = np.ascontiguousarray(walk(classes, uniforms, self._cdf, self._cdf0, self.behaviour.end).T)
+            gap = path_gaps(paths, self.behaviour.human_centroid, self.behaviour.agent_centroid)
+            pool.add(paths, agent_probability(gap, self.config.temperature))
         return pool.take(n)
 
-    def _products(self, cls: int, n_events: int, condition: FloatArray, rng: np.random.Generator) -> IntArray:
-        """One product per event of class ``cls``, i.i.d. from its demand condition (N,)."""
-        return np.searchsorted(search_cdf(np, condition[cls]), rng.random(n_events), side="right")
+    @staticmethod
+    def _products(cdf: FloatArray, n_events: int, rng: np.random.Generator) -> IntArray:
+        """One product per event, i.i.d. from a demand condition given as its ``search_cdf`` (N,)."""
+        return cdf.searchsorted(rng.random(n_events), side="right")
 
     def sessions(
         self, classes: IntArray, condition: FloatArray, rng: np.random.Generator
@@ -164,15 +177,16 @@ class NumpySampler(Sampler):
             ``(paths, products)``, both (L, n) time-major; -1 after a session ends.
         """
         length, n = self.config.max_len, classes.size
+        cdf = search_cdf(np, condition)
         paths = np.full((n, length), -1, dtype=np.int64)
         products = np.full((n, length), -1, dtype=np.int64)
         for cls in (0, 1):
             where = np.flatnonzero(classes == cls)
-            events, lengths, _ = self._take(cls, where.size, rng)
+            events, lengths, _, _ = self._take(cls, where.size, rng)
             session = np.repeat(where, lengths)
             position = np.arange(events.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
             paths[session, position] = events
-            products[session, position] = self._products(cls, events.size, condition, rng)
+            products[session, position] = self._products(cdf[cls], events.size, rng)
         return paths.T, products.T
 
     def sample(self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
@@ -181,26 +195,23 @@ class NumpySampler(Sampler):
         n_agents = agents_in_split(cfg.n_sessions, alphas)
         k, n = n_agents.size, cfg.n_products
         demand = true_demand(np, rng.standard_normal((2, 2, n)), prices, cfg.mu, cfg.sd, cfg.noise_std)
-        condition = demand_condition(np, demand)
-        keys, weights, session_candidate, session_f = [], [], [], []
+        cdf = search_cdf(np, demand_condition(np, demand))
+        keys, weights, per_session = [], [], []
         for cls, counts in ((0, cfg.n_sessions - n_agents), (1, n_agents)):
-            events, lengths, f = self._take(cls, int(counts.sum()), rng)
+            events, lengths, f, scored = self._take(cls, int(counts.sum()), rng)
             candidate = np.repeat(np.arange(k), counts)
-            keys.append(np.repeat(candidate, lengths) * n + self._products(cls, events.size, condition, rng))
+            keys.append(np.repeat(candidate, lengths) * n + self._products(cdf[cls], events.size, rng))
             weights.append(self._weights[events])
-            session_candidate.append(candidate)
-            session_f.append(f)
-        key = np.concatenate(keys)
-        q_hat, _ = demand_proxy(key, np.concatenate(weights), k * n)
-        candidate, f = np.concatenate(session_candidate), np.concatenate(session_f)
-        scored = np.isfinite(f)
-        n_scored = np.bincount(candidate[scored], minlength=k)
-        f_sum = np.bincount(candidate[scored], weights=f[scored], minlength=k)
+            per_session.append((candidate, f, scored, lengths))
+        # q_hat (MODEL.md section 1) per (candidate, product): omega-weighted event counts
+        q_hat = np.bincount(np.concatenate(keys), weights=np.concatenate(weights), minlength=k * n)
+        candidate, f, scored, lengths = (np.concatenate(columns) for columns in zip(*per_session))
+        f_sum, n_scored, n_states = (np.bincount(candidate, weights=w, minlength=k) for w in (f, scored, lengths))
         return MarketSample(
             q=normalised_proxy(np, q_hat.reshape(k, n)),
             f=np.divide(f_sum, n_scored, out=np.full(k, F_UNSCORED), where=n_scored > 0),
             demand=demand,
-            n_states=np.bincount(key // n, minlength=k),
+            n_states=n_states.astype(np.int64),
         )
 
 
