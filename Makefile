@@ -41,7 +41,7 @@ book-smoke: install    ## the same with the fast smoke profile
 	@echo "HTML: $(CURDIR)/_build/html/index.html"
 
 check-book: install browser  ## open every page of the last build (_build/html) in headless Chromium
-	$(BIN)/python -m phantom_lib.browser _build/html --screenshots _build/screenshots
+	$(BIN)/python -m phantom_lib.book.browser _build/html --screenshots _build/screenshots
 
 test: install browser  ## unit tests, every notebook under nbval (smoke), a smoke book build, the browser check
 	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env

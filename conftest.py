@@ -1,3 +1,3 @@
 """Repository-wide pytest configuration: collect the jupytext notebooks with nbval."""
 
-pytest_plugins = ["phantom_lib.nbmd"]
+pytest_plugins = ["phantom_lib.book.nbmd"]

@@ -12,13 +12,14 @@ import importlib
 import sys
 from pathlib import Path
 
-from phantom_lib import book, profiles
+from phantom_lib.book import build as book
+from phantom_lib.book import profiles
 
 # subcommand -> module exposing ``configure(parser: argparse.ArgumentParser) -> None``
 COMMAND_MODULES = {
-    "data": "phantom_lib.standin",
-    "bench": "phantom_lib.bench",
-    "sweep": "phantom_lib.study",
+    "data": "phantom_lib.data.standin",
+    "bench": "phantom_lib.perf.bench",
+    "sweep": "phantom_lib.study.runner",
 }
 
 

@@ -36,7 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import integrate, optimize, special
 
-from phantom_lib.events import surge_discount_prices
+from phantom_lib.data.events import surge_discount_prices
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -343,7 +343,7 @@ def surge_discount_distribution(
 ) -> DiscretePrices:
     """Quote distribution of the surge-discount heuristic (MODEL.md section 1).
 
-    Prices come from :func:`phantom_lib.events.surge_discount_prices` (``base_prices`` and
+    Prices come from :func:`phantom_lib.data.events.surge_discount_prices` (``base_prices`` and
     ``q_hat`` broadcast together, e.g. one base price against a (T,) demand series, or (N,)
     against (T, N)); the distribution gives every resulting quote equal weight.
     """

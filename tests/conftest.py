@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from phantom_lib import book
+from phantom_lib.book import build as book
 
 ROOT = book.repo_root()
 

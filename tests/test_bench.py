@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from _simulator_cases import behaviour
 
-from phantom_lib import bench, cli
-from phantom_lib.market import MarketConfig
-from phantom_lib.samplers import jax as jax_backend
+from phantom_lib import cli
+from phantom_lib.perf import bench
+from phantom_lib.sim.market import MarketConfig
+from phantom_lib.sim.samplers import jax as jax_backend
 
 
 @pytest.fixture(scope="module")

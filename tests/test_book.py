@@ -13,7 +13,7 @@ import pytest
 import yaml
 from _notebooks import FRONT_MATTER
 
-from phantom_lib import book
+from phantom_lib.book import build as book
 
 ROOT = book.repo_root()
 PHANTOM = Path(sys.executable).parent / "phantom"
@@ -73,7 +73,7 @@ def test_book_execution_stops_at_a_failing_notebook(broken_book: Path):
 def test_nbval_fails_on_a_failing_cell(broken_book: Path):
     source = broken_book / "notebooks" / "01_broken.md"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "phantom_lib.nbmd", "--nbval-lax", "--nbval-current-env",
+        [sys.executable, "-m", "pytest", "-p", "phantom_lib.book.nbmd", "--nbval-lax", "--nbval-current-env",
          "-p", "no:cacheprovider", str(source)],
         capture_output=True, text=True, cwd=broken_book,
     )

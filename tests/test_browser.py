@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from phantom_lib import book, browser
+from phantom_lib.book import build as book
+from phantom_lib.book import browser
 
 from test_book import toc_files
 

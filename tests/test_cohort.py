@@ -5,9 +5,9 @@ import pytest
 from scipy import stats
 from sklearn import metrics
 
-from phantom_lib import cohort
-from phantom_lib.distinguish import pair_counts
-from phantom_lib.kernels import sample_paths
+from phantom_lib.behaviour import separation as cohort
+from phantom_lib.behaviour.distinguish import pair_counts
+from phantom_lib.behaviour.kernels import sample_paths
 
 
 def sample(seed=0, shift=1.0, n_agent=16, n_human=13):

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib import data, events
+from phantom_lib.data import whoclicked as data
+from phantom_lib.data import events
 
 HUMAN_UA = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
 AGENT_UA = "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/131.0.0.0"

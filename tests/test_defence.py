@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from phantom_lib import defence
-from phantom_lib.events import weights_of
-from phantom_lib.market import MarketConfig
-from phantom_lib.samplers.numpy import NumpySampler
+from phantom_lib.detection import defence
+from phantom_lib.data.events import weights_of
+from phantom_lib.sim.market import MarketConfig
+from phantom_lib.sim.samplers.numpy import NumpySampler
 from tests._simulator_cases import behaviour
 
 

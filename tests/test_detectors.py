@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib import detectors, distinguish, features
+from phantom_lib.detection import detectors
+from phantom_lib.behaviour import distinguish
+from phantom_lib.detection import features
 from tests.test_features import HEADLESS, SAFARI, make_table
 
 START = "2026-01-05 10:00:00"

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib.distinguish import (
+from phantom_lib.behaviour.distinguish import (
     EPS,
     SHORT,
     UNSHARED,

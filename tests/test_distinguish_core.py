@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from phantom_lib.distinguish import EPS, agent_probability, divergence, gaps, pair_counts
+from phantom_lib.behaviour.distinguish import EPS, agent_probability, divergence, gaps, pair_counts
 
 
 def test_pair_counts_by_hand():
@@ -58,7 +58,7 @@ def test_path_gaps_equal_the_dense_gaps_on_random_paths():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from phantom_lib.kl import path_gaps
+    from phantom_lib.behaviour.kl import path_gaps
 
     @settings(max_examples=60, deadline=None)
     @given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.integers(1, 12), st.integers(2, 6))

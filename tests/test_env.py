@@ -7,8 +7,8 @@ import pytest
 from _simulator_cases import behaviour
 from gymnasium.utils.env_checker import check_env
 
-from phantom_lib.env import EnvConfig, Limbo, PhantomPricingEnv, PricingState, robust_step
-from phantom_lib.market import MarketConfig
+from phantom_lib.sim.gym_env import EnvConfig, Limbo, PhantomPricingEnv, PricingState, robust_step
+from phantom_lib.sim.market import MarketConfig
 
 SMALL = {"n_products": 3, "n_sessions": 10}
 
@@ -205,7 +205,7 @@ def test_functional_env_vmaps_over_environments(beh):
     import jax
     import jax.numpy as jnp
 
-    from phantom_lib import jax_env
+    from phantom_lib.sim import jax_env
 
     env, params = jax_env.make(EnvConfig().replace(**SMALL), beh)
     keys = jax.random.split(jax.random.key(0), 4)  # threefry: vmap keeps per-key semantics

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from _simulator_cases import behaviour
 
-from phantom_lib import errata
-from phantom_lib.env import EnvConfig
+from phantom_lib.sim import errata
+from phantom_lib.sim.gym_env import EnvConfig
 
 SMALL = EnvConfig(max_steps=50).replace(n_products=3, n_sessions=20)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from phantom_lib import events
+from phantom_lib.data import events
 
 
 def test_table_follows_the_method_not_the_prefix_accident():

@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib import data, events, features
+from phantom_lib.data import whoclicked as data
+from phantom_lib.data import events
+from phantom_lib.detection import features
 
 SAFARI = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15"
 HEADLESS = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36"

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from _notebooks import FRONT_MATTER
 
-from phantom_lib import book, glued
+from phantom_lib.book import build as book
+from phantom_lib.book import glued
 
 FRONT = FRONT_MATTER
 
@@ -49,7 +50,7 @@ profile = None
 ```
 
 ```{code-cell} ipython3
-from phantom_lib import glued
+from phantom_lib.book import glued
 
 read_back = glued.values("chapters/01_glues.ipynb", ["seed_used", "mean"])
 print(read_back)

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from phantom_lib.chains import absorbing_chain, class_summary, restart_matrix, stationary, visit_frequencies
-from phantom_lib.distinguish import pair_counts
-from phantom_lib.kernels import (
+from phantom_lib.behaviour.markov import absorbing_chain, class_summary, restart_matrix, stationary, visit_frequencies
+from phantom_lib.behaviour.distinguish import pair_counts
+from phantom_lib.behaviour.kernels import (
     MAX_EXPANDED_STATES,
     FactorisedChain,
     Kernel,
@@ -105,7 +105,7 @@ def test_fine_state_joins_page_product_event_and_blanks_missing_products():
 def test_granularity_and_columns_are_checked():
     with pytest.raises(ValueError, match=r"granularity must be one of \('event', 'fine'\)"):
         add_state(THREE_SESSIONS, "page")
-    with pytest.raises(KeyError, match=r"needs column\(s\) \['page'\].*phantom_lib.data.trajectories"):
+    with pytest.raises(KeyError, match=r"needs column\(s\) \['page'\].*phantom_lib.data.whoclicked.trajectories"):
         add_state(THREE_SESSIONS.drop(columns="page"), "fine")
     with pytest.raises(ValueError, match="labels must include the absorbing state 'session_end'"):
         estimate_kernel(THREE_SESSIONS, labels=("page_view", "view_item_page", "add_item_to_cart"))
@@ -154,7 +154,7 @@ def test_paths_to_table_round_trips_through_an_independent_pair_count():
 def kernel_from_counts(counts: list[list[float]]) -> Kernel:
     labels = ("a", "b", "c", "session_end")
     c = np.array(counts, dtype=float)
-    from phantom_lib.kernels import from_counts
+    from phantom_lib.behaviour.kernels import from_counts
 
     return from_counts(labels, c, np.array([1.0, 0, 0, 0]))
 

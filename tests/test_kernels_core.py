@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib.kernels import Kernel, KernelError, estimate_by_class, estimate_kernel
+from phantom_lib.behaviour.kernels import Kernel, KernelError, estimate_by_class, estimate_kernel
 
 
 def table(sessions: dict[str, list[str]], actor: str = "human") -> pd.DataFrame:
@@ -78,7 +78,7 @@ def test_missing_columns_name_the_fix():
 def test_sample_paths_matches_the_chain_statistically():
     from scipy import stats
 
-    from phantom_lib.kernels import sample_paths
+    from phantom_lib.behaviour.kernels import sample_paths
 
     matrix = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3], [0, 0, 1.0]])
     pi0 = np.array([0.7, 0.3, 0.0])
@@ -100,7 +100,7 @@ def test_sample_paths_matches_the_chain_statistically():
 
 
 def test_sample_paths_stops_after_a_stop_state_and_is_seeded():
-    from phantom_lib.kernels import sample_paths
+    from phantom_lib.behaviour.kernels import sample_paths
 
     matrix = np.array([[0, 1.0, 0], [0, 0, 1.0], [0, 0, 1.0]])
     paths = sample_paths(matrix, np.array([1.0, 0, 0]), 3, np.random.default_rng(0), max_len=5, end=2, stop=[1])

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from _simulator_cases import behaviour, trajectory_table
 
-from phantom_lib.kernels import Kernel
-from phantom_lib.market import (
+from phantom_lib.behaviour.kernels import Kernel
+from phantom_lib.sim.market import (
     F_UNSCORED,
     Behaviour,
     MarketConfig,

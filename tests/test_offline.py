@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from phantom_lib import book, offline
+from phantom_lib.book import build as book
+from phantom_lib.book import offline
 
 ROOT = book.repo_root()
 
@@ -63,7 +64,7 @@ def test_missing_mathjax_package_names_the_install_command(monkeypatch: pytest.M
 def test_config_keeps_the_book_offline():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     sphinx = config["sphinx"]["config"]
-    assert "phantom_lib.offline" in sphinx["extensions"]
+    assert "phantom_lib.book.offline" in sphinx["extensions"]
     assert not {"sphinx.ext.intersphinx", "sphinx_thebe"} & set(sphinx["extensions"])
     assert config["launch_buttons"]["thebe"] is False
     assert (Path("mathjax") / "tex-chtml.js") == Path(sphinx["mathjax_path"])

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from _notebooks import FRONT_MATTER
 
-from phantom_lib import book, profiles
+from phantom_lib.book import build as book
+from phantom_lib.book import profiles
 
 HEAD = FRONT_MATTER + """
 # T

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib import power
-from phantom_lib.kernels import Kernel
+from phantom_lib.behaviour import power
+from phantom_lib.behaviour.kernels import Kernel
 
 LABELS = ("a", "b", "c", "session_end")
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from phantom_lib import book, profiles
+from phantom_lib.book import build as book
+from phantom_lib.book import profiles
 
 
 def test_every_notebook_has_an_entry_in_every_profile():

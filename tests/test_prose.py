@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from phantom_lib import book, prose
+from phantom_lib.book import build as book
+from phantom_lib.book import prose
 
 ROOT = book.repo_root()
 

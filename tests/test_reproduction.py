@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from phantom_lib import book, glued, reproduction
-from phantom_lib.reproduction import Claim
+from phantom_lib.book import build as book
+from phantom_lib.book import glued
+from phantom_lib.book import reproduction
+from phantom_lib.book.reproduction import Claim
 
 from test_glued import glued_notebook
 

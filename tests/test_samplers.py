@@ -12,12 +12,12 @@ import pytest
 from _simulator_cases import behaviour
 from scipy import stats
 
-from phantom_lib.env import EnvConfig, price_terms, reward_terms
-from phantom_lib.kernels import sample_paths
-from phantom_lib.market import MarketConfig, step_agent_probability
-from phantom_lib.samplers import BACKENDS, make_sampler
-from phantom_lib.samplers import jax as jax_backend
-from phantom_lib.samplers.numpy import NumpySampler, walk
+from phantom_lib.sim.gym_env import EnvConfig, price_terms, reward_terms
+from phantom_lib.behaviour.kernels import sample_paths
+from phantom_lib.sim.market import MarketConfig, step_agent_probability
+from phantom_lib.sim.samplers import BACKENDS, make_sampler
+from phantom_lib.sim.samplers import jax as jax_backend
+from phantom_lib.sim.samplers.numpy import NumpySampler, walk
 
 ALPHA = 1e-3
 CONDITION = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])

@@ -9,7 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phantom_lib import cli, data, kernels, standin
+from phantom_lib import cli
+from phantom_lib.data import whoclicked as data
+from phantom_lib.behaviour import kernels
+from phantom_lib.data import standin
 
 # The published summary of whoclicked.csv (shared/DATA.md), typed here independently of the library.
 CARD = {

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from phantom_lib import study
+from phantom_lib.study import runner as study
 
 
 def test_published_design_has_192_unique_configurations():
@@ -103,7 +103,7 @@ def test_resume_after_a_killed_sweep_runs_only_the_missing_trials(tmp_path):
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(tmp_path)!r})
         import slowtrain
-        from phantom_lib import study
+        from phantom_lib.study import runner as study
         profile = study.SweepProfile({{"x": tuple(range(8))}}, seeds=(0,), settings={{"log": {str(log)!r}}})
         study.run_trials(study.design(profile), slowtrain.train, study.ResultsStore({str(out)!r}),
                          executor="local", progress=False)
@@ -169,7 +169,7 @@ def test_sweep_refuses_to_overwrite_without_resume(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_smoke_sweep_through_ray_records_one_row_per_trial(tmp_path, ray_cluster):
-    from phantom_lib import learners
+    from phantom_lib.study import learners
 
     trials = study.design(study.SWEEP_PROFILES["smoke"])
     results = study.run_trials(trials, learners.train, study.ResultsStore(tmp_path), executor="ray", progress=False)

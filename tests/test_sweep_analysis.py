@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from phantom_lib import sweep_analysis as sa
+from phantom_lib.study import analysis as sa
 
 
 def table(rows: list[dict]) -> sa.SweepResults:

@@ -1,0 +1,274 @@
+"""The reproduction table: each published PHANTOM claim beside this book's figure.
+
+A :class:`Claim` holds what the thesis published (as published), the names of the values a
+chapter must glue to answer it, how to show them, and the rule that decides agree/differ.
+:func:`rows` reads the glued values from the executed chapters (never typed numbers) and
+fails loudly when a chapter that is no longer pending lacks one. The page
+``book/reproduction.md`` renders the rows with :func:`to_markdown`.
+
+Published figures come from the data card, the model reference and the study's issues
+(shared/DATA.md, shared/MODEL.md sections 2, 4 and 8, issue 8's headline).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Formatter
+from typing import Any
+
+from phantom_lib.book import glued
+
+AGREE, DIFFER, PENDING = "agree", "differ", "pending"
+
+CHAPTER_TITLES = {
+    "01_dataset": "01 Data set",
+    "02_mdp": "02 Behaviour kernels",
+    "03_coi": "03 Cost of Information",
+    "04_distinguish": "04 Distinguishability",
+    "05_simulator": "05 Simulator",
+    "06_sweep": "06 Factorial study",
+    "07_detection": "07 Detection",
+}
+
+PENDING_CHAPTERS: frozenset[str] = frozenset()
+"""Chapters whose glue contract is not delivered yet: their rows show as pending. Remove a
+chapter from this set when it glues the names its claims need; from then on a missing name
+fails the book build."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An agree/differ test over the glued values, with its statement in words."""
+
+    text: str
+    test: Callable[[Mapping[str, Any]], bool] = field(compare=False)
+
+
+def within(name: str, published: float, tolerance: float, why: str) -> Rule:
+    """Agree when ``|value - published| <= tolerance``; ``why`` says where the tolerance comes from."""
+    return Rule(f"|{name} − ({published:g})| ≤ {tolerance:.3g} ({why})",
+                lambda v: abs(v[name] - published) <= tolerance)
+
+
+def at_most(name: str, bound: float) -> Rule:
+    """Agree when ``value <= bound``."""
+    return Rule(f"{name} ≤ {bound:g}", lambda v: v[name] <= bound)
+
+
+def at_least(name: str, bound: float) -> Rule:
+    """Agree when ``value >= bound``."""
+    return Rule(f"{name} ≥ {bound:g}", lambda v: v[name] >= bound)
+
+
+def between(name: str, low: float, high: float) -> Rule:
+    """Agree when ``low <= value <= high``."""
+    return Rule(f"{low:g} ≤ {name} ≤ {high:g}", lambda v: low <= v[name] <= high)
+
+
+def equal(name: str, published: float) -> Rule:
+    """Agree when the value equals the published one exactly (counts)."""
+    return Rule(f"{name} = {published:g}", lambda v: v[name] == published)
+
+
+def covers(low: str, high: str, published: float) -> Rule:
+    """Agree when the published value lies inside this book's interval ``[low, high]``."""
+    return Rule(f"{low} ≤ {published:g} ≤ {high}", lambda v: v[low] <= published <= v[high])
+
+
+def ordered(*names: str) -> Rule:
+    """Agree when the values increase strictly in the given order (``0`` may stand for zero)."""
+    def test(values: Mapping[str, Any]) -> bool:
+        seq = [0.0 if n == "0" else values[n] for n in names]
+        return all(a < b for a, b in zip(seq, seq[1:]))
+    return Rule(" < ".join(names), test)
+
+
+def all_of(*rules: Rule) -> Rule:
+    """Agree when every rule agrees."""
+    return Rule(" and ".join(r.text for r in rules), lambda v: all(r.test(v) for r in rules))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One published claim and the glue contract of the chapter that answers it.
+
+    ``show`` is a ``str.format`` template over the glued names (``"{human_mean_loo:+.2f}"``);
+    ``figure`` is the label (myst-nb ``name:``) of the chapter's figure that shows it, if any.
+    """
+
+    key: str
+    chapter: str
+    claim: str
+    published: str
+    glue: tuple[str, ...]
+    show: str
+    rule: Rule
+    why: str
+    figure: str | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9-]+", self.key):
+            raise ValueError(f"Claim.key {self.key!r}: use lower-case words joined by '-'")
+        if self.chapter not in CHAPTER_TITLES:
+            raise ValueError(f"Claim {self.key}: chapter {self.chapter!r} is not one of {sorted(CHAPTER_TITLES)}")
+        if not self.glue or len(set(self.glue)) != len(self.glue):
+            raise ValueError(f"Claim {self.key}: glue must name at least one value, each once")
+        used = {f.split(".")[0].split("[")[0] for _, f, _, _ in Formatter().parse(self.show) if f}
+        if not used or not used <= set(self.glue):
+            raise ValueError(f"Claim {self.key}: show uses {sorted(used)}, which must be among glue {list(self.glue)}")
+        if self.figure is not None and not self.figure.startswith("fig-"):
+            raise ValueError(f"Claim {self.key}: figure label {self.figure!r} must start with 'fig-'")
+
+
+_SE_H = 2.67 / math.sqrt(13)
+_SE_A = 2.83 / math.sqrt(16)
+_STANDIN = "Stand-in data, calibrated to the card's counts, not to these findings"
+_LOO = _STANDIN + "; leave-one-out centroids ({ref}`erratum 5 <erratum-leave-one-out>`)"
+_SWEEP = "Our α grid and training budgets; kernels from the stand-in"
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("data-shape", "01_dataset", "Rows × columns of the released file",
+          "3,838 × 42", ("ds_rows", "ds_columns"), "{ds_rows:,} × {ds_columns}",
+          all_of(equal("ds_rows", 3838), equal("ds_columns", 42)),
+          "The stand-in is built to these counts; on the real file this checks the loader"),
+    Claim("data-interactions", "01_dataset", "Interaction events, agent / human",
+          "197 / 310", ("ds_inter_agent", "ds_inter_human"),
+          "{ds_inter_agent} / {ds_inter_human}",
+          all_of(equal("ds_inter_agent", 197), equal("ds_inter_human", 310)),
+          "As above"),
+    Claim("data-trajectories", "01_dataset", "Trajectories (experiments), human / agent",
+          "13 / 16", ("ds_exp_human", "ds_exp_agent"), "{ds_exp_human} / {ds_exp_agent}",
+          all_of(equal("ds_exp_human", 13), equal("ds_exp_agent", 16)),
+          "As above"),
+    Claim("kl-class", "02_mdp", "Mean human-vs-agent KL over shared source events",
+          "≈ 1.8", ("kl_ha_event",), "{kl_ha_event:.2f}",
+          within("kl_ha_event", 1.8, 0.18, "10 % of the published value"),
+          "The stand-in's kernels are designed, not fitted to the real file",
+          figure="fig-kernel-kl"),
+    Claim("coi-erosion", "03_coi", "COI erodes to zero under independent search; uniform E[min] = a + (b − a)/(n + 1)",
+          "theorem", ("coi_max_abs_z", "coi_max_rel_closed"),
+          "Monte Carlo within {coi_max_abs_z:.2f} SE, closed form vs quadrature within {coi_max_rel_closed:.1e}",
+          all_of(at_most("coi_max_abs_z", 4), at_most("coi_max_rel_closed", 1e-8)),
+          "A theorem: only numerical error may differ",
+          figure="fig-coi-erosion"),
+    Claim("gap-human", "04_distinguish", "Gap Δ_H − Δ_A of human trajectories, mean ± std",
+          "−3.35 ± 2.67 (n = 13)", ("human_mean_loo", "human_std_loo", "n_human_loo"),
+          "{human_mean_loo:+.2f} ± {human_std_loo:.2f} (n = {n_human_loo})",
+          within("human_mean_loo", -3.35, 2 * _SE_H, "two published standard errors"),
+          _LOO, figure="fig-distinguish-gaps"),
+    Claim("gap-agent", "04_distinguish", "Gap Δ_H − Δ_A of agent trajectories, mean ± std",
+          "+1.65 ± 2.83 (n = 16)", ("agent_mean_loo", "agent_std_loo", "n_agent_loo"),
+          "{agent_mean_loo:+.2f} ± {agent_std_loo:.2f} (n = {n_agent_loo})",
+          within("agent_mean_loo", 1.65, 2 * _SE_A, "two published standard errors"),
+          _LOO, figure="fig-distinguish-gaps"),
+    Claim("gap-direction", "04_distinguish", "Humans score human-like, agents agent-like",
+          "human < 0 < agent", ("human_mean_loo", "agent_mean_loo"),
+          "{human_mean_loo:+.2f} < 0 < {agent_mean_loo:+.2f}",
+          ordered("human_mean_loo", "0", "agent_mean_loo"),
+          "Should hold on any data the method separates", figure="fig-distinguish-gaps"),
+    Claim("mann-whitney", "04_distinguish", "Two-sided Mann–Whitney U test, human vs agent gaps",
+          "p < 0.001", ("u_loo", "p_loo"), "U = {u_loo:g}, p = {p_loo:.2g}", at_most("p_loo", 0.001),
+          _LOO),
+    Claim("profile-hot-path", "05_simulator", "Share of the original engine's step time in per-state pandas lookups",
+          "86–88 %", ("ref_lookup_share_pct",), "{ref_lookup_share_pct:.0f} %",
+          between("ref_lookup_share_pct", 81, 93),
+          "Our reference backend mirrors that hot path; library versions differ",
+          figure="fig-profile"),
+    Claim("speedup-k1", "05_simulator", "Speed-up of arrays + JAX over the original, K = 1 (26 → 220 steps/s)",
+          "8.5×", ("speedup_k1",), "{speedup_k1:.0f}×", at_least("speedup_k1", 8.5),
+          "Ratios measured side by side in one run; machines differ",
+          figure="fig-speedup"),
+    Claim("speedup-k5", "05_simulator", "The same at K = 5, ε = 0.2 (7.2 → 136 steps/s)",
+          "19×", ("speedup_k5",), "{speedup_k5:.0f}×", at_least("speedup_k5", 19),
+          "As above", figure="fig-speedup"),
+    Claim("defence-revenue", "06_sweep", "Defended minus baseline revenue, mean over α",
+          "−4.78 %", ("revenue_delta_pct", "revenue_delta_pct_lo", "revenue_delta_pct_hi"),
+          "{revenue_delta_pct:+.2f} % [{revenue_delta_pct_lo:+.2f}, {revenue_delta_pct_hi:+.2f}]",
+          covers("revenue_delta_pct_lo", "revenue_delta_pct_hi", -4.78),
+          _SWEEP, figure="fig-defence-delta"),
+    Claim("baseline-slope", "06_sweep", "Baseline revenue falls roughly linearly in α",
+          "negative slope", ("baseline_revenue_slope", "baseline_revenue_slope_hi"),
+          "slope {baseline_revenue_slope:+.3g}, upper CI {baseline_revenue_slope_hi:+.3g}",
+          at_most("baseline_revenue_slope_hi", 0),
+          _SWEEP, figure="fig-revenue-alpha"),
+)
+
+
+def contract(claims: Iterable[Claim] = CLAIMS) -> dict[str, list[str]]:
+    """The glue names each chapter must provide, ``{chapter: [names]}`` in claim order."""
+    names: dict[str, list[str]] = {}
+    for claim in claims:
+        names.setdefault(claim.chapter, [])
+        names[claim.chapter] += [n for n in claim.glue if n not in names[claim.chapter]]
+    return names
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the reproduction table."""
+
+    claim: Claim
+    book: str
+    verdict: str
+
+
+def rows(chapters_dir: str | Path, claims: Sequence[Claim] = CLAIMS,
+         pending: Iterable[str] = PENDING_CHAPTERS) -> list[Row]:
+    """Evaluate every claim against the executed chapters in ``chapters_dir``.
+
+    A claim of a chapter in ``pending`` becomes a pending row. Any other claim reads its
+    glued values with :func:`phantom_lib.book.glued.values`, which raises
+    :class:`~phantom_lib.book.glued.MissingGlue` (or ``FileNotFoundError``) rather than leave a gap.
+    """
+    chapters_dir = Path(chapters_dir)
+    pending = set(pending)
+    unknown = pending - set(CHAPTER_TITLES)
+    if unknown:
+        raise ValueError(f"pending names unknown chapters {sorted(unknown)}")
+    out = []
+    for claim in claims:
+        if claim.chapter in pending:
+            out.append(Row(claim, "—", PENDING))
+            continue
+        values = glued.values(chapters_dir / f"{claim.chapter}.ipynb", claim.glue)
+        verdict = AGREE if claim.rule.test(values) else DIFFER
+        out.append(Row(claim, claim.show.format(**values), verdict))
+    return out
+
+
+def summary(table: Iterable[Row]) -> dict[str, int]:
+    """How many rows agree, differ and are pending (every verdict present, zeros included)."""
+    counts = Counter(row.verdict for row in table)
+    return {verdict: counts.get(verdict, 0) for verdict in (AGREE, DIFFER, PENDING)}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(table: Sequence[Row], chapters_doc: str = "/book/chapters") -> str:
+    """The rows as a MyST table with links to each claim's chapter and figure, followed by the
+    agreement rule of every row.
+
+    Render it as MyST (myst-nb cell option ``markdown_format: myst``) so the strict build
+    checks every link: a chapter or figure label that does not exist fails the build.
+    """
+    lines = [
+        "| Published claim | Published | This book | Verdict | Why they may differ | Computed in |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in table:
+        claim = row.claim
+        where = f"{{doc}}`{CHAPTER_TITLES[claim.chapter]} <{chapters_doc}/{claim.chapter}>`"
+        if claim.figure and row.verdict != PENDING:
+            where += f", {{ref}}`figure <{claim.figure}>`"
+        lines.append("| " + " | ".join(_cell(c) for c in (
+            claim.claim, claim.published, row.book, f"**{row.verdict}**", claim.why, where)) + " |")
+    lines += ["", "Agreement rules, row by row:", ""]
+    lines += [f"- {row.claim.claim}: agree if {row.claim.rule.text}." for row in table]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,976 @@
+"""Synthetic WhoClickedIt stand-in and the ``phantom data`` command (standin, check, bench).
+
+The real ``whoclicked.csv`` cannot be downloaded where this book is built, so the project
+ships a stand-in made here: seeded (``numpy.random.Generator``), byte-for-byte reproducible,
+with the published 42-column schema and the data card's counts matched exactly (rows, record
+types per actor, sessions and experiments per actor, store modes, the eight event counts, the
+time range to the second). Everything else is a modelling choice documented below and in
+``data/README.md``; none of it is tuned to the study's findings.
+
+How a stand-in is made (:func:`generate`):
+
+1. **Event mix per class.** The card gives event totals over both classes only. Each class's
+   expected event frequencies under its kernel (below) are fitted to the card's margins
+   (class totals x event totals) by iterative proportional fitting and rounded by largest
+   remainder (:func:`event_split`).
+2. **Trajectories.** Each experiment's length is ``min_length + Multinomial(rest,
+   Dirichlet(concentration))``; its events are a Markov path of the class kernel
+   (``kernels.sample_paths``). The few events by which the sampled mix misses the class's
+   target are substituted where the kernel finds the substitute most plausible
+   (:func:`_repair`), so counts are exact and transitions stay kernel-like.
+3. **Sessions.** Human experiments are cut into sessions at random positions (25 sessions
+   for 13 experiments: people reload or switch tabs); agent experiments run back to back in a
+   few long browser sessions (7 sessions for 16 experiments).
+4. **Products, pages, metadata.** Agents walk the catalogue in order; humans pick products by
+   popularity and return to ones they saw. Prices follow the collection-time surge/discount
+   rule on the omega-weighted demand of the last 24 h (``events.surge_discount_prices``).
+5. **Times.** Inter-event times are log-normal with a median per source event and class;
+   experiments/sessions are spread over the card's time range, first row at its start and
+   last row at its end.
+6. **Price logs** (quotes shown) are spread over each class's interactions in proportion to
+   a per-event weight; their totals per actor and store make the card's store counts exact.
+
+The two generating kernels (rows = current event, columns = next event) are
+:data:`AGENT` (fast, regular, systematic: listing -> item -> details -> cart, many item views,
+barely any hovering) and :data:`HUMAN` (slower, bursty, hover and read titles and paragraphs,
+go back to the listing after most item pages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from phantom_lib.data import whoclicked as data
+from phantom_lib.data import events
+from phantom_lib.behaviour import kernels
+
+EVENTS = (
+    "page_view", "view_item_page", "learn_more_about_item", "hover_over_title",
+    "hover_over_paragraph", "add_item_to_cart", "remove_item", "checkout_start",
+)
+"""The eight interaction names of the card, in the kernels' state order."""
+PV, VI, LM, HT, HP, ADD, RM, CO = range(len(EVENTS))
+ADMIN = -1
+"""Code of an operator page view on an ``/admin/`` page (not behaviour; no kernel state)."""
+
+START = pd.Timestamp("2025-12-05T09:43:31.301Z")
+END = pd.Timestamp("2026-02-28T19:32:06.444Z")
+"""First and last timestamp of the stand-in (the card's range, with milliseconds)."""
+
+CLASS_TOTALS = {
+    "human": {"experiments": 13, "sessions": 25, "interaction": 310, "price_log": 452},
+    "agent": {"experiments": 16, "sessions": 7, "interaction": 197, "price_log": 2879},
+}
+"""Per-actor counts of the card (multiplied by ``StandinConfig.scale``)."""
+
+STORE_EXPERIMENTS = {
+    "human": {"hotel": 11, "airline": 1, "shop": 1},
+    "agent": {"hotel": 14, "airline": 2},
+}
+"""Experiments per store and actor (our choice; with the price logs it fixes the store rows)."""
+
+STORE_ROWS = {"hotel": 3592, "airline": 196, "shop": 50}
+DEMAND_WINDOW_MS = 24 * 3600 * 1000
+"""Price rule: omega-weighted events on a product in the last 24 h give its demand q_hat."""
+RHO_LOW, RHO_HIGH = 0.0, 6.0
+"""Price rule thresholds: no demand in the window -> discount, q_hat >= 6 -> surge."""
+
+
+@dataclass(frozen=True)
+class BehaviourKernel:
+    """A class's generating process.
+
+    Attributes:
+        matrix: (8, 8) transition probabilities over :data:`EVENTS`, rows = current event.
+        pi0: (8,) first-event distribution.
+        gap_median_s: (8,) median seconds from an event (by its type) to the next.
+        gap_sigma: log-normal shape of those gaps (larger = burstier).
+        dwell_median_ms, dwell_sigma: log-normal hover dwell (``metadata_dwellTime``, ms).
+        price_weight: (8,) relative number of price quotes logged with each event type.
+        min_length: fewest events in an experiment.
+        length_concentration: Dirichlet concentration of experiment lengths (larger = more equal).
+        new_chunk_gap_median_s, new_chunk_gap_sigma: pause before a new session (humans) or
+            a new experiment in the same session (agents), log-normal.
+    """
+
+    matrix: npt.NDArray[np.float64]
+    pi0: npt.NDArray[np.float64]
+    gap_median_s: npt.NDArray[np.float64]
+    gap_sigma: float
+    dwell_median_ms: float
+    dwell_sigma: float
+    price_weight: npt.NDArray[np.float64]
+    min_length: int
+    length_concentration: float
+    new_chunk_gap_median_s: float
+    new_chunk_gap_sigma: float
+
+    def __post_init__(self) -> None:
+        e = len(EVENTS)
+        for name in ("matrix", "pi0", "gap_median_s", "price_weight"):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=float))
+        labels = (*EVENTS, events.SESSION_END)
+        padded = np.zeros((e + 1, e + 1))
+        padded[:e, :e] = self.matrix
+        padded[e, e] = 1.0
+        kernels.validate(labels, padded, np.append(self.pi0, 0.0))
+        if self.gap_median_s.shape != (e,) or np.any(self.gap_median_s <= 0):
+            raise ValueError(f"gap_median_s must be {e} positive numbers of seconds")
+        if self.price_weight.shape != (e,) or np.any(self.price_weight < 0):
+            raise ValueError(f"price_weight must be {e} non-negative weights")
+        if self.min_length < 1 or self.length_concentration <= 0:
+            raise ValueError("min_length must be >= 1 and length_concentration > 0")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The transition matrix as a labelled table (index = current event)."""
+        return pd.DataFrame(self.matrix, index=list(EVENTS), columns=list(EVENTS))
+
+
+AGENT = BehaviourKernel(
+    matrix=[
+        # PV    VI    LM    HT    HP    ADD   RM    CO
+        [0.20, 0.50, 0.15, 0.02, 0.00, 0.08, 0.00, 0.05],  # page_view
+        [0.15, 0.12, 0.56, 0.01, 0.00, 0.12, 0.00, 0.04],  # view_item_page
+        [0.30, 0.20, 0.15, 0.01, 0.00, 0.26, 0.01, 0.07],  # learn_more_about_item
+        [0.20, 0.40, 0.30, 0.00, 0.00, 0.10, 0.00, 0.00],  # hover_over_title
+        [0.20, 0.40, 0.30, 0.00, 0.00, 0.10, 0.00, 0.00],  # hover_over_paragraph
+        [0.48, 0.20, 0.07, 0.00, 0.00, 0.05, 0.03, 0.17],  # add_item_to_cart
+        [0.40, 0.30, 0.00, 0.00, 0.00, 0.20, 0.00, 0.10],  # remove_item
+        [0.60, 0.30, 0.10, 0.00, 0.00, 0.00, 0.00, 0.00],  # checkout_start
+    ],
+    pi0=[0.55, 0.45, 0, 0, 0, 0, 0, 0],
+    gap_median_s=[2.4, 2.8, 2.6, 1.6, 1.6, 2.2, 2.0, 3.0],
+    gap_sigma=0.3,
+    dwell_median_ms=150.0,
+    dwell_sigma=0.35,
+    price_weight=[10, 8, 4, 1, 1, 2, 1, 2],
+    min_length=4,
+    length_concentration=6.0,
+    new_chunk_gap_median_s=25.0,
+    new_chunk_gap_sigma=0.4,
+)
+"""Agents: fast and regular, deep-link to items, walk listing -> item -> details -> cart."""
+
+HUMAN = BehaviourKernel(
+    matrix=[
+        # PV    VI    LM    HT    HP    ADD   RM    CO
+        [0.52, 0.19, 0.07, 0.10, 0.02, 0.06, 0.01, 0.03],  # page_view
+        [0.52, 0.04, 0.22, 0.07, 0.03, 0.09, 0.00, 0.03],  # view_item_page
+        [0.48, 0.05, 0.10, 0.08, 0.03, 0.21, 0.00, 0.05],  # learn_more_about_item
+        [0.45, 0.24, 0.16, 0.04, 0.04, 0.07, 0.00, 0.00],  # hover_over_title
+        [0.42, 0.16, 0.22, 0.08, 0.03, 0.09, 0.00, 0.00],  # hover_over_paragraph
+        [0.62, 0.10, 0.05, 0.05, 0.00, 0.05, 0.04, 0.09],  # add_item_to_cart
+        [0.50, 0.20, 0.00, 0.00, 0.00, 0.20, 0.00, 0.10],  # remove_item
+        [0.80, 0.10, 0.05, 0.05, 0.00, 0.00, 0.00, 0.00],  # checkout_start
+    ],
+    pi0=[0.92, 0.08, 0, 0, 0, 0, 0, 0],
+    gap_median_s=[7.0, 16.0, 20.0, 4.0, 6.0, 6.0, 5.0, 12.0],
+    gap_sigma=0.85,
+    dwell_median_ms=1800.0,
+    dwell_sigma=0.6,
+    price_weight=[3, 1, 0.3, 0.1, 0.1, 0.5, 0.2, 0.5],
+    min_length=6,
+    length_concentration=3.0,
+    new_chunk_gap_median_s=180.0,
+    new_chunk_gap_sigma=0.8,
+)
+"""Humans: slower and bursty, hover and read, return to the listing after most item pages."""
+
+KERNELS = {"human": HUMAN, "agent": AGENT}
+
+
+@dataclass(frozen=True)
+class StandinConfig:
+    """What to generate.
+
+    Attributes:
+        seed: seed of the one ``numpy.random.Generator`` behind every draw.
+        scale: multiplies every published count (1 = the data card; 100 = a benchmark file).
+        admin_views: operator page views on ``/admin/`` pages per card-sized data set (part of
+            the human page views; dropped from trajectories by the loader).
+    """
+
+    seed: int = 0
+    scale: int = 1
+    admin_views: int = 4
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
+        if not isinstance(self.scale, int) or self.scale < 1:
+            raise ValueError(f"scale must be an integer >= 1; got {self.scale!r}")
+        if not isinstance(self.admin_views, int) or not 0 <= self.admin_views <= CLASS_TOTALS["human"]["experiments"]:
+            raise ValueError(
+                f"admin_views must be an integer in [0, {CLASS_TOTALS['human']['experiments']}]; got {self.admin_views!r}"
+            )
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def _apportion(weights: npt.ArrayLike, total: int, cap: npt.ArrayLike | None = None) -> npt.NDArray[np.int64]:
+    """Integers proportional to ``weights`` summing to ``total`` (largest remainder), each <= ``cap``."""
+    w = np.asarray(weights, dtype=float)
+    limit = np.full(w.shape, total, dtype=np.int64) if cap is None else np.asarray(cap, dtype=np.int64)
+    if total > limit.sum():
+        raise ValueError(f"cannot place {total} units under caps summing to {limit.sum()}")
+    exact = w * total / w.sum() if w.sum() > 0 else np.zeros_like(w)
+    counts = np.minimum(np.floor(exact).astype(np.int64), limit)
+    order = np.argsort(-(exact - counts), kind="stable")
+    while counts.sum() < total:
+        for i in order:
+            if counts.sum() == total:
+                break
+            if counts[i] < limit[i]:
+                counts[i] += 1
+    return counts
+
+
+def _expected_mix(kernel: BehaviourKernel, length: int) -> npt.NDArray[np.float64]:
+    """Expected share of each event in a ``length``-event path of ``kernel``."""
+    visits, state = np.zeros(len(EVENTS)), kernel.pi0.copy()
+    for _ in range(length):
+        visits += state
+        state = state @ kernel.matrix
+    return visits / visits.sum()
+
+
+def event_split(config: StandinConfig = StandinConfig()) -> dict[str, npt.NDArray[np.int64]]:
+    """Behavioural (non-admin) events per class and type, shape (8,) each, summing to the card.
+
+    Each kernel's expected mix (at its class's mean experiment length) is scaled by
+    iterative proportional fitting to the class totals (interactions, minus the admin views
+    for humans) and the card's event totals, then rounded by largest remainder.
+    """
+    s = config.scale
+    columns = np.array([data.PUBLISHED[f"event/{e}"] for e in EVENTS], dtype=np.int64) * s
+    columns[PV] -= config.admin_views * s
+    rows = np.array([CLASS_TOTALS["human"]["interaction"] * s - config.admin_views * s,
+                     CLASS_TOTALS["agent"]["interaction"] * s])
+    table = np.vstack([
+        _expected_mix(KERNELS[c], _mean_length(c, config)) * r
+        for c, r in zip(("human", "agent"), rows)
+    ])
+    for _ in range(1000):
+        table *= (rows / table.sum(axis=1))[:, None]
+        table *= columns / np.maximum(table.sum(axis=0), 1e-300)
+    agent = _apportion(table[1], int(rows[1]), cap=columns)
+    return {"human": columns - agent, "agent": agent}
+
+
+def _mean_length(actor: str, config: StandinConfig) -> int:
+    behaviour = CLASS_TOTALS[actor]["interaction"] - (config.admin_views if actor == "human" else 0)
+    return round(behaviour / CLASS_TOTALS[actor]["experiments"])
+
+
+def generating_kernels(config: StandinConfig = StandinConfig()) -> dict[str, BehaviourKernel]:
+    """The kernels actually sampled: :data:`KERNELS` tilted to the card's event mix.
+
+    Columns are reweighted, ``T'[i, j] = T[i, j] w_j / sum_k T[i, k] w_k``, with ``w`` found
+    by fixed-point iteration so that the expected mix of a mean-length experiment equals the
+    class's share of :func:`event_split`. Zeros and each row's relative preferences among the
+    remaining events are kept; the few events by which a sample still misses the counts are
+    left to :func:`_repair`.
+    """
+    split = event_split(config)
+    tilted = {}
+    for actor, kernel in KERNELS.items():
+        target = split[actor] / split[actor].sum()
+        length = _mean_length(actor, config)
+        weights = np.ones(len(EVENTS))
+        for _ in range(2000):
+            matrix = kernel.matrix * weights
+            matrix /= matrix.sum(axis=1, keepdims=True)
+            mix = _expected_mix(replace(kernel, matrix=matrix), length)
+            if np.abs(mix - target).max() < 1e-12:
+                break
+            weights *= np.sqrt(np.divide(target, mix, out=np.ones_like(mix), where=mix > 0))
+        tilted[actor] = replace(kernel, matrix=matrix)
+    return tilted
+
+
+# --------------------------------------------------------------------------- trajectories
+
+
+def _repair(codes: npt.NDArray[np.int64], starts: npt.NDArray[np.bool_], target: npt.NDArray[np.int64],
+            kernel: BehaviourKernel, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Substitute the fewest events so that ``bincount(codes) == target``.
+
+    Surplus events of type o become deficit type u at the positions where the kernel finds
+    u most plausible relative to o (log P(prev -> x) + log P(x -> next), pi0 at a start).
+    """
+    codes = codes.copy()
+    ends = np.append(starts[1:], True)
+    log_t = np.log(kernel.matrix + 1e-4)
+    log_pi = np.log(kernel.pi0 + 1e-4)
+    diff = np.bincount(codes, minlength=len(EVENTS)) - target
+    givers = [(o, int(d)) for o, d in enumerate(diff) if d > 0]
+    takers = [(u, int(-d)) for u, d in enumerate(diff) if d < 0]
+    while givers and takers:
+        (o, have), (u, need) = givers[0], takers[0]
+        k = min(have, need)
+        pos = np.flatnonzero(codes == o)
+        prev = codes[np.maximum(pos - 1, 0)]
+        nxt = codes[np.minimum(pos + 1, len(codes) - 1)]
+
+        def score(x: int) -> npt.NDArray[np.float64]:
+            into = np.where(starts[pos], log_pi[x], log_t[prev, x])
+            return into + np.where(ends[pos], 0.0, log_t[x, nxt])
+
+        gain = score(u) - score(o) + 1e-6 * rng.random(pos.size)
+        codes[pos[np.argsort(-gain, kind="stable")[:k]]] = u
+        givers[0], takers[0] = (o, have - k), (u, need - k)
+        givers = [g for g in givers if g[1] > 0]
+        takers = [t for t in takers if t[1] > 0]
+    return codes
+
+
+def _class_paths(kernel: BehaviourKernel, n: int, total: int, target: npt.NDArray[np.int64],
+                 rng: np.random.Generator) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Experiment lengths (n,) and their concatenated event codes (total,) with exact counts."""
+    spare = total - n * kernel.min_length
+    if spare < 0:
+        raise ValueError(f"{total} events cannot fill {n} experiments of at least {kernel.min_length}")
+    lengths = kernel.min_length + rng.multinomial(spare, rng.dirichlet(np.full(n, kernel.length_concentration)))
+    paths = kernels.sample_paths(kernel.matrix, kernel.pi0, n, rng, max_len=int(lengths.max()))
+    codes = paths[np.arange(paths.shape[1])[None, :] < lengths[:, None]]
+    starts = np.zeros(total, dtype=bool)
+    starts[np.cumsum(lengths) - lengths] = True
+    return lengths, _repair(codes, starts, target, kernel, rng)
+
+
+def _uuids(rng: np.random.Generator, n: int) -> npt.NDArray[np.object_]:
+    return np.array([str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)], dtype=object)
+
+
+def _cut(sizes: npt.NDArray[np.int64], pieces: int, rng: np.random.Generator,
+         allowed: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.bool_]:
+    """Split consecutive groups of ``sizes`` items into ``pieces`` contiguous pieces in all:
+    every group starts a piece and ``pieces - len(sizes)`` more cuts fall uniformly at random
+    among the inner positions (those ``allowed``, if given). Returns a flag per item: True
+    where a piece starts."""
+    n = int(sizes.sum())
+    first = np.zeros(n, dtype=bool)
+    first[np.cumsum(sizes) - sizes] = True
+    inner = np.flatnonzero(~first & (True if allowed is None else allowed))
+    first[rng.choice(inner, size=pieces - len(sizes), replace=False)] = True
+    return first
+
+
+def _skeleton(config: StandinConfig, rng: np.random.Generator) -> pd.DataFrame:
+    """One row per interaction (admin views included): actor, experiment, session, block, code."""
+    s = config.scale
+    split = event_split(config)
+    generating = generating_kernels(config)
+    parts = []
+    experiment_base = session_base = 0
+    for actor in ("human", "agent"):
+        totals = CLASS_TOTALS[actor]
+        n_exp, n_sess = totals["experiments"] * s, totals["sessions"] * s
+        n_admin = config.admin_views * s if actor == "human" else 0
+        lengths, codes = _class_paths(generating[actor], n_exp, int(split[actor].sum()), split[actor], rng)
+        experiment = np.repeat(np.arange(n_exp), lengths)
+        if n_admin:  # an operator opens the admin page before some human experiments
+            chosen = np.sort(rng.choice(n_exp, size=n_admin, replace=False))
+            at = (np.cumsum(lengths) - lengths)[chosen]
+            codes = np.insert(codes, at, ADMIN)
+            experiment = np.insert(experiment, at, chosen)
+            lengths = np.bincount(experiment, minlength=n_exp)
+        if actor == "human":  # experiments are blocks; sessions cut them
+            after_admin = np.roll(codes == ADMIN, 1)  # the admin view opens the first session
+            new_session = _cut(lengths, n_sess, rng, allowed=~after_admin)
+            session = np.cumsum(new_session) - 1
+            block, chunk_start = experiment, new_session
+        else:  # sessions are blocks; experiments run back to back inside them
+            session_of_exp = np.cumsum(_cut(np.array([n_exp]), n_sess, rng)) - 1
+            session = session_of_exp[experiment]
+            block = session
+            chunk_start = np.zeros(codes.size, dtype=bool)
+            chunk_start[np.cumsum(lengths) - lengths] = True
+        parts.append(pd.DataFrame({
+            "actor": actor,
+            "experiment": experiment + experiment_base,
+            "session": session + session_base,
+            "block": f"{actor}-" + pd.Series(block).astype("str"),
+            "code": codes,
+            "chunk_start": chunk_start,
+        }))
+        experiment_base += n_exp
+        session_base += int(session.max()) + 1
+    return pd.concat(parts, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- catalogue and prices
+
+_ADJECTIVES = ("Harbour", "Old Town", "Garden", "Riverside", "Grand", "Sunset", "Alpine", "Central", "Royal", "Quiet")
+_HOTEL_NOUNS = ("Hotel", "Suites", "Inn", "Residences", "Lodge")
+_ROUTES = ("MAD-LHR", "MAD-CDG", "MAD-FCO", "BCN-AMS", "MAD-LIS", "BCN-BER")
+_SHOP_ITEMS = ("Travel adapter", "Packing cubes", "Neck pillow", "Luggage scale", "Passport wallet",
+               "Toiletry bag", "Rain jacket", "Water bottle")
+_PARAGRAPHS = ("Free cancellation until 48 hours before arrival.", "Breakfast included in the rate.",
+               "Prices include taxes and fees.", "Only a few left at this price.",
+               "Non-refundable: changes are not possible after booking.", "Checked bag: 23 kg included.")
+_REFERRERS = ("https://www.google.com/", "https://www.bing.com/", "https://duckduckgo.com/")
+_SECTIONS = ("amenities", "policies", "reviews", "location")
+_HUMAN_UAS = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+)
+_AGENT_UAS = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+)
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    ids: npt.NDArray[np.object_]
+    names: npt.NDArray[np.object_]
+    base: npt.NDArray[np.float64]
+    popularity: npt.NDArray[np.float64]
+    kind: npt.NDArray[np.object_]  # roomType (hotel) / cabinClass (airline) / "" (shop)
+    fare: npt.NDArray[np.object_]  # fareRule (airline) / ""
+
+
+def _catalogues(rng: np.random.Generator) -> dict[str, _Catalogue]:
+    """Hotel (4 short ids htl-k and 6 UUIDs), airline (6 fares) and shop (8 items) catalogues."""
+    out = {}
+    for store, n, low, high in (("hotel", 10, 70, 260), ("airline", 6, 90, 420), ("shop", 8, 12, 90)):
+        if store == "hotel":
+            ids = np.concatenate([np.array([f"htl-{k}" for k in range(4)], dtype=object), _uuids(rng, n - 4)])
+            names = np.array([f"{_ADJECTIVES[k]} {_HOTEL_NOUNS[k % 5]}" for k in range(n)], dtype=object)
+            kind = rng.choice(np.array(["standard", "deluxe", "suite"], dtype=object), size=n)
+            fare = np.full(n, "", dtype=object)
+        elif store == "airline":
+            ids = np.array([f"flt-{k}" for k in range(n)], dtype=object)
+            names = np.array([f"Flight {r}" for r in _ROUTES[:n]], dtype=object)
+            kind = rng.choice(np.array(["economy", "premium", "business"], dtype=object), size=n, p=[0.6, 0.25, 0.15])
+            fare = rng.choice(np.array(["saver", "standard", "flex"], dtype=object), size=n)
+        else:
+            ids = np.array([f"sku-{k}" for k in range(n)], dtype=object)
+            names = np.array(_SHOP_ITEMS[:n], dtype=object)
+            kind = fare = np.full(n, "", dtype=object)
+        base = np.round(rng.uniform(low, high, size=n), 2)
+        popularity = 1.0 / np.arange(1, n + 1) ** 1.1
+        out[store] = _Catalogue(ids, names, base, rng.permutation(popularity) / popularity.sum(), kind, fare)
+    return out
+
+
+def _lookup(catalogues: dict[str, _Catalogue], field: str, store: npt.NDArray[np.object_],
+            product: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+    """``field`` of each (store, product) pair; "" where product is -1."""
+    out = np.full(product.size, "", dtype=object)
+    for name, cat in catalogues.items():
+        rows = (store == name) & (product >= 0)
+        out[rows] = getattr(cat, field)[product[rows]]
+    return out
+
+
+def _dynamic_prices(store_catalogue: _Catalogue, demand_product: npt.NDArray[np.int64],
+                    demand_ms: npt.NDArray[np.int64], demand_weight: npt.NDArray[np.float64],
+                    product: npt.NDArray[np.int64], at_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """Price of ``product`` at ``at_ms``: the surge/discount rule on the omega-weighted demand
+    of that product's events in the preceding :data:`DEMAND_WINDOW_MS` (inclusive)."""
+    q_hat = np.zeros(product.size)
+    for p in np.unique(product):
+        mine = demand_product == p
+        order = np.argsort(demand_ms[mine], kind="stable")
+        times, cum = demand_ms[mine][order], np.concatenate(([0.0], np.cumsum(demand_weight[mine][order])))
+        ask = product == p
+        upto = np.searchsorted(times, at_ms[ask], side="right")
+        since = np.searchsorted(times, at_ms[ask] - DEMAND_WINDOW_MS, side="right")
+        q_hat[ask] = cum[upto] - cum[since]
+    base = store_catalogue.base[product]
+    return np.round(events.surge_discount_prices(base, q_hat, RHO_LOW, RHO_HIGH), 2)
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def _lognormal(rng: np.random.Generator, median: npt.ArrayLike, sigma: float, size: int) -> npt.NDArray[np.float64]:
+    return np.asarray(median, dtype=float) * np.exp(sigma * rng.standard_normal(size))
+
+
+def _assign_stores(table: pd.DataFrame, config: StandinConfig,
+                   rng: np.random.Generator) -> tuple[npt.NDArray[np.object_], dict[str, dict[str, int]]]:
+    """A store for each row (by its experiment, following :data:`STORE_EXPERIMENTS`) and the
+    price logs per actor and store that make the card's store rows exact. Assignments that
+    leave the small stores too little room for quotes are redrawn."""
+    s = config.scale
+    sizes = table.groupby(["actor", "experiment"]).size()
+    for _ in range(1000):
+        store_of: dict[int, str] = {}
+        for actor, plan in STORE_EXPERIMENTS.items():
+            ids = sizes.loc[actor].index.to_numpy()
+            labels = np.repeat(np.array(list(plan), dtype=object), [n * s for n in plan.values()])
+            store_of.update(zip(ids.tolist(), rng.permutation(labels).tolist()))
+        store = table["experiment"].map(store_of)
+        logs = _price_logs_per_store(table.groupby([table["actor"], store]).size(), s)
+        if logs is not None:
+            return store.to_numpy(dtype=object), logs
+    raise RuntimeError("no store assignment reaches the card's store counts; check STORE_EXPERIMENTS")
+
+
+def _price_logs_per_store(interactions: pd.Series, s: int) -> dict[str, dict[str, int]] | None:
+    """Price logs per (actor, store) so that every store's rows match the card, or None if the
+    interactions already placed leave a store (other than hotel) less than 40% for quotes."""
+    logs: dict[str, dict[str, int]] = {a: {} for a in CLASS_TOTALS}
+    rate = {a: CLASS_TOTALS[a]["price_log"] / CLASS_TOTALS[a]["interaction"] for a in CLASS_TOTALS}
+    for store in ("airline", "shop"):
+        actors = [a for a in CLASS_TOTALS if (a, store) in interactions.index]
+        room = STORE_ROWS[store] * s - sum(int(interactions[(a, store)]) for a in actors)
+        if room < 0.4 * STORE_ROWS[store] * s:
+            return None
+        shares = _apportion([rate[a] * interactions[(a, store)] for a in actors], room)
+        logs.update({a: {**logs[a], store: int(n)} for a, n in zip(actors, shares)})
+    for actor, totals in CLASS_TOTALS.items():
+        logs[actor]["hotel"] = totals["price_log"] * s - sum(logs[actor].values())
+        if logs[actor]["hotel"] < 0:
+            return None
+    return logs
+
+
+def _block_times(table: pd.DataFrame, code: npt.NDArray[np.int64],
+                 rng: np.random.Generator) -> tuple[npt.NDArray[np.float64], ...]:
+    """Milliseconds of each row from the start of its block (a human's experiment, an agent's
+    session), the seconds until the row's next event, and hover dwell times (ms, 0 if none)."""
+    n = len(table)
+    gap, dwell_ms, pause = np.empty(n), np.zeros(n), np.zeros(n)
+    behaviour = code >= 0
+    for actor, kernel in KERNELS.items():
+        mine = (table["actor"] == actor).to_numpy()
+        gap[mine] = _lognormal(rng, kernel.gap_median_s[np.where(behaviour, code, 0)[mine]], kernel.gap_sigma,
+                               int(mine.sum()))
+        hover = mine & np.isin(code, (HT, HP))
+        dwell_ms[hover] = np.round(_lognormal(rng, kernel.dwell_median_ms, kernel.dwell_sigma, int(hover.sum())))
+        gap[hover] = np.maximum(gap[hover], dwell_ms[hover] / 1000 + 0.2)
+        new_chunk = mine & table["chunk_start"].to_numpy()
+        pause[new_chunk] = _lognormal(rng, kernel.new_chunk_gap_median_s, kernel.new_chunk_gap_sigma,
+                                      int(new_chunk.sum()))
+    gap[~behaviour] = _lognormal(rng, 45.0, 0.5, int((~behaviour).sum()))  # operator on the admin page
+    block = table["block"].to_numpy()
+    first = np.r_[True, block[1:] != block[:-1]]
+    step = np.where(first, 0.0, np.roll(gap, 1) + pause)
+    rel_ms = np.round(pd.Series(step).groupby(block, sort=False).cumsum().to_numpy() * 1000)
+    return rel_ms, gap, dwell_ms
+
+
+def _quote_events(table: pd.DataFrame, code: npt.NDArray[np.int64], logs_per_store: dict[str, dict[str, int]],
+                  rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """For each price log, the row of the interaction it was shown with: each (actor, store)
+    total spread over that group's behavioural events in proportion to ``price_weight``."""
+    chosen = []
+    for actor, kernel in KERNELS.items():
+        for store, count in logs_per_store[actor].items():
+            rows = np.flatnonzero((table["actor"] == actor).to_numpy() & (table["store"] == store).to_numpy() & (code >= 0))
+            weight = kernel.price_weight[code[rows]]
+            chosen.append(np.repeat(rows, rng.multinomial(count, weight / weight.sum())))
+    return np.concatenate(chosen)
+
+
+def _calendar_starts(block_index: npt.NDArray[np.int64], rel_ms: npt.NDArray[np.float64],
+                     rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Start of each block, ms after :data:`START`: uniform over the range, except that one
+    block starts at START and another ends exactly at END."""
+    length_ms = pd.Series(rel_ms).groupby(block_index).max().to_numpy()
+    span = int((END - START).total_seconds() * 1000)
+    order = rng.permutation(length_ms.size)
+    start_ms = np.floor(rng.uniform(0, 1, length_ms.size) * (span - length_ms)).astype(np.int64)
+    start_ms[order[0]] = 0
+    start_ms[order[-1]] = span - int(length_ms[order[-1]])
+    return start_ms
+
+
+def generate(config: StandinConfig = StandinConfig()) -> pd.DataFrame:
+    """The stand-in as text columns in file order (:data:`phantom_lib.data.whoclicked.COLUMNS`).
+
+    Deterministic in ``config``: the same seed and scale give the same frame.
+    """
+    rng = np.random.default_rng(config.seed)
+    catalogues = _catalogues(rng)
+    table = _skeleton(config, rng)
+    store, logs_per_store = _assign_stores(table, config, rng)
+    table = table.assign(store=store)
+    code = table["code"].to_numpy()
+    rel_ms, gap, dwell_ms = _block_times(table, code, rng)
+    log_event = _quote_events(table, code, logs_per_store, rng)
+    offset = np.maximum(1, np.round(rng.uniform(0.05, 0.95, log_event.size) * gap[log_event] * 1000))
+    log_rel_ms = rel_ms[log_event] + offset  # a quote appears between its event and the next one
+    _, block_index = np.unique(table["block"].to_numpy(), return_inverse=True)
+    start_ms = _calendar_starts(np.r_[block_index, block_index[log_event]], np.r_[rel_ms, log_rel_ms], rng)
+    t0 = START.value // 1_000_000
+    ts_ms = t0 + start_ms[block_index] + rel_ms.astype(np.int64)
+    log_ts_ms = t0 + start_ms[block_index[log_event]] + log_rel_ms.astype(np.int64)
+    interactions, demand = _interaction_columns(table, code, ts_ms, dwell_ms, catalogues, rng)
+    quotes = _price_log_columns(interactions, demand, log_event, log_ts_ms, catalogues, rng)
+    return _finish(pd.concat([interactions, quotes], ignore_index=True), catalogues, rng)
+
+
+def _product_walk(table: pd.DataFrame, code: npt.NDArray[np.int64], catalogues: dict[str, _Catalogue],
+                  rng: np.random.Generator) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Catalogue index of the product of each interaction (-1 if none) and whether the event
+    happens on an item page.
+
+    Item views: agents walk the catalogue in order from a random offset; humans draw by
+    popularity and, in 35% of later views, return to a product they viewed before. Details,
+    cart adds and hovers on an item page refer to the current item; hovers elsewhere to a
+    product card drawn by popularity; removals to the last product added.
+    """
+    n = len(table)
+    experiment = table["experiment"].to_numpy()
+    store = table["store"].to_numpy()
+    is_agent = (table["actor"] == "agent").to_numpy()
+    size = np.zeros(n, dtype=np.int64)
+    fresh = np.zeros(n, dtype=np.int64)
+    for name, cat in catalogues.items():
+        rows = store == name
+        size[rows] = cat.ids.size
+        fresh[rows] = rng.choice(cat.ids.size, size=int(rows.sum()), p=cat.popularity)
+    product = np.full(n, -1, dtype=np.int64)
+    vi = np.flatnonzero(code == VI)
+    rank = pd.Series(experiment[vi]).groupby(experiment[vi]).cumcount().to_numpy()
+    offset = rng.integers(0, 1 << 30, size=experiment.max() + 1)[experiment[vi]]
+    revisit = rng.random(vi.size) < 0.35
+    back = np.floor(rng.random(vi.size) * rank).astype(np.int64)
+    product[vi] = np.where(is_agent[vi], (offset + rank) % size[vi], fresh[vi])
+    for k in range(1, int(rank.max(initial=0)) + 1):  # one pass per view rank, vectorised over experiments
+        now = np.flatnonzero((rank == k) & revisit & ~is_agent[vi])
+        product[vi[now]] = product[vi[now - k + back[now]]]
+
+    def carried(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        """Last product set on a ``mask`` row of the same experiment, up to each row (NaN if none)."""
+        values = pd.Series(np.where(mask, product, np.nan))
+        return values.groupby(experiment).ffill().to_numpy()
+
+    detail = np.isin(code, (LM, ADD))
+    anchor = carried(code == VI)
+    product[detail] = np.where(np.isnan(anchor[detail]), fresh[detail], anchor[detail]).astype(np.int64)
+    current = carried(np.isin(code, (VI, LM, ADD)))
+    hover = np.isin(code, (HT, HP))
+    context = pd.Series(np.where(hover, np.nan, code)).groupby(experiment).ffill().to_numpy()
+    on_item = hover & np.isin(context, (VI, LM, ADD)) & ~np.isnan(current)
+    product[on_item] = current[on_item].astype(np.int64)
+    product[hover & ~on_item] = fresh[hover & ~on_item]
+    remove = code == RM
+    added = carried(code == ADD)
+    fallback = np.where(np.isnan(current), fresh, current)
+    product[remove] = np.where(np.isnan(added[remove]), fallback[remove], added[remove]).astype(np.int64)
+    return product, np.isin(code, (VI, LM, ADD)) | on_item
+
+
+def _prices_for(catalogues: dict[str, _Catalogue], store: npt.NDArray[np.object_], product: npt.NDArray[np.int64],
+                ts_ms: npt.NDArray[np.int64], demand: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Dynamic prices of (store, product) at ``ts_ms``; ``demand`` holds the interactions
+    (store, product, ts_ms, weight) that drive the rule."""
+    price = np.full(product.size, np.nan)
+    for name, cat in catalogues.items():
+        ask = (store == name) & (product >= 0)
+        mine = demand[demand["store"] == name]
+        price[ask] = _dynamic_prices(cat, mine["product"].to_numpy(), mine["ts_ms"].to_numpy(),
+                                     mine["weight"].to_numpy(), product[ask], ts_ms[ask])
+    return price
+
+
+def _interaction_columns(table: pd.DataFrame, code: npt.NDArray[np.int64], ts_ms: npt.NDArray[np.int64],
+                         dwell_ms: npt.NDArray[np.float64], catalogues: dict[str, _Catalogue],
+                         rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Interaction rows (internal form: ints for ids and products, numbers unformatted) and
+    the demand table that drives prices."""
+    n = len(table)
+    experiment = table["experiment"].to_numpy()
+    store = table["store"].to_numpy(dtype=object)
+    is_agent = (table["actor"] == "agent").to_numpy()
+    product, on_item = _product_walk(table, code, catalogues, rng)
+    behaviour = code >= 0
+    names = np.array(EVENTS, dtype=object)[np.where(behaviour, code, 0)]
+    names[~behaviour] = "page_view"
+    has_product = behaviour & (product >= 0)
+    demand = pd.DataFrame({
+        "store": store[has_product], "product": product[has_product], "ts_ms": ts_ms[has_product],
+        "weight": events.weights_of(names[has_product]),
+    })
+    shown = np.isin(code, (VI, LM, ADD))
+    price = np.where(shown, _prices_for(catalogues, store, np.where(shown, product, -1), ts_ms, demand), np.nan)
+
+    after_admin = np.roll(code, 1) == ADMIN
+    landing = (code == PV) & (table["chunk_start"].to_numpy() | after_admin)
+    root = "/" + store  # object arrays: elementwise string concatenation
+    page = np.select(
+        [~behaviour, landing, on_item & (product >= 0), code == RM, code == CO],
+        ["/admin/experiments", root, root + "/products/" + _lookup(catalogues, "ids", store, product),
+         root + "/cart", root + "/checkout"],
+        root + "/products",
+    ).astype(object)
+
+    cart_step = np.select([code == ADD, code == RM], [1.0, -1.0], 0.0)
+    cart_value = np.select([code == ADD, code == RM], [np.nan_to_num(price), -np.nan_to_num(
+        _prices_for(catalogues, store, np.where(code == RM, product, -1), ts_ms, demand))], 0.0)
+    item_count = np.maximum(pd.Series(cart_step).groupby(experiment).cumsum().to_numpy(), 0)
+    cart_total = np.maximum(pd.Series(cart_value).groupby(experiment).cumsum().to_numpy(), 0)
+    n_exp = experiment.max() + 1
+    nights = rng.integers(1, 6, size=n_exp)[experiment].astype(float)
+    date_index = rng.integers(0, 14, size=n_exp)[experiment].astype(float)
+    flight_type = rng.choice(np.array(["one_way", "return"], dtype=object), size=n_exp)[experiment]
+    section = rng.choice(np.array(_SECTIONS, dtype=object), size=n)
+    referrer = rng.choice(np.array(("",) + _REFERRERS, dtype=object), size=n)
+
+    def where(mask: npt.NDArray[np.bool_], values: npt.ArrayLike, empty: object = "") -> npt.NDArray[np.object_]:
+        out = np.full(n, empty, dtype=object)
+        out[mask] = np.asarray(values, dtype=object)[mask] if np.ndim(values) else values
+        return out
+
+    hotel, airline = store == "hotel", store == "airline"
+    offer = np.isin(code, (VI, ADD))
+    kind, fare, title = (_lookup(catalogues, field, store, product) for field in ("kind", "fare", "names"))
+    paragraph = np.array(_PARAGRAPHS, dtype=object)[np.maximum(product, 0) % len(_PARAGRAPHS)]
+    numbers = dict(
+        metadata_dateIndex=np.where(airline & np.isin(code, (VI, ADD, CO)), date_index, np.nan),
+        metadata_dwellTime=np.where(np.isin(code, (HT, HP)), dwell_ms, np.nan),
+        metadata_itemCount=np.where(np.isin(code, (ADD, RM, CO)), item_count, np.nan),
+        metadata_nights=np.where(hotel & np.isin(code, (VI, ADD, CO)), nights, np.nan),
+        metadata_price=price,
+        metadata_total=np.where(code == CO, cart_total, np.nan),
+    )
+    text = dict(
+        metadata_cabinClass=where(airline & offer, kind),
+        metadata_elementText=where(code == HT, title) + where(code == HP, paragraph),
+        metadata_fareRule=where(airline & offer, fare),
+        metadata_flightType=where(airline & np.isin(code, (VI, ADD, CO)), flight_type),
+        metadata_referrer=where(landing & ~is_agent, referrer),
+        metadata_roomType=where(hotel & offer, kind),
+        metadata_type=where(code == PV, np.where(landing, "landing", "listing"))
+        + where(code == LM, section) + where(~behaviour, "admin"),
+    )
+    frame = pd.DataFrame({
+        "actor": table["actor"].to_numpy(), "session": table["session"].to_numpy(), "experiment": experiment,
+        "store": store, "record_type": data.INTERACTION, "ts_ms": ts_ms, "eventName": names, "page": page,
+        "product": product, "price": np.nan, **numbers, **text,
+    })
+    return frame, demand
+
+
+def _price_log_columns(interactions: pd.DataFrame, demand: pd.DataFrame,
+                       log_event: npt.NDArray[np.int64], log_ts_ms: npt.NDArray[np.int64],
+                       catalogues: dict[str, _Catalogue], rng: np.random.Generator) -> pd.DataFrame:
+    """Price-log rows: the quotes shown with an event. Events on a product quote it; listing
+    pages and checkouts quote the catalogue's products in turn."""
+    store = interactions["store"].to_numpy(dtype=object)[log_event]
+    size = np.array([catalogues[s].ids.size for s in store])
+    rank = pd.Series(log_event).groupby(log_event).cumcount().to_numpy()
+    start = rng.integers(0, 1 << 30, size=len(interactions))[log_event]
+    own = interactions["product"].to_numpy()[log_event]
+    product = np.where(own >= 0, own, (start + rank) % size)
+    price = _prices_for(catalogues, store, product, log_ts_ms, demand)
+    return pd.DataFrame({
+        "actor": interactions["actor"].to_numpy()[log_event],
+        "session": interactions["session"].to_numpy()[log_event],
+        "experiment": interactions["experiment"].to_numpy()[log_event],
+        "store": store, "record_type": data.PRICE_LOG, "ts_ms": log_ts_ms, "eventName": "", "page": "",
+        "product": product, "price": price,
+    })
+
+
+def _fixed(values: npt.ArrayLike, decimals: int) -> npt.NDArray[np.object_]:
+    """Numbers as fixed-point text (``decimals`` places), "" where NaN."""
+    arr = np.asarray(values, dtype=float)
+    out = np.full(arr.shape, "", dtype=object)
+    ok = ~np.isnan(arr)
+    out[ok] = np.char.mod(f"%.{decimals}f", arr[ok]).astype(object)
+    return out
+
+
+def _finish(frame: pd.DataFrame, catalogues: dict[str, _Catalogue], rng: np.random.Generator) -> pd.DataFrame:
+    """Ids, user agents, Kafka envelope, text formatting and file order."""
+    n = len(frame)
+    sessions = int(frame["session"].max()) + 1
+    session_id = _uuids(rng, sessions)
+    experiment_id = _uuids(rng, int(frame["experiment"].max()) + 1)
+    session_actor = frame.groupby("session")["actor"].first().reindex(range(sessions)).to_numpy()
+    ua = np.where(session_actor == "agent",
+                  rng.choice(np.array(_AGENT_UAS, dtype=object), size=sessions),
+                  rng.choice(np.array(_HUMAN_UAS, dtype=object), size=sessions))
+    session = frame["session"].to_numpy()
+    interaction = (frame["record_type"] == data.INTERACTION).to_numpy()
+    store = frame["store"].to_numpy(dtype=object)
+    product = frame["product"].to_numpy()
+    product_id = _lookup(catalogues, "ids", store, product)
+    ts_ms = frame["ts_ms"].to_numpy(dtype=np.int64)
+    ts = np.char.add(np.datetime_as_string(ts_ms.astype("datetime64[ms]"), unit="ms"), "Z").astype(object)
+
+    partition = session % 3
+    record_code = interaction.astype(np.int64)
+    by_time = np.lexsort((np.arange(n), ts_ms, partition, record_code))
+    group_start = np.r_[True, (np.diff(partition[by_time]) != 0) | (np.diff(record_code[by_time]) != 0)]
+    rank = np.arange(n) - np.maximum.accumulate(np.where(group_start, np.arange(n), 0))
+    offset = np.empty(n, dtype=np.int64)
+    offset[by_time] = rank
+    user_agent = np.where(interaction, ua[session], "")
+    key = session_id[session]
+    body = pd.Series(frame["page"].to_numpy(dtype=object) + product_id + user_agent).str.len().to_numpy()
+    value_size = np.where(interaction, 190 + body, 120 + pd.Series(product_id).str.len().to_numpy())
+
+    columns = {
+        "actor_type": frame["actor"].to_numpy(dtype=object),
+        "is_agent": np.where(frame["actor"].to_numpy() == "agent", "1", "0").astype(object),
+        "record_type": frame["record_type"].to_numpy(dtype=object),
+        "sessionId": key,
+        "experimentId": experiment_id[frame["experiment"].to_numpy()],
+        "storeMode": store,
+        "ts": ts,
+        "eventName": frame["eventName"].to_numpy(dtype=object),
+        "page": frame["page"].to_numpy(dtype=object),
+        "productId": product_id,
+        "price": _fixed(frame["price"], 2),
+        "userAgent": user_agent.astype(object),
+        "kafka_partition_id": partition.astype(str).astype(object),
+        "kafka_offset": offset.astype(str).astype(object),
+        "kafka_timestamp_ms": (ts_ms + rng.integers(3, 60, size=n)).astype(str).astype(object),
+        "kafka_compression": "uncompressed",
+        "kafka_is_transactional": "False",
+        "kafka_headers": "[]",
+        "kafka_key_encoding": "text",
+        "kafka_key_isPayloadNull": "False",
+        "kafka_key_payload": key,
+        "kafka_key_schemaId": "",
+        "kafka_key_size": pd.Series(key).str.len().astype(str).to_numpy(dtype=object),
+        "kafka_key_troubleshootReport": "",
+        "kafka_value_encoding": "json",
+        "kafka_value_isPayloadNull": "False",
+        "kafka_value_schemaId": "",
+        "kafka_value_size": value_size.astype(str).astype(object),
+        "kafka_value_troubleshootReport": "",
+    }
+    for name in data.COLUMNS:
+        if name.startswith("metadata_"):
+            values = frame[name]
+            if name in ("metadata_price", "metadata_total"):
+                columns[name] = _fixed(values, 2)
+            elif values.dtype.kind == "f":
+                columns[name] = _fixed(values, 0)
+            else:
+                columns[name] = values.fillna("").to_numpy(dtype=object)
+    out = pd.DataFrame({name: columns[name] for name in data.COLUMNS}, dtype=object)
+    order = np.lexsort((np.arange(n), ts_ms, ~interaction, key.astype(str), frame["actor"].to_numpy() == "agent"))
+    return out.iloc[order].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- files and the command
+
+
+def to_bytes(frame: pd.DataFrame, compress: bool) -> bytes:
+    """The frame as CSV bytes (UTF-8, ``\\n`` line ends); gzip with a zero timestamp and no
+    file name when ``compress``, so equal frames give equal bytes."""
+    text = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    if not compress:
+        return text
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as handle:
+        handle.write(text)
+    return buffer.getvalue()
+
+
+def write(path: str | Path, config: StandinConfig = StandinConfig()) -> Path:
+    """Generate the stand-in and write it to ``path`` (gzip when the name ends in ``.gz``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(to_bytes(generate(config), compress=path.suffix == ".gz"))
+    return path
+
+
+def benchmark(scales: tuple[int, ...] = (1, 10, 100), repeats: int = 3, seed: int = 0) -> pd.DataFrame:
+    """Time ``data.load`` (read + validate) and ``data.trajectories`` on generated files.
+
+    For each scale the stand-in is generated (``scale`` times the card's rows), written as
+    ``.csv.gz`` to a temporary folder, and loaded ``repeats`` times; the best time counts.
+    Returns one row per scale: rows, load seconds, rows/s, trajectory seconds, and the
+    marginal rate from the previous scale (extra rows / extra seconds): a constant marginal
+    rate means the load time is a fixed cost plus a linear term.
+    """
+    records = []
+    with tempfile.TemporaryDirectory() as folder:
+        for scale in scales:
+            path = write(Path(folder) / f"standin_x{scale}.csv.gz", StandinConfig(seed=seed, scale=scale))
+            load_times, traj_times = [], []
+            for _ in range(repeats):
+                began = time.perf_counter()
+                frame = data.load(path).frame
+                load_times.append(time.perf_counter() - began)
+                began = time.perf_counter()
+                data.trajectories(frame)
+                traj_times.append(time.perf_counter() - began)
+            records.append({"scale": scale, "rows": len(frame), "load_s": min(load_times),
+                            "rows_per_s": len(frame) / min(load_times), "trajectories_s": min(traj_times)})
+    table = pd.DataFrame(records)
+    table["marginal_rows_per_s"] = table["rows"].diff() / table["load_s"].diff()
+    return table
+
+
+def _standin(args: argparse.Namespace) -> int:
+    path = write(args.output, StandinConfig(seed=args.seed, scale=args.scale, admin_views=args.admin_views))
+    loaded = data.load(path)
+    print(f"[phantom] wrote {path}: {loaded.provenance.rows} rows, sha256 {loaded.provenance.sha256}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    loaded = data.load(args.source)
+    print(loaded.provenance.banner().lstrip("> "))
+    print(loaded.report.to_frame().to_string(index=False))
+    comparison = data.compare_to_card(loaded.frame)
+    print(comparison.to_string(index=False))
+    print(f"{int(comparison['match'].sum())} of {len(comparison)} card quantities match")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    table = benchmark(tuple(args.scales), args.repeats, args.seed)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    return 0
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``phantom data``: ``standin``, ``check`` and ``bench``."""
+    sub = parser.add_subparsers(dest="data_command", required=True)
+    p_standin = sub.add_parser("standin", help="generate the synthetic stand-in (seeded, reproducible)")
+    p_standin.add_argument("--seed", type=int, default=0)
+    p_standin.add_argument("--scale", type=int, default=1, help="multiply every published count (default 1)")
+    p_standin.add_argument("--admin-views", type=int, default=4, help="operator /admin/ page views (default 4)")
+    p_standin.add_argument("-o", "--output", default=str(data.STANDIN_PATH),
+                           help="output path; .gz compresses (default: the shipped stand-in)")
+    p_standin.set_defaults(func=_standin)
+    p_check = sub.add_parser("check", help="validate a data source and compare it with the data card")
+    p_check.add_argument("source", nargs="?", default=None,
+                         help=f"path, 'standin' or 'hub' (default: ${data.ENV_VAR}, else the stand-in)")
+    p_check.set_defaults(func=_check)
+    p_bench = sub.add_parser("bench", help="time load + validation on generated files of growing size")
+    p_bench.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
+    p_bench.add_argument("--repeats", type=int, default=3)
+    p_bench.add_argument("--seed", type=int, default=0)
+    p_bench.set_defaults(func=_bench)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m phantom_lib.data.standin ...`` (the same as ``phantom data ...``)."""
+    parser = argparse.ArgumentParser(prog="phantom data")
+    configure(parser)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,562 @@
+"""Benchmark the simulator backends side by side (``phantom bench``).
+
+Measured in one process, so that ratios hold on a shared, noisy machine:
+
+* **published**: steps/s and sampled session states/s of :class:`PhantomPricingEnv` per backend at
+  the published profiling configuration (M = 10 sessions, N = 3 products; K = 1 with eps 0 and
+  K = 5 with eps 0.2, MODEL.md section 8), repeats interleaved across backends;
+* **batched**: the functional jax env vmapped over 1..4096 environments (a jit-compiled
+  ``lax.scan`` rollout, threefry keys), beside a bare inverse-CDF sampling kernel over the same
+  sessions (uniforms + event walk, nothing else): the machine's ceiling for sampled states/s;
+* **scaling**: steps/s and peak memory as N, M and K grow one at a time from the default
+  configuration (N = 10, M = 100, K = 5). Peak memory is tracemalloc's peak over a seeded
+  reset and one step for the numpy-backed envs (the numpy path pools refill there, so this is
+  the worst step) and XLA's buffer assignment for the compiled step (argument + output +
+  temporaries; jax). The reference backend is not run where one expanded
+  frame would exceed ``reference_memory_mb`` or a step is predicted (linearly from the last
+  point on the axis) to exceed ``reference_seconds``; the row says which.
+
+Timings exclude warm-up (compilation, first calls), synchronise jax results
+(``block_until_ready``, or a host transfer) and report the median over repeats. Each repeat of
+an env runs at least ``min_seconds``: the numpy backend walks its sessions ahead in blocks
+(``samplers.numpy.POOL_BLOCK`` per class), and a repeat of a few hundred steps can fall between
+two refills, so its median would leave out the walking the backend must do. Nothing here
+fails on slowness: the command writes the numbers (JSON) and prints tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import math
+import os
+import platform
+import pstats
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from phantom_lib.sim.gym_env import EnvConfig, PhantomPricingEnv
+from phantom_lib.sim.market import Behaviour, default_behaviour
+
+PUBLISHED = {
+    "k1": {"n_candidates": 1, "eps_alpha": 0.0, "steps_per_s": 26.0, "seconds_20_steps": 0.77, "optimised_steps_per_s": 220.0},
+    "k5": {"n_candidates": 5, "eps_alpha": 0.2, "steps_per_s": 7.2, "seconds_20_steps": 2.79, "optimised_steps_per_s": 136.0},
+}
+"""The published profile (MODEL.md section 8): 20 env steps at M = 10, N = 3."""
+
+PUBLISHED_MARKET = {"n_products": 3, "n_sessions": 10}
+PUBLISHED_LOOKUP_SHARE = (86.0, 88.0)
+"""Published share (%) of step time in the per-state pandas row lookup plus nan_to_num."""
+
+LOOKUP_FUNCTIONS = ("xs", "to_numpy", "nan_to_num")
+"""The calls that turn a state label into a probability row in the reference backend."""
+
+LOOKUP_PART = "per-state row lookup (xs, to_numpy, nan_to_num)"
+"""The breakdown entry of :data:`LOOKUP_FUNCTIONS` called by the session loop."""
+
+SCALING_BASE = {"n_products": 10, "n_sessions": 100, "n_candidates": 5, "eps_alpha": 0.15}
+
+LARGE = {"n_products": 1000, "n_sessions": 100, "n_candidates": 5}
+"""The issue's large configuration: it must run (factorised backends) under 200 MB."""
+BACKENDS = ("reference", "numpy", "jax")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What ``phantom bench`` measures and how long it may take.
+
+    Attributes:
+        repeats: timed repeats per measurement (the median is reported).
+        steps: env steps per timed repeat, per backend (at least; see ``min_seconds``).
+        min_seconds: a timed env repeat goes on past ``steps`` until this much time has passed,
+            so that work a backend does in blocks (the numpy path pools) is in every repeat.
+        batch_sizes: numbers of vmapped jax environments.
+        batch_steps: steps per batched rollout.
+        n_products, n_sessions, n_candidates: scaling axes (one varies, the others at
+            :data:`SCALING_BASE`, whose value every axis includes).
+        scaling_steps: env steps per timed repeat in the scaling sweeps (reference: at most 2).
+        reference_memory_mb: the reference is not run when one expanded frame exceeds this.
+        reference_seconds: the reference stops on an axis once a step is predicted to exceed this
+            (the last measured step time scaled by the growth of M * K).
+        seed: seeds every environment and key.
+    """
+
+    repeats: int = 5
+    steps: dict[str, int] = field(default_factory=lambda: {"reference": 20, "numpy": 200, "jax": 400})
+    min_seconds: float = 0.5
+    batch_sizes: tuple[int, ...] = (1, 4, 16, 64, 256, 1024, 4096)
+    batch_steps: int = 20
+    n_products: tuple[int, ...] = (3, 10, 30, 100, 300, 1000)
+    n_sessions: tuple[int, ...] = (10, 30, 100, 300, 1000)
+    n_candidates: tuple[int, ...] = (1, 3, 5, 7, 9)
+    scaling_steps: int = 20
+    reference_memory_mb: float = 200.0
+    reference_seconds: float = 5.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.repeats < 1:
+            problems.append(f"repeats must be >= 1; got {self.repeats}")
+        if set(self.steps) != set(BACKENDS) or min(self.steps.values()) < 1:
+            problems.append(f"steps must give each of {BACKENDS} a count >= 1; got {self.steps}")
+        for name in ("batch_sizes", "n_products", "n_sessions", "n_candidates"):
+            values = getattr(self, name)
+            if not values or min(values) < 1:
+                problems.append(f"{name} must be a non-empty tuple of integers >= 1; got {values}")
+        if not self.min_seconds >= 0:
+            problems.append(f"min_seconds must be >= 0; got {self.min_seconds}")
+        if self.batch_steps < 1 or self.scaling_steps < 1:
+            problems.append("batch_steps and scaling_steps must be >= 1")
+        if problems:
+            raise ValueError("invalid BenchConfig:\n  - " + "\n  - ".join(problems))
+
+    @classmethod
+    def quick(cls) -> BenchConfig:
+        """A run of well under a minute: fewer repeats, steps and scaling points."""
+        return cls(
+            repeats=3,
+            steps={"reference": 3, "numpy": 60, "jax": 120},
+            min_seconds=0.25,
+            batch_sizes=(1, 1024),
+            batch_steps=5,
+            n_products=(1000,),
+            n_sessions=(1000,),
+            n_candidates=(9,),
+            scaling_steps=3,
+            reference_seconds=1.0,
+        )
+
+
+def _env(backend: str, behaviour: Behaviour, seed: int, **fields: Any) -> PhantomPricingEnv:
+    env = PhantomPricingEnv(EnvConfig(backend=backend), behaviour, **fields)
+    env.reset(seed=seed)
+    return env
+
+
+def _timed_steps(env: PhantomPricingEnv, steps: int, actions: np.ndarray, min_seconds: float = 0.0) -> tuple[float, int, int]:
+    """Time env steps (resetting when an episode ends) until at least ``steps`` were taken and
+    ``min_seconds`` have passed; returns ``(seconds, steps taken, session states sampled)``."""
+    states = 0
+    taken = 0
+    start = time.perf_counter()
+    while taken < steps or time.perf_counter() - start < min_seconds:
+        _, _, terminated, truncated, info = env.step(int(actions[taken % actions.size]))
+        states += info["sampled_states"]
+        taken += 1
+        if terminated or truncated:
+            env.reset()
+    return time.perf_counter() - start, taken, states
+
+
+def time_envs(envs: dict[str, PhantomPricingEnv], steps: dict[str, int], repeats: int, seed: int,
+              min_seconds: float = 0.0) -> dict[str, dict[str, float]]:
+    """Median steps/s and sampled states/s per env, repeats interleaved across envs.
+
+    A repeat takes at least ``steps[name]`` steps and at least ``min_seconds`` seconds."""
+    actions = np.random.default_rng(seed).integers(0, 9, 997)
+    rates: dict[str, list[tuple[float, float]]] = {name: [] for name in envs}
+    for name, env in envs.items():  # warm-up: compilation, caches
+        _timed_steps(env, 1, actions)
+    for _ in range(repeats):
+        for name, env in envs.items():
+            seconds, taken, states = _timed_steps(env, steps[name], actions, min_seconds)
+            rates[name].append((taken / seconds, states / seconds))
+    return {
+        name: {"steps_per_s": float(np.median([r[0] for r in values])), "states_per_s": float(np.median([r[1] for r in values]))}
+        for name, values in rates.items()
+    }
+
+
+def published(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
+    """Steps/s of every backend at the published configurations, with ratios to the reference."""
+    rows = []
+    for setting, spec in PUBLISHED.items():
+        fields = {**PUBLISHED_MARKET, "n_candidates": spec["n_candidates"], "eps_alpha": spec["eps_alpha"]}
+        envs = {b: _env(b, behaviour, config.seed, **fields) for b in BACKENDS}
+        rates = time_envs(envs, config.steps, config.repeats, config.seed, config.min_seconds)
+        for backend in BACKENDS:
+            rows.append({
+                "setting": setting, "K": spec["n_candidates"], "eps": spec["eps_alpha"], "backend": backend,
+                **rates[backend],
+                "speedup": rates[backend]["steps_per_s"] / rates["reference"]["steps_per_s"],
+                "published_steps_per_s": spec["steps_per_s"] if backend == "reference" else spec["optimised_steps_per_s"],
+            })
+    return pd.DataFrame(rows)
+
+
+def _median_seconds(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Median seconds of ``fn()`` over ``repeats`` calls after one warm-up call, and its last result."""
+    result = fn()  # warm-up: compilation
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), result
+
+
+def batched(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
+    """The vmapped jax env and the bare sampling kernel over the same sessions, per batch size."""
+    import jax
+    import jax.numpy as jnp
+
+    from phantom_lib.sim import jax_env
+
+    fields = {**PUBLISHED_MARKET, **{k: PUBLISHED["k5"][k] for k in ("n_candidates", "eps_alpha")}}
+    env_config = EnvConfig().replace(**fields)
+    env, params = jax_env.make(env_config, behaviour)
+    n_agents = np.asarray(params.n_agents)
+    sessions_per_env = n_agents.size * env.n_sessions
+    _, start = jax.jit(env.reset)(jax.random.key(config.seed), params)
+    rows = []
+    for batch in config.batch_sizes:
+        keys = jax.random.split(jax.random.key(config.seed + 1), batch)
+        # every env starts from one reset state (no per-batch reset to compile); their keys differ
+        states = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (batch,) + leaf.shape), start)
+        actions = jnp.asarray(np.random.default_rng(config.seed).integers(0, env_config.action_levels, (config.batch_steps, batch)), dtype=jnp.int32)
+        rollout = jax.jit(batched_rollout, static_argnums=0)
+        seconds, out = _median_seconds(lambda: jax.block_until_ready(rollout(env, keys, states, actions, params)), config.repeats)
+        sampled = int(out[2])
+        memory = rollout.lower(env, keys, states, actions, params).compile().memory_analysis()
+        classes = jnp.asarray(np.tile(np.arange(env.n_sessions) < n_agents[:, None], (batch, 1)), dtype=jnp.int32)
+        bare = jax.jit(bare_walk, static_argnums=(3, 4, 5))
+        steps = config.batch_steps
+        bare_seconds, bare_states = _median_seconds(
+            lambda: jax.block_until_ready(bare(keys[0], classes, params.market, env.max_len, steps, env.end)), config.repeats
+        )
+        bare_states = int(bare_states)
+        rows.append({
+            "envs": batch,
+            "sessions": batch * sessions_per_env,
+            "env_steps_per_s": batch * steps / seconds,
+            "states_per_s": sampled / seconds,
+            "bare_states_per_s": bare_states / bare_seconds,
+            "bare_ratio": (bare_states / bare_seconds) / (sampled / seconds),
+            "peak_mb": _xla_megabytes(memory),
+        })
+    return pd.DataFrame(rows)
+
+
+def batched_rollout(env: Any, keys: Any, states: Any, actions: Any, params: Any) -> tuple[Any, Any, Any]:
+    """``actions.shape[0]`` steps of ``keys.shape[0]`` environments (vmap) in one ``lax.scan``.
+
+    Returns ``(keys, states, sampled session states in total)``.
+    """
+    import jax
+
+    split = jax.vmap(jax.random.split)
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def advance(carry: Any, action: Any) -> tuple[Any, Any]:
+        keys, states = carry
+        pairs = split(keys)
+        _, states, _, _, _, info = step(pairs[:, 1], states, action, params)
+        return (pairs[:, 0], states), info["sampled_states"].sum()
+
+    (keys, states), sampled = jax.lax.scan(advance, (keys, states), actions)
+    return keys, states, sampled.sum()
+
+
+def bare_walk(key: Any, classes: Any, arrays: Any, max_len: int, steps: int, end: int) -> Any:
+    """The bare sampling kernel: ``steps`` rounds of uniforms + inverse-CDF event walk over
+    ``classes`` (sessions x class), no products, scores or rewards. Returns the states recorded."""
+    import jax
+
+    s = arrays.cdf.shape[1]
+    offset = classes * s
+
+    def one_round(total: Any, key: Any) -> tuple[Any, None]:
+        u = jax.random.uniform(key, (max_len,) + classes.shape)
+        first = (arrays.cdf0[classes] <= u[0][..., None]).sum(-1)
+
+        def advance(state: Any, u_t: Any) -> tuple[Any, Any]:
+            nxt = (arrays.cdf[offset + state] <= u_t[..., None]).sum(-1)
+            return nxt, nxt
+
+        _, rest = jax.lax.scan(advance, first, u[1:])
+        return total + (first != end).sum() + (rest != end).sum(), None
+
+    total, _ = jax.lax.scan(one_round, 0, jax.random.split(key, steps))
+    return total
+
+
+def _xla_megabytes(memory: Any) -> float:
+    return (memory.argument_size_in_bytes + memory.output_size_in_bytes + memory.temp_size_in_bytes) / 2**20
+
+
+def step_memory_mb(env: PhantomPricingEnv, action: int = 4, seed: int = 0) -> float:
+    """Peak memory of one env step: XLA's buffers for jax; for numpy-backed envs tracemalloc's
+    peak over a seeded reset and one step, so that the numpy backend's refill of its path pools
+    (which a reseeded env empties) is counted: the worst step, not a typical one."""
+    if env.config.backend == "jax":
+        from phantom_lib.sim.jax_env import HostEnv
+
+        return _xla_megabytes(HostEnv(env.config, env.behaviour).step_memory())
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        env.reset(seed=seed)
+        env.step(action)
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def frame_megabytes(behaviour: Behaviour, n_products: int) -> float:
+    """Size of one expanded (E*N) x (E*N) float64 frame of the reference backend, in MB."""
+    return (behaviour.n_states * n_products) ** 2 * 8 / 2**20
+
+
+def _measure_config(config: BenchConfig, behaviour: Behaviour, fields: dict[str, Any], reference_status: str) -> dict[str, dict[str, Any]]:
+    """Steps/s, states/s and peak memory of each backend at one configuration."""
+    backends = [b for b in BACKENDS if b != "reference" or reference_status == "ran"]
+    envs = {b: _env(b, behaviour, config.seed, **fields) for b in backends}
+    steps = {b: (min(2, config.scaling_steps) if b == "reference" else config.scaling_steps) for b in backends}
+    rates = time_envs(envs, steps, config.repeats, config.seed, config.min_seconds)
+    out = {}
+    for backend in BACKENDS:
+        row = {"status": "ran" if backend != "reference" else reference_status,
+               "steps_per_s": math.nan, "states_per_s": math.nan, "peak_mb": math.nan}
+        if backend in envs:
+            row.update(rates[backend], peak_mb=step_memory_mb(envs[backend], seed=config.seed))
+        out[backend] = row
+    return out
+
+
+def scaling(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
+    """Steps/s and peak memory per backend along each axis (N, M, K) through :data:`SCALING_BASE`.
+
+    Each axis includes the base value; a configuration shared by several axes is measured once.
+    """
+    base = SCALING_BASE
+    axes = {"N": ("n_products", config.n_products), "M": ("n_sessions", config.n_sessions), "K": ("n_candidates", config.n_candidates)}
+    measured: dict[tuple[int, int, int], dict[str, dict[str, Any]]] = {}
+    rows = []
+    for axis, (name, values) in axes.items():
+        last_reference: tuple[int, float] | None = None  # (M * K, seconds per step) of the last run
+        for value in sorted(set(values) | {base[name]}):
+            fields = {**base, name: value}
+            key = (fields["n_products"], fields["n_sessions"], fields["n_candidates"])
+            work = fields["n_sessions"] * fields["n_candidates"]
+            frame_mb = frame_megabytes(behaviour, fields["n_products"])
+            predicted = last_reference[1] * work / last_reference[0] if last_reference else 0.0
+            status = "ran"
+            if frame_mb > config.reference_memory_mb:
+                status = f"not run: one expanded frame needs {frame_mb:,.0f} MB (cap {config.reference_memory_mb:g} MB)"
+            elif predicted > config.reference_seconds:
+                status = f"not run: a step would take about {predicted:.0f} s (budget {config.reference_seconds:g} s)"
+            if key not in measured or (status == "ran" and measured[key]["reference"]["status"] != "ran"):
+                measured[key] = _measure_config(config, behaviour, fields, status)
+            result = measured[key]
+            for backend in BACKENDS:
+                rows.append({"axis": axis, "value": value, "n_products": key[0], "n_sessions": key[1], "n_candidates": key[2],
+                             "backend": backend, **result[backend], "frame_mb": frame_mb if backend == "reference" else math.nan})
+            if result["reference"]["status"] == "ran":
+                last_reference = (work, 1.0 / result["reference"]["steps_per_s"])
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """cProfile of the reference backend.
+
+    Attributes:
+        table: the top functions by cumulative time (function, calls, seconds, share_pct).
+        breakdown: seconds by part of the step (a partition of the profiled time); the first two
+            parts make up the per-state session loop.
+        lookup_share_pct: share of the time in the per-state row lookup (:data:`LOOKUP_FUNCTIONS`
+            called by the session loop).
+        seconds: profiled seconds. steps: env steps profiled.
+    """
+
+    table: pd.DataFrame
+    breakdown: pd.Series
+    lookup_share_pct: float
+    seconds: float
+    steps: int
+
+
+def profile_reference(
+    behaviour: Behaviour, n_candidates: int, eps_alpha: float, steps: int = 20, seed: int = 0, top: int = 12
+) -> ReferenceProfile:
+    """cProfile of ``steps`` reference env steps at M = 10, N = 3 (the published profile's setting)."""
+    env = _env("reference", behaviour, seed, **PUBLISHED_MARKET, n_candidates=n_candidates, eps_alpha=eps_alpha)
+    env.step(4)
+    profiler = cProfile.Profile()
+    actions = np.random.default_rng(seed).integers(0, 9, steps)
+    profiler.enable()
+    for action in actions:
+        env.step(int(action))
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = max(entry[3] for entry in stats.values())  # the outermost call: env.step's cumulative time
+    rows = [
+        {"function": f"{Path(path).name}:{line}({name})", "calls": entry[1], "seconds": entry[3], "share_pct": 100 * entry[3] / total}
+        for (path, line, name), entry in stats.items()
+    ]
+    session = next(key for key in stats if key[2] == "_session" and key[0].endswith("reference.py"))
+
+    def called_by_session(match: Callable[[str], bool]) -> float:
+        """Cumulative time of the calls the per-state loop makes to matching functions (no double counting)."""
+        return sum(entry[4][session][3] for (_, _, name), entry in stats.items() if match(name) and session in entry[4])
+
+    def cumulative(name: str) -> float:
+        return sum(entry[3] for (path, _, fn), entry in stats.items() if fn == name and "phantom_lib" in path)
+
+    lookup = called_by_session(lambda name: name in LOOKUP_FUNCTIONS)
+    parts = {
+        LOOKUP_PART: lookup,
+        "rest of the per-state loop (weighted choice, labels)": stats[session][3] - lookup,
+        "Kronecker expansion (2K frames per step)": cumulative("expanded_frame"),
+        "agent probability f and proxy q": cumulative("step_agent_probability") + cumulative("demand_proxy"),
+    }
+    parts["everything else"] = total - sum(parts.values())
+    table = pd.DataFrame(rows).sort_values("seconds", ascending=False).head(top).reset_index(drop=True)
+    return ReferenceProfile(table, pd.Series(parts, name="seconds"), 100 * lookup / total, total, steps)
+
+
+def equivalence_draws(
+    behaviour: Behaviour, draws: int, seed: int = 0, prices: tuple[float, ...] = (40.0, 55.0, 70.0), alpha: float = 0.3
+) -> pd.DataFrame:
+    """Market draws of every backend at the same prices and share (M = 10): one row per draw.
+
+    The reference gets a fifth of ``draws`` (it is slow). Columns: backend, draw, f, q_0 .. q_{N-1}.
+    """
+    from phantom_lib.sim.market import MarketConfig
+    from phantom_lib.sim.samplers import make_sampler
+
+    config = MarketConfig(n_products=len(prices), n_sessions=PUBLISHED_MARKET["n_sessions"])
+    frames = []
+    for i, backend in enumerate(BACKENDS):
+        sampler = make_sampler(backend, behaviour, config)
+        rng = np.random.default_rng(seed + i)
+        n = max(draws // 5, 2) if backend == "reference" else draws
+        samples = [sampler.sample(np.asarray(prices), [alpha], rng) for _ in range(n)]
+        frame = pd.DataFrame(np.stack([s.q[0] for s in samples]), columns=[f"q_{j}" for j in range(len(prices))])
+        frame.insert(0, "f", [s.f[0] for s in samples])
+        frame.insert(0, "draw", np.arange(n))
+        frame.insert(0, "backend", backend)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def equivalence_pvalues(draws: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
+    """Two-sample KS p-value of each column of :func:`equivalence_draws` against the numpy backend.
+
+    Values are rounded to ``decimals`` first: float32 (jax) and float64 put the point mass of
+    q = 100 on different sides of 99.99999, which KS would otherwise count as a difference.
+    """
+    from scipy import stats
+
+    rounded = draws.round({c: decimals for c in draws.columns if c not in ("backend", "draw")})
+    base = rounded[rounded.backend == "numpy"]
+    columns = [c for c in draws.columns if c not in ("backend", "draw")]
+    return pd.DataFrame(
+        {
+            backend: {c: stats.ks_2samp(base[c], group[c]).pvalue for c in columns}
+            for backend, group in rounded.groupby("backend", sort=False)
+            if backend != "numpy"
+        }
+    ).rename_axis("KS p-value vs numpy")
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    import jax
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "jax": jax.__version__,
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def run_bench(config: BenchConfig, behaviour: Behaviour | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every measurement, as JSON-ready records (see the module docstring)."""
+    behaviour = default_behaviour() if behaviour is None else behaviour
+    start = time.perf_counter()
+    sections: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    for name, label, measure in (
+        ("published", "published configurations (M=10, N=3; K=1 and K=5)", published),
+        ("batched", "batched jax env and bare sampling kernel", batched),
+        ("scaling", "scaling in N, M, K", scaling),
+    ):
+        progress(f"[bench] {label} ...")
+        begin = time.perf_counter()
+        sections[name] = measure(config, behaviour).to_dict(orient="records")
+        seconds[name] = time.perf_counter() - begin
+    return {
+        "config": asdict(config),
+        "machine": machine(),
+        "published_reference": PUBLISHED,
+        **sections,
+        "section_seconds": seconds,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def tables(result: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The result's three tables as frames (rounded for display)."""
+    return {name: pd.DataFrame(result[name]) for name in ("published", "batched", "scaling")}
+
+
+def large_rows(scaling_frame: pd.DataFrame) -> pd.DataFrame:
+    """The scaling rows of the :data:`LARGE` configuration, one per backend (indexed by backend)."""
+    match = (scaling_frame[list(LARGE)] == pd.Series(LARGE)).all(axis=1)
+    return scaling_frame[match].drop_duplicates("backend").set_index("backend")
+
+
+def targets(result: dict[str, Any]) -> dict[str, float]:
+    """The issue's targets as measured ratios and memory."""
+    pub = pd.DataFrame(result["published"]).set_index(["setting", "backend"])
+    bat = pd.DataFrame(result["batched"])
+    big = large_rows(pd.DataFrame(result["scaling"])).drop(index="reference")
+    return {
+        "numpy_over_reference_k5": float(pub.loc[("k5", "numpy"), "speedup"]),
+        "jax_over_reference_k5": float(pub.loc[("k5", "jax"), "speedup"]),
+        "jax_batched_over_reference_k5": float(bat["env_steps_per_s"].max() / pub.loc[("k5", "reference"), "steps_per_s"]),
+        "bare_over_batched_at_largest_batch": float(bat.iloc[-1]["bare_ratio"]),
+        "n1000_m100_k5_peak_mb": float(big["peak_mb"].max()) if len(big) else math.nan,
+    }
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """Plain-text tables of a bench result."""
+    parts = []
+    for name, frame in tables(result).items():
+        parts.append(f"== {name}\n{frame.round(3).to_string(index=False)}")
+    parts.append("== targets\n" + "\n".join(f"{k}: {v:.3g}" for k, v in targets(result).items()))
+    parts.append(f"(total {result['seconds']:.1f} s on {result['machine']['cpus']} CPUs)")
+    return "\n\n".join(parts)
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = BenchConfig.quick() if args.quick else BenchConfig()
+    result = run_bench(config)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1, default=float))
+    print(format_report(result))
+    print(f"[bench] JSON written to {output}")
+    return 0
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``phantom bench``."""
+    parser.add_argument("--quick", action="store_true", help="a short run (under a minute): fewer repeats and points")
+    parser.add_argument("-o", "--output", default="bench.json", help="where to write the JSON result (default: bench.json)")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,1 @@
+"""phantom_lib.study."""

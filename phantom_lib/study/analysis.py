@@ -1,0 +1,264 @@
+"""Tables and statistics of a sweep's results (notebook 06).
+
+Reads what :func:`phantom_lib.study.runner.sweep` writes (``results.parquet`` + ``provenance.json``)
+and computes: factor effects (OLS with categorical factors, HC1 standard errors), defended
+minus baseline deltas (each defended trial against its baseline twin: same algorithm, alpha0,
+action levels and seed), revenue against alpha0, algorithm comparisons and win rates,
+learning curves and the reference-policy anchors.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+FACTOR_NAMES = ("algorithm", "alpha0", "eps_alpha", "lambda_coi", "action_levels")
+TWIN_KEYS = ("algorithm", "alpha0", "action_levels", "seed")
+"""A defended trial and its baseline twin share these."""
+
+PUBLISHED = {
+    "mean over alpha in [0, 1]": -4.78,
+    "alpha >= 0.7": -4.1,
+    "alpha < 0.7": -5.2,
+    "alpha = 1": 0.30,
+}
+"""Published defended minus baseline revenue, % (quoted constants, not computed here)."""
+
+
+@dataclass(frozen=True)
+class SweepResults:
+    """A sweep's successful trials (metric columns without the ``m_`` prefix) and its provenance."""
+
+    trials: pd.DataFrame
+    provenance: dict[str, Any]
+    n_failed: int
+
+    @property
+    def learners(self) -> pd.DataFrame:
+        """Trained trials (defended and baseline variants)."""
+        return self.trials[self.trials["variant"].isin(["defended", "baseline"])]
+
+    @property
+    def defended(self) -> pd.DataFrame:
+        return self.trials[self.trials["variant"] == "defended"]
+
+    @property
+    def baseline(self) -> pd.DataFrame:
+        return self.trials[self.trials["variant"] == "baseline"]
+
+    @property
+    def references(self) -> pd.DataFrame:
+        return self.trials[self.trials["variant"] == "reference"]
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def load(folder: str | Path) -> SweepResults:
+    """Read ``folder/results.parquet`` and ``folder/provenance.json`` (relative paths: from the repo root)."""
+    folder = Path(folder) if Path(folder).is_absolute() else REPO_ROOT / folder
+    table, prov = folder / "results.parquet", folder / "provenance.json"
+    for path in (table, prov):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: run `phantom sweep --profile PROFILE --out {folder}` first")
+    frame = pd.read_parquet(table)
+    ok = frame[frame["status"] == "ok"].rename(columns=lambda c: c[2:] if c.startswith("m_") else c)
+    if "variant" not in ok:
+        raise ValueError(f"{table} has no 'variant' column: it was not written by a sweep with baseline twins")
+    return SweepResults(ok.reset_index(drop=True), json.loads(prov.read_text()), int((frame["status"] != "ok").sum()))
+
+
+def design_table(provenance: dict[str, Any]) -> pd.DataFrame:
+    """Factors and their levels, with the fixed settings, as a small table."""
+    d = provenance["design"]
+    rows = [{"factor": k, "levels": ", ".join(map(str, v)), "n": len(v)} for k, v in d["factors"].items()]
+    rows.append({"factor": "seeds", "levels": ", ".join(map(str, d["seeds"])), "n": len(d["seeds"])})
+    rows += [{"factor": f"setting: {k}", "levels": str(v), "n": 1} for k, v in d["settings"].items()]
+    return pd.DataFrame(rows)
+
+
+def varying(frame: pd.DataFrame, factors: Sequence[str] = FACTOR_NAMES) -> list[str]:
+    """The factors that take more than one value in ``frame`` (the others cannot enter a model)."""
+    return [f for f in factors if frame[f].nunique() > 1]
+
+
+def _formula(outcome: str, factors: Sequence[str], interactions: bool) -> str:
+    terms = " + ".join(f"C({f})" for f in factors)
+    return f"{outcome} ~ ({terms}) ** 2" if interactions and len(factors) > 1 else f"{outcome} ~ {terms}"
+
+
+def _fit(frame: pd.DataFrame, outcome: str, factors: Sequence[str], interactions: bool) -> Any:
+    """OLS with HC1 covariance; the two-way model falls back to main effects when it leaves no residual df."""
+    import statsmodels.formula.api as smf
+
+    model = smf.ols(_formula(outcome, factors, interactions), data=frame)
+    if interactions and model.df_resid < 1:
+        model = smf.ols(_formula(outcome, factors, False), data=frame)
+    if model.df_resid < 1:
+        raise ValueError(f"{len(frame)} trials leave no residual degrees of freedom for {list(factors)}: "
+                         "run more seeds or configurations")
+    return model.fit(cov_type="HC1")
+
+
+def factor_tests(frame: pd.DataFrame, outcomes: Sequence[str], interactions: bool = True) -> pd.DataFrame:
+    """Wald tests (HC1 covariance) of every main effect and two-way interaction, per outcome.
+
+    Fits ``outcome ~ (C(f1) + ... + C(fk)) ** 2`` by OLS over the trials in ``frame`` (main
+    effects only with ``interactions=False``, or when the two-way model would leave no
+    residual degrees of freedom). Returns one row per (outcome, term): the Wald chi2
+    statistic, its degrees of freedom and p-value.
+    """
+    factors = varying(frame)
+    if not factors:
+        raise ValueError("no factor varies in these trials: nothing to test")
+    rows = []
+    for outcome in outcomes:
+        fit = _fit(frame, outcome, factors, interactions)
+        tests = fit.wald_test_terms(skip_single=False, scalar=True).table
+        for term, row in tests.iterrows():
+            if term == "Intercept":
+                continue
+            rows.append({"outcome": outcome, "term": term.replace("C(", "").replace(")", ""),
+                         "chi2": float(row["statistic"]), "df": int(row["df_constraint"]), "p": float(row["pvalue"])})
+    return pd.DataFrame(rows)
+
+
+def main_effects(frame: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """Main-effect coefficients (each level against the factor's first level) with HC1 95% CIs."""
+    fit = _fit(frame, outcome, varying(frame), False)
+    ci = fit.conf_int()
+    rows = []
+    for name in fit.params.index.drop("Intercept"):
+        factor, level = name[2:].split(")[T.")
+        rows.append({"outcome": outcome, "factor": factor, "level": level.rstrip("]"), "effect": fit.params[name],
+                     "ci_low": ci.loc[name, 0], "ci_high": ci.loc[name, 1], "p": fit.pvalues[name]})
+    return pd.DataFrame(rows)
+
+
+def paired(results: SweepResults, metric: str) -> pd.DataFrame:
+    """Defended trials beside their baseline twin's ``metric``.
+
+    Columns: the design factors, seed, ``defended`` and ``baseline`` (a twin serves every
+    defended cell with its algorithm, alpha0, action levels and seed).
+    """
+    twins = results.baseline[list(TWIN_KEYS) + [metric]].rename(columns={metric: "baseline"})
+    own = results.defended[list(FACTOR_NAMES) + ["seed", metric]].rename(columns={metric: "defended"})
+    return own.merge(twins, on=list(TWIN_KEYS), how="inner", validate="many_to_one")
+
+
+def relative_delta(pairs: pd.DataFrame) -> float:
+    """100 (mean defended - mean baseline) / |mean baseline|, in %."""
+    base = pairs["baseline"].mean()
+    return float(100.0 * (pairs["defended"].mean() - base) / abs(base))
+
+
+def seed_ci(per_seed: pd.Series, level: float = 0.95) -> dict[str, float]:
+    """Mean of per-seed values with a t confidence interval across seeds (NaN bounds with one seed)."""
+    n = len(per_seed)
+    mean = float(per_seed.mean())
+    if n < 2:
+        return {"mean": mean, "ci_low": float("nan"), "ci_high": float("nan"), "n_seeds": n}
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * per_seed.std(ddof=1) / np.sqrt(n))
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n_seeds": n}
+
+
+def deltas_by(pairs: pd.DataFrame, by: str | Sequence[str] = "alpha0") -> pd.DataFrame:
+    """Defended minus baseline, % of the baseline mean, by ``by``; 95% t-CIs across seeds.
+
+    Within each group the delta is computed per seed (:func:`relative_delta` over that seed's
+    pairs); the table reports the mean over seeds and its CI. A last row pools all groups.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+
+    def row(label: dict[str, Any], group: pd.DataFrame) -> dict[str, Any]:
+        per_seed = group.groupby("seed").apply(relative_delta, include_groups=False)
+        return {**label, **seed_ci(per_seed), "n_pairs": len(group)}
+
+    rows = [row(dict(zip(keys, key if isinstance(key, tuple) else (key,))), g) for key, g in pairs.groupby(keys)]
+    rows.append(row(dict.fromkeys(keys, "all"), pairs))
+    return pd.DataFrame(rows)
+
+
+def slope(frame: pd.DataFrame, outcome: str = "revenue", x: str = "alpha0") -> dict[str, float]:
+    """OLS ``outcome ~ x`` with an HC1 95% CI of the slope; also the slope as % of the intercept."""
+    import statsmodels.formula.api as smf
+
+    fit = smf.ols(f"{outcome} ~ {x}", data=frame).fit(cov_type="HC1")
+    low, high = fit.conf_int().loc[x]
+    intercept = float(fit.params["Intercept"])
+    return {"slope": float(fit.params[x]), "ci_low": float(low), "ci_high": float(high),
+            "intercept": intercept, "slope_pct_of_intercept": 100 * float(fit.params[x]) / abs(intercept),
+            "p": float(fit.pvalues[x]), "n": int(fit.nobs)}
+
+
+def algorithm_summary(frame: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Per algorithm: mean of each metric with a 95% t-CI across seeds."""
+    rows = []
+    for algorithm, g in frame.groupby("algorithm"):
+        for metric in metrics:
+            rows.append({"algorithm": algorithm, "metric": metric, **seed_ci(g.groupby("seed")[metric].mean())})
+    return pd.DataFrame(rows)
+
+
+def win_rates(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Share of matched cells (same other factors and seed) where the row algorithm beats the column one.
+
+    Ties count one half. The diagonal is NaN.
+    """
+    cell = [f for f in FACTOR_NAMES if f != "algorithm"] + ["seed"]
+    wide = frame.pivot_table(index=cell, columns="algorithm", values=metric, aggfunc="mean")
+    names = list(wide.columns)
+    table = pd.DataFrame(np.nan, index=names, columns=names)
+    for a, b in itertools.permutations(names, 2):
+        both = wide[[a, b]].dropna()
+        table.loc[a, b] = float(((both[a] > both[b]) + 0.5 * (both[a] == both[b])).mean()) if len(both) else np.nan
+    table.index.name, table.columns.name = "winner", "opponent"
+    return table
+
+
+def curves(frame: pd.DataFrame) -> pd.DataFrame:
+    """Learning curves in long form: one row per trial and curve point (step, reward, revenue)."""
+    keep = frame[frame["curve_step"].map(len) > 0]
+    long = keep[["algorithm", "variant", "seed", "alpha0", "curve_step", "curve_reward", "curve_revenue"]]
+    long = long.explode(["curve_step", "curve_reward", "curve_revenue"])
+    return long.astype({"curve_step": int, "curve_reward": float, "curve_revenue": float})
+
+
+def anchors(results: SweepResults, metric: str) -> pd.DataFrame:
+    """Reference policies' mean ``metric`` per policy and alpha0."""
+    ref = results.references
+    return ref.groupby(["algorithm", "alpha0"], as_index=False)[metric].mean()
+
+
+def paper_table(pairs: pd.DataFrame, baseline_slope: dict[str, float]) -> pd.DataFrame:
+    """The published headline beside this book's numbers (NaN where our design has no such alpha0).
+
+    Our deltas are defined as in :func:`deltas_by`: per seed, then averaged over seeds.
+    """
+    a = pairs["alpha0"]
+
+    def mean_where(mask: pd.Series) -> float:
+        """The mean over seeds of the per-seed delta, as in :func:`deltas_by`."""
+        if not mask.any():
+            return float("nan")
+        return float(pairs[mask].groupby("seed").apply(relative_delta, include_groups=False).mean())
+
+    ours = {
+        "mean over alpha in [0, 1]": mean_where(a >= 0),
+        "alpha >= 0.7": mean_where(a >= 0.7),
+        "alpha < 0.7": mean_where(a < 0.7),
+        "alpha = 1": mean_where(a == 1),
+    }
+    rows = [{"quantity": f"defended - baseline revenue, %, {k}", "published": v, "this book": ours[k]}
+            for k, v in PUBLISHED.items()]
+    rows.append({"quantity": "baseline revenue vs alpha0: slope, % of intercept per unit alpha",
+                 "published": float("nan"), "this book": baseline_slope["slope_pct_of_intercept"]})
+    return pd.DataFrame(rows)
