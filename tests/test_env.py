@@ -7,7 +7,9 @@ import pytest
 from _simulator_cases import behaviour
 from gymnasium.utils.env_checker import check_env
 
-from phantom_lib.sim.gym_env import EnvConfig, Limbo, PhantomPricingEnv, PricingState, robust_step
+from phantom_lib.sim.config import EnvConfig
+from phantom_lib.sim.dynamics import PricingState, robust_step
+from phantom_lib.sim.gym_env import EpisodeLog, PhantomPricingEnv
 from phantom_lib.sim.market import MarketConfig
 
 SMALL = {"n_products": 3, "n_sessions": 10}
@@ -171,25 +173,25 @@ def test_seeds_reproduce_episodes_within_a_backend(beh, jax_env):
         assert not np.array_equal(other, runs[0][:10]), backend
 
 
-def test_limbo_records_the_alternation(beh):
+def test_episode_log_records_the_alternation(beh):
     env = PhantomPricingEnv(EnvConfig(), beh, **SMALL)
     obs, _ = env.reset(seed=0)
     for action in (2, 6):
         obs, *_ = env.step(action)
-    assert len(env.limbo) == 3
-    frame = env.limbo.to_frame()
+    assert len(env.episode_log) == 3
+    frame = env.episode_log.to_frame()
     assert list(frame.columns) == ["t", "product", "price", "demand", "agent_prob", "alpha_adv"]
     last = frame[frame.t == 2]
     np.testing.assert_allclose(last.price, obs[3:6], rtol=1e-6)
     np.testing.assert_allclose(last.demand, obs[:3], rtol=1e-6)
     env.reset(seed=0)
-    assert len(env.limbo) == 1
-    limbo = Limbo()
+    assert len(env.episode_log) == 1
+    log = EpisodeLog()
     with pytest.raises(RuntimeError, match="without published prices"):
-        limbo.respond([1.0], 0.5, 0.3)
-    limbo.publish([1.0])
+        log.respond([1.0], 0.5, 0.3)
+    log.publish([1.0])
     with pytest.raises(RuntimeError, match="published twice"):
-        limbo.publish([1.0])
+        log.publish([1.0])
 
 
 def test_env_needs_reset_and_rejects_bad_actions(beh):

@@ -6,7 +6,7 @@ import pytest
 from _simulator_cases import behaviour
 
 from phantom_lib.sim import errata
-from phantom_lib.sim.gym_env import EnvConfig
+from phantom_lib.sim.config import EnvConfig
 
 SMALL = EnvConfig(max_steps=50).replace(n_products=3, n_sessions=20)
 

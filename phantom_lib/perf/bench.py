@@ -43,8 +43,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from phantom_lib.sim.gym_env import EnvConfig, PhantomPricingEnv
+from phantom_lib.sim.config import EnvConfig
+from phantom_lib.sim.gym_env import PhantomPricingEnv
 from phantom_lib.sim.market import Behaviour, default_behaviour
+from phantom_lib.sim.samplers import BACKENDS
 
 PUBLISHED = {
     "k1": {"n_candidates": 1, "eps_alpha": 0.0, "steps_per_s": 26.0, "seconds_20_steps": 0.77, "optimised_steps_per_s": 220.0},
@@ -66,7 +68,6 @@ SCALING_BASE = {"n_products": 10, "n_sessions": 100, "n_candidates": 5, "eps_alp
 
 LARGE = {"n_products": 1000, "n_sessions": 100, "n_candidates": 5}
 """The issue's large configuration: it must run (factorised backends) under 200 MB."""
-BACKENDS = ("reference", "numpy", "jax")
 
 
 @dataclass(frozen=True)

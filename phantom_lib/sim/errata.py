@@ -26,7 +26,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from phantom_lib.data import events
-from phantom_lib.sim.gym_env import EnvConfig, PhantomPricingEnv, price_terms, reward_terms
+from phantom_lib.sim.config import EnvConfig
+from phantom_lib.sim.dynamics import price_terms, reward_terms
+from phantom_lib.sim.gym_env import PhantomPricingEnv
 from phantom_lib.behaviour.kernels import sample_paths
 from phantom_lib.sim.market import CLASSES, Behaviour
 from phantom_lib.sim.samplers import make_sampler

@@ -9,7 +9,7 @@ shapes (N, M, K, L) are static, so both jit-compile and vmap over many environme
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
     step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
 
-The step is :func:`phantom_lib.sim.gym_env.robust_step` traced with ``jax.numpy``; the market draw is
+The step is :func:`phantom_lib.sim.dynamics.robust_step` traced with ``jax.numpy``; the market draw is
 :func:`phantom_lib.sim.samplers.jax.market_draw` (all K candidates x M sessions in one batch).
 Episodes do not reset themselves: after ``terminated`` or ``truncated`` call ``reset``.
 
@@ -30,7 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phantom_lib.sim.gym_env import EnvConfig, PricingState, SampleFn, StepParams, initial_state, observe, robust_step
+from phantom_lib.sim.config import EnvConfig
+from phantom_lib.sim.dynamics import PricingState, SampleFn, StepParams, initial_state, observe, robust_step
 from phantom_lib.sim.market import Behaviour, agents_in_split
 from phantom_lib.sim.samplers.jax import KEY_IMPL, MarketArrays, market_arrays, market_draw
 
@@ -96,7 +97,7 @@ class FunctionalPricingEnv:
     def step(
         self, key: Any, state: PricingState, action: Any, params: EnvParams
     ) -> tuple[Any, PricingState, Any, Any, Any, dict[str, Any]]:
-        """One robust pricing step (see :func:`phantom_lib.sim.gym_env.robust_step`)."""
+        """One robust pricing step (see :func:`phantom_lib.sim.dynamics.robust_step`)."""
         new, reward, terminated, truncated, info = robust_step(
             jnp, state, action, params.step, self._sampler(key, params.n_agents, params)
         )

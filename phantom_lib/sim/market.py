@@ -231,6 +231,20 @@ def default_behaviour() -> Behaviour:
     return Behaviour.from_data()
 
 
+def absorbing_chains(behaviour: Behaviour) -> tuple[FloatArray, FloatArray]:
+    """Both class chains with stop states re-wired to ``session_end``.
+
+    Returns:
+        ``(matrices, pi0)``, shapes (2, S, S) and (2, S), class order human, agent: a stop
+        state (``checkout_start``) is recorded and then moves to the absorbing ``session_end``.
+    """
+    matrices = behaviour.matrices.copy()
+    for stop in behaviour.stop:
+        matrices[:, stop, :] = 0.0
+        matrices[:, stop, behaviour.end] = 1.0
+    return matrices, behaviour.pi0
+
+
 def agents_in_split(n_sessions: int, alphas: npt.ArrayLike) -> IntArray:
     """n_A = floor(M * alpha) for each candidate share, shape like ``alphas``."""
     alphas = np.asarray(alphas, dtype=float)
@@ -345,6 +359,12 @@ class Sampler(ABC):
             alphas: candidate agent shares, shape (K,), each in [0, 1].
             rng: the caller's seeded generator (the only source of randomness).
         """
+
+    def _draw_demand(self, prices: FloatArray, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
+        """True demand (2, N), drawn once per market step, and its demand condition c (2, N)."""
+        cfg = self.config
+        demand = true_demand(np, rng.standard_normal((2, 2, cfg.n_products)), prices, cfg.mu, cfg.sd, cfg.noise_std)
+        return demand, demand_condition(np, demand)
 
     def _check_prices(self, prices: npt.ArrayLike) -> FloatArray:
         prices = np.asarray(prices, dtype=float)

@@ -173,7 +173,8 @@ def make_env(trial: TrialConfig, alpha0: float | None = None, robust: bool = Tru
     observation ends with (alpha0, eps_alpha), so a policy is evaluated with the eps_alpha
     input it was trained with.
     """
-    from phantom_lib.sim.gym_env import EnvConfig, PhantomPricingEnv
+    from phantom_lib.sim.config import EnvConfig
+    from phantom_lib.sim.gym_env import PhantomPricingEnv
 
     fields = {"alpha0": trial.alpha0 if alpha0 is None else alpha0, "eps_alpha": trial.eps_alpha,
               "n_candidates": trial.n_candidates if robust else 1, "lambda_coi": trial.lambda_coi,

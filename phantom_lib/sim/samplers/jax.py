@@ -27,8 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from phantom_lib.behaviour.distinguish import EPS
+from phantom_lib.behaviour.kl import EPS
 from phantom_lib.sim.market import (
+    absorbing_chains,
     F_UNSCORED,
     Behaviour,
     FloatArray,
@@ -41,7 +42,6 @@ from phantom_lib.sim.market import (
     search_cdf,
     true_demand,
 )
-from phantom_lib.sim.samplers.numpy import absorbing_chains
 
 KEY_IMPL = "rbg"
 """PRNG of the keys this package creates: XLA's RngBitGenerator compiles in a fraction of

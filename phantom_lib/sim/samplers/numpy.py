@@ -32,6 +32,7 @@ import numpy as np
 
 from phantom_lib.behaviour.kl import agent_probability, path_gaps
 from phantom_lib.sim.market import (
+    absorbing_chains,
     F_UNSCORED,
     Behaviour,
     FloatArray,
@@ -40,25 +41,9 @@ from phantom_lib.sim.market import (
     MarketSample,
     Sampler,
     agents_in_split,
-    demand_condition,
     normalised_proxy,
     search_cdf,
-    true_demand,
 )
-
-def absorbing_chains(behaviour: Behaviour) -> tuple[FloatArray, FloatArray]:
-    """Both class chains with stop states re-wired to ``session_end``.
-
-    Returns:
-        ``(matrices, pi0)``, shapes (2, S, S) and (2, S), class order human, agent: a stop
-        state (``checkout_start``) is recorded and then moves to the absorbing ``session_end``.
-    """
-    matrices = behaviour.matrices.copy()
-    for stop in behaviour.stop:
-        matrices[:, stop, :] = 0.0
-        matrices[:, stop, behaviour.end] = 1.0
-    return matrices, behaviour.pi0
-
 
 def walk(classes: IntArray, uniforms: FloatArray, cdf: FloatArray, cdf0: FloatArray, end: int) -> IntArray:
     """Event paths of sessions of mixed classes, advanced together by inverse CDF.
@@ -194,8 +179,8 @@ class NumpySampler(Sampler):
         prices = self._check_prices(prices)
         n_agents = agents_in_split(cfg.n_sessions, alphas)
         k, n = n_agents.size, cfg.n_products
-        demand = true_demand(np, rng.standard_normal((2, 2, n)), prices, cfg.mu, cfg.sd, cfg.noise_std)
-        cdf = search_cdf(np, demand_condition(np, demand))
+        demand, condition = self._draw_demand(prices, rng)
+        cdf = search_cdf(np, condition)
         keys, weights, per_session = [], [], []
         for cls, counts in ((0, cfg.n_sessions - n_agents), (1, n_agents)):
             events, lengths, f, scored = self._take(cls, int(counts.sum()), rng)

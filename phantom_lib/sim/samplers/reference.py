@@ -28,10 +28,8 @@ from phantom_lib.sim.market import (
     MarketSample,
     Sampler,
     agents_in_split,
-    demand_condition,
     normalised_proxy,
     step_agent_probability,
-    true_demand,
 )
 
 SEPARATOR = "|"
@@ -95,8 +93,7 @@ class ReferenceSampler(Sampler):
         behaviour = self.behaviour
         prices = self._check_prices(prices)
         n_agents = agents_in_split(cfg.n_sessions, alphas)
-        demand = true_demand(np, rng.standard_normal((2, 2, cfg.n_products)), prices, cfg.mu, cfg.sd, cfg.noise_std)
-        condition = demand_condition(np, demand)
+        demand, condition = self._draw_demand(prices, rng)
         k = n_agents.size
         paths = np.full((k, cfg.n_sessions, cfg.max_len), -1, dtype=np.int64)
         q_hat = np.zeros((k, cfg.n_products))

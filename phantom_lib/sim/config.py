@@ -1,0 +1,154 @@
+"""Configuration of the pricing environment (the book's Model reference, section 6).
+
+:class:`EnvConfig` holds every number of one environment; :meth:`EnvConfig.step_params` turns
+it into the :class:`~phantom_lib.sim.dynamics.StepParams` value the pure step code reads. The
+gymnasium adapter (:mod:`phantom_lib.sim.gym_env`) and the functional jax env
+(:mod:`phantom_lib.sim.jax_env`) are both built from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from phantom_lib.sim.dynamics import ANCHOR_MARKUP, SCALE_RANGE, StepParams
+from phantom_lib.sim.market import MarketConfig
+from phantom_lib.sim.samplers import BACKENDS
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Configuration of :class:`PhantomPricingEnv` (defaults = MODEL.md section 6, "defended").
+
+    Attributes:
+        alpha0: nominal share of agent sessions, in [0, 1].
+        eps_alpha: half-width of the robustness interval around alpha0 (>= 0).
+        n_candidates: K, candidate shares scored per step (>= 1).
+        lambda_coi: weight of the information-leak penalty (>= 0).
+        info_value: InfoValue, the query tax per unit of agent probability (>= 0).
+        eta_ux: weight of the user-experience penalties (>= 0).
+        w_profit: weight of profit in the reward.
+        action_levels: number of price multipliers in [0.8, 1.2] (>= 2).
+        max_steps: steps before the episode is truncated (>= 1).
+        p_low, p_high: price bounds (price units), 0 < p_low < p_high.
+        margin_floor: margin (mean(p) - p_low) / mean(p) below which a step counts as low.
+        patience: consecutive low-margin steps that terminate the episode (>= 1).
+        backend: market backend, one of :data:`phantom_lib.sim.samplers.BACKENDS`.
+        market: N, M, valuations and session length (:class:`MarketConfig`).
+    """
+
+    alpha0: float = 0.3
+    eps_alpha: float = 0.15
+    n_candidates: int = 5
+    lambda_coi: float = 0.2
+    info_value: float = 1.0
+    eta_ux: float = 0.5
+    w_profit: float = 1.0
+    action_levels: int = 9
+    max_steps: int = 100
+    p_low: float = 10.0
+    p_high: float = 150.0
+    margin_floor: float = 0.05
+    patience: int = 5
+    backend: str = "numpy"
+    market: MarketConfig = field(default_factory=MarketConfig)
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+
+        def number(name: str) -> float | None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+                problems.append(f"{name} must be a finite number; got {value!r}")
+                return None
+            return float(value)
+
+        def integer(name: str, symbol: str, minimum: int) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+                problems.append(f"{name}{symbol} must be an integer >= {minimum}; got {value!r}")
+
+        alpha0 = number("alpha0")
+        if alpha0 is not None and not 0 <= alpha0 <= 1:
+            problems.append(f"alpha0 must lie in [0, 1] (a share of sessions); got {alpha0}")
+        for name in ("eps_alpha", "lambda_coi", "info_value", "eta_ux"):
+            value = number(name)
+            if value is not None and value < 0:
+                problems.append(f"{name} must be >= 0; got {value}")
+        number("w_profit")
+        number("margin_floor")
+        integer("n_candidates", " (K)", 1)
+        integer("action_levels", "", 2)
+        integer("max_steps", "", 1)
+        integer("patience", "", 1)
+        p_low, p_high = number("p_low"), number("p_high")
+        if p_low is not None and p_high is not None:
+            if p_low <= 0:
+                problems.append(f"p_low must be > 0 (margins divide by the mean price); got {p_low}")
+            if p_low >= p_high:
+                problems.append(f"p_low must be below p_high; got p_low={p_low}, p_high={p_high}")
+        if self.backend not in BACKENDS:
+            problems.append(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
+        if not isinstance(self.market, MarketConfig):
+            problems.append(f"market must be a MarketConfig; got {type(self.market).__name__}")
+        if problems:
+            raise ValueError("invalid EnvConfig:\n  - " + "\n  - ".join(problems))
+
+    def replace(self, **fields: Any) -> EnvConfig:
+        """A copy with fields changed; MarketConfig fields (``n_products``, ...) may be given flat."""
+        own = {f.name for f in dataclasses.fields(self)}
+        market_names = {f.name for f in dataclasses.fields(MarketConfig)}
+        unknown = sorted(set(fields) - own - market_names)
+        if unknown:
+            raise TypeError(
+                f"unknown EnvConfig field(s) {unknown}; known: {sorted(own | market_names)}"
+            )
+        market = {k: v for k, v in fields.items() if k in market_names}
+        top = {k: v for k, v in fields.items() if k in own}
+        if market:
+            top["market"] = dataclasses.replace(top.get("market", self.market), **market)
+        return dataclasses.replace(self, **top)
+
+    @property
+    def scales(self) -> FloatArray:
+        """Price multiplier of each action, shape (action_levels,)."""
+        return np.linspace(*SCALE_RANGE, self.action_levels)
+
+    @property
+    def candidates(self) -> FloatArray:
+        """Candidate agent shares alpha_k, shape (K,); [alpha0] when eps_alpha = 0 or K = 1."""
+        if self.eps_alpha == 0 or self.n_candidates == 1:
+            return np.array([float(self.alpha0)])
+        lo, hi = max(0.0, self.alpha0 - self.eps_alpha), min(1.0, self.alpha0 + self.eps_alpha)
+        return np.linspace(lo, hi, self.n_candidates)
+
+    @property
+    def anchor(self) -> float:
+        """Supra-competitive price anchor clip(1.2 * mu_H, p_low, p_high) (price units)."""
+        return float(np.clip(ANCHOR_MARKUP * self.market.human_mu, self.p_low, self.p_high))
+
+    def step_params(self) -> StepParams:
+        """The numbers :func:`robust_step` needs, as a pytree of numpy values."""
+        return StepParams(
+            scales=self.scales,
+            alphas=self.candidates,
+            alpha0=float(self.alpha0),
+            eps_alpha=float(self.eps_alpha),
+            p_low=float(self.p_low),
+            p_high=float(self.p_high),
+            lambda_coi=float(self.lambda_coi),
+            info_value=float(self.info_value),
+            eta_ux=float(self.eta_ux),
+            w_profit=float(self.w_profit),
+            anchor=self.anchor,
+            margin_floor=float(self.margin_floor),
+            patience=int(self.patience),
+            max_steps=int(self.max_steps),
+        )
