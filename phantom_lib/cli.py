@@ -1,26 +1,24 @@
 """The ``phantom`` command: build the book, run one notebook, and the long jobs.
 
-``phantom book`` and ``phantom run`` live here; the long jobs (``data``, ``bench``,
-``sweep``) are contributed by their modules, each of which exposes
-``configure(subparser)`` that adds its arguments and sets ``func``.
+Every argument of every subcommand is declared here; each subcommand's handler calls one library
+function and prints where its output went:
+
+* ``phantom book``: execute every chapter and build the HTML (:func:`phantom_lib.book.build_book`);
+* ``phantom run NOTEBOOK -p NAME VALUE``: one chapter, papermill-style (:func:`phantom_lib.book.run_notebook`);
+* ``phantom data standin|check|bench``: generate the stand-in, validate a data source, time loading;
+* ``phantom bench``: the simulator benchmark (:func:`phantom_lib.perf.run_bench`);
+* ``phantom sweep``: the factorial study on Ray (:func:`phantom_lib.study.sweep`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import json
 import sys
 from pathlib import Path
 
 from phantom_lib.book import build as book
 from phantom_lib.book import profiles
-
-# subcommand -> module exposing ``configure(parser: argparse.ArgumentParser) -> None``
-COMMAND_MODULES = {
-    "data": "phantom_lib.data.standin",
-    "bench": "phantom_lib.perf.bench",
-    "sweep": "phantom_lib.study.runner",
-}
 
 
 def _book(args: argparse.Namespace) -> int:
@@ -35,6 +33,105 @@ def _run(args: argparse.Namespace) -> int:
     book.run_notebook(source, output, args.profile, overrides)
     print(f"[phantom] executed notebook written to {output}")
     return 0
+
+
+def _data_standin(args: argparse.Namespace) -> int:
+    from phantom_lib.data.sources import load
+    from phantom_lib.data.standin import StandinConfig, write
+
+    path = write(args.output, StandinConfig(seed=args.seed, scale=args.scale, admin_views=args.admin_views))
+    loaded = load(path)
+    print(f"[phantom] wrote {path}: {loaded.provenance.rows} rows, sha256 {loaded.provenance.sha256}")
+    return 0
+
+
+def _data_check(args: argparse.Namespace) -> int:
+    from phantom_lib.data.sources import load
+    from phantom_lib.data.validation import compare_to_card
+
+    loaded = load(args.source)
+    print(loaded.provenance.banner().lstrip("> "))
+    print(loaded.report.to_frame().to_string(index=False))
+    comparison = compare_to_card(loaded.frame)
+    print(comparison.to_string(index=False))
+    print(f"{int(comparison['match'].sum())} of {len(comparison)} card quantities match")
+    return 0
+
+
+def _data_bench(args: argparse.Namespace) -> int:
+    from phantom_lib.perf.timing import load_benchmark
+
+    table = load_benchmark(tuple(args.scales), args.repeats, args.seed)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from phantom_lib.perf.bench import BenchConfig, format_report, run_bench
+
+    config = BenchConfig.quick() if args.quick else BenchConfig()
+    result = run_bench(config)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1, default=float))
+    print(format_report(result))
+    print(f"[bench] JSON written to {output}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from phantom_lib.study.runner import sweep
+
+    out = Path(args.out or f"results/sweep-{args.profile}")
+    results = sweep(args.profile, out, args.trainable, args.resume, args.executor, args.address, args.num_cpus)
+    failed = int((results["status"] != "ok").sum())
+    print(f"[phantom] {len(results)} trials recorded in {out} ({failed} failed)")
+    return 0
+
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    from phantom_lib.data.sources import STANDIN_PATH
+
+    parser = sub.add_parser("data", help="generate the synthetic stand-in, validate a data source, time loading")
+    data_sub = parser.add_subparsers(dest="data_command", required=True)
+    p_standin = data_sub.add_parser("standin", help="generate the synthetic stand-in (seeded, reproducible)")
+    p_standin.add_argument("--seed", type=int, default=0)
+    p_standin.add_argument("--scale", type=int, default=1, help="multiply every published count (default 1)")
+    p_standin.add_argument("--admin-views", type=int, default=4, help="operator /admin/ page views (default 4)")
+    p_standin.add_argument("-o", "--output", default=str(STANDIN_PATH),
+                           help="output path; .gz compresses (default: the shipped stand-in)")
+    p_standin.set_defaults(func=_data_standin)
+    p_check = data_sub.add_parser("check", help="validate a data source and compare it with the data card")
+    p_check.add_argument("source", nargs="?", default="standin", help="path, 'standin' or 'hub' (default: standin)")
+    p_check.set_defaults(func=_data_check)
+    p_bench = data_sub.add_parser("bench", help="time load + validation on generated files of growing size")
+    p_bench.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
+    p_bench.add_argument("--repeats", type=int, default=3)
+    p_bench.add_argument("--seed", type=int, default=0)
+    p_bench.set_defaults(func=_data_bench)
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("bench", help="time the simulator's market backends side by side")
+    parser.add_argument("--quick", action="store_true", help="a short run (under a minute): fewer repeats and points")
+    parser.add_argument("-o", "--output", default="bench.json", help="where to write the JSON result (default: bench.json)")
+    parser.set_defaults(func=_bench)
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    from phantom_lib.study.designs import DESIGNS
+    from phantom_lib.study.runner import DEFAULT_TRAINABLE
+
+    parser = sub.add_parser("sweep", help="run the factorial study on Ray (resumable)")
+    parser.add_argument("--profile", choices=sorted(DESIGNS), default="smoke", help="the study design to run")
+    parser.add_argument("--out", help="results folder (default results/sweep-PROFILE)")
+    parser.add_argument("--resume", action="store_true", help="run only the trials without a successful result")
+    parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local cluster)")
+    parser.add_argument("--num-cpus", type=int, help="CPUs of the local cluster (default: all)")
+    parser.add_argument("--executor", choices=["ray", "local"], default="ray",
+                        help="'local' runs trials one by one in this process (debugging)")
+    parser.add_argument("--trainable", default=DEFAULT_TRAINABLE, help="module:function called as f(config, seed)")
+    parser.set_defaults(func=_sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,14 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("-o", "--output", help="executed notebook path (default: NN_name.executed.ipynb)")
     p_run.set_defaults(func=_run)
 
-    for name, module_name in COMMAND_MODULES.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name != module_name:
-                raise
-            continue
-        module.configure(sub.add_parser(name, help=(module.__doc__ or name).strip().splitlines()[0]))
+    _add_data(sub)
+    _add_bench(sub)
+    _add_sweep(sub)
     return parser
 
 

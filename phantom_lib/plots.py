@@ -16,8 +16,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from phantom_lib.data.events import CATEGORY_WEIGHTS, SESSION_END, category_of
 from phantom_lib.behaviour.kernels import Kernel, event_of
+from phantom_lib.data.events import CATEGORY_WEIGHTS, SESSION_END, category_of
 
 CATEGORY_COLOURS = {"cart": "#d62728", "dwell": "#ff7f0e", "nav": "#1f77b4", "filter": "#2ca02c", "end": "#7f7f7f"}
 """Node colour per action category (and for ``session_end``)."""

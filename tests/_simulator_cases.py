@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from phantom_lib.sim.market import Behaviour
+from phantom_lib.behaviour.model import Behaviour
 
 HUMAN_SESSIONS = [
     ["page_view", "hover_over_title", "view_item_page", "learn_more_about_item", "page_view"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,10 @@ import pytest
 from phantom_lib.book import build as book
 
 ROOT = book.repo_root()
+
+# Shared test helpers (_simulator_cases, _notebooks) live beside this file; the tests mirror the
+# library's subpackages in sub-folders, so make the helpers importable from every one of them.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 BOOK_FILES = ["_config.yml", "_toc.yml"]
 BOOK_TREES = ["book", "notebooks"]

@@ -14,7 +14,7 @@ f(s) = sigmoid(g(s) / T).
 Centroids are leave-one-out by default (a session's own pairs are removed from its class's pool,
 erratum 5) or in-sample (:func:`class_centroids`); every array function accepts leading batch
 axes, so many simulated cohorts are scored at once. Over the trajectory table of
-:func:`phantom_lib.data.whoclicked.trajectories`, :func:`score_table` encodes the events once, counts the
+:func:`phantom_lib.data.trajectories`, :func:`score_table` encodes the events once, counts the
 pairs of every trajectory with one ``bincount`` and returns a frame of per-trajectory scores,
 with the trajectories it could not score listed by reason; :func:`transition_contributions`
 splits the gaps over transitions. The cohort statistics are in :mod:`phantom_lib.behaviour.separation`, the
@@ -23,7 +23,6 @@ power analysis in :mod:`phantom_lib.behaviour.power`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,7 +30,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib.behaviour.kernels import Kernel, sample_paths
 from phantom_lib.behaviour.kl import (
     EPS,
     FloatArray,
@@ -85,7 +83,7 @@ def class_gaps(
 
 
 # --------------------------------------------------------------------------------------------
-# The trajectory table (phantom_lib.data.whoclicked.trajectories): one row per event.
+# The trajectory table (phantom_lib.data.trajectories): one row per event.
 
 CLASSES = ("human", "agent")
 """Values of the ``actor`` column; ``is_agent`` is 1 for ``"agent"``."""
@@ -163,7 +161,7 @@ def _check_table(table: pd.DataFrame, state: str) -> None:
     if missing:
         raise KeyError(
             f"trajectory table lacks column(s) {missing} (needs {needed}); "
-            "build it with phantom_lib.data.whoclicked.trajectories()"
+            "build it with phantom_lib.data.trajectories()"
         )
     for column in ("trajectory", "actor", state):
         if table[column].isna().any():
@@ -312,42 +310,3 @@ def paths_table(paths: npt.NDArray[np.int64], labels: Sequence[str], actor: str,
             "event": names[paths[row, step]].astype(str),
         }
     )
-
-
-def benchmark(human: Kernel, agent: Kernel, n: int = 10_000, seed: int = 0, max_len: int = 40) -> dict[str, float]:
-    """Time the scoring of ``n`` synthetic trajectories (half per class) and print the figures.
-
-    Trajectories are sampled from the two kernels (:func:`kernels.sample_paths`), turned into a
-    trajectory table, then scored with leave-one-out centroids: once from the table
-    (:func:`score_table`: encoding, counting, scoring) and once from the sampled arrays
-    (:func:`pair_counts` + :func:`class_gaps`). Wall-clock seconds, one run each after a
-    small warm-up; a figure, not an assertion.
-    """
-    rng = np.random.default_rng(seed)
-    n_agent = n // 2
-    paths = {
-        cls: sample_paths(k.matrix, k.pi0, size, rng, max_len=max_len, end=k.end)
-        for cls, k, size in (("human", human, n - n_agent), ("agent", agent, n_agent))
-    }
-    table = pd.concat([paths_table(p, human.labels, cls) for cls, p in paths.items()], ignore_index=True)
-    stacked = np.concatenate([paths["human"], paths["agent"]])
-    is_agent = np.repeat([False, True], [n - n_agent, n_agent])
-    score_table(table.groupby("actor").head(100))  # warm-up
-    t0 = time.perf_counter()
-    scores = score_table(table)
-    t1 = time.perf_counter()
-    class_gaps(pair_counts(stacked, human.n_states), is_agent)
-    t2 = time.perf_counter()
-    figures = {
-        "n_trajectories": float(n),
-        "n_events": float(len(table)),
-        "table_seconds": t1 - t0,
-        "array_seconds": t2 - t1,
-        "n_scored": float(len(scores.frame)),
-    }
-    print(
-        f"scored {len(scores.frame):,} of {n:,} synthetic trajectories ({len(table):,} events, "
-        f"{human.n_states} states, leave-one-out): table {t1 - t0:.2f} s "
-        f"({n / (t1 - t0):,.0f} trajectories/s), arrays {t2 - t1:.2f} s"
-    )
-    return figures

@@ -1,7 +1,7 @@
 """Behaviour kernels: Markov transition matrices estimated from trajectories (MODEL.md section 3).
 
 A trajectory table is the long, time-ordered event table returned by
-:func:`phantom_lib.data.whoclicked.trajectories`: one row per event with at least the columns
+:func:`phantom_lib.data.trajectories`: one row per event with at least the columns
 ``trajectory`` (id), ``actor`` (``"human"``/``"agent"``), ``step`` (position, from 0) and a
 state column (``event`` for the event-level kernel). Rows are sorted by
 (``trajectory``, ``step``).
@@ -14,9 +14,9 @@ MLE of first states.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -150,7 +150,7 @@ def _check_columns(trajectories: pd.DataFrame, state: str) -> None:
     missing = [c for c in ("trajectory", "step", state) if c not in trajectories.columns]
     if missing:
         raise KeyError(
-            f"trajectory table lacks column(s) {missing}; build it with phantom_lib.data.whoclicked.trajectories()"
+            f"trajectory table lacks column(s) {missing}; build it with phantom_lib.data.trajectories()"
         )
 
 
@@ -277,7 +277,7 @@ def add_state(trajectories: pd.DataFrame, granularity: str = "event") -> pd.Data
     if missing:
         raise KeyError(
             f"granularity {granularity!r} needs column(s) {missing}; "
-            "build the table with phantom_lib.data.whoclicked.trajectories()"
+            "build the table with phantom_lib.data.trajectories()"
         )
     parts = [trajectories[c].fillna("").astype(str) for c in needed]
     state = parts[0]
@@ -418,16 +418,27 @@ def sample_paths(
     return paths
 
 
-def demand_condition(demand: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """The demand condition c: per-product demand normalised to sum 1, uniform if all zero.
+def demand_condition(demand: Any, xp: Any = np) -> Any:
+    """The demand condition c = d / sum(d) along the last axis, uniform where d is all zero.
+
+    Model reference, section 3. Works on numpy or jax.numpy arrays (``xp``) of any batch shape,
+    e.g. (N,) for one class or (2, N) for both; no input checks (it runs inside jit-compiled
+    code): :func:`checked_demand` validates a numpy input first.
 
     Args:
-        demand: non-negative finite demand per product, shape (N,), N >= 1 (any scale, e.g.
-            the class's true demand summing to 100).
+        demand: non-negative demand per product, shape (..., N) (any scale, e.g. summing to 100).
 
     Returns:
-        c, shape (N,), sums to 1.
+        c, shape (..., N); each row sums to 1.
     """
+    total = demand.sum(axis=-1, keepdims=True)
+    uniform = xp.ones_like(demand) / demand.shape[-1]
+    return xp.where(total > 0, demand / xp.where(total > 0, total, 1.0), uniform)
+
+
+def checked_demand(demand: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """``demand`` as a float array of shape (N,), N >= 1, finite and non-negative; else a
+    ``ValueError`` naming the bad products."""
     d = np.asarray(demand, dtype=float)
     if d.ndim != 1 or d.size == 0:
         raise ValueError(f"demand condition c must be a non-empty 1-D array (one value per product); got shape {d.shape}")
@@ -435,8 +446,7 @@ def demand_condition(demand: npt.ArrayLike) -> npt.NDArray[np.float64]:
         raise ValueError(f"demand condition c has non-finite entries at products {np.flatnonzero(~np.isfinite(d)).tolist()}")
     if np.any(d < 0):
         raise ValueError(f"demand condition c must be non-negative; negative at products {np.flatnonzero(d < 0).tolist()}")
-    total = d.sum()
-    return np.full(d.size, 1.0 / d.size) if total == 0 else d / total
+    return d
 
 
 def class_demand(
@@ -450,7 +460,7 @@ def class_demand(
     """
     missing = [c for c in ("product", "event", label_column) if c not in trajectories.columns]
     if missing:
-        raise KeyError(f"trajectory table lacks column(s) {missing}; build it with phantom_lib.data.whoclicked.trajectories()")
+        raise KeyError(f"trajectory table lacks column(s) {missing}; build it with phantom_lib.data.trajectories()")
     product = trajectories["product"].fillna("").astype(str)
     rows = trajectories[product != ""]
     products = tuple(sorted(rows["product"].astype(str).unique()))
@@ -478,7 +488,7 @@ def expand(kernel: Kernel, demand: npt.ArrayLike) -> npt.NDArray[np.float64]:
     Returns:
         row-stochastic matrix, shape (E*N, E*N). Refuses E*N > :data:`MAX_EXPANDED_STATES`.
     """
-    c = demand_condition(demand)
+    c = demand_condition(checked_demand(demand))
     e, n = kernel.n_states, c.size
     if e * n > MAX_EXPANDED_STATES:
         raise ValueError(
@@ -512,7 +522,7 @@ class FactorisedChain:
     def __post_init__(self) -> None:
         if not isinstance(self.kernel, Kernel):
             raise TypeError(f"kernel must be a phantom_lib.behaviour.kernels.Kernel; got {type(self.kernel).__name__}")
-        object.__setattr__(self, "c", demand_condition(self.c))
+        object.__setattr__(self, "c", demand_condition(checked_demand(self.c)))
 
     @property
     def n_products(self) -> int:
@@ -570,46 +580,3 @@ class FactorisedChain:
         last = int(np.flatnonzero(self.c > 0)[-1])
         products = np.minimum(np.searchsorted(cdf, rng.random(events.shape), side="right"), last)
         return events, np.where(events >= 0, products, -1)
-
-
-def estimation_benchmark(
-    n_events: int = 10**6, n_products: int = 20, seed: int = 0, repeats: int = 3
-) -> dict[str, float]:
-    """Wall time of :func:`class_kernels` on a synthetic table of ``n_events`` events.
-
-    The table holds two classes sampled from random 8-event kernels (end probability 0.05
-    per step, so about 20 events per session), products uniform over ``n_products`` with
-    page ``/shop/products/<product>``. Each granularity is timed ``repeats`` times (best kept),
-    including the state column build.
-
-    Returns:
-        ``n_events``, ``n_trajectories``, and per granularity g: ``g_seconds`` (best wall time,
-        s), ``g_states`` (S) and ``g_events_per_second``.
-    """
-    rng = np.random.default_rng(seed)
-    n_ev = 8
-    labels = tuple(f"e{i}" for i in range(n_ev)) + (SESSION_END,)
-    per_class = int(np.ceil(n_events / 2 / 20 * 1.2))
-    tables = []
-    for actor in ("human", "agent"):
-        matrix = np.zeros((n_ev + 1, n_ev + 1))
-        matrix[:n_ev, :n_ev] = 0.95 * rng.dirichlet(np.ones(n_ev), size=n_ev)
-        matrix[:, n_ev] = 0.05
-        matrix[n_ev, n_ev] = 1.0
-        pi0 = np.append(rng.dirichlet(np.ones(n_ev)), 0.0)
-        paths = sample_paths(matrix, pi0, per_class, rng, max_len=400, end=n_ev)
-        tables.append(paths_to_table(paths, labels, actor))
-    table = pd.concat(tables, ignore_index=True).head(n_events)
-    product = "p" + pd.Series(rng.integers(0, n_products, len(table))).astype(str)
-    table = table.assign(product=product, page="/shop/products/" + product)
-    result: dict[str, float] = {"n_events": float(len(table)), "n_trajectories": float(table["trajectory"].nunique())}
-    for granularity in GRANULARITIES:
-        best = np.inf
-        for _ in range(repeats):
-            start = time.perf_counter()
-            kernels = class_kernels(table, granularity)
-            best = min(best, time.perf_counter() - start)
-        result[f"{granularity}_seconds"] = best
-        result[f"{granularity}_states"] = float(next(iter(kernels.values())).n_states)
-        result[f"{granularity}_events_per_second"] = len(table) / best
-    return result

@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib.data.events import CHECKOUT, SESSION_END
 from phantom_lib.behaviour.kernels import Kernel, event_of
+from phantom_lib.data.events import CHECKOUT, SESSION_END
 
 FloatArray = npt.NDArray[np.float64]
 

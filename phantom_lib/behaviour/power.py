@@ -24,9 +24,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib.behaviour.separation import mann_whitney
 from phantom_lib.behaviour.distinguish import MIN_EVENTS, class_gaps, pair_counts
 from phantom_lib.behaviour.kernels import Kernel, sample_paths
+from phantom_lib.behaviour.separation import mann_whitney
 
 MAX_DRAWS_PER_PATH = 100
 """Draws per wanted trajectory before giving up on a kernel that rarely makes 2-event ones."""

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from phantom_lib.behaviour.distinguish import EPS, Scores, agent_probability, class_gaps
+from phantom_lib.published import DISTINGUISHABILITY
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -27,22 +28,6 @@ STREAMS = ("median", "permutation", "auc", "rescoring")
 
 PROB_CLIP = 1e-15
 """f is clipped to [PROB_CLIP, 1 - PROB_CLIP] in the log loss."""
-
-
-PUBLISHED = {
-    "n_human": 13,
-    "human_mean": -3.35,
-    "human_std": 2.67,
-    "n_agent": 16,
-    "agent_mean": 1.65,
-    "agent_std": 2.83,
-    "p_below": 0.001,
-    "class_kl": 1.8,
-}
-"""The paper's distinguishability findings on the real whoclicked.csv, quoted as published
-(shared/DATA.md), never computed here: gap = Delta_H - Delta_A per trajectory, mean and std
-(ddof 0) per class; two-sided Mann-Whitney p < ``p_below`` (U not published); mean
-human-vs-agent KL over shared source events "about" ``class_kl`` nats."""
 
 
 def _positive_int(owner: str, name: str, value: object, minimum: int) -> None:
@@ -436,10 +421,10 @@ def best_temperature(
 
 
 def paper_vs_book(tests: dict[str, CohortTest], class_kl: float) -> pd.DataFrame:
-    """The published findings (:data:`PUBLISHED`, quoted) beside this book's, one column per
+    """The published findings (:data:`phantom_lib.published.DISTINGUISHABILITY`, quoted) beside this book's, one column per
     scoring variant in ``tests`` (e.g. ``{"leave-one-out": ..., "in-sample": ...}``);
     ``class_kl`` is this book's mean KL(T_H || T_A) over shared source events (nats)."""
-    pub = PUBLISHED
+    pub = DISTINGUISHABILITY
 
     def cell(mean: float, std: float, n: int) -> str:
         return f"{mean:+.2f} +/- {std:.2f} (n = {n})"

@@ -1,1 +1,43 @@
-"""phantom_lib.book."""
+"""The publishing machinery: execute the chapters, build the book, read glued values, check pages.
+
+:func:`build_book` executes every chapter with papermill (parameters from a profile,
+:mod:`~phantom_lib.book.profiles`) and runs a strict Jupyter Book build;
+:func:`run_notebook` executes one chapter. :mod:`~phantom_lib.book.glued` reads the values a
+chapter glued, :mod:`~phantom_lib.book.reproduction` builds the paper-versus-book table from
+them, :mod:`~phantom_lib.book.prose` rejects numbers typed into prose, :mod:`~phantom_lib.book.offline`
+keeps the HTML offline, :mod:`~phantom_lib.book.browser` checks the built pages in Chromium, and
+:mod:`~phantom_lib.book.nbmd` lets pytest/nbval collect the jupytext sources.
+"""
+
+from phantom_lib.book.build import (
+    NotebookError,
+    Parameter,
+    build_book,
+    build_html,
+    execute_notebooks,
+    find_notebook,
+    notebook_parameters,
+    notebook_sources,
+    parameter_table,
+    parse_value,
+    repo_root,
+    run_notebook,
+)
+from phantom_lib.book.glued import MissingGlue, Glued
+
+__all__ = [
+    "Glued",
+    "MissingGlue",
+    "NotebookError",
+    "Parameter",
+    "build_book",
+    "build_html",
+    "execute_notebooks",
+    "find_notebook",
+    "notebook_parameters",
+    "notebook_sources",
+    "parameter_table",
+    "parse_value",
+    "repo_root",
+    "run_notebook",
+]

@@ -100,8 +100,9 @@ def run_notebook(
 ) -> Path:
     """Execute one jupytext notebook with papermill and write the executed ``.ipynb``.
 
-    Parameters injected: the profile's overrides for this notebook, then ``overrides``, then
-    ``profile`` itself. Raises :class:`NotebookError` naming the notebook and the failing cell.
+    Parameters injected: the profile's overrides for this notebook, then ``data_source`` from
+    ``$PHANTOM_WHOCLICKED`` when set (:func:`phantom_lib.book.profiles.data_override`), then
+    ``overrides``, then ``profile`` itself. Raises :class:`NotebookError` naming the notebook and the failing cell.
     """
     import jupytext
     import papermill
@@ -110,6 +111,7 @@ def run_notebook(
     profiles.check_profile(profile)
     source = Path(source).resolve()
     parameters = profiles.parameters(source.stem, profile)
+    parameters.update(profiles.data_override({p.name for p in notebook_parameters(source)}))
     parameters.update(overrides or {})
     parameters["profile"] = profile
     notebook = jupytext.read(source, fmt="md:myst")

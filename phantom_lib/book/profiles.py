@@ -15,11 +15,16 @@ Two ways a profile reaches a notebook:
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
+from collections.abc import Collection, MutableMapping
 from typing import Any
 
 ENV_VAR = "PHANTOM_PROFILE"
 """Environment variable that selects the profile for notebooks run outside papermill."""
+
+DATA_ENV_VAR = "PHANTOM_WHOCLICKED"
+"""Environment variable naming a data file for every chapter (``PHANTOM_WHOCLICKED=/path make
+book``): the book layer turns it into each chapter's ``data_source`` parameter; the library itself
+never reads it."""
 
 DEFAULT_PROFILE = "full"
 
@@ -92,17 +97,25 @@ def env_profile() -> str:
     return check_profile(os.environ.get(ENV_VAR, "") or DEFAULT_PROFILE)
 
 
+def data_override(known: Collection[str]) -> dict[str, str]:
+    """``{"data_source": $PHANTOM_WHOCLICKED}`` when that variable is set and the chapter has a
+    ``data_source`` parameter (``known`` lists its parameters), else ``{}``."""
+    value = os.environ.get(DATA_ENV_VAR, "").strip()
+    return {"data_source": value} if value and "data_source" in known else {}
+
+
 def apply(namespace: MutableMapping[str, Any], notebook: str) -> str:
     """Settle a notebook's parameters in place and return the profile in force.
 
     ``namespace`` is the notebook's ``globals()``. If its ``profile`` is ``None`` the
     notebook runs outside papermill: the profile comes from :data:`ENV_VAR` and its
-    overrides are written into ``namespace``. Otherwise the values were injected (or
-    chosen by hand) and are left untouched.
+    overrides are written into ``namespace``, then :data:`DATA_ENV_VAR` (if set) into its
+    ``data_source``. Otherwise the values were injected (or chosen by hand) and are left untouched.
     """
     profile = namespace.get("profile")
     if profile is None:
         profile = env_profile()
         namespace.update(parameters(notebook, profile))
+        namespace.update(data_override(namespace))
         namespace["profile"] = profile
     return str(profile)

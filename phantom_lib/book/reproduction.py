@@ -22,6 +22,13 @@ from string import Formatter
 from typing import Any
 
 from phantom_lib.book import glued
+from phantom_lib.published import (
+    DATA_CARD,
+    DEFENCE_REVENUE_DELTA_PCT,
+    DISTINGUISHABILITY,
+    PROFILE,
+    PROFILE_LOOKUP_SHARE_PCT,
+)
 
 AGREE, DIFFER, PENDING = "agree", "differ", "pending"
 
@@ -125,29 +132,41 @@ class Claim:
             raise ValueError(f"Claim {self.key}: figure label {self.figure!r} must start with 'fig-'")
 
 
-_SE_H = 2.67 / math.sqrt(13)
-_SE_A = 2.83 / math.sqrt(16)
+_D = DISTINGUISHABILITY
+_SE_H = _D["human_std"] / math.sqrt(_D["n_human"])
+_SE_A = _D["agent_std"] / math.sqrt(_D["n_agent"])
+_K1, _K5 = PROFILE["k1"], PROFILE["k5"]
+_SPEEDUP_K1 = _K1["optimised_steps_per_s"] / _K1["steps_per_s"]
+_SPEEDUP_K5 = _K5["optimised_steps_per_s"] / _K5["steps_per_s"]
+_LOOKUP_LO, _LOOKUP_HI = PROFILE_LOOKUP_SHARE_PCT
+_HEADLINE = DEFENCE_REVENUE_DELTA_PCT["mean over alpha in [0, 1]"]
 _STANDIN = "Stand-in data, calibrated to the card's counts, not to these findings"
 _LOO = _STANDIN + "; leave-one-out centroids ({ref}`erratum 5 <erratum-leave-one-out>`)"
 _SWEEP = "Our α grid and training budgets; kernels from the stand-in"
 
+
+def _signed(x: float) -> str:
+    return f"{x:+.2f}".replace("-", "−")
+
+
 CLAIMS: tuple[Claim, ...] = (
     Claim("data-shape", "01_dataset", "Rows × columns of the released file",
-          "3,838 × 42", ("ds_rows", "ds_columns"), "{ds_rows:,} × {ds_columns}",
-          all_of(equal("ds_rows", 3838), equal("ds_columns", 42)),
+          f"{DATA_CARD['rows']:,} × {DATA_CARD['columns']}", ("ds_rows", "ds_columns"), "{ds_rows:,} × {ds_columns}",
+          all_of(equal("ds_rows", DATA_CARD["rows"]), equal("ds_columns", DATA_CARD["columns"])),
           "The stand-in is built to these counts; on the real file this checks the loader"),
     Claim("data-interactions", "01_dataset", "Interaction events, agent / human",
-          "197 / 310", ("ds_inter_agent", "ds_inter_human"),
+          f"{DATA_CARD['agent/interaction']} / {DATA_CARD['human/interaction']}", ("ds_inter_agent", "ds_inter_human"),
           "{ds_inter_agent} / {ds_inter_human}",
-          all_of(equal("ds_inter_agent", 197), equal("ds_inter_human", 310)),
+          all_of(equal("ds_inter_agent", DATA_CARD["agent/interaction"]), equal("ds_inter_human", DATA_CARD["human/interaction"])),
           "As above"),
     Claim("data-trajectories", "01_dataset", "Trajectories (experiments), human / agent",
-          "13 / 16", ("ds_exp_human", "ds_exp_agent"), "{ds_exp_human} / {ds_exp_agent}",
-          all_of(equal("ds_exp_human", 13), equal("ds_exp_agent", 16)),
+          f"{DATA_CARD['experiments/human']} / {DATA_CARD['experiments/agent']}", ("ds_exp_human", "ds_exp_agent"),
+          "{ds_exp_human} / {ds_exp_agent}",
+          all_of(equal("ds_exp_human", DATA_CARD["experiments/human"]), equal("ds_exp_agent", DATA_CARD["experiments/agent"])),
           "As above"),
     Claim("kl-class", "02_mdp", "Mean human-vs-agent KL over shared source events",
-          "≈ 1.8", ("kl_ha_event",), "{kl_ha_event:.2f}",
-          within("kl_ha_event", 1.8, 0.18, "10 % of the published value"),
+          f"≈ {_D['class_kl']:g}", ("kl_ha_event",), "{kl_ha_event:.2f}",
+          within("kl_ha_event", _D["class_kl"], 0.1 * _D["class_kl"], "10 % of the published value"),
           "The stand-in's kernels are designed, not fitted to the real file",
           figure="fig-kernel-kl"),
     Claim("coi-erosion", "03_coi", "COI erodes to zero under independent search; uniform E[min] = a + (b − a)/(n + 1)",
@@ -157,14 +176,16 @@ CLAIMS: tuple[Claim, ...] = (
           "A theorem: only numerical error may differ",
           figure="fig-coi-erosion"),
     Claim("gap-human", "04_distinguish", "Gap Δ_H − Δ_A of human trajectories, mean ± std",
-          "−3.35 ± 2.67 (n = 13)", ("human_mean_loo", "human_std_loo", "n_human_loo"),
+          f"{_signed(_D['human_mean'])} ± {_D['human_std']:.2f} (n = {_D['n_human']})",
+          ("human_mean_loo", "human_std_loo", "n_human_loo"),
           "{human_mean_loo:+.2f} ± {human_std_loo:.2f} (n = {n_human_loo})",
-          within("human_mean_loo", -3.35, 2 * _SE_H, "two published standard errors"),
+          within("human_mean_loo", _D["human_mean"], 2 * _SE_H, "two published standard errors"),
           _LOO, figure="fig-distinguish-gaps"),
     Claim("gap-agent", "04_distinguish", "Gap Δ_H − Δ_A of agent trajectories, mean ± std",
-          "+1.65 ± 2.83 (n = 16)", ("agent_mean_loo", "agent_std_loo", "n_agent_loo"),
+          f"{_signed(_D['agent_mean'])} ± {_D['agent_std']:.2f} (n = {_D['n_agent']})",
+          ("agent_mean_loo", "agent_std_loo", "n_agent_loo"),
           "{agent_mean_loo:+.2f} ± {agent_std_loo:.2f} (n = {n_agent_loo})",
-          within("agent_mean_loo", 1.65, 2 * _SE_A, "two published standard errors"),
+          within("agent_mean_loo", _D["agent_mean"], 2 * _SE_A, "two published standard errors"),
           _LOO, figure="fig-distinguish-gaps"),
     Claim("gap-direction", "04_distinguish", "Humans score human-like, agents agent-like",
           "human < 0 < agent", ("human_mean_loo", "agent_mean_loo"),
@@ -172,24 +193,26 @@ CLAIMS: tuple[Claim, ...] = (
           ordered("human_mean_loo", "0", "agent_mean_loo"),
           "Should hold on any data the method separates", figure="fig-distinguish-gaps"),
     Claim("mann-whitney", "04_distinguish", "Two-sided Mann–Whitney U test, human vs agent gaps",
-          "p < 0.001", ("u_loo", "p_loo"), "U = {u_loo:g}, p = {p_loo:.2g}", at_most("p_loo", 0.001),
+          f"p < {_D['p_below']:g}", ("u_loo", "p_loo"), "U = {u_loo:g}, p = {p_loo:.2g}", at_most("p_loo", _D["p_below"]),
           _LOO),
     Claim("profile-hot-path", "05_simulator", "Share of the original engine's step time in per-state pandas lookups",
-          "86–88 %", ("ref_lookup_share_pct",), "{ref_lookup_share_pct:.0f} %",
-          between("ref_lookup_share_pct", 81, 93),
+          f"{_LOOKUP_LO:g}–{_LOOKUP_HI:g} %", ("ref_lookup_share_pct",), "{ref_lookup_share_pct:.0f} %",
+          between("ref_lookup_share_pct", _LOOKUP_LO - 5, _LOOKUP_HI + 5),
           "Our reference backend mirrors that hot path; library versions differ",
           figure="fig-profile"),
-    Claim("speedup-k1", "05_simulator", "Speed-up of arrays + JAX over the original, K = 1 (26 → 220 steps/s)",
-          "8.5×", ("speedup_k1",), "{speedup_k1:.0f}×", at_least("speedup_k1", 8.5),
+    Claim("speedup-k1", "05_simulator",
+          f"Speed-up of arrays + JAX over the original, K = 1 ({_K1['steps_per_s']:g} → {_K1['optimised_steps_per_s']:g} steps/s)",
+          f"{_SPEEDUP_K1:.1f}×", ("speedup_k1",), "{speedup_k1:.0f}×", at_least("speedup_k1", round(_SPEEDUP_K1, 1)),
           "Ratios measured side by side in one run; machines differ",
           figure="fig-speedup"),
-    Claim("speedup-k5", "05_simulator", "The same at K = 5, ε = 0.2 (7.2 → 136 steps/s)",
-          "19×", ("speedup_k5",), "{speedup_k5:.0f}×", at_least("speedup_k5", 19),
+    Claim("speedup-k5", "05_simulator",
+          f"The same at K = 5, ε = {_K5['eps_alpha']:g} ({_K5['steps_per_s']:g} → {_K5['optimised_steps_per_s']:g} steps/s)",
+          f"{_SPEEDUP_K5:.0f}×", ("speedup_k5",), "{speedup_k5:.0f}×", at_least("speedup_k5", round(_SPEEDUP_K5)),
           "As above", figure="fig-speedup"),
     Claim("defence-revenue", "06_sweep", "Defended minus baseline revenue, mean over α",
-          "−4.78 %", ("revenue_delta_pct", "revenue_delta_pct_lo", "revenue_delta_pct_hi"),
+          f"{_signed(_HEADLINE)} %", ("revenue_delta_pct", "revenue_delta_pct_lo", "revenue_delta_pct_hi"),
           "{revenue_delta_pct:+.2f} % [{revenue_delta_pct_lo:+.2f}, {revenue_delta_pct_hi:+.2f}]",
-          covers("revenue_delta_pct_lo", "revenue_delta_pct_hi", -4.78),
+          covers("revenue_delta_pct_lo", "revenue_delta_pct_hi", _HEADLINE),
           _SWEEP, figure="fig-defence-delta"),
     Claim("baseline-slope", "06_sweep", "Baseline revenue falls roughly linearly in α",
           "negative slope", ("baseline_revenue_slope", "baseline_revenue_slope_hi"),

@@ -1,4 +1,4 @@
-"""Synthetic WhoClickedIt stand-in and the ``phantom data`` command (standin, check, bench).
+"""The synthetic WhoClickedIt stand-in: rows generated from a seeded model (``phantom data standin``).
 
 The real ``whoclicked.csv`` cannot be downloaded where this book is built, so the project
 ships a stand-in made here: seeded (``numpy.random.Generator``), byte-for-byte reproducible,
@@ -31,277 +31,52 @@ How a stand-in is made (:func:`generate`):
    a per-event weight; their totals per actor and store make the card's store counts exact.
 
 The two generating kernels (rows = current event, columns = next event) are
-:data:`AGENT` (fast, regular, systematic: listing -> item -> details -> cart, many item views,
-barely any hovering) and :data:`HUMAN` (slower, bursty, hover and read titles and paragraphs,
+:data:`phantom_lib.data.standin_model.AGENT` (fast, regular, systematic: listing -> item -> details -> cart, many item views,
+barely any hovering) and :data:`~phantom_lib.data.standin_model.HUMAN` (slower, bursty, hover and read titles and paragraphs,
 go back to the listing after most item pages).
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import io
-import sys
-import tempfile
-import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib.data import whoclicked as data
-from phantom_lib.data import events
 from phantom_lib.behaviour import kernels
-
-EVENTS = (
-    "page_view", "view_item_page", "learn_more_about_item", "hover_over_title",
-    "hover_over_paragraph", "add_item_to_cart", "remove_item", "checkout_start",
+from phantom_lib.data import events
+from phantom_lib.data.schema import COLUMNS, INTERACTION, PRICE_LOG
+from phantom_lib.data.standin_model import (
+    ADD,
+    ADMIN,
+    CLASS_TOTALS,
+    CO,
+    DEMAND_WINDOW_MS,
+    END,
+    EVENTS,
+    HP,
+    HT,
+    KERNELS,
+    LM,
+    PV,
+    RHO_HIGH,
+    RHO_LOW,
+    RM,
+    START,
+    STORE_EXPERIMENTS,
+    STORE_ROWS,
+    VI,
+    BehaviourKernel,
+    StandinConfig,
+    apportion,
+    event_split,
+    generating_kernels,
 )
-"""The eight interaction names of the card, in the kernels' state order."""
-PV, VI, LM, HT, HP, ADD, RM, CO = range(len(EVENTS))
-ADMIN = -1
-"""Code of an operator page view on an ``/admin/`` page (not behaviour; no kernel state)."""
-
-START = pd.Timestamp("2025-12-05T09:43:31.301Z")
-END = pd.Timestamp("2026-02-28T19:32:06.444Z")
-"""First and last timestamp of the stand-in (the card's range, with milliseconds)."""
-
-CLASS_TOTALS = {
-    "human": {"experiments": 13, "sessions": 25, "interaction": 310, "price_log": 452},
-    "agent": {"experiments": 16, "sessions": 7, "interaction": 197, "price_log": 2879},
-}
-"""Per-actor counts of the card (multiplied by ``StandinConfig.scale``)."""
-
-STORE_EXPERIMENTS = {
-    "human": {"hotel": 11, "airline": 1, "shop": 1},
-    "agent": {"hotel": 14, "airline": 2},
-}
-"""Experiments per store and actor (our choice; with the price logs it fixes the store rows)."""
-
-STORE_ROWS = {"hotel": 3592, "airline": 196, "shop": 50}
-DEMAND_WINDOW_MS = 24 * 3600 * 1000
-"""Price rule: omega-weighted events on a product in the last 24 h give its demand q_hat."""
-RHO_LOW, RHO_HIGH = 0.0, 6.0
-"""Price rule thresholds: no demand in the window -> discount, q_hat >= 6 -> surge."""
-
-
-@dataclass(frozen=True)
-class BehaviourKernel:
-    """A class's generating process.
-
-    Attributes:
-        matrix: (8, 8) transition probabilities over :data:`EVENTS`, rows = current event.
-        pi0: (8,) first-event distribution.
-        gap_median_s: (8,) median seconds from an event (by its type) to the next.
-        gap_sigma: log-normal shape of those gaps (larger = burstier).
-        dwell_median_ms, dwell_sigma: log-normal hover dwell (``metadata_dwellTime``, ms).
-        price_weight: (8,) relative number of price quotes logged with each event type.
-        min_length: fewest events in an experiment.
-        length_concentration: Dirichlet concentration of experiment lengths (larger = more equal).
-        new_chunk_gap_median_s, new_chunk_gap_sigma: pause before a new session (humans) or
-            a new experiment in the same session (agents), log-normal.
-    """
-
-    matrix: npt.NDArray[np.float64]
-    pi0: npt.NDArray[np.float64]
-    gap_median_s: npt.NDArray[np.float64]
-    gap_sigma: float
-    dwell_median_ms: float
-    dwell_sigma: float
-    price_weight: npt.NDArray[np.float64]
-    min_length: int
-    length_concentration: float
-    new_chunk_gap_median_s: float
-    new_chunk_gap_sigma: float
-
-    def __post_init__(self) -> None:
-        e = len(EVENTS)
-        for name in ("matrix", "pi0", "gap_median_s", "price_weight"):
-            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=float))
-        labels = (*EVENTS, events.SESSION_END)
-        padded = np.zeros((e + 1, e + 1))
-        padded[:e, :e] = self.matrix
-        padded[e, e] = 1.0
-        kernels.validate(labels, padded, np.append(self.pi0, 0.0))
-        if self.gap_median_s.shape != (e,) or np.any(self.gap_median_s <= 0):
-            raise ValueError(f"gap_median_s must be {e} positive numbers of seconds")
-        if self.price_weight.shape != (e,) or np.any(self.price_weight < 0):
-            raise ValueError(f"price_weight must be {e} non-negative weights")
-        if self.min_length < 1 or self.length_concentration <= 0:
-            raise ValueError("min_length must be >= 1 and length_concentration > 0")
-
-    def to_frame(self) -> pd.DataFrame:
-        """The transition matrix as a labelled table (index = current event)."""
-        return pd.DataFrame(self.matrix, index=list(EVENTS), columns=list(EVENTS))
-
-
-AGENT = BehaviourKernel(
-    matrix=[
-        # PV    VI    LM    HT    HP    ADD   RM    CO
-        [0.20, 0.50, 0.15, 0.02, 0.00, 0.08, 0.00, 0.05],  # page_view
-        [0.15, 0.12, 0.56, 0.01, 0.00, 0.12, 0.00, 0.04],  # view_item_page
-        [0.30, 0.20, 0.15, 0.01, 0.00, 0.26, 0.01, 0.07],  # learn_more_about_item
-        [0.20, 0.40, 0.30, 0.00, 0.00, 0.10, 0.00, 0.00],  # hover_over_title
-        [0.20, 0.40, 0.30, 0.00, 0.00, 0.10, 0.00, 0.00],  # hover_over_paragraph
-        [0.48, 0.20, 0.07, 0.00, 0.00, 0.05, 0.03, 0.17],  # add_item_to_cart
-        [0.40, 0.30, 0.00, 0.00, 0.00, 0.20, 0.00, 0.10],  # remove_item
-        [0.60, 0.30, 0.10, 0.00, 0.00, 0.00, 0.00, 0.00],  # checkout_start
-    ],
-    pi0=[0.55, 0.45, 0, 0, 0, 0, 0, 0],
-    gap_median_s=[2.4, 2.8, 2.6, 1.6, 1.6, 2.2, 2.0, 3.0],
-    gap_sigma=0.3,
-    dwell_median_ms=150.0,
-    dwell_sigma=0.35,
-    price_weight=[10, 8, 4, 1, 1, 2, 1, 2],
-    min_length=4,
-    length_concentration=6.0,
-    new_chunk_gap_median_s=25.0,
-    new_chunk_gap_sigma=0.4,
-)
-"""Agents: fast and regular, deep-link to items, walk listing -> item -> details -> cart."""
-
-HUMAN = BehaviourKernel(
-    matrix=[
-        # PV    VI    LM    HT    HP    ADD   RM    CO
-        [0.52, 0.19, 0.07, 0.10, 0.02, 0.06, 0.01, 0.03],  # page_view
-        [0.52, 0.04, 0.22, 0.07, 0.03, 0.09, 0.00, 0.03],  # view_item_page
-        [0.48, 0.05, 0.10, 0.08, 0.03, 0.21, 0.00, 0.05],  # learn_more_about_item
-        [0.45, 0.24, 0.16, 0.04, 0.04, 0.07, 0.00, 0.00],  # hover_over_title
-        [0.42, 0.16, 0.22, 0.08, 0.03, 0.09, 0.00, 0.00],  # hover_over_paragraph
-        [0.62, 0.10, 0.05, 0.05, 0.00, 0.05, 0.04, 0.09],  # add_item_to_cart
-        [0.50, 0.20, 0.00, 0.00, 0.00, 0.20, 0.00, 0.10],  # remove_item
-        [0.80, 0.10, 0.05, 0.05, 0.00, 0.00, 0.00, 0.00],  # checkout_start
-    ],
-    pi0=[0.92, 0.08, 0, 0, 0, 0, 0, 0],
-    gap_median_s=[7.0, 16.0, 20.0, 4.0, 6.0, 6.0, 5.0, 12.0],
-    gap_sigma=0.85,
-    dwell_median_ms=1800.0,
-    dwell_sigma=0.6,
-    price_weight=[3, 1, 0.3, 0.1, 0.1, 0.5, 0.2, 0.5],
-    min_length=6,
-    length_concentration=3.0,
-    new_chunk_gap_median_s=180.0,
-    new_chunk_gap_sigma=0.8,
-)
-"""Humans: slower and bursty, hover and read, return to the listing after most item pages."""
-
-KERNELS = {"human": HUMAN, "agent": AGENT}
-
-
-@dataclass(frozen=True)
-class StandinConfig:
-    """What to generate.
-
-    Attributes:
-        seed: seed of the one ``numpy.random.Generator`` behind every draw.
-        scale: multiplies every published count (1 = the data card; 100 = a benchmark file).
-        admin_views: operator page views on ``/admin/`` pages per card-sized data set (part of
-            the human page views; dropped from trajectories by the loader).
-    """
-
-    seed: int = 0
-    scale: int = 1
-    admin_views: int = 4
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
-        if not isinstance(self.scale, int) or self.scale < 1:
-            raise ValueError(f"scale must be an integer >= 1; got {self.scale!r}")
-        if not isinstance(self.admin_views, int) or not 0 <= self.admin_views <= CLASS_TOTALS["human"]["experiments"]:
-            raise ValueError(
-                f"admin_views must be an integer in [0, {CLASS_TOTALS['human']['experiments']}]; got {self.admin_views!r}"
-            )
-
-
-# --------------------------------------------------------------------------- counts
-
-
-def _apportion(weights: npt.ArrayLike, total: int, cap: npt.ArrayLike | None = None) -> npt.NDArray[np.int64]:
-    """Integers proportional to ``weights`` summing to ``total`` (largest remainder), each <= ``cap``."""
-    w = np.asarray(weights, dtype=float)
-    limit = np.full(w.shape, total, dtype=np.int64) if cap is None else np.asarray(cap, dtype=np.int64)
-    if total > limit.sum():
-        raise ValueError(f"cannot place {total} units under caps summing to {limit.sum()}")
-    exact = w * total / w.sum() if w.sum() > 0 else np.zeros_like(w)
-    counts = np.minimum(np.floor(exact).astype(np.int64), limit)
-    order = np.argsort(-(exact - counts), kind="stable")
-    while counts.sum() < total:
-        for i in order:
-            if counts.sum() == total:
-                break
-            if counts[i] < limit[i]:
-                counts[i] += 1
-    return counts
-
-
-def _expected_mix(kernel: BehaviourKernel, length: int) -> npt.NDArray[np.float64]:
-    """Expected share of each event in a ``length``-event path of ``kernel``."""
-    visits, state = np.zeros(len(EVENTS)), kernel.pi0.copy()
-    for _ in range(length):
-        visits += state
-        state = state @ kernel.matrix
-    return visits / visits.sum()
-
-
-def event_split(config: StandinConfig = StandinConfig()) -> dict[str, npt.NDArray[np.int64]]:
-    """Behavioural (non-admin) events per class and type, shape (8,) each, summing to the card.
-
-    Each kernel's expected mix (at its class's mean experiment length) is scaled by
-    iterative proportional fitting to the class totals (interactions, minus the admin views
-    for humans) and the card's event totals, then rounded by largest remainder.
-    """
-    s = config.scale
-    columns = np.array([data.PUBLISHED[f"event/{e}"] for e in EVENTS], dtype=np.int64) * s
-    columns[PV] -= config.admin_views * s
-    rows = np.array([CLASS_TOTALS["human"]["interaction"] * s - config.admin_views * s,
-                     CLASS_TOTALS["agent"]["interaction"] * s])
-    table = np.vstack([
-        _expected_mix(KERNELS[c], _mean_length(c, config)) * r
-        for c, r in zip(("human", "agent"), rows)
-    ])
-    for _ in range(1000):
-        table *= (rows / table.sum(axis=1))[:, None]
-        table *= columns / np.maximum(table.sum(axis=0), 1e-300)
-    agent = _apportion(table[1], int(rows[1]), cap=columns)
-    return {"human": columns - agent, "agent": agent}
-
-
-def _mean_length(actor: str, config: StandinConfig) -> int:
-    behaviour = CLASS_TOTALS[actor]["interaction"] - (config.admin_views if actor == "human" else 0)
-    return round(behaviour / CLASS_TOTALS[actor]["experiments"])
-
-
-def generating_kernels(config: StandinConfig = StandinConfig()) -> dict[str, BehaviourKernel]:
-    """The kernels actually sampled: :data:`KERNELS` tilted to the card's event mix.
-
-    Columns are reweighted, ``T'[i, j] = T[i, j] w_j / sum_k T[i, k] w_k``, with ``w`` found
-    by fixed-point iteration so that the expected mix of a mean-length experiment equals the
-    class's share of :func:`event_split`. Zeros and each row's relative preferences among the
-    remaining events are kept; the few events by which a sample still misses the counts are
-    left to :func:`_repair`.
-    """
-    split = event_split(config)
-    tilted = {}
-    for actor, kernel in KERNELS.items():
-        target = split[actor] / split[actor].sum()
-        length = _mean_length(actor, config)
-        weights = np.ones(len(EVENTS))
-        for _ in range(2000):
-            matrix = kernel.matrix * weights
-            matrix /= matrix.sum(axis=1, keepdims=True)
-            mix = _expected_mix(replace(kernel, matrix=matrix), length)
-            if np.abs(mix - target).max() < 1e-12:
-                break
-            weights *= np.sqrt(np.divide(target, mix, out=np.ones_like(mix), where=mix > 0))
-        tilted[actor] = replace(kernel, matrix=matrix)
-    return tilted
-
-
-# --------------------------------------------------------------------------- trajectories
 
 
 def _repair(codes: npt.NDArray[np.int64], starts: npt.NDArray[np.bool_], target: npt.NDArray[np.int64],
@@ -536,7 +311,7 @@ def _price_logs_per_store(interactions: pd.Series, s: int) -> dict[str, dict[str
         room = STORE_ROWS[store] * s - sum(int(interactions[(a, store)]) for a in actors)
         if room < 0.4 * STORE_ROWS[store] * s:
             return None
-        shares = _apportion([rate[a] * interactions[(a, store)] for a in actors], room)
+        shares = apportion([rate[a] * interactions[(a, store)] for a in actors], room)
         logs.update({a: {**logs[a], store: int(n)} for a, n in zip(actors, shares)})
     for actor, totals in CLASS_TOTALS.items():
         logs[actor]["hotel"] = totals["price_log"] * s - sum(logs[actor].values())
@@ -597,7 +372,7 @@ def _calendar_starts(block_index: npt.NDArray[np.int64], rel_ms: npt.NDArray[np.
 
 
 def generate(config: StandinConfig = StandinConfig()) -> pd.DataFrame:
-    """The stand-in as text columns in file order (:data:`phantom_lib.data.whoclicked.COLUMNS`).
+    """The stand-in as text columns in file order (:data:`phantom_lib.data.COLUMNS`).
 
     Deterministic in ``config``: the same seed and scale give the same frame.
     """
@@ -758,7 +533,7 @@ def _interaction_columns(table: pd.DataFrame, code: npt.NDArray[np.int64], ts_ms
     )
     frame = pd.DataFrame({
         "actor": table["actor"].to_numpy(), "session": table["session"].to_numpy(), "experiment": experiment,
-        "store": store, "record_type": data.INTERACTION, "ts_ms": ts_ms, "eventName": names, "page": page,
+        "store": store, "record_type": INTERACTION, "ts_ms": ts_ms, "eventName": names, "page": page,
         "product": product, "price": np.nan, **numbers, **text,
     })
     return frame, demand
@@ -780,7 +555,7 @@ def _price_log_columns(interactions: pd.DataFrame, demand: pd.DataFrame,
         "actor": interactions["actor"].to_numpy()[log_event],
         "session": interactions["session"].to_numpy()[log_event],
         "experiment": interactions["experiment"].to_numpy()[log_event],
-        "store": store, "record_type": data.PRICE_LOG, "ts_ms": log_ts_ms, "eventName": "", "page": "",
+        "store": store, "record_type": PRICE_LOG, "ts_ms": log_ts_ms, "eventName": "", "page": "",
         "product": product, "price": price,
     })
 
@@ -805,7 +580,7 @@ def _finish(frame: pd.DataFrame, catalogues: dict[str, _Catalogue], rng: np.rand
                   rng.choice(np.array(_AGENT_UAS, dtype=object), size=sessions),
                   rng.choice(np.array(_HUMAN_UAS, dtype=object), size=sessions))
     session = frame["session"].to_numpy()
-    interaction = (frame["record_type"] == data.INTERACTION).to_numpy()
+    interaction = (frame["record_type"] == INTERACTION).to_numpy()
     store = frame["store"].to_numpy(dtype=object)
     product = frame["product"].to_numpy()
     product_id = _lookup(catalogues, "ids", store, product)
@@ -855,7 +630,7 @@ def _finish(frame: pd.DataFrame, catalogues: dict[str, _Catalogue], rng: np.rand
         "kafka_value_size": value_size.astype(str).astype(object),
         "kafka_value_troubleshootReport": "",
     }
-    for name in data.COLUMNS:
+    for name in COLUMNS:
         if name.startswith("metadata_"):
             values = frame[name]
             if name in ("metadata_price", "metadata_total"):
@@ -864,7 +639,7 @@ def _finish(frame: pd.DataFrame, catalogues: dict[str, _Catalogue], rng: np.rand
                 columns[name] = _fixed(values, 0)
             else:
                 columns[name] = values.fillna("").to_numpy(dtype=object)
-    out = pd.DataFrame({name: columns[name] for name in data.COLUMNS}, dtype=object)
+    out = pd.DataFrame({name: columns[name] for name in COLUMNS}, dtype=object)
     order = np.lexsort((np.arange(n), ts_ms, ~interaction, key.astype(str), frame["actor"].to_numpy() == "agent"))
     return out.iloc[order].reset_index(drop=True)
 
@@ -890,87 +665,3 @@ def write(path: str | Path, config: StandinConfig = StandinConfig()) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(to_bytes(generate(config), compress=path.suffix == ".gz"))
     return path
-
-
-def benchmark(scales: tuple[int, ...] = (1, 10, 100), repeats: int = 3, seed: int = 0) -> pd.DataFrame:
-    """Time ``data.load`` (read + validate) and ``data.trajectories`` on generated files.
-
-    For each scale the stand-in is generated (``scale`` times the card's rows), written as
-    ``.csv.gz`` to a temporary folder, and loaded ``repeats`` times; the best time counts.
-    Returns one row per scale: rows, load seconds, rows/s, trajectory seconds, and the
-    marginal rate from the previous scale (extra rows / extra seconds): a constant marginal
-    rate means the load time is a fixed cost plus a linear term.
-    """
-    records = []
-    with tempfile.TemporaryDirectory() as folder:
-        for scale in scales:
-            path = write(Path(folder) / f"standin_x{scale}.csv.gz", StandinConfig(seed=seed, scale=scale))
-            load_times, traj_times = [], []
-            for _ in range(repeats):
-                began = time.perf_counter()
-                frame = data.load(path).frame
-                load_times.append(time.perf_counter() - began)
-                began = time.perf_counter()
-                data.trajectories(frame)
-                traj_times.append(time.perf_counter() - began)
-            records.append({"scale": scale, "rows": len(frame), "load_s": min(load_times),
-                            "rows_per_s": len(frame) / min(load_times), "trajectories_s": min(traj_times)})
-    table = pd.DataFrame(records)
-    table["marginal_rows_per_s"] = table["rows"].diff() / table["load_s"].diff()
-    return table
-
-
-def _standin(args: argparse.Namespace) -> int:
-    path = write(args.output, StandinConfig(seed=args.seed, scale=args.scale, admin_views=args.admin_views))
-    loaded = data.load(path)
-    print(f"[phantom] wrote {path}: {loaded.provenance.rows} rows, sha256 {loaded.provenance.sha256}")
-    return 0
-
-
-def _check(args: argparse.Namespace) -> int:
-    loaded = data.load(args.source)
-    print(loaded.provenance.banner().lstrip("> "))
-    print(loaded.report.to_frame().to_string(index=False))
-    comparison = data.compare_to_card(loaded.frame)
-    print(comparison.to_string(index=False))
-    print(f"{int(comparison['match'].sum())} of {len(comparison)} card quantities match")
-    return 0
-
-
-def _bench(args: argparse.Namespace) -> int:
-    table = benchmark(tuple(args.scales), args.repeats, args.seed)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
-    return 0
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``phantom data``: ``standin``, ``check`` and ``bench``."""
-    sub = parser.add_subparsers(dest="data_command", required=True)
-    p_standin = sub.add_parser("standin", help="generate the synthetic stand-in (seeded, reproducible)")
-    p_standin.add_argument("--seed", type=int, default=0)
-    p_standin.add_argument("--scale", type=int, default=1, help="multiply every published count (default 1)")
-    p_standin.add_argument("--admin-views", type=int, default=4, help="operator /admin/ page views (default 4)")
-    p_standin.add_argument("-o", "--output", default=str(data.STANDIN_PATH),
-                           help="output path; .gz compresses (default: the shipped stand-in)")
-    p_standin.set_defaults(func=_standin)
-    p_check = sub.add_parser("check", help="validate a data source and compare it with the data card")
-    p_check.add_argument("source", nargs="?", default=None,
-                         help=f"path, 'standin' or 'hub' (default: ${data.ENV_VAR}, else the stand-in)")
-    p_check.set_defaults(func=_check)
-    p_bench = sub.add_parser("bench", help="time load + validation on generated files of growing size")
-    p_bench.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
-    p_bench.add_argument("--repeats", type=int, default=3)
-    p_bench.add_argument("--seed", type=int, default=0)
-    p_bench.set_defaults(func=_bench)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m phantom_lib.data.standin ...`` (the same as ``phantom data ...``)."""
-    parser = argparse.ArgumentParser(prog="phantom data")
-    configure(parser)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -43,13 +43,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from phantom_lib.behaviour import distinguish
+from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.data.events import surge_discount_prices, weights_of
 from phantom_lib.sim.market import (
     F_UNSCORED,
     Behaviour,
     MarketConfig,
     agents_in_split,
-    demand_condition,
     normalised_proxy,
     session_classes,
     true_demand,
@@ -117,7 +117,7 @@ def sample_sessions(sampler: NumpySampler, prices: npt.ArrayLike, alpha: float, 
     z = rng.standard_normal((2, 2, config.n_products))
     demand = true_demand(np, z, prices, config.mu, config.sd, config.noise_std)
     classes = session_classes(config.n_sessions, agents_in_split(config.n_sessions, [alpha])).ravel()
-    events, products = sessions_of(sampler, classes, demand_condition(np, demand), rng)
+    events, products = sessions_of(sampler, classes, demand_condition(demand), rng)
     return MarketSessions(events, products, classes, demand, z)
 
 
@@ -267,7 +267,7 @@ def defence_experiment(behaviour: Behaviour, market: MarketConfig, config: Defen
     return pd.DataFrame(rows)
 
 
-def summarise(results: pd.DataFrame) -> pd.DataFrame:
+def summarise_defence(results: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard error over the steps of :func:`defence_experiment`, per (alpha, mode).
 
     Adds ``revenue_gap`` = revenue - oracle revenue and the paired differences from the
@@ -357,7 +357,7 @@ def recon_experiment(behaviour: Behaviour, market: MarketConfig, config: ReconCo
     n = market.n_products
     prices = rng.uniform(config.p_low, config.p_high, n)
     demand = true_demand(np, rng.standard_normal((2, 2, n)), prices, market.mu, market.sd, market.noise_std)
-    condition = demand_condition(np, demand)
+    condition = demand_condition(demand)
     clean_interest = float(weights_of(config.clean_path).sum())
     observed_price = prices * markup_factor(clean_interest, config)
     rows = []

@@ -38,7 +38,15 @@ from threadpoolctl import threadpool_limits
 
 from phantom_lib.behaviour import separation as cohort_stats
 from phantom_lib.behaviour.distinguish import ScoreConfig, score_table
-from phantom_lib.detection.features import FEATURES, PURCHASE, UNITS, before_purchase, design_matrix, epoch_ns, session_features
+from phantom_lib.detection.features import (
+    FEATURES,
+    PURCHASE,
+    UNITS,
+    before_purchase,
+    design_matrix,
+    epoch_ns,
+    session_features,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -88,7 +96,7 @@ class Cohort:
 
     Attributes:
         table: trajectory table whose ``trajectory`` column is the unit (as
-            :func:`phantom_lib.data.whoclicked.trajectories` builds it with ``unit=unit``).
+            :func:`phantom_lib.data.trajectories` builds it with ``unit=unit``).
         features: :func:`phantom_lib.detection.features.session_features` of the table, one row per unit,
             plus :data:`BOUGHT` (the purchase head's target).
         unit: ``"session"`` or ``"experiment"``.
@@ -635,7 +643,7 @@ def precision_at_recall(scores: npt.ArrayLike, is_agent: npt.ArrayLike, recall: 
     return float(np.max(tp / (tp + fp)))
 
 
-def evaluate(
+def evaluate_detectors(
     scores: Mapping[str, pd.Series],
     is_agent: pd.Series,
     n_boot: int = 2000,
@@ -747,7 +755,7 @@ class Comparison:
     tree: Distilled
 
 
-def compare(
+def compare_detectors(
     cohort: Cohort,
     suite: Mapping[str, Detector],
     n_boot: int = 2000,
@@ -767,13 +775,13 @@ def compare(
         else:
             scores[name] = detector.score(cohort)
     labels = cohort.features["is_agent"]
-    evaluation = evaluate(scores, labels, n_boot, seed)
+    evaluation = evaluate_detectors(scores, labels, n_boot, seed)
     chosen = str(evaluation["auc"].idxmax()) if teacher == "best" else teacher
     if chosen not in scores:
         raise KeyError(f"teacher {chosen!r} is not in the suite; choose 'best' or one of {list(scores)}")
     tree = distil(cohort, scores[chosen], distil_config, cv)
     scores["tree"] = tree.scores.rename("tree")
-    evaluation = pd.concat([evaluation, evaluate({"tree": scores["tree"]}, labels, n_boot, seed)])
+    evaluation = pd.concat([evaluation, evaluate_detectors({"tree": scores["tree"]}, labels, n_boot, seed)])
     return Comparison(scores, evaluation, fitted, tree)
 
 
@@ -790,7 +798,7 @@ def multitask_comparison(
     rows = {}
     for name, multitask in (("single-task", False), ("multi-task", True)):
         result = cross_validate(cohort, functools.partial(NetModel, dataclasses.replace(net, multitask=multitask)), cv, name)
-        agent = evaluate({name: result.scores}, cohort.features["is_agent"], n_boot, seed).loc[name]
+        agent = evaluate_detectors({name: result.scores}, cohort.features["is_agent"], n_boot, seed).loc[name]
         row = {"agent AUC": agent["auc"], "agent low": agent["auc_low"], "agent high": agent["auc_high"]}
         bought = cohort.features[BOUGHT].to_numpy(dtype=int)
         row.update({"purchase AUC": np.nan, "purchase low": np.nan, "purchase high": np.nan})

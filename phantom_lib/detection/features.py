@@ -1,7 +1,7 @@
 """Session features for agent detection, computed in one grouped, vectorised pass.
 
-Input: the trajectory table of :func:`phantom_lib.data.whoclicked.trajectories` (one row per interaction
-event) and, optionally, the price logs of :func:`phantom_lib.data.whoclicked.price_logs`. Output: one row
+Input: the trajectory table of :func:`phantom_lib.data.trajectories` (one row per interaction
+event) and, optionally, the price logs of :func:`phantom_lib.data.price_logs`. Output: one row
 per unit, a session (``unit="session"``) or an experiment (``unit="experiment"``), grouped by
 that column of the table. The rows are sorted once by (unit, time, step), O(n log n); every
 feature is then a ``bincount`` or a ``reduceat`` over contiguous groups, O(n). No Python loop
@@ -29,7 +29,6 @@ Every unit also carries its label ``is_agent`` and its leakage ``group`` (see :f
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -100,7 +99,7 @@ def _check_table(table: pd.DataFrame) -> None:
     missing = [c for c in TABLE_COLUMNS if c not in table.columns]
     if missing:
         raise KeyError(
-            f"the trajectory table lacks column(s) {missing}; build it with phantom_lib.data.whoclicked.trajectories()"
+            f"the trajectory table lacks column(s) {missing}; build it with phantom_lib.data.trajectories()"
         )
     if table.empty:
         raise ValueError("the trajectory table has no events: features need at least one interaction")
@@ -195,7 +194,7 @@ def user_agent_features(user_agents: pd.Series) -> pd.DataFrame:
 def _price_features(prices: pd.DataFrame, unit: str, ids: pd.Index) -> pd.DataFrame:
     missing = [c for c in (unit, "price") if c not in prices.columns]
     if missing:
-        raise KeyError(f"the price logs lack column(s) {missing}; build them with phantom_lib.data.whoclicked.price_logs()")
+        raise KeyError(f"the price logs lack column(s) {missing}; build them with phantom_lib.data.price_logs()")
     price = pd.to_numeric(prices["price"], errors="coerce").to_numpy(dtype=float)
     if np.isnan(price).any() or (price <= 0).any():
         raise ValueError("price log column 'price' must hold positive numbers (currency units); drop the bad rows")
@@ -365,37 +364,3 @@ def columns_without(groups: Sequence[str]) -> list[str]:
         raise KeyError(f"unknown feature group(s) {unknown}; choose from {list(FEATURE_GROUPS)}")
     dropped = {name for group in groups for name in FEATURE_GROUPS[group]}
     return [name for name in FEATURES if name not in dropped]
-
-
-def benchmark(table: pd.DataFrame, prices: pd.DataFrame | None, sizes: Sequence[int], unit: str = "session") -> pd.DataFrame:
-    """Time :func:`session_features` on the first units of ``table`` holding about each of ``sizes`` events.
-
-    Each size is timed once (wall clock, after one small warm-up run) on the leading units
-    whose events add up to at most that size; the price logs are cut to the same units.
-    Prints one line per size and returns ``events``, ``units``, ``seconds``,
-    ``events_per_second`` and ``relative_rate`` (rate over the rate at the smallest size: near 1
-    at every size means linear scaling). A figure, not an assertion.
-    """
-    _check_unit(unit)
-    ids, start = np.unique(table[unit].astype(str).to_numpy(), return_index=True)
-    order = np.argsort(start)
-    per_unit = table.groupby(unit, sort=False).size().reindex(ids[order]).to_numpy()
-    cumulative = np.cumsum(per_unit)
-    session_features(table[table[unit].isin(ids[order][:10])], None, unit)  # warm-up
-    rows = []
-    for size in sorted(sizes):
-        keep = set(ids[order][: max(1, int(np.searchsorted(cumulative, size, side="right")))])
-        part = table[table[unit].isin(keep)]
-        part_prices = None if prices is None else prices[prices[unit].isin(keep)]
-        start_time = time.perf_counter()
-        result = session_features(part, part_prices, unit)
-        seconds = time.perf_counter() - start_time
-        rows.append({"events": len(part), "units": len(result), "seconds": seconds, "events_per_second": len(part) / seconds})
-    out = pd.DataFrame(rows)
-    out["relative_rate"] = out["events_per_second"] / out["events_per_second"].iloc[0]
-    for row in out.itertuples():
-        print(
-            f"{row.events:>10,} events, {row.units:>8,} {unit}s: {row.seconds:6.3f} s, "
-            f"{row.events_per_second:>12,.0f} events/s (x{row.relative_rate:.2f} of the smallest size's rate)"
-        )
-    return out

@@ -36,10 +36,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib.data import whoclicked as data
+from phantom_lib import data
+from phantom_lib.behaviour.kernels import (
+    Kernel,
+    checked_demand,
+    class_demand,
+    class_kernels,
+    demand_condition,
+    sample_paths,
+)
 from phantom_lib.data import events
 from phantom_lib.detection.features import epoch_ns
-from phantom_lib.behaviour.kernels import Kernel, class_demand, class_kernels, demand_condition, sample_paths
 
 CLASSES = ("human", "agent")
 
@@ -105,13 +112,13 @@ def fit_cohort_model(table: pd.DataFrame, prices: pd.DataFrame) -> CohortModel:
     """Estimate a :class:`CohortModel` from a trajectory table and its price logs.
 
     Args:
-        table: :func:`phantom_lib.data.whoclicked.trajectories` (any unit; per-trajectory statistics use
+        table: :func:`phantom_lib.data.trajectories` (any unit; per-trajectory statistics use
             the ``trajectory`` column), holding both classes.
-        prices: :func:`phantom_lib.data.whoclicked.price_logs` of the same data.
+        prices: :func:`phantom_lib.data.price_logs` of the same data.
     """
     missing = [c for c in data.TRAJECTORY_COLUMNS if c not in table.columns]
     if missing:
-        raise KeyError(f"the trajectory table lacks column(s) {missing}; build it with phantom_lib.data.whoclicked.trajectories()")
+        raise KeyError(f"the trajectory table lacks column(s) {missing}; build it with phantom_lib.data.trajectories()")
     present = set(table["actor"].astype(str))
     if present != set(CLASSES):
         raise ValueError(f"a cohort model needs both classes {CLASSES}; the table holds {sorted(present)}")
@@ -138,7 +145,7 @@ def fit_cohort_model(table: pd.DataFrame, prices: pd.DataFrame) -> CohortModel:
             raise ValueError(f"the {cls} trajectories have no inter-event gap (every one has a single event)")
         classes[cls] = ClassModel(
             kernel=kernels[cls],
-            demand=demand_condition(demand[cls]),
+            demand=demand_condition(checked_demand(demand[cls])),
             stores=tuple(stores.index.astype(str)),
             store_share=stores.to_numpy(dtype=float),
             gaps=gaps,
@@ -258,9 +265,9 @@ def sample_cohort(
 
     Returns:
         ``(table, prices)``: a trajectory table with the columns of
-        :data:`phantom_lib.data.whoclicked.TRAJECTORY_COLUMNS` (each session is its own experiment; ids
+        :data:`phantom_lib.data.TRAJECTORY_COLUMNS` (each session is its own experiment; ids
         ``syn-<actor>-<i>``), sorted by (trajectory, step), and its price logs
-        (:data:`phantom_lib.data.whoclicked.PRICE_COLUMNS`, in the order of the events quoted).
+        (:data:`phantom_lib.data.PRICE_COLUMNS`, in the order of the events quoted).
     """
     if isinstance(n_sessions, bool) or not isinstance(n_sessions, int | np.integer) or n_sessions < 2:
         raise ValueError(f"n_sessions must be an integer >= 2; got {n_sessions!r}")

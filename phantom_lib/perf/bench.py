@@ -26,9 +26,7 @@ fails on slowness: the command writes the numbers (JSON) and prints tables.
 
 from __future__ import annotations
 
-import argparse
 import cProfile
-import json
 import math
 import os
 import platform
@@ -43,20 +41,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from phantom_lib.behaviour.model import Behaviour, load_behaviour
+from phantom_lib.published import PROFILE, PROFILE_MARKET
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.gym_env import PhantomPricingEnv
-from phantom_lib.sim.market import Behaviour, default_behaviour
 from phantom_lib.sim.samplers import BACKENDS
-
-PUBLISHED = {
-    "k1": {"n_candidates": 1, "eps_alpha": 0.0, "steps_per_s": 26.0, "seconds_20_steps": 0.77, "optimised_steps_per_s": 220.0},
-    "k5": {"n_candidates": 5, "eps_alpha": 0.2, "steps_per_s": 7.2, "seconds_20_steps": 2.79, "optimised_steps_per_s": 136.0},
-}
-"""The published profile (MODEL.md section 8): 20 env steps at M = 10, N = 3."""
-
-PUBLISHED_MARKET = {"n_products": 3, "n_sessions": 10}
-PUBLISHED_LOOKUP_SHARE = (86.0, 88.0)
-"""Published share (%) of step time in the per-state pandas row lookup plus nan_to_num."""
 
 LOOKUP_FUNCTIONS = ("xs", "to_numpy", "nan_to_num")
 """The calls that turn a state label into a probability row in the reference backend."""
@@ -88,6 +77,7 @@ class BenchConfig:
         reference_seconds: the reference stops on an axis once a step is predicted to exceed this
             (the last measured step time scaled by the growth of M * K).
         seed: seeds every environment and key.
+        data_source: the data the market behaviour is estimated from (``"standin"`` or a path).
     """
 
     repeats: int = 5
@@ -102,6 +92,7 @@ class BenchConfig:
     reference_memory_mb: float = 200.0
     reference_seconds: float = 5.0
     seed: int = 0
+    data_source: str = "standin"
 
     def __post_init__(self) -> None:
         problems = []
@@ -180,8 +171,8 @@ def time_envs(envs: dict[str, PhantomPricingEnv], steps: dict[str, int], repeats
 def published(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
     """Steps/s of every backend at the published configurations, with ratios to the reference."""
     rows = []
-    for setting, spec in PUBLISHED.items():
-        fields = {**PUBLISHED_MARKET, "n_candidates": spec["n_candidates"], "eps_alpha": spec["eps_alpha"]}
+    for setting, spec in PROFILE.items():
+        fields = {**PROFILE_MARKET, "n_candidates": spec["n_candidates"], "eps_alpha": spec["eps_alpha"]}
         envs = {b: _env(b, behaviour, config.seed, **fields) for b in BACKENDS}
         rates = time_envs(envs, config.steps, config.repeats, config.seed, config.min_seconds)
         for backend in BACKENDS:
@@ -212,7 +203,7 @@ def batched(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
 
     from phantom_lib.sim import jax_env
 
-    fields = {**PUBLISHED_MARKET, **{k: PUBLISHED["k5"][k] for k in ("n_candidates", "eps_alpha")}}
+    fields = {**PROFILE_MARKET, **{k: PROFILE["k5"][k] for k in ("n_candidates", "eps_alpha")}}
     env_config = EnvConfig().replace(**fields)
     env, params = jax_env.make(env_config, behaviour)
     n_agents = np.asarray(params.n_agents)
@@ -390,7 +381,7 @@ def profile_reference(
     behaviour: Behaviour, n_candidates: int, eps_alpha: float, steps: int = 20, seed: int = 0, top: int = 12
 ) -> ReferenceProfile:
     """cProfile of ``steps`` reference env steps at M = 10, N = 3 (the published profile's setting)."""
-    env = _env("reference", behaviour, seed, **PUBLISHED_MARKET, n_candidates=n_candidates, eps_alpha=eps_alpha)
+    env = _env("reference", behaviour, seed, **PROFILE_MARKET, n_candidates=n_candidates, eps_alpha=eps_alpha)
     env.step(4)
     profiler = cProfile.Profile()
     actions = np.random.default_rng(seed).integers(0, 9, steps)
@@ -435,7 +426,7 @@ def equivalence_draws(
     from phantom_lib.sim.market import MarketConfig
     from phantom_lib.sim.samplers import make_sampler
 
-    config = MarketConfig(n_products=len(prices), n_sessions=PUBLISHED_MARKET["n_sessions"])
+    config = MarketConfig(n_products=len(prices), n_sessions=PROFILE_MARKET["n_sessions"])
     frames = []
     for i, backend in enumerate(BACKENDS):
         sampler = make_sampler(backend, behaviour, config)
@@ -487,7 +478,7 @@ def machine() -> dict[str, Any]:
 
 def run_bench(config: BenchConfig, behaviour: Behaviour | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Every measurement, as JSON-ready records (see the module docstring)."""
-    behaviour = default_behaviour() if behaviour is None else behaviour
+    behaviour = load_behaviour(config.data_source) if behaviour is None else behaviour
     start = time.perf_counter()
     sections: dict[str, Any] = {}
     seconds: dict[str, float] = {}
@@ -503,7 +494,7 @@ def run_bench(config: BenchConfig, behaviour: Behaviour | None = None, progress:
     return {
         "config": asdict(config),
         "machine": machine(),
-        "published_reference": PUBLISHED,
+        "published_reference": PROFILE,
         **sections,
         "section_seconds": seconds,
         "seconds": time.perf_counter() - start,
@@ -543,21 +534,3 @@ def format_report(result: dict[str, Any]) -> str:
     parts.append("== targets\n" + "\n".join(f"{k}: {v:.3g}" for k, v in targets(result).items()))
     parts.append(f"(total {result['seconds']:.1f} s on {result['machine']['cpus']} CPUs)")
     return "\n\n".join(parts)
-
-
-def _run(args: argparse.Namespace) -> int:
-    config = BenchConfig.quick() if args.quick else BenchConfig()
-    result = run_bench(config)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=1, default=float))
-    print(format_report(result))
-    print(f"[bench] JSON written to {output}")
-    return 0
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``phantom bench``."""
-    parser.add_argument("--quick", action="store_true", help="a short run (under a minute): fewer repeats and points")
-    parser.add_argument("-o", "--output", default="bench.json", help="where to write the JSON result (default: bench.json)")
-    parser.set_defaults(func=_run)

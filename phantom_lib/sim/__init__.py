@@ -1,1 +1,89 @@
-"""phantom_lib.sim."""
+"""The pricing simulator: the market (follower), the robust pricing loop (leader), three backends.
+
+Third stage: a :class:`~phantom_lib.behaviour.Behaviour` and a :class:`MarketConfig` make a
+market (:mod:`~phantom_lib.sim.market`; backends in :mod:`~phantom_lib.sim.samplers`); the pure
+step code of :mod:`~phantom_lib.sim.dynamics` runs the robust pricing loop; :class:`PhantomPricingEnv`
+is its gymnasium adapter and :mod:`~phantom_lib.sim.jax_env` its functional jax twin (gymnax
+style, ``from phantom_lib.sim import jax_env``: not imported here, so using the simulator does
+not load jax); :mod:`~phantom_lib.sim.errata` measures where the original engine differed.
+"""
+
+from phantom_lib.sim.config import (
+    EnvConfig,
+)
+from phantom_lib.sim.market import (
+    F_UNSCORED,
+    MarketConfig,
+    MarketSample,
+    Sampler,
+    absorbing_chains,
+    agents_in_split,
+    normalised_proxy,
+    search_cdf,
+    session_classes,
+    step_agent_probability,
+    true_demand,
+)
+from phantom_lib.sim.samplers import (
+    BACKENDS,
+    make_sampler,
+)
+from phantom_lib.sim.dynamics import (
+    ANCHOR_MARKUP,
+    PricingState,
+    SCALE_RANGE,
+    StepParams,
+    initial_state,
+    observe,
+    price_terms,
+    reward_terms,
+    robust_step,
+)
+from phantom_lib.sim.gym_env import (
+    EpisodeLog,
+    PhantomPricingEnv,
+)
+from phantom_lib.sim.errata import (
+    ErrataConfig,
+    ORIGINAL_NAV_ACTIONS,
+    cart_weight_effect,
+    mixture_f_effect,
+    resample_effect,
+    transposed_kernel,
+    walk_effects,
+)
+
+__all__ = [
+    "ANCHOR_MARKUP",
+    "BACKENDS",
+    "EnvConfig",
+    "EpisodeLog",
+    "ErrataConfig",
+    "F_UNSCORED",
+    "MarketConfig",
+    "MarketSample",
+    "ORIGINAL_NAV_ACTIONS",
+    "PhantomPricingEnv",
+    "PricingState",
+    "SCALE_RANGE",
+    "Sampler",
+    "StepParams",
+    "absorbing_chains",
+    "agents_in_split",
+    "cart_weight_effect",
+    "initial_state",
+    "make_sampler",
+    "mixture_f_effect",
+    "normalised_proxy",
+    "observe",
+    "price_terms",
+    "resample_effect",
+    "reward_terms",
+    "robust_step",
+    "search_cdf",
+    "session_classes",
+    "step_agent_probability",
+    "transposed_kernel",
+    "true_demand",
+    "walk_effects",
+]

@@ -9,13 +9,13 @@ gymnasium adapter (:mod:`phantom_lib.sim.gym_env`) and the functional jax env
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from phantom_lib._validation import check, choice, integer, is_real, real, relation
 from phantom_lib.sim.dynamics import ANCHOR_MARKUP, SCALE_RANGE, StepParams
 from phantom_lib.sim.market import MarketConfig
 from phantom_lib.sim.samplers import BACKENDS
@@ -25,7 +25,7 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class EnvConfig:
-    """Configuration of :class:`PhantomPricingEnv` (defaults = MODEL.md section 6, "defended").
+    """Configuration of :class:`PhantomPricingEnv` (defaults = Model reference, section 6, "defended").
 
     Attributes:
         alpha0: nominal share of agent sessions, in [0, 1].
@@ -61,45 +61,24 @@ class EnvConfig:
     market: MarketConfig = field(default_factory=MarketConfig)
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
-
-        def number(name: str) -> float | None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
-                problems.append(f"{name} must be a finite number; got {value!r}")
-                return None
-            return float(value)
-
-        def integer(name: str, symbol: str, minimum: int) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-                problems.append(f"{name}{symbol} must be an integer >= {minimum}; got {value!r}")
-
-        alpha0 = number("alpha0")
-        if alpha0 is not None and not 0 <= alpha0 <= 1:
-            problems.append(f"alpha0 must lie in [0, 1] (a share of sessions); got {alpha0}")
-        for name in ("eps_alpha", "lambda_coi", "info_value", "eta_ux"):
-            value = number(name)
-            if value is not None and value < 0:
-                problems.append(f"{name} must be >= 0; got {value}")
-        number("w_profit")
-        number("margin_floor")
-        integer("n_candidates", " (K)", 1)
-        integer("action_levels", "", 2)
-        integer("max_steps", "", 1)
-        integer("patience", "", 1)
-        p_low, p_high = number("p_low"), number("p_high")
-        if p_low is not None and p_high is not None:
-            if p_low <= 0:
-                problems.append(f"p_low must be > 0 (margins divide by the mean price); got {p_low}")
-            if p_low >= p_high:
-                problems.append(f"p_low must be below p_high; got p_low={p_low}, p_high={p_high}")
-        if self.backend not in BACKENDS:
-            problems.append(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
-        if not isinstance(self.market, MarketConfig):
-            problems.append(f"market must be a MarketConfig; got {type(self.market).__name__}")
-        if problems:
-            raise ValueError("invalid EnvConfig:\n  - " + "\n  - ".join(problems))
+        owner = "EnvConfig"
+        check(
+            owner,
+            real(owner, "alpha0", self.alpha0, low=0, high=1),
+            *(real(owner, name, getattr(self, name), low=0) for name in ("eps_alpha", "lambda_coi", "info_value", "eta_ux")),
+            real(owner, "w_profit", self.w_profit),
+            real(owner, "margin_floor", self.margin_floor),
+            integer(owner, "n_candidates", self.n_candidates, low=1),
+            integer(owner, "action_levels", self.action_levels, low=2),
+            integer(owner, "max_steps", self.max_steps, low=1),
+            integer(owner, "patience", self.patience, low=1),
+            real(owner, "p_low", self.p_low, low=0, low_open=True),
+            real(owner, "p_high", self.p_high),
+            relation(owner, "p_high", self.p_high, not (is_real(self.p_low) and is_real(self.p_high)) or self.p_low < self.p_high,
+                     f"above p_low ({self.p_low!r})"),
+            choice(owner, "backend", self.backend, BACKENDS),
+            relation(owner, "market", self.market, isinstance(self.market, MarketConfig), "a MarketConfig"),
+        )
 
     def replace(self, **fields: Any) -> EnvConfig:
         """A copy with fields changed; MarketConfig fields (``n_products``, ...) may be given flat."""

@@ -25,12 +25,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib.behaviour.kernels import sample_paths
+from phantom_lib.behaviour.model import CLASSES, Behaviour
 from phantom_lib.data import events
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import price_terms, reward_terms
 from phantom_lib.sim.gym_env import PhantomPricingEnv
-from phantom_lib.behaviour.kernels import sample_paths
-from phantom_lib.sim.market import CLASSES, Behaviour
 from phantom_lib.sim.samplers import make_sampler
 
 FloatArray = npt.NDArray[np.float64]

@@ -17,9 +17,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib.behaviour.model import Behaviour, load_behaviour
 from phantom_lib.sim.config import EnvConfig
-from phantom_lib.sim.dynamics import PricingState, SampleFn, initial_state, observe, robust_step
-from phantom_lib.sim.market import Behaviour, default_behaviour
+from phantom_lib.sim.dynamics import (
+    PricingState,
+    SampleFn,
+    initial_state,
+    observe,
+    robust_step,
+)
 from phantom_lib.sim.samplers import make_sampler
 
 FloatArray = npt.NDArray[np.float64]
@@ -92,9 +98,9 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
     Args:
         config: the configuration (default :class:`EnvConfig`); ``fields`` override it, and
             MarketConfig fields may be given flat (``n_products=3``).
-        behaviour: the class kernels and centroids the market samples from (default:
-            :func:`phantom_lib.sim.market.default_behaviour`, estimated from the configured data
-            source: the synthetic stand-in unless ``$PHANTOM_WHOCLICKED`` names the real file).
+        behaviour: the class kernels and centroids the market samples from (default: estimated
+            from ``config.market.data_source`` by :func:`phantom_lib.behaviour.load_behaviour`;
+            the shipped synthetic stand-in unless the configuration names another file).
 
     Action: Discrete(action_levels), price multiplier ``config.scales[action]``.
     Observation: float32 (2N + 4,) = [q, p, f_last, alpha_adv_last, alpha0, eps_alpha].
@@ -112,7 +118,7 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
     def __init__(self, config: EnvConfig | None = None, behaviour: Behaviour | None = None, **fields: Any) -> None:
         super().__init__()
         config = (config or EnvConfig()).replace(**fields)
-        behaviour = default_behaviour() if behaviour is None else behaviour
+        behaviour = load_behaviour(config.market.data_source) if behaviour is None else behaviour
         self.config = config
         self.behaviour = behaviour
         self.episode_log = EpisodeLog()

@@ -30,10 +30,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.config import EnvConfig
-from phantom_lib.sim.dynamics import PricingState, SampleFn, StepParams, initial_state, observe, robust_step
-from phantom_lib.sim.market import Behaviour, agents_in_split
-from phantom_lib.sim.samplers.jax import KEY_IMPL, MarketArrays, market_arrays, market_draw
+from phantom_lib.sim.dynamics import (
+    PricingState,
+    SampleFn,
+    StepParams,
+    initial_state,
+    observe,
+    robust_step,
+)
+from phantom_lib.sim.market import agents_in_split
+from phantom_lib.sim.samplers.jax import (
+    KEY_IMPL,
+    MarketArrays,
+    market_arrays,
+    market_draw,
+)
 
 
 class EnvParams(NamedTuple):

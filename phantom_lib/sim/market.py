@@ -24,25 +24,22 @@ Class order everywhere: index 0 = human, 1 = agent.
 from __future__ import annotations
 
 import functools
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
+from phantom_lib._validation import check, integer, real, relation
 from phantom_lib.behaviour import kl
-from phantom_lib.data.events import CHECKOUT, PROXY_EPS, SESSION_END, weights_of
-from phantom_lib.behaviour.kernels import Kernel, estimate_by_class
+from phantom_lib.behaviour.kernels import demand_condition
+from phantom_lib.behaviour.model import Behaviour
+from phantom_lib.data.events import PROXY_EPS
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-CLASSES = ("human", "agent")
-"""Class order of every per-class array: 0 = human, 1 = agent."""
 
 F_UNSCORED = 0.5
 """Step agent probability when no session of the step can be scored (sigmoid(0): no evidence)."""
@@ -60,7 +57,7 @@ def _frozen(values: list[float]) -> FloatArray:
 
 @dataclass(frozen=True)
 class MarketConfig:
-    """Parameters of the market (MODEL.md section 5).
+    """Parameters of the market (Model reference, section 5).
 
     Attributes:
         n_products: N, products in the catalogue (>= 1).
@@ -70,6 +67,9 @@ class MarketConfig:
         noise_std: standard deviation of the demand noise (price units).
         max_len: L_max, the most states a session records (>= 1).
         temperature: T of the agent probability f = sigmoid(gap / T) (> 0).
+        data_source: where the behaviour kernels are estimated from when no
+            :class:`~phantom_lib.behaviour.Behaviour` is passed: ``"standin"`` (the shipped
+            synthetic file) or the path of a ``whoclicked.csv`` file.
     """
 
     n_products: int = 10
@@ -81,24 +81,19 @@ class MarketConfig:
     noise_std: float = 1.0
     max_len: int = 40
     temperature: float = 1.0
+    data_source: str = "standin"
 
     def __post_init__(self) -> None:
-        problems = []
-        for name, symbol in (("n_products", "N"), ("n_sessions", "M"), ("max_len", "L_max")):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                problems.append(f"{name} ({symbol}) must be an integer >= 1; got {value!r}")
-        for name in ("human_mu", "agent_mu"):
-            if not math.isfinite(getattr(self, name)):
-                problems.append(f"{name} must be a finite number; got {getattr(self, name)!r}")
-        for name in ("human_sd", "agent_sd", "noise_std"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                problems.append(f"{name} must be a finite number >= 0; got {value!r}")
-        if not (math.isfinite(self.temperature) and self.temperature > 0):
-            problems.append(f"temperature must be a finite number > 0; got {self.temperature!r}")
-        if problems:
-            raise ValueError("invalid MarketConfig:\n  - " + "\n  - ".join(problems))
+        owner = "MarketConfig"
+        check(
+            owner,
+            *(integer(owner, name, getattr(self, name), low=1) for name in ("n_products", "n_sessions", "max_len")),
+            *(real(owner, name, getattr(self, name)) for name in ("human_mu", "agent_mu")),
+            *(real(owner, name, getattr(self, name), low=0) for name in ("human_sd", "agent_sd", "noise_std")),
+            real(owner, "temperature", self.temperature, low=0, low_open=True),
+            relation(owner, "data_source", self.data_source, isinstance(self.data_source, str) and bool(self.data_source),
+                     "'standin' or the path of a whoclicked.csv file"),
+        )
 
     @functools.cached_property
     def mu(self) -> FloatArray:
@@ -109,126 +104,6 @@ class MarketConfig:
     def sd(self) -> FloatArray:
         """Valuation standard deviations per class, shape (2,); read-only, built once."""
         return _frozen([self.human_sd, self.agent_sd])
-
-
-def _centroid_from(kernel: Kernel) -> FloatArray:
-    """Event-to-event pair counts of a class: its transition counts without moves to session_end.
-
-    A kernel built without counts contributes its transition probabilities instead (the
-    divergence normalises rows, so only their proportions matter).
-    """
-    counts = kernel.counts if kernel.counts.sum() > 0 else kernel.matrix
-    centroid = np.array(counts, dtype=float)
-    centroid[:, kernel.end] = 0.0
-    centroid[kernel.end, :] = 0.0
-    return centroid
-
-
-@dataclass(frozen=True)
-class Behaviour:
-    """The behaviour the market samples from: event-level class kernels and class centroids.
-
-    Attributes:
-        human, agent: event-level kernels (S states including ``session_end``) over one shared
-            label order; rows = source.
-        human_centroid, agent_centroid: pooled event-to-event pair counts of each class, shape
-            (S, S); the ``session_end`` row and column are zero (MODEL.md section 4).
-    """
-
-    human: Kernel
-    agent: Kernel
-    human_centroid: FloatArray = field(default=None)  # type: ignore[assignment]
-    agent_centroid: FloatArray = field(default=None)  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.human.labels != self.agent.labels:
-            raise ValueError(
-                "Behaviour needs both kernels over one state order; got human "
-                f"{list(self.human.labels)} and agent {list(self.agent.labels)} "
-                "(build them together with kernels.estimate_by_class)"
-            )
-        s = self.human.n_states
-        for name, kernel in (("human_centroid", self.human), ("agent_centroid", self.agent)):
-            value = getattr(self, name)
-            centroid = _centroid_from(kernel) if value is None else np.asarray(value, dtype=float)
-            if centroid.shape != (s, s):
-                raise ValueError(f"{name} must have shape ({s}, {s}); got {centroid.shape}")
-            if not np.all(np.isfinite(centroid)) or np.any(centroid < 0):
-                raise ValueError(f"{name} must hold finite counts >= 0")
-            end = self.human.end
-            if centroid[:, end].any() or centroid[end, :].any():
-                raise ValueError(
-                    f"{name} counts event-to-event pairs only: its {SESSION_END!r} row and column must be zero"
-                )
-            object.__setattr__(self, name, centroid)
-
-    @classmethod
-    def from_kernels(cls, kernels: dict[str, Kernel]) -> Behaviour:
-        """From ``{"human": T_H, "agent": T_A}`` (as :func:`kernels.estimate_by_class` returns)."""
-        missing = [c for c in CLASSES if c not in kernels]
-        if missing:
-            raise ValueError(f"Behaviour needs a kernel for each class {list(CLASSES)}; missing {missing}")
-        return cls(kernels["human"], kernels["agent"])
-
-    @classmethod
-    def from_trajectories(cls, trajectories: pd.DataFrame, smoothing: float = 0.0) -> Behaviour:
-        """Estimate the event-level class kernels and centroids from a trajectory table."""
-        return cls.from_kernels(estimate_by_class(trajectories, state="event", smoothing=smoothing))
-
-    @classmethod
-    def from_data(cls, source: str | None = None, unit: str = "experiment", smoothing: float = 0.0) -> Behaviour:
-        """Estimate from WhoClickedIt: ``source`` as :func:`phantom_lib.data.whoclicked.resolve_source` takes
-        it (default: ``$PHANTOM_WHOCLICKED``, else the shipped synthetic stand-in)."""
-        from phantom_lib.data import whoclicked as data
-
-        return cls.from_trajectories(data.trajectories(data.load_whoclicked(source), unit=unit), smoothing)
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        """State names, length S."""
-        return self.human.labels
-
-    @property
-    def n_states(self) -> int:
-        """S, event states including ``session_end``."""
-        return self.human.n_states
-
-    @property
-    def end(self) -> int:
-        """Index of ``session_end``."""
-        return self.human.end
-
-    @property
-    def stop(self) -> tuple[int, ...]:
-        """Indices of states that end a session after being recorded (``checkout_start`` if present)."""
-        return (self.labels.index(CHECKOUT),) if CHECKOUT in self.labels else ()
-
-    @property
-    def weights(self) -> FloatArray:
-        """omega of each state, shape (S,) (``session_end`` is never recorded)."""
-        return weights_of(self.labels)
-
-    @property
-    def matrices(self) -> FloatArray:
-        """Both transition matrices, shape (2, S, S), class order :data:`CLASSES`."""
-        return np.stack([self.human.matrix, self.agent.matrix])
-
-    @property
-    def pi0(self) -> FloatArray:
-        """Both initial distributions, shape (2, S)."""
-        return np.stack([self.human.pi0, self.agent.pi0])
-
-    @property
-    def centroids(self) -> FloatArray:
-        """Both centroids, shape (2, S, S)."""
-        return np.stack([self.human_centroid, self.agent_centroid])
-
-
-@functools.lru_cache(maxsize=1)
-def default_behaviour() -> Behaviour:
-    """:meth:`Behaviour.from_data` of the configured source (the stand-in unless
-    ``$PHANTOM_WHOCLICKED`` names the real file), estimated once per process."""
-    return Behaviour.from_data()
 
 
 def absorbing_chains(behaviour: Behaviour) -> tuple[FloatArray, FloatArray]:
@@ -275,13 +150,6 @@ def true_demand(xp: Any, z: Any, prices: Any, mu: Any, sd: Any, noise_std: Any) 
     raw = xp.maximum(0.0, valuation - prices[None, :] + noise_std * z[1])
     total = raw.sum(axis=1, keepdims=True)
     return 100.0 * raw / xp.where(total > 0, total, 1.0)
-
-
-def demand_condition(xp: Any, demand: Any) -> Any:
-    """c_Y = d_Y / sum(d_Y), uniform where a class's demand is all zero; shape (2, N)."""
-    total = demand.sum(axis=1, keepdims=True)
-    uniform = xp.ones_like(demand) / demand.shape[1]
-    return xp.where(total > 0, demand / xp.where(total > 0, total, 1.0), uniform)
 
 
 def normalised_proxy(xp: Any, q_hat: Any) -> Any:
@@ -364,7 +232,7 @@ class Sampler(ABC):
         """True demand (2, N), drawn once per market step, and its demand condition c (2, N)."""
         cfg = self.config
         demand = true_demand(np, rng.standard_normal((2, 2, cfg.n_products)), prices, cfg.mu, cfg.sd, cfg.noise_std)
-        return demand, demand_condition(np, demand)
+        return demand, demand_condition(demand)
 
     def _check_prices(self, prices: npt.ArrayLike) -> FloatArray:
         prices = np.asarray(prices, dtype=float)

@@ -1,1 +1,72 @@
-"""phantom_lib.study."""
+"""The factorial study: designs, learners, reference policies, evaluation, the Ray runner and analysis.
+
+A :class:`StudyDesign` (:data:`DESIGNS`) lists the trials; :func:`train` trains and evaluates one
+trial (stable-baselines3 PPO/A2C/DQN or the tabular Q-learner, or builds a reference policy);
+:func:`sweep` runs a design on Ray into a resumable :class:`ResultsStore` with provenance; the
+analysis functions (:func:`load_results`, :func:`paired`, :func:`deltas_by`, ...) read it back.
+"""
+
+from phantom_lib.study.analysis import (
+    SweepResults,
+    algorithm_summary,
+    anchors,
+    curves,
+    deltas_by,
+    design_table,
+    factor_tests,
+    main_effects,
+    paired,
+    paper_table,
+    relative_delta,
+    seed_ci,
+    slope,
+    varying,
+    win_rates,
+)
+from phantom_lib.study.analysis import load as load_results
+from phantom_lib.study.designs import (
+    BASELINE,
+    DESIGNS,
+    FACTORS,
+    LEARNERS,
+    REFERENCE_POLICIES,
+    SB3_ALGORITHMS,
+    VARIANTS,
+    StudyDesign,
+    Trial,
+    TrialConfig,
+    design,
+)
+from phantom_lib.study.evaluate import EVAL_METRICS, evaluate, make_env, run_episodes
+from phantom_lib.study.learners import (
+    METRICS,
+    fit,
+    learning_curve,
+    sb3_hyperparameters,
+    train,
+)
+from phantom_lib.study.policies import (
+    ConstantPolicy,
+    ElasticityPolicy,
+    RandomPolicy,
+    SurgePolicy,
+    reference_policy,
+)
+from phantom_lib.study.qlearning import (
+    DigitisedFeatures,
+    QLearnerConfig,
+    TabularQLearner,
+)
+from phantom_lib.study.runner import run_trials, sweep
+from phantom_lib.study.store import ResultsStore, provenance
+
+__all__ = [
+    "BASELINE", "DESIGNS", "EVAL_METRICS", "FACTORS", "LEARNERS", "METRICS", "REFERENCE_POLICIES",
+    "SB3_ALGORITHMS", "VARIANTS", "ConstantPolicy", "DigitisedFeatures", "ElasticityPolicy",
+    "QLearnerConfig", "RandomPolicy", "ResultsStore", "StudyDesign", "SurgePolicy", "SweepResults",
+    "TabularQLearner", "Trial", "TrialConfig", "algorithm_summary", "anchors", "curves", "deltas_by",
+    "design", "design_table", "evaluate", "factor_tests", "fit", "learning_curve", "load_results",
+    "main_effects", "make_env", "paired", "paper_table", "provenance", "reference_policy",
+    "relative_delta", "run_episodes", "run_trials", "sb3_hyperparameters", "seed_ci", "slope", "sweep",
+    "train", "varying", "win_rates",
+]

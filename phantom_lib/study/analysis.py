@@ -20,18 +20,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from phantom_lib.published import DEFENCE_REVENUE_DELTA_PCT
+
 FACTOR_NAMES = ("algorithm", "alpha0", "eps_alpha", "lambda_coi", "action_levels")
 TWIN_KEYS = ("algorithm", "alpha0", "action_levels", "seed")
 """A defended trial and its baseline twin share these."""
-
-PUBLISHED = {
-    "mean over alpha in [0, 1]": -4.78,
-    "alpha >= 0.7": -4.1,
-    "alpha < 0.7": -5.2,
-    "alpha = 1": 0.30,
-}
-"""Published defended minus baseline revenue, % (quoted constants, not computed here)."""
-
 
 @dataclass(frozen=True)
 class SweepResults:
@@ -258,7 +251,7 @@ def paper_table(pairs: pd.DataFrame, baseline_slope: dict[str, float]) -> pd.Dat
         "alpha = 1": mean_where(a == 1),
     }
     rows = [{"quantity": f"defended - baseline revenue, %, {k}", "published": v, "this book": ours[k]}
-            for k, v in PUBLISHED.items()]
+            for k, v in DEFENCE_REVENUE_DELTA_PCT.items()]
     rows.append({"quantity": "baseline revenue vs alpha0: slope, % of intercept per unit alpha",
                  "published": float("nan"), "this book": baseline_slope["slope_pct_of_intercept"]})
     return pd.DataFrame(rows)

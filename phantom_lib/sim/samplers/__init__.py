@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import importlib
 
-from phantom_lib.sim.market import Behaviour, MarketConfig, Sampler
+from phantom_lib.behaviour.model import Behaviour
+from phantom_lib.sim.market import MarketConfig, Sampler
 
 BACKENDS = ("reference", "numpy", "jax")
 """Names accepted by :func:`make_sampler` and ``EnvConfig.backend``."""

@@ -27,17 +27,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.behaviour.kl import EPS
 from phantom_lib.sim.market import (
-    absorbing_chains,
     F_UNSCORED,
     Behaviour,
     FloatArray,
     MarketConfig,
     MarketSample,
     Sampler,
+    absorbing_chains,
     agents_in_split,
-    demand_condition,
     normalised_proxy,
     search_cdf,
     true_demand,
@@ -218,7 +218,7 @@ def market_draw(
     z = jax.random.normal(key_demand, (2, 2, n))
     demand = true_demand(jnp, z, prices, arrays.mu, arrays.sd, arrays.noise_std)
     classes = (jnp.arange(n_sessions)[None, :] < n_agents[:, None]).astype(jnp.int32)
-    paths, products = sessions(key_sessions, classes, demand_condition(jnp, demand), arrays, max_len, end)
+    paths, products = sessions(key_sessions, classes, demand_condition(demand, jnp), arrays, max_len, end)
     recorded = paths >= 0
     weight = jnp.where(recorded, arrays.weights[jnp.maximum(paths, 0)], 0.0)
     candidate = jnp.broadcast_to(jnp.arange(k)[None, :, None], paths.shape)

@@ -32,7 +32,6 @@ import numpy as np
 
 from phantom_lib.behaviour.kl import agent_probability, path_gaps
 from phantom_lib.sim.market import (
-    absorbing_chains,
     F_UNSCORED,
     Behaviour,
     FloatArray,
@@ -40,10 +39,12 @@ from phantom_lib.sim.market import (
     MarketConfig,
     MarketSample,
     Sampler,
+    absorbing_chains,
     agents_in_split,
     normalised_proxy,
     search_cdf,
 )
+
 
 def walk(classes: IntArray, uniforms: FloatArray, cdf: FloatArray, cdf0: FloatArray, end: int) -> IntArray:
     """Event paths of sessions of mixed classes, advanced together by inverse CDF.

@@ -87,4 +87,4 @@ def test_large_rows_and_targets_read_the_result():
 
 def test_bench_command_is_registered():
     args = cli.build_parser().parse_args(["bench", "--quick", "-o", "out.json"])
-    assert args.quick and args.output == "out.json" and args.func is bench._run
+    assert args.quick and args.output == "out.json" and args.func is cli._bench

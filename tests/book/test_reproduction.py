@@ -7,13 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+from test_glued import glued_notebook
 
 from phantom_lib.book import build as book
-from phantom_lib.book import glued
-from phantom_lib.book import reproduction
+from phantom_lib.book import glued, reproduction
 from phantom_lib.book.reproduction import Claim
-
-from test_glued import glued_notebook
 
 GAP = next(c for c in reproduction.CLAIMS if c.key == "gap-human")
 MW = next(c for c in reproduction.CLAIMS if c.key == "mann-whitney")

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phantom_lib import cli
-from phantom_lib.data import whoclicked as data
+from phantom_lib import cli, data
 from phantom_lib.behaviour import kernels
-from phantom_lib.data import standin
+from phantom_lib.data import standin, standin_model
+from phantom_lib.perf import timing
 
 # The published summary of whoclicked.csv (shared/DATA.md), typed here independently of the library.
 CARD = {
@@ -67,14 +67,14 @@ def test_the_shipped_standin_matches_every_count_of_the_card(shipped):
 
 
 def test_another_seed_gives_other_rows_with_the_same_counts(shipped):
-    other = data.validate(standin.generate(standin.StandinConfig(seed=7)))
+    other = data.validate(standin.generate(standin_model.StandinConfig(seed=7)))
     assert data.card_counts(other) == CARD
     assert not other["ts"].sort_values().reset_index(drop=True).equals(
         shipped.frame["ts"].sort_values().reset_index(drop=True))
 
 
 def test_scaled_standin_multiplies_the_counts():
-    frame = data.validate(standin.generate(standin.StandinConfig(seed=1, scale=3)))
+    frame = data.validate(standin.generate(standin_model.StandinConfig(seed=1, scale=3)))
     counts = data.card_counts(frame)
     assert {k: v for k, v in counts.items() if k not in ("columns", "ts_min", "ts_max")} == {
         k: 3 * v for k, v in CARD.items() if k not in ("columns", "ts_min", "ts_max")}
@@ -119,24 +119,24 @@ def test_estimated_kernels_recover_the_generating_kernels():
     """At 30x the card's size the MLE event kernel of each class lies within 0.06 of the
     kernel it was sampled from on every well-observed row (>= 300 transitions, so one
     standard error is <= 0.03). The count repair is the only departure from a Markov sample."""
-    config = standin.StandinConfig(seed=3, scale=30)
+    config = standin_model.StandinConfig(seed=3, scale=30)
     frame = data.validate(standin.generate(config))
     estimated = kernels.estimate_by_class(data.trajectories(frame))
-    for actor, truth in standin.generating_kernels(config).items():
+    for actor, truth in standin_model.generating_kernels(config).items():
         kernel = estimated[actor]
-        order = [kernel.index(e) for e in standin.EVENTS if e in kernel.labels]
+        order = [kernel.index(e) for e in standin_model.EVENTS if e in kernel.labels]
         counts = kernel.counts[np.ix_(order, order)]
-        seen = [e for e in standin.EVENTS if e in kernel.labels]
+        seen = [e for e in standin_model.EVENTS if e in kernel.labels]
         rows = counts.sum(axis=1) >= 300
         assert rows.sum() >= 4
         observed = counts[rows] / counts[rows].sum(axis=1, keepdims=True)
-        expected = truth.matrix[np.ix_([standin.EVENTS.index(e) for e in seen], [standin.EVENTS.index(e) for e in seen])]
+        expected = truth.matrix[np.ix_([standin_model.EVENTS.index(e) for e in seen], [standin_model.EVENTS.index(e) for e in seen])]
         expected = expected[rows] / expected[rows].sum(axis=1, keepdims=True)
         assert np.abs(observed - expected).max() < 0.06, actor
 
 
 def test_event_split_fits_the_card_margins():
-    split = standin.event_split()
+    split = standin_model.event_split()
     total = split["human"] + split["agent"]
     assert total.tolist() == [236 - 4, 85, 88, 23, 6, 46, 4, 19]
     assert split["agent"].sum() == 197 and split["human"].sum() == 310 - 4
@@ -144,11 +144,11 @@ def test_event_split_fits_the_card_margins():
 
 
 def test_tilted_kernels_expect_exactly_the_split():
-    split = standin.event_split()
-    for actor, kernel in standin.generating_kernels().items():
-        mix = standin._expected_mix(kernel, standin._mean_length(actor, standin.StandinConfig()))
+    split = standin_model.event_split()
+    for actor, kernel in standin_model.generating_kernels().items():
+        mix = standin_model._expected_mix(kernel, standin_model._mean_length(actor, standin_model.StandinConfig()))
         np.testing.assert_allclose(mix * split[actor].sum(), split[actor], atol=1e-6)
-        assert np.array_equal(kernel.matrix == 0, standin.KERNELS[actor].matrix == 0)
+        assert np.array_equal(kernel.matrix == 0, standin_model.KERNELS[actor].matrix == 0)
 
 
 def test_repair_makes_the_fewest_substitutions_at_plausible_places():
@@ -158,7 +158,7 @@ def test_repair_makes_the_fewest_substitutions_at_plausible_places():
     target = np.bincount(codes, minlength=8)
     target[standin.VI] -= 1
     target[standin.ADD] += 1
-    repaired = standin._repair(codes, starts, target, standin.AGENT, rng)
+    repaired = standin._repair(codes, starts, target, standin_model.AGENT, rng)
     assert np.array_equal(np.bincount(repaired, minlength=8), target)
     assert (repaired != codes).sum() == 1
     # the replaced view is the one the agent kernel finds most replaceable by a cart add
@@ -171,22 +171,22 @@ def test_apportion_sums_exactly_and_stays_within_one_of_proportional(weights, to
     weights = np.array(weights)
     if weights.sum() == 0:
         weights = weights + 1.0
-    counts = standin._apportion(weights, total)
+    counts = standin_model.apportion(weights, total)
     assert counts.sum() == total and (counts >= 0).all()
     assert np.all(np.abs(counts - weights * total / weights.sum()) < 1.0 + 1e-9)
 
 
 def test_configuration_is_validated():
     with pytest.raises(ValueError, match="scale must be an integer >= 1"):
-        standin.StandinConfig(scale=0)
+        standin_model.StandinConfig(scale=0)
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
-        standin.StandinConfig(seed=-1)
+        standin_model.StandinConfig(seed=-1)
     with pytest.raises(ValueError, match="admin_views"):
-        standin.StandinConfig(admin_views=99)
-    bad = np.array(standin.AGENT.matrix)
+        standin_model.StandinConfig(admin_views=99)
+    bad = np.array(standin_model.AGENT.matrix)
     bad[0, 0] += 0.5
     with pytest.raises(kernels.KernelError, match="rows must sum to 1"):
-        standin.BehaviourKernel(**{**standin.AGENT.__dict__, "matrix": bad})
+        standin_model.BehaviourKernel(**{**standin_model.AGENT.__dict__, "matrix": bad})
 
 
 def test_check_command_compares_the_standin_with_the_card(capsys):
@@ -196,7 +196,7 @@ def test_check_command_compares_the_standin_with_the_card(capsys):
 
 
 def test_benchmark_reports_rows_and_rates_per_scale():
-    table = standin.benchmark(scales=(1, 2), repeats=1)
+    table = timing.load_benchmark(scales=(1, 2), repeats=1)
     assert table["rows"].tolist() == [3838, 7676]
     assert (table["load_s"] > 0).all() and np.isnan(table["marginal_rows_per_s"].iloc[0])
     assert table["rows_per_s"].iloc[1] == pytest.approx(7676 / table["load_s"].iloc[1])

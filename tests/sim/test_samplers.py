@@ -12,9 +12,9 @@ import pytest
 from _simulator_cases import behaviour
 from scipy import stats
 
+from phantom_lib.behaviour.kernels import sample_paths
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import price_terms, reward_terms
-from phantom_lib.behaviour.kernels import sample_paths
 from phantom_lib.sim.market import MarketConfig, step_agent_probability
 from phantom_lib.sim.samplers import BACKENDS, make_sampler
 from phantom_lib.sim.samplers import jax as jax_backend

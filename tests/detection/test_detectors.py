@@ -4,10 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib.detection import detectors
 from phantom_lib.behaviour import distinguish
-from phantom_lib.detection import features
-from tests.test_features import HEADLESS, SAFARI, make_table
+from phantom_lib.detection import detectors, features
+from test_features import HEADLESS, SAFARI, make_table
 
 START = "2026-01-05 10:00:00"
 
@@ -150,7 +149,7 @@ def test_evaluate_reuses_the_cohort_statistics():
     cohort = random_cohort(60)
     y = cohort.features["is_agent"]
     perfect = y.astype(float).rename("perfect")
-    table = detectors.evaluate({"perfect": perfect, "constant": perfect * 0 + 0.5}, y, n_boot=200)
+    table = detectors.evaluate_detectors({"perfect": perfect, "constant": perfect * 0 + 0.5}, y, n_boot=200)
     assert table.loc["perfect", ["auc", "auc_low", "auc_high"]].tolist() == [1.0, 1.0, 1.0]
     assert table.loc["constant", "auc"] == 0.5 and table.loc["constant", "brier"] == pytest.approx(0.25)
     assert table.loc["constant", "precision_at_80%_recall"] == pytest.approx(y.mean())

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from phantom_lib.detection import defence
 from phantom_lib.data.events import weights_of
+from phantom_lib.detection import defence
 from phantom_lib.sim.market import MarketConfig
 from phantom_lib.sim.samplers.numpy import NumpySampler
-from tests._simulator_cases import behaviour
+from _simulator_cases import behaviour
 
 
 def test_perfect_detector_recovers_true_human_demand_in_a_constructed_case():
@@ -62,7 +62,7 @@ def test_experiment_with_a_perfect_detector():
     assert (defended.loc[defended["alpha"] == 0.5, "agents_excluded"] == 1).all()
     at_zero = results[results["alpha"] == 0.0].pivot(index="step", columns="mode", values="error")
     np.testing.assert_array_equal(at_zero["off"], at_zero["exclude"])  # nothing to remove without agents
-    summary = defence.summarise(results)
+    summary = defence.summarise_defence(results)
     table = defence.at_alpha(summary, 0.5)
     assert list(table.index) == list(defence.MODES)
     assert table.loc["off", "error_vs_off"] == 0.0

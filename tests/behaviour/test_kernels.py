@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from phantom_lib.behaviour.markov import absorbing_chain, class_summary, restart_matrix, stationary, visit_frequencies
 from phantom_lib.behaviour.distinguish import pair_counts
 from phantom_lib.behaviour.kernels import (
     MAX_EXPANDED_STATES,
     FactorisedChain,
     Kernel,
     add_state,
+    checked_demand,
     class_demand,
     class_kernels,
     class_kl,
@@ -30,6 +30,13 @@ from phantom_lib.behaviour.kernels import (
     paths_to_table,
     sample_paths,
     state_kl,
+)
+from phantom_lib.behaviour.markov import (
+    absorbing_chain,
+    class_summary,
+    restart_matrix,
+    stationary,
+    visit_frequencies,
 )
 
 HOME = ("/home", "", "page_view")
@@ -105,7 +112,7 @@ def test_fine_state_joins_page_product_event_and_blanks_missing_products():
 def test_granularity_and_columns_are_checked():
     with pytest.raises(ValueError, match=r"granularity must be one of \('event', 'fine'\)"):
         add_state(THREE_SESSIONS, "page")
-    with pytest.raises(KeyError, match=r"needs column\(s\) \['page'\].*phantom_lib.data.whoclicked.trajectories"):
+    with pytest.raises(KeyError, match=r"needs column\(s\) \['page'\].*phantom_lib.data.trajectories"):
         add_state(THREE_SESSIONS.drop(columns="page"), "fine")
     with pytest.raises(ValueError, match="labels must include the absorbing state 'session_end'"):
         estimate_kernel(THREE_SESSIONS, labels=("page_view", "view_item_page", "add_item_to_cart"))
@@ -186,14 +193,14 @@ T_SMALL = Kernel(
 
 
 def test_demand_condition_normalises_and_validates():
-    np.testing.assert_allclose(demand_condition([30, 0, 70]), [0.3, 0, 0.7])
-    np.testing.assert_allclose(demand_condition([0, 0, 0, 0]), [0.25] * 4)
+    np.testing.assert_allclose(demand_condition(checked_demand([30, 0, 70])), [0.3, 0, 0.7])
+    np.testing.assert_allclose(demand_condition(checked_demand([0, 0, 0, 0])), [0.25] * 4)
     with pytest.raises(ValueError, match="non-negative; negative at products \\[1\\]"):
-        demand_condition([1, -1])
+        checked_demand([1, -1])
     with pytest.raises(ValueError, match="non-finite entries at products \\[0\\]"):
-        demand_condition([np.nan, 1])
+        checked_demand([np.nan, 1])
     with pytest.raises(ValueError, match="non-empty 1-D array"):
-        demand_condition([[1, 2]])
+        checked_demand([[1, 2]])
 
 
 def test_expansion_of_a_two_state_chain_by_hand():
@@ -270,7 +277,7 @@ def test_factorised_sampler_fits_the_explicit_matrix():
     assert chi_square_fit(counts, full, end_columns) > 1e-3
     # first states fit kron(pi0, c)
     start = np.bincount(events[:, 0] * n + products[:, 0], minlength=e * n)
-    expected = 20000 * np.kron(T_SMALL.pi0, demand_condition(demand))
+    expected = 20000 * np.kron(T_SMALL.pi0, demand_condition(checked_demand(demand)))
     assert stats.chisquare(start[expected > 0], expected[expected > 0]).pvalue > 1e-3
     assert start[expected == 0].sum() == 0
     # the test has power: demand shifted by 5 points between two products is rejected

@@ -8,11 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
-
-from phantom_lib.book import build as book
-from phantom_lib.book import browser
-
 from test_book import toc_files
+
+from phantom_lib.book import browser
+from phantom_lib.book import build as book
 
 ROOT = book.repo_root()
 SCREENSHOTS = ROOT / "_build" / "screenshots"

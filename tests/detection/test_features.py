@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib.data import whoclicked as data
+from phantom_lib import data
 from phantom_lib.data import events
 from phantom_lib.detection import features
 

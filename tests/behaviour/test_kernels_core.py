@@ -4,7 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib.behaviour.kernels import Kernel, KernelError, estimate_by_class, estimate_kernel
+from phantom_lib.behaviour.kernels import (
+    Kernel,
+    KernelError,
+    estimate_by_class,
+    estimate_kernel,
+)
 
 
 def table(sessions: dict[str, list[str]], actor: str = "human") -> pd.DataFrame:

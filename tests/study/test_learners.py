@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from phantom_lib.study import learners
+from phantom_lib import study as learners
+from phantom_lib.study.learners import REFERENCE_HYPERPARAMETERS
 
 # a small, fast market: 3 products, 10 sessions per draw, 20-step episodes
 SMALL = {"n_products": 3, "n_sessions": 10, "max_steps": 20, "alpha0": 0.25, "eps_alpha": 0.15,
@@ -16,7 +17,7 @@ SMALL = {"n_products": 3, "n_sessions": 10, "max_steps": 20, "alpha0": 0.25, "ep
 
 def test_hyperparameters_are_the_reference_at_the_reference_budget_and_shrink_below():
     for algorithm in learners.SB3_ALGORITHMS:
-        assert learners.sb3_hyperparameters(algorithm, 8192) == learners.REFERENCE_HYPERPARAMETERS[algorithm]
+        assert learners.sb3_hyperparameters(algorithm, 8192) == REFERENCE_HYPERPARAMETERS[algorithm]
     ppo = learners.sb3_hyperparameters("ppo", 1536)  # 1536 / 4 = 384 -> 256
     assert (ppo["n_steps"], ppo["batch_size"], ppo["n_epochs"]) == (256, 256, 10)
     assert learners.sb3_hyperparameters("ppo", 300)["batch_size"] == 64  # batch <= rollout
@@ -58,10 +59,10 @@ def test_static_policy_keeps_prices_and_references_need_no_training():
 
 
 def test_best_fixed_picks_the_constant_action_with_the_best_search_reward():
-    trial = learners.TrialConfig(**{**SMALL, "algorithm": "best_fixed", "variant": "reference"})
+    trial = learners.TrialConfig.from_mapping({**SMALL, "algorithm": "best_fixed", "variant": "reference"})
     chosen = learners.reference_policy(trial, seed=4).action
-    rewards = [learners.run_episodes(learners.ConstantPolicy(a), trial, trial.alpha0, 1, 4 + 10_000)["reward"]
-               for a in range(trial.action_levels)]
+    rewards = [learners.run_episodes(learners.ConstantPolicy(a), trial, trial.env.alpha0, 1, 4 + 10_000)["reward"]
+               for a in range(trial.env.action_levels)]
     assert chosen == int(np.argmax(rewards))
 
 
@@ -80,23 +81,26 @@ def test_surge_and_elasticity_policies_by_hand():
 
 
 def test_evaluation_env_has_no_adversary_and_training_env_does():
-    trial = learners.TrialConfig(**{**SMALL, "algorithm": "ppo"})
+    trial = learners.TrialConfig.from_mapping({**SMALL, "algorithm": "ppo"})
     train_env = learners.make_env(trial).unwrapped.config
     eval_env = learners.make_env(trial, alpha0=0.4, robust=False).unwrapped.config
     np.testing.assert_allclose(train_env.candidates, np.linspace(0.10, 0.40, 5))
     np.testing.assert_allclose(eval_env.candidates, [0.4])
-    assert (eval_env.lambda_coi, eval_env.eps_alpha) == (trial.lambda_coi, trial.eps_alpha)  # same observation
+    assert (eval_env.lambda_coi, eval_env.eps_alpha) == (trial.env.lambda_coi, trial.env.eps_alpha)  # same observation
 
 
 def test_trial_config_errors_name_the_field():
     with pytest.raises(ValueError, match=r"unknown trial config key\(s\) \['timestep'\]"):
         learners.TrialConfig.from_mapping({"algorithm": "ppo", "timestep": 10})
-    with pytest.raises(ValueError, match="variant 'baseline' needs lambda_coi 0"):
-        learners.TrialConfig("ppo", variant="baseline", lambda_coi=0.15, eps_alpha=0.0, n_candidates=1)
-    with pytest.raises(ValueError, match="algorithm must be one of"):
+    with pytest.raises(ValueError, match=r"TrialConfig.variant = 'baseline': expected 'baseline' only with lambda_coi 0"):
+        learners.TrialConfig.from_mapping({"algorithm": "ppo", "variant": "baseline", "lambda_coi": 0.15,
+                                           "eps_alpha": 0.0, "n_candidates": 1})
+    with pytest.raises(ValueError, match=r"TrialConfig.algorithm = 'sac': expected one of 'ppo', 'a2c'"):
         learners.TrialConfig("sac")
-    with pytest.raises(ValueError, match="reference policies"):
+    with pytest.raises(ValueError, match="reference policy"):
         learners.TrialConfig("static")  # a reference policy needs variant="reference"
+    with pytest.raises(ValueError, match=r"EnvConfig.alpha0 = 1.5: expected a finite number in \[0, 1\]"):
+        learners.TrialConfig.from_mapping({"algorithm": "ppo", "alpha0": 1.5})
 
 
 def test_learning_curve_by_hand():

@@ -2,7 +2,13 @@
 
 import numpy as np
 
-from phantom_lib.behaviour.distinguish import EPS, agent_probability, divergence, gaps, pair_counts
+from phantom_lib.behaviour.distinguish import (
+    EPS,
+    agent_probability,
+    divergence,
+    gaps,
+    pair_counts,
+)
 
 
 def test_pair_counts_by_hand():

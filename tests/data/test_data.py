@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib.data import whoclicked as data
+from phantom_lib import data
 from phantom_lib.data import events
 
 HUMAN_UA = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
@@ -103,11 +103,10 @@ def test_real_format_fixture_loads_with_types_and_report(fixture_csv: Path):
     assert "Real WhoClickedIt data" in loaded.provenance.banner()
 
 
-def test_source_precedence_explicit_then_environment_then_standin(fixture_csv, monkeypatch):
-    monkeypatch.delenv(data.ENV_VAR, raising=False)
+def test_the_source_is_an_argument_and_the_library_never_reads_the_environment(fixture_csv, monkeypatch):
+    monkeypatch.setenv("PHANTOM_WHOCLICKED", str(fixture_csv))
     assert data.resolve_source() == ("standin", str(data.STANDIN_PATH), "default")
-    monkeypatch.setenv(data.ENV_VAR, str(fixture_csv))
-    assert data.resolve_source() == ("path", str(fixture_csv.resolve()), data.ENV_VAR)
+    assert data.resolve_source(fixture_csv) == ("path", str(fixture_csv.resolve()), "argument")
     assert data.resolve_source("standin")[0] == "standin"
     assert data.resolve_source("hub") == ("hub", f"hf://datasets/{data.HUB_ID}", "argument")
     with pytest.raises(data.WhoClickedSourceError, match="is not a file"):
@@ -239,7 +238,7 @@ def test_hub_offline_fails_at_once_with_how_to_pass_a_copy(monkeypatch, tmp_path
         data.load("hub")
     message = str(caught.value)
     assert "HF_HUB_OFFLINE=1 is set" in message
-    assert data.ENV_VAR in message and "phantom run 01 -p data_source" in message
+    assert "PHANTOM_WHOCLICKED=" in message and "phantom run 01 -p data_source" in message
 
 
 def test_hub_unreachable_endpoint_is_probed_not_waited_for(monkeypatch, tmp_path):
@@ -258,7 +257,7 @@ def test_hub_path_validates_what_datasets_returns(monkeypatch, tmp_path, fixture
     import datasets
 
     real = datasets.load_dataset
-    monkeypatch.setattr(data, "hub_unavailable_reason", lambda timeout=0: None)
+    monkeypatch.setattr(data.sources, "hub_unavailable_reason", lambda timeout=0: None)
     monkeypatch.setattr(datasets, "load_dataset", lambda name, **kw: real("csv", data_files=str(fixture_csv)))
     loaded = data.load("hub")
     assert loaded.provenance.kind == "hub" and loaded.provenance.rows == 14

@@ -24,13 +24,14 @@ from phantom_lib.sim.market import (
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"n_products": 0}, r"n_products \(N\) must be an integer >= 1"),
-        ({"n_sessions": 0}, r"n_sessions \(M\) must be an integer >= 1"),
-        ({"n_sessions": 2.5}, r"n_sessions \(M\)"),
-        ({"max_len": 0}, r"max_len \(L_max\)"),
-        ({"human_sd": -1.0}, "human_sd must be a finite number >= 0"),
-        ({"agent_mu": math.nan}, "agent_mu must be a finite number"),
-        ({"temperature": 0.0}, "temperature must be a finite number > 0"),
+        ({"n_products": 0}, r"MarketConfig.n_products = 0: expected an integer >= 1"),
+        ({"n_sessions": 0}, r"MarketConfig.n_sessions = 0: expected an integer >= 1"),
+        ({"n_sessions": 2.5}, r"MarketConfig.n_sessions = 2.5: expected an integer"),
+        ({"max_len": 0}, r"MarketConfig.max_len = 0"),
+        ({"human_sd": -1.0}, r"MarketConfig.human_sd = -1.0: expected a finite number >= 0"),
+        ({"agent_mu": math.nan}, r"MarketConfig.agent_mu = nan: expected a finite number"),
+        ({"temperature": 0.0}, r"MarketConfig.temperature = 0.0: expected a finite number > 0"),
+        ({"data_source": ""}, r"MarketConfig.data_source = '': expected 'standin' or the path"),
     ],
 )
 def test_market_config_rejects_bad_fields_by_name(fields, message):
@@ -75,8 +76,8 @@ def test_demand_priced_out_is_zero_and_its_condition_uniform():
     z = np.zeros((2, 2, 3))
     d = true_demand(np, z, np.array([100.0, 100.0, 100.0]), np.array([50.0, 45.0]), np.array([10.0, 15.0]), 1.0)
     np.testing.assert_array_equal(d, 0.0)
-    np.testing.assert_allclose(demand_condition(np, d), np.full((2, 3), 1 / 3))
-    c = demand_condition(np, np.array([[30.0, 70.0, 0.0], [0.0, 0.0, 100.0]]))
+    np.testing.assert_allclose(demand_condition(d), np.full((2, 3), 1 / 3))
+    c = demand_condition(np.array([[30.0, 70.0, 0.0], [0.0, 0.0, 100.0]]))
     np.testing.assert_allclose(c, [[0.3, 0.7, 0.0], [0.0, 0.0, 1.0]])
 
 

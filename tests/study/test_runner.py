@@ -11,11 +11,12 @@ import time
 
 import pytest
 
-from phantom_lib.study import runner as study
+from phantom_lib import study
+from phantom_lib.study import store as study_store
 
 
 def test_published_design_has_192_unique_configurations():
-    trials = study.design(study.SweepProfile(study.FACTORS, seeds=(0,)))
+    trials = study.design(study.StudyDesign(study.FACTORS, seeds=(0,)))
     assert len(trials) == 192
     configs = {tuple(sorted(t.config.items())) for t in trials}
     assert len(configs) == 192
@@ -24,7 +25,7 @@ def test_published_design_has_192_unique_configurations():
 
 
 def test_full_profile_adds_one_baseline_twin_per_cell_and_the_reference_anchors():
-    profile = study.SWEEP_PROFILES["full"]
+    profile = study.DESIGNS["full"]
     trials = study.design(profile)
     seeds = len(profile.seeds)
     by_variant = {v: [t for t in trials if t.config["variant"] == v] for v in ("defended", "baseline", "reference")}
@@ -47,11 +48,11 @@ def test_full_profile_adds_one_baseline_twin_per_cell_and_the_reference_anchors(
 
 def test_profile_validation():
     with pytest.raises(ValueError, match="seeds"):
-        study.SweepProfile({"a": (1,)}, seeds=())
-    with pytest.raises(ValueError, match="both as factors and as fixed settings"):
-        study.SweepProfile({"a": (1,)}, seeds=(0,), settings={"a": 2})
+        study.StudyDesign({"a": (1,)}, seeds=())
+    with pytest.raises(ValueError, match=r"StudyDesign.settings = .*no name that is also a factor \(both: \['a'\]\)"):
+        study.StudyDesign({"a": (1,)}, seeds=(0,), settings={"a": 2})
     with pytest.raises(ValueError, match="'algorithm' factor"):
-        study.SweepProfile({"a": (1,)}, seeds=(0,), baseline_twins=True)
+        study.StudyDesign({"a": (1,)}, seeds=(0,), baseline_twins=True)
 
 
 def flaky(config, seed):
@@ -60,7 +61,7 @@ def flaky(config, seed):
     return {"score": config["x"] * 10 + seed, "curve": [1.0, 2.0]}
 
 
-TINY = study.SweepProfile({"x": (1, 2, 3)}, seeds=(0, 1), settings={"budget": 5})
+TINY = study.StudyDesign({"x": (1, 2, 3)}, seeds=(0, 1), settings={"budget": 5})
 
 
 @pytest.mark.parametrize("executor", ["local", "ray"])
@@ -98,13 +99,13 @@ def train(config, seed):
 def test_resume_after_a_killed_sweep_runs_only_the_missing_trials(tmp_path):
     (tmp_path / "slowtrain.py").write_text(SLOW_MODULE)
     log = tmp_path / "calls.log"
-    profile = study.SweepProfile({"x": tuple(range(8))}, seeds=(0,), settings={"log": str(log)})
+    profile = study.StudyDesign({"x": tuple(range(8))}, seeds=(0,), settings={"log": str(log)})
     out = tmp_path / "results"
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(tmp_path)!r})
         import slowtrain
-        from phantom_lib.study import runner as study
-        profile = study.SweepProfile({{"x": tuple(range(8))}}, seeds=(0,), settings={{"log": {str(log)!r}}})
+        from phantom_lib import study
+        profile = study.StudyDesign({{"x": tuple(range(8))}}, seeds=(0,), settings={{"log": {str(log)!r}}})
         study.run_trials(study.design(profile), slowtrain.train, study.ResultsStore({str(out)!r}),
                          executor="local", progress=False)
     """)
@@ -136,7 +137,7 @@ def test_resume_after_a_killed_sweep_runs_only_the_missing_trials(tmp_path):
 
 def test_a_killed_run_keeps_its_wall_time_up_to_its_last_trial(tmp_path, monkeypatch):
     clock = iter([100.0, 130.0, 160.0, 500.0, 520.0, 540.0])  # the unix times the store reads, in order
-    monkeypatch.setattr(study.time, "time", lambda: next(clock))
+    monkeypatch.setattr(study_store.time, "time", lambda: next(clock))
     store = study.ResultsStore(tmp_path)
     first, second, third = study.design(TINY)[:3]
     store.log_run("start", "abc")  # 100
@@ -154,7 +155,7 @@ def test_a_killed_run_keeps_its_wall_time_up_to_its_last_trial(tmp_path, monkeyp
 
 
 def test_sweep_refuses_to_overwrite_without_resume(tmp_path, monkeypatch):
-    monkeypatch.setitem(study.SWEEP_PROFILES, "tiny", TINY)
+    monkeypatch.setitem(study.DESIGNS, "tiny", TINY)
     trainable = f"{__name__}:flaky"
     first = study.sweep("tiny", tmp_path, trainable=trainable, executor="local")
     assert len(first) == 6
@@ -171,8 +172,8 @@ def test_sweep_refuses_to_overwrite_without_resume(tmp_path, monkeypatch):
 def test_smoke_sweep_through_ray_records_one_row_per_trial(tmp_path, ray_cluster):
     from phantom_lib.study import learners
 
-    trials = study.design(study.SWEEP_PROFILES["smoke"])
-    results = study.run_trials(trials, learners.train, study.ResultsStore(tmp_path), executor="ray", progress=False)
+    trials = study.design(study.DESIGNS["smoke"])
+    results = study.run_trials(trials, study.train, study.ResultsStore(tmp_path), executor="ray", progress=False)
     assert sorted(results.trial_id) == sorted(t.trial_id for t in trials)
     assert (results.status == "ok").all(), results.loc[results.status != "ok", "error"].tolist()
     trained = results[results.variant != "reference"]

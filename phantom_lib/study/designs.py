@@ -1,0 +1,249 @@
+"""The study's designs: which trials a sweep runs and how one trial is configured (Model reference, section 7).
+
+* :data:`FACTORS`: the published 192-cell factorial (algorithm x alpha0 x eps_alpha x lambda_coi x
+  action_levels); :class:`StudyDesign` adds seeds, fixed settings, baseline twins and reference
+  policies; :data:`DESIGNS` holds the ``smoke`` and ``full`` designs of ``phantom sweep``.
+* :func:`design` lists every :class:`Trial` (a configuration dict and a seed) of a design.
+* :class:`TrialConfig` is one trial's configuration as a value: the learner or reference policy,
+  its budgets, and the :class:`~phantom_lib.sim.EnvConfig` it trains in (the market's data source
+  included). A trial's dict is flat (``alpha0``, ``n_products``, ``data_source``, ...):
+  :meth:`TrialConfig.from_mapping` routes each key to the trial or to its environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from phantom_lib._validation import check, choice, integer, real, relation
+from phantom_lib.sim.config import EnvConfig
+from phantom_lib.sim.market import MarketConfig
+
+SB3_ALGORITHMS = ("ppo", "a2c", "dqn")
+"""Learners trained with stable-baselines3."""
+
+LEARNERS = (*SB3_ALGORITHMS, "qtable")
+"""Every learner of the study (``qtable``: our tabular Q-learner)."""
+
+REFERENCE_POLICIES = ("static", "surge", "elasticity", "random", "best_fixed")
+"""The non-learning anchors evaluated beside the learners (:mod:`phantom_lib.study.policies`)."""
+
+VARIANTS = ("defended", "baseline", "reference")
+"""Labels of a trial: the design cell as given, its baseline twin, or a reference policy."""
+
+STRESS_MIN = 0.15
+"""Stress shares are alpha0 -/+ max(eps_alpha, STRESS_MIN)."""
+
+FACTORS: dict[str, tuple[Any, ...]] = {
+    "algorithm": ("ppo", "a2c", "dqn", "qtable"),
+    "alpha0": (0.1, 0.25, 0.4, 0.6),
+    "eps_alpha": (0.0, 0.15, 0.3),
+    "lambda_coi": (0.15, 0.30),
+    "action_levels": (5, 9),
+}
+"""The published factorial design: 4 x 4 x 3 x 2 x 2 = 192 configurations."""
+
+
+@dataclass(frozen=True)
+class StudyDesign:
+    """What one sweep runs.
+
+    Attributes:
+        factors: factor name -> levels; the design is their full cross product.
+        seeds: training seeds; every configuration runs once per seed.
+        settings: fixed settings added to every trial's config (budgets, env sizes).
+        baseline_twins: add, for every design cell, its baseline twin (:data:`BASELINE`
+            applied, ``variant="baseline"``) once per distinct twin and seed; design cells are
+            then labelled ``variant="defended"``.
+        references: reference policies (:data:`REFERENCE_POLICIES`) evaluated, once
+            per seed, at every distinct (alpha0, lambda_coi, action_levels, ...) cell of the
+            design without training (``variant="reference"``, eps_alpha 0, K 1).
+    """
+
+    factors: Mapping[str, Sequence[Any]]
+    seeds: tuple[int, ...]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    baseline_twins: bool = False
+    references: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        owner = "StudyDesign"
+        factors, settings = dict(self.factors), dict(self.settings)
+        check(
+            owner,
+            relation(owner, "factors", factors, bool(factors) and all(len(v) > 0 for v in factors.values()),
+                     "at least one factor, each with at least one level"),
+            relation(owner, "factors", factors, not (self.baseline_twins or self.references) or "algorithm" in factors,
+                     "an 'algorithm' factor (baseline_twins and references need one)"),
+            relation(owner, "seeds", self.seeds, len(self.seeds) > 0, "at least one seed"),
+            relation(owner, "settings", settings, not set(factors) & set(settings),
+                     f"no name that is also a factor (both: {sorted(set(factors) & set(settings))})"),
+            *(choice(owner, "references", name, REFERENCE_POLICIES) for name in self.references),
+        )
+
+
+DESIGNS: dict[str, StudyDesign] = {
+    "smoke": StudyDesign(
+        factors={"algorithm": ("ppo", "a2c", "dqn", "qtable"), "alpha0": (0.1, 0.4), "eps_alpha": (0.15,),
+                 "lambda_coi": (0.15,), "action_levels": (5,)},
+        seeds=(0,),
+        settings={"timesteps": 256, "eval_episodes": 1, "max_steps": 20, "curve_points": 4, "n_candidates": 5},
+        baseline_twins=True,
+        references=REFERENCE_POLICIES,
+    ),
+    "full": StudyDesign(
+        factors=FACTORS,
+        seeds=(0, 1, 2),
+        settings={"timesteps": 8192, "eval_episodes": 1, "max_steps": 100, "curve_points": 8, "n_candidates": 5},
+        baseline_twins=True,
+        references=REFERENCE_POLICIES,
+    ),
+}
+"""The study designs ``phantom sweep --profile NAME`` runs.
+
+``smoke``: 8 design cells (4 algorithms x 2 alpha0), their 8 baseline twins and 10 reference
+trials, 256 training steps each: a check that everything runs, not a result.
+
+``full``: the 192-cell design x 3 seeds (576 trials), 32 x 3 baseline twins and 80 x 3
+reference trials (912 in all), 8192 training steps per learner (81 episodes of 100 steps and a
+part). Measured in that run on this 2-core machine: 57.3 minutes of wall time over two runs (the
+first was killed with its session after 184 trials and resumed), 6855 core-seconds in the trials,
+0.84 core-seconds per step of the per-trial budget; median env steps/s inside training 640 with
+eps_alpha > 0 (K = 5 market draws per step) and 1350 with eps_alpha = 0. An earlier run at 3072
+steps took 26.6 minutes. 90 minutes on 2 cores allow about 12,000 steps per learner on an idle
+machine.
+"""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One run of the design: a configuration and a seed."""
+
+    config: dict[str, Any]
+    seed: int
+
+    @property
+    def trial_id(self) -> str:
+        """Stable, readable id, e.g. ``ppo-alpha0=0.1-...-seed=0-3f2a1c``: factor values then a hash."""
+        text = json.dumps({"config": self.config, "seed": self.seed}, sort_keys=True)
+        digest = hashlib.sha1(text.encode()).hexdigest()[:6]
+        parts = [str(self.config.get("algorithm", "trial"))]
+        parts += [f"{k}={v}" for k, v in sorted(self.config.items()) if k != "algorithm"]
+        readable = re.sub(r"[^A-Za-z0-9._=-]+", "_", "-".join(parts))[:120]
+        return f"{readable}-seed={self.seed}-{digest}"
+
+
+BASELINE: dict[str, Any] = {"lambda_coi": 0.0, "eps_alpha": 0.0, "n_candidates": 1}
+"""Model reference, section 6: the baseline (no defence) is lambda_coi 0, eps_alpha 0, K 1."""
+
+
+def _cells(spec: StudyDesign) -> list[dict[str, Any]]:
+    """Every configuration of the profile (design cells, then twins, then references), no seed."""
+    names = list(spec.factors)
+    cells = [{**dict(spec.settings), **dict(zip(names, values))}
+             for values in itertools.product(*(spec.factors[n] for n in names))]
+    if not (spec.baseline_twins or spec.references):
+        return cells
+    extra: list[dict[str, Any]] = []
+    if spec.baseline_twins:
+        extra += [{**cell, **BASELINE, "variant": "baseline"} for cell in cells]
+    extra += [{**cell, "algorithm": name, "eps_alpha": 0.0, "n_candidates": 1, "variant": "reference"}
+              for name in spec.references for cell in cells]
+    unique = {json.dumps(c, sort_keys=True): c for c in extra}  # twins and references repeat across cells
+    return [{**cell, "variant": "defended"} for cell in cells] + list(unique.values())
+
+
+def design(spec: StudyDesign) -> list[Trial]:
+    """Every configuration x seed, seed by seed (a partial sweep holds whole seeds first).
+
+    Configurations: every factor combination with the fixed settings merged in, plus the
+    baseline twins and reference policies the profile asks for.
+    """
+    cells = _cells(spec)
+    return [Trial(config, seed) for seed in spec.seeds for config in cells]
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """One trial of the study (the ``config`` the trainable receives, as a value).
+
+    Attributes:
+        algorithm: a learner (:data:`LEARNERS`) or a reference policy (:data:`REFERENCE_POLICIES`).
+        env: the training environment (:class:`~phantom_lib.sim.EnvConfig`: alpha0, eps_alpha,
+            lambda_coi, action_levels, K, max_steps, backend, and the market with N, M and its
+            data source).
+        variant: ``defended`` (the config as given), ``baseline`` (lambda_coi 0, eps_alpha 0, K 1)
+            or ``reference`` (a non-learning policy); a label for the analysis, checked against
+            the values.
+        timesteps: training budget, env steps (ignored by reference policies).
+        eval_episodes: evaluation episodes at each of the three shares (>= 1).
+        curve_points: slices of the training steps in the learning curve (>= 1).
+        search_episodes: episodes per action when ``best_fixed`` searches its constant action.
+        reward_scale: training rewards are multiplied by this (1 / B = 1 / (p_low * 100) by
+            default: the same optimum, rewards of order one for the value networks); metrics are
+            always reported in env units.
+    """
+
+    algorithm: str
+    env: EnvConfig = field(default_factory=EnvConfig)
+    variant: str = "defended"
+    timesteps: int = 2048
+    eval_episodes: int = 1
+    curve_points: int = 10
+    search_episodes: int = 1
+    reward_scale: float = 1e-3
+
+    def __post_init__(self) -> None:
+        owner = "TrialConfig"
+        env = self.env
+        check(
+            owner,
+            choice(owner, "algorithm", self.algorithm, LEARNERS + REFERENCE_POLICIES),
+            choice(owner, "variant", self.variant, VARIANTS),
+            relation(owner, "variant", self.variant,
+                     self.variant not in VARIANTS or (self.variant == "reference") == (self.algorithm in REFERENCE_POLICIES),
+                     f"'reference' exactly when algorithm is a reference policy {REFERENCE_POLICIES} "
+                     f"(algorithm is {self.algorithm!r})"),
+            relation(owner, "variant", self.variant,
+                     self.variant != "baseline" or (env.lambda_coi, env.eps_alpha, env.n_candidates) == (0, 0, 1),
+                     "'baseline' only with lambda_coi 0, eps_alpha 0 and n_candidates 1 (Model reference, section 6; "
+                     f"got {env.lambda_coi}, {env.eps_alpha}, {env.n_candidates})"),
+            *(integer(owner, name, getattr(self, name), low=1)
+              for name in ("timesteps", "eval_episodes", "curve_points", "search_episodes")),
+            relation(owner, "timesteps", self.timesteps,
+                     self.algorithm not in LEARNERS or not isinstance(self.timesteps, int) or self.timesteps >= self.curve_points,
+                     f">= curve_points ({self.curve_points})"),
+            real(owner, "reward_scale", self.reward_scale, low=0, low_open=True),
+        )
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any]) -> TrialConfig:
+        """Build from a study's flat config dict.
+
+        Keys that are fields of this class go to the trial; :class:`EnvConfig` and
+        :class:`~phantom_lib.sim.MarketConfig` fields go to :attr:`env`; any other key is an
+        error that names it and lists the known ones.
+        """
+        own = {f.name for f in dataclasses.fields(cls)} - {"env"}
+        env_names = ({f.name for f in dataclasses.fields(EnvConfig)} | {f.name for f in dataclasses.fields(MarketConfig)}) - {"market"}
+        unknown = sorted(set(config) - own - env_names)
+        if unknown:
+            raise ValueError(f"unknown trial config key(s) {unknown}; known: {sorted(own | env_names)}")
+        if "algorithm" not in config:
+            raise ValueError("trial config needs 'algorithm'")
+        env = EnvConfig().replace(**{k: v for k, v in config.items() if k in env_names})
+        return cls(env=env, **{k: v for k, v in config.items() if k in own})
+
+    @property
+    def stress_shares(self) -> tuple[float, float]:
+        """alpha0 -/+ max(eps_alpha, 0.15), clipped to [0, 1]."""
+        width = max(self.env.eps_alpha, STRESS_MIN)
+        return max(0.0, self.env.alpha0 - width), min(1.0, self.env.alpha0 + width)
+
+

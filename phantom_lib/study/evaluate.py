@@ -1,0 +1,112 @@
+"""Evaluation of a pricing policy: the same protocol for every learner and reference policy.
+
+Evaluation env: the market *as it is* at a given agent share, with no adversary (K 1: the
+market is drawn at that share), the trial's lambda_coi and eps_alpha (the observation carries
+eps_alpha, so each policy sees the value it was trained with), deterministic actions. The
+observation's alpha0 is the evaluation share: a stress episode tells the policy the shifted
+share, which it never saw in training. Every policy, defended, baseline or
+reference, is scored against the same market, so revenue, profit, COI level and leakage compare
+across variants. Shares: alpha0 (``eval_episodes`` episodes) and the stress shares
+alpha0 -/+ max(eps_alpha, 0.15), clipped to [0, 1] (``eval_episodes`` each).
+
+Metrics (per-step means over the evaluation episodes at alpha0, env units): ``reward``,
+``revenue``, ``profit``, ``coi_level``, ``coi_leak``, ``margin``, ``volatility``,
+``supra_share``, ``agent_prob``, ``episode_return``, ``episode_length``; stress figures
+``reward_lo``/``reward_hi``, ``revenue_lo``/``revenue_hi``, ``coi_leak_lo``/``coi_leak_hi`` and
+the worst cases ``worst_reward``, ``worst_revenue`` (minimum over the three shares) and
+``worst_leak`` (maximum); budgets and timings ``train_steps``, ``train_seconds``,
+``train_steps_per_s`` (env steps per second inside training, learner updates included),
+``eval_seconds``; learning curves ``curve_step`` (training steps at the end of each of
+``curve_points`` equal slices), ``curve_reward`` and ``curve_revenue`` (mean per-step reward and
+revenue of the training steps in each slice, exploration included: free to record, unlike
+extra evaluation episodes).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+import numpy.typing as npt
+
+from phantom_lib.behaviour.model import Behaviour
+from phantom_lib.sim.gym_env import PhantomPricingEnv
+from phantom_lib.study.designs import TrialConfig
+
+EVAL_METRICS = ("reward", "revenue", "profit", "coi_level", "coi_leak", "margin", "volatility",
+                "supra_share", "agent_prob")
+"""Per-step quantities averaged in evaluation (names of the env's ``info`` entries)."""
+
+
+def make_env(trial: TrialConfig, alpha0: float | None = None, robust: bool = True,
+             behaviour: Behaviour | None = None) -> gym.Env:
+    """The pricing env of ``trial``: its training env (``robust``) or the evaluation env at ``alpha0``.
+
+    The evaluation env (``robust=False``) has no adversary (K = 1: the market is drawn at
+    ``alpha0`` itself) and keeps everything else of the trial, including eps_alpha: the
+    observation ends with (alpha0, eps_alpha), so a policy is evaluated with the eps_alpha
+    input it was trained with. ``behaviour`` defaults to the one estimated from the trial's
+    ``data_source`` (memoised per process by :func:`phantom_lib.behaviour.load_behaviour`).
+    """
+    config = trial.env.replace(alpha0=trial.env.alpha0 if alpha0 is None else alpha0,
+                               n_candidates=trial.env.n_candidates if robust else 1)
+    return PhantomPricingEnv(config, behaviour)
+
+
+def unit_box(env: gym.Env) -> gym.Env:
+    """The env with observations rescaled to [0, 1] by its observation space's bounds (what the
+    SB3 learners and the jax learners see)."""
+    box = env.observation_space
+    return gym.wrappers.RescaleObservation(env, np.zeros(box.shape, np.float32), np.ones(box.shape, np.float32))
+
+
+class Policy(Protocol):
+    """What evaluation needs: SB3's ``predict(obs, deterministic) -> (action, state)``."""
+
+    def predict(self, obs: npt.NDArray[np.float32], deterministic: bool = True) -> tuple[Any, Any]: ...
+
+
+def run_episodes(policy: Policy, trial: TrialConfig, alpha0: float, episodes: int, seed: int,
+                 unit_obs: bool = False) -> dict[str, float]:
+    """Deterministic episodes of ``policy`` in the evaluation env at share ``alpha0``.
+
+    Episode e is reset with seed ``seed + e``. Returns per-step means of :data:`EVAL_METRICS`
+    over all steps, plus ``episode_return`` and ``episode_length`` (means over episodes).
+    """
+    env = make_env(trial, alpha0=alpha0, robust=False)
+    view = unit_box(env) if unit_obs else env
+    sums = dict.fromkeys(EVAL_METRICS, 0.0)
+    steps, returns = 0, []
+    for episode in range(episodes):
+        obs, _ = view.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            action, _ = policy.predict(obs, deterministic=True)
+            obs, reward, terminated, truncated, info = view.step(int(np.asarray(action).item()))
+            for name in EVAL_METRICS:
+                sums[name] += float(info[name])
+            total += float(reward)
+            steps += 1
+            done = terminated or truncated
+        returns.append(total)
+    out = {name: value / steps for name, value in sums.items()}
+    out.update(episode_return=float(np.mean(returns)), episode_length=steps / episodes)
+    return out
+
+
+def evaluate(policy: Policy, trial: TrialConfig, seed: int, unit_obs: bool = False) -> dict[str, float]:
+    """Evaluation at alpha0 and the two stress shares; worst cases over the three."""
+    lo, hi = trial.stress_shares
+    eval_seed = seed + 1_000_000  # evaluation episodes never replay a training reset
+    main = run_episodes(policy, trial, trial.env.alpha0, trial.eval_episodes, eval_seed, unit_obs)
+    low = run_episodes(policy, trial, lo, trial.eval_episodes, eval_seed, unit_obs)
+    high = run_episodes(policy, trial, hi, trial.eval_episodes, eval_seed, unit_obs)
+    out = dict(main)
+    for name in ("reward", "revenue", "coi_leak"):
+        out[f"{name}_lo"], out[f"{name}_hi"] = low[name], high[name]
+    out["worst_reward"] = min(main["reward"], low["reward"], high["reward"])
+    out["worst_revenue"] = min(main["revenue"], low["revenue"], high["revenue"])
+    out["worst_leak"] = max(main["coi_leak"], low["coi_leak"], high["coi_leak"])
+    out.update(alpha_lo=lo, alpha_hi=hi)
+    return out
