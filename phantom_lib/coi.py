@@ -101,11 +101,6 @@ class PriceDistribution(ABC):
     def survival(self, x: npt.ArrayLike) -> FloatArray:
         """P(P > p_min + x) for offsets x >= 0 (price units), elementwise, same shape as ``x``."""
 
-    def sf(self, t: npt.ArrayLike) -> FloatArray:
-        """Survival function P(P > t) at prices ``t``, elementwise, same shape as ``t``."""
-        t = np.asarray(t, dtype=float)
-        return np.where(t < self.p_min, 1.0, self.survival(np.maximum(t - self.p_min, 0.0)))
-
     @abstractmethod
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:
         """``size`` independent quotes (price units)."""
@@ -421,11 +416,6 @@ def coi_n(dist: PriceDistribution, n: int) -> float:
     """COI(n) = E[p_(1)] - p_min: the closed form where one exists, else quadrature."""
     closed = coi_closed_form(dist, n)
     return coi_quadrature(dist, n) if closed is None else closed
-
-
-def expected_min(dist: PriceDistribution, n: int) -> float:
-    """E[p_(1)], the expected lowest of n independent quotes (price units)."""
-    return dist.p_min + coi_n(dist, n)
 
 
 def coi_level(policy: PriceDistribution | npt.ArrayLike, p_min: float | None = None) -> float:

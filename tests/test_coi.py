@@ -13,6 +13,11 @@ from scipy import integrate, stats
 
 from phantom_lib import coi
 
+
+def expected_min(dist: coi.PriceDistribution, n: int) -> float:
+    """E[p_(1)] = p_min + COI(n), the expected lowest of n quotes."""
+    return dist.p_min + coi.coi_n(dist, n)
+
 A, B = 10.0, 150.0
 NS = [1, 2, 5, 10, 100, 1000]
 
@@ -43,7 +48,7 @@ def test_closed_form_matches_quadrature(name: str, n: int):
 def test_uniform_by_hand(n: int):
     # (b - a)/(n + 1) with b - a = 140
     assert coi.coi_n(coi.Uniform(A, B), n) == pytest.approx(140 / (n + 1), rel=1e-15)
-    assert coi.expected_min(coi.Uniform(A, B), n) == pytest.approx(10 + 140 / (n + 1), rel=1e-15)
+    assert expected_min(coi.Uniform(A, B), n) == pytest.approx(10 + 140 / (n + 1), rel=1e-15)
 
 
 def test_uniform_erosion_by_hand():
@@ -61,7 +66,7 @@ def test_discrete_by_enumeration():
         exact = sum(
             np.prod(weights[list(idx)]) * prices[list(idx)].min() for idx in itertools.product(range(3), repeat=n)
         )
-        assert coi.expected_min(dist, n) == pytest.approx(exact, rel=1e-12)
+        assert expected_min(dist, n) == pytest.approx(exact, rel=1e-12)
         assert coi.coi_quadrature(dist, n) == pytest.approx(exact - A, rel=1e-10)
 
 
@@ -78,7 +83,7 @@ def test_beta_against_scipy_order_statistic_density():
     law = stats.beta(2.0, 5.0, loc=A, scale=B - A)
     for n in (1, 2, 7):
         expected, _ = integrate.quad(lambda x: x * n * law.pdf(x) * law.sf(x) ** (n - 1), A, B, epsrel=1e-12)
-        assert coi.expected_min(dist, n) == pytest.approx(expected, rel=1e-9)
+        assert expected_min(dist, n) == pytest.approx(expected, rel=1e-9)
     assert coi.coi_level(dist) == pytest.approx((B - A) * 2 / 7, rel=1e-12)
 
 
@@ -95,12 +100,12 @@ def test_clipped_exponential_by_hand():
     # n = 1: E[min(Exp(1), 1)] = 1 - e^-1; n = 2: integral of e^-2t on [0, 1] = (1 - e^-2)/2
     assert coi.coi_n(dist, 1) == pytest.approx(1 - math.exp(-1), rel=1e-14)
     assert coi.coi_n(dist, 2) == pytest.approx((1 - math.exp(-2)) / 2, rel=1e-14)
-    assert dist.sf(1.0) == 0.0 and dist.sf(0.999) == pytest.approx(math.exp(-0.999))
+    assert dist.survival(1.0 - dist.p_min) == 0.0 and dist.survival(0.999 - dist.p_min) == pytest.approx(math.exp(-0.999))
 
 
 def test_atom_scales_the_base():
     dist = coi.AtomAtMin(coi.Uniform(A, B), 0.1)
-    assert float(dist.sf(A)) == pytest.approx(0.9)
+    assert float(dist.survival(0.0)) == pytest.approx(0.9)
     assert coi.coi_n(dist, 1) == pytest.approx(63.0)
     assert coi.coi_n(dist, 2) == pytest.approx(0.81 * 140 / 3)
 

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._validation import check, each, integer, real
 from phantom_lib.behaviour.distinguish import MIN_EVENTS, class_gaps, pair_counts
 from phantom_lib.behaviour.kernels import Kernel, sample_paths
 from phantom_lib.behaviour.separation import mann_whitney
@@ -59,18 +60,16 @@ class PowerConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("n_human", "n_agent", "n_rep", "max_len", "seed"):
-            value = getattr(self, name)
-            minimum = 0 if name == "seed" else MIN_EVENTS if name == "max_len" else 1
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-                raise ValueError(f"PowerConfig.{name} must be an integer >= {minimum}; got {value!r}")
-        for name in ("alpha", "target"):
-            if not 0 < getattr(self, name) < 1:
-                raise ValueError(f"PowerConfig.{name} must lie in (0, 1); got {getattr(self, name)!r}")
-        effects = tuple(float(e) for e in self.effects)
-        if not effects or any(not 0 <= e <= 1 for e in effects):
-            raise ValueError(f"PowerConfig.effects must be a non-empty list of numbers in [0, 1]; got {self.effects!r}")
-        object.__setattr__(self, "effects", effects)
+        owner = "PowerConfig"
+        check(
+            owner,
+            *(integer(owner, name, getattr(self, name), low=1) for name in ("n_human", "n_agent", "n_rep")),
+            integer(owner, "max_len", self.max_len, low=MIN_EVENTS),
+            integer(owner, "seed", self.seed, low=0),
+            *(real(owner, name, getattr(self, name), low=0, high=1, low_open=True, high_open=True) for name in ("alpha", "target")),
+            each(owner, "effects", self.effects, lambda o, n, v: real(o, n, v, low=0, high=1)),
+        )
+        object.__setattr__(self, "effects", tuple(float(e) for e in self.effects))
 
 
 def mix(human: Kernel, agent: Kernel, effect: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import optimize, stats
 
+from phantom_lib._validation import check, integer, real
 from phantom_lib.behaviour.distinguish import EPS, Scores, agent_probability, class_gaps
 from phantom_lib.published import DISTINGUISHABILITY
 
@@ -52,11 +53,14 @@ class CohortConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _positive_int("CohortConfig", "n_boot", self.n_boot, 1)
-        _positive_int("CohortConfig", "n_perm", self.n_perm, 1)
-        _positive_int("CohortConfig", "seed", self.seed, 0)
-        if not 0 < self.confidence < 1:
-            raise ValueError(f"CohortConfig.confidence must lie in (0, 1); got {self.confidence!r}")
+        owner = "CohortConfig"
+        check(
+            owner,
+            integer(owner, "n_boot", self.n_boot, low=1),
+            integer(owner, "n_perm", self.n_perm, low=1),
+            integer(owner, "seed", self.seed, low=0),
+            real(owner, "confidence", self.confidence, low=0, high=1, low_open=True, high_open=True),
+        )
 
     def generator(self, stream: str) -> np.random.Generator:
         """An independent generator per use, from ``seed``: one of :data:`STREAMS`."""

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._validation import check, integer, real, relation
 from phantom_lib.behaviour import kernels
 from phantom_lib.data import events
 from phantom_lib.published import DATA_CARD
@@ -89,12 +90,16 @@ class BehaviourKernel:
         padded[:e, :e] = self.matrix
         padded[e, e] = 1.0
         kernels.validate(labels, padded, np.append(self.pi0, 0.0))
-        if self.gap_median_s.shape != (e,) or np.any(self.gap_median_s <= 0):
-            raise ValueError(f"gap_median_s must be {e} positive numbers of seconds")
-        if self.price_weight.shape != (e,) or np.any(self.price_weight < 0):
-            raise ValueError(f"price_weight must be {e} non-negative weights")
-        if self.min_length < 1 or self.length_concentration <= 0:
-            raise ValueError("min_length must be >= 1 and length_concentration > 0")
+        owner = "BehaviourKernel"
+        check(
+            owner,
+            relation(owner, "gap_median_s", self.gap_median_s, self.gap_median_s.shape == (e,) and bool(np.all(self.gap_median_s > 0)),
+                     f"{e} positive numbers of seconds"),
+            relation(owner, "price_weight", self.price_weight, self.price_weight.shape == (e,) and bool(np.all(self.price_weight >= 0)),
+                     f"{e} non-negative weights"),
+            integer(owner, "min_length", self.min_length, low=1),
+            real(owner, "length_concentration", self.length_concentration, low=0, low_open=True),
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The transition matrix as a labelled table (index = current event)."""
@@ -170,14 +175,13 @@ class StandinConfig:
     admin_views: int = 4
 
     def __post_init__(self) -> None:
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
-        if not isinstance(self.scale, int) or self.scale < 1:
-            raise ValueError(f"scale must be an integer >= 1; got {self.scale!r}")
-        if not isinstance(self.admin_views, int) or not 0 <= self.admin_views <= CLASS_TOTALS["human"]["experiments"]:
-            raise ValueError(
-                f"admin_views must be an integer in [0, {CLASS_TOTALS['human']['experiments']}]; got {self.admin_views!r}"
-            )
+        owner = "StandinConfig"
+        check(
+            owner,
+            integer(owner, "seed", self.seed, low=0),
+            integer(owner, "scale", self.scale, low=1),
+            integer(owner, "admin_views", self.admin_views, low=0, high=CLASS_TOTALS["human"]["experiments"]),
+        )
 
 
 # --------------------------------------------------------------------------- counts

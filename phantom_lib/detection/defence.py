@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._validation import check, choice, each, integer, is_real, real, relation
 from phantom_lib.behaviour import distinguish
 from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.data.events import surge_discount_prices, weights_of
@@ -199,20 +200,21 @@ class DefenceConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.alphas or any(not 0 <= a <= 1 for a in self.alphas):
-            raise ValueError(f"DefenceConfig.alphas must be a non-empty list of shares in [0, 1]; got {self.alphas!r}")
-        if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, int) or self.n_steps < 1:
-            raise ValueError(f"DefenceConfig.n_steps must be an integer >= 1; got {self.n_steps!r}")
-        if self.detector not in DETECTORS:
-            raise ValueError(f"DefenceConfig.detector must be one of {DETECTORS}; got {self.detector!r}")
-        if not 0 < self.threshold <= 1:
-            raise ValueError(f"DefenceConfig.threshold must lie in (0, 1]; got {self.threshold!r}")
-        if not self.temperature > 0:
-            raise ValueError(f"DefenceConfig.temperature must be > 0; got {self.temperature!r}")
-        if not 0 <= self.surge_low <= self.surge_high:
-            raise ValueError(f"DefenceConfig needs 0 <= surge_low <= surge_high; got {self.surge_low!r}, {self.surge_high!r}")
-        if not 0 < self.p_low < self.p_high:
-            raise ValueError(f"DefenceConfig needs 0 < p_low < p_high; got {self.p_low!r}, {self.p_high!r}")
+        owner = "DefenceConfig"
+        check(
+            owner,
+            each(owner, "alphas", self.alphas, lambda o, n, v: real(o, n, v, low=0, high=1)),
+            integer(owner, "n_steps", self.n_steps, low=1),
+            choice(owner, "detector", self.detector, DETECTORS),
+            real(owner, "threshold", self.threshold, low=0, high=1, low_open=True),
+            real(owner, "temperature", self.temperature, low=0, low_open=True),
+            real(owner, "surge_low", self.surge_low, low=0),
+            relation(owner, "surge_high", self.surge_high, is_real(self.surge_high) and is_real(self.surge_low)
+                     and self.surge_low <= self.surge_high, f"a finite number >= surge_low ({self.surge_low!r})"),
+            real(owner, "p_low", self.p_low, low=0, low_open=True),
+            relation(owner, "p_high", self.p_high, is_real(self.p_high) and is_real(self.p_low) and self.p_low < self.p_high,
+                     f"a finite number above p_low ({self.p_low!r})"),
+        )
 
 
 def reprice(prices: FloatArray, q: FloatArray, config: DefenceConfig) -> FloatArray:
@@ -319,18 +321,18 @@ class ReconConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.depths or any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in self.depths):
-            raise ValueError(f"ReconConfig.depths must be a non-empty list of integers >= 0; got {self.depths!r}")
-        if isinstance(self.n_agents, bool) or not isinstance(self.n_agents, int) or self.n_agents < 1:
-            raise ValueError(f"ReconConfig.n_agents must be an integer >= 1; got {self.n_agents!r}")
-        if not self.markup >= 0:
-            raise ValueError(f"ReconConfig.markup must be >= 0; got {self.markup!r}")
-        if not self.interest_cap > 0:
-            raise ValueError(f"ReconConfig.interest_cap must be > 0; got {self.interest_cap!r}")
-        if not self.clean_path:
-            raise ValueError("ReconConfig.clean_path must hold at least one event (the purchase)")
-        if not 0 < self.p_low < self.p_high:
-            raise ValueError(f"ReconConfig needs 0 < p_low < p_high; got {self.p_low!r}, {self.p_high!r}")
+        owner = "ReconConfig"
+        check(
+            owner,
+            each(owner, "depths", self.depths, lambda o, n, v: integer(o, n, v, low=0)),
+            integer(owner, "n_agents", self.n_agents, low=1),
+            real(owner, "markup", self.markup, low=0),
+            real(owner, "interest_cap", self.interest_cap, low=0, low_open=True),
+            relation(owner, "clean_path", self.clean_path, len(self.clean_path) > 0, "at least one event (the purchase)"),
+            real(owner, "p_low", self.p_low, low=0, low_open=True),
+            relation(owner, "p_high", self.p_high, is_real(self.p_high) and is_real(self.p_low) and self.p_low < self.p_high,
+                     f"a finite number above p_low ({self.p_low!r})"),
+        )
 
 
 def markup_factor(interest: npt.ArrayLike, config: ReconConfig) -> FloatArray:

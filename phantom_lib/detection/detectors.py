@@ -36,6 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from phantom_lib._validation import check, choice, integer, real, relation
 from phantom_lib.behaviour import separation as cohort_stats
 from phantom_lib.behaviour.distinguish import ScoreConfig, score_table
 from phantom_lib.detection.features import (
@@ -70,20 +71,11 @@ NET_COLUMNS = tuple(c for c in FEATURES if c not in PURCHASE_FEATURES)
 """Default inputs of :class:`NetModel`."""
 
 
-def _integer(owner: str, name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{owner}.{name} must be an integer >= {minimum}; got {value!r}")
-
-
-def _positive(owner: str, name: str, value: float) -> None:
-    if not (isinstance(value, int | float) and np.isfinite(value) and value > 0):
-        raise ValueError(f"{owner}.{name} must be a finite number > 0; got {value!r}")
-
-
-def _columns(owner: str, columns: Sequence[str]) -> None:
+def _columns(owner: str, columns: Sequence[str]) -> str | None:
+    """The problem line when ``columns`` is empty or names a column outside ``features.FEATURES``."""
     unknown = [c for c in columns if c not in FEATURES]
-    if not columns or unknown:
-        raise ValueError(f"{owner}.columns must be a non-empty list of features.FEATURES; unknown: {unknown}")
+    return relation(owner, "columns", tuple(columns), bool(columns) and not unknown,
+                    f"a non-empty list of features.FEATURES (unknown: {unknown})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,10 +178,13 @@ class RuleConfig:
     max_conversion: float = 0.01
 
     def __post_init__(self) -> None:
-        _integer("RuleConfig", "min_interactions", self.min_interactions, 1)
-        _positive("RuleConfig", "min_velocity", self.min_velocity)
-        if not 0 <= self.max_conversion <= 1:
-            raise ValueError(f"RuleConfig.max_conversion must lie in [0, 1]; got {self.max_conversion!r}")
+        owner = "RuleConfig"
+        check(
+            owner,
+            integer(owner, "min_interactions", self.min_interactions, low=1),
+            real(owner, "min_velocity", self.min_velocity, low=0, low_open=True),
+            real(owner, "max_conversion", self.max_conversion, low=0, high=1),
+        )
 
 
 class RuleDetector(Detector):
@@ -243,8 +238,8 @@ class CVConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _integer("CVConfig", "n_splits", self.n_splits, 2)
-        _integer("CVConfig", "seed", self.seed, 0)
+        owner = "CVConfig"
+        check(owner, integer(owner, "n_splits", self.n_splits, low=2), integer(owner, "seed", self.seed, low=0))
 
 
 def grouped_splits(y: npt.ArrayLike, groups: npt.ArrayLike, config: CVConfig | None = None) -> list[Split]:
@@ -366,12 +361,15 @@ class BoostConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _columns("BoostConfig", self.columns)
-        for name, minimum in (("max_iter", 1), ("max_depth", 1), ("min_samples_leaf", 1), ("inner_splits", 2), ("seed", 0)):
-            _integer("BoostConfig", name, getattr(self, name), minimum)
-        _positive("BoostConfig", "learning_rate", self.learning_rate)
-        if self.calibration not in ("sigmoid", "isotonic"):
-            raise ValueError(f"BoostConfig.calibration must be 'sigmoid' or 'isotonic'; got {self.calibration!r}")
+        owner = "BoostConfig"
+        check(
+            owner,
+            _columns(owner, self.columns),
+            *(integer(owner, name, getattr(self, name), low=low)
+              for name, low in (("max_iter", 1), ("max_depth", 1), ("min_samples_leaf", 1), ("inner_splits", 2), ("seed", 0))),
+            real(owner, "learning_rate", self.learning_rate, low=0, low_open=True),
+            choice(owner, "calibration", self.calibration, ("sigmoid", "isotonic")),
+        )
 
 
 class BoostedModel:
@@ -438,16 +436,18 @@ class NetConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _columns("NetConfig", self.columns)
+        owner = "NetConfig"
         leaked = [c for c in self.columns if c in PURCHASE_FEATURES]
-        if self.multitask and leaked:
-            raise ValueError(f"NetConfig.columns must not contain the purchase features {leaked}: the purchase head predicts them")
-        for name, minimum in (("hidden", 1), ("epochs", 1), ("seed", 0)):
-            _integer("NetConfig", name, getattr(self, name), minimum)
-        _positive("NetConfig", "lr", self.lr)
-        _positive("NetConfig", "purchase_weight", self.purchase_weight)
-        if not (np.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"NetConfig.weight_decay must be a finite number >= 0; got {self.weight_decay!r}")
+        check(
+            owner,
+            _columns(owner, self.columns),
+            relation(owner, "columns", tuple(self.columns), not (self.multitask and leaked),
+                     f"no purchase feature (the purchase head predicts them): remove {leaked}"),
+            *(integer(owner, name, getattr(self, name), low=low) for name, low in (("hidden", 1), ("epochs", 1), ("seed", 0))),
+            real(owner, "lr", self.lr, low=0, low_open=True),
+            real(owner, "purchase_weight", self.purchase_weight, low=0, low_open=True),
+            real(owner, "weight_decay", self.weight_decay, low=0),
+        )
 
 
 class NetModel:
@@ -544,12 +544,15 @@ class DistilConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _columns("DistilConfig", self.columns)
-        _integer("DistilConfig", "max_depth", self.max_depth, 1)
-        _integer("DistilConfig", "min_samples_leaf", self.min_samples_leaf, 1)
-        _integer("DistilConfig", "seed", self.seed, 0)
-        if not 0 < self.threshold < 1:
-            raise ValueError(f"DistilConfig.threshold must lie in (0, 1); got {self.threshold!r}")
+        owner = "DistilConfig"
+        check(
+            owner,
+            _columns(owner, self.columns),
+            integer(owner, "max_depth", self.max_depth, low=1),
+            integer(owner, "min_samples_leaf", self.min_samples_leaf, low=1),
+            integer(owner, "seed", self.seed, low=0),
+            real(owner, "threshold", self.threshold, low=0, high=1, low_open=True, high_open=True),
+        )
 
 
 @dataclass(frozen=True)
@@ -689,7 +692,7 @@ def permutation_importance(
         one row per feature: ``importance`` (mean AUC drop over ``n_repeats`` shuffles) and
         ``std``, sorted by importance, largest first.
     """
-    _integer("permutation_importance", "n_repeats", n_repeats, 1)
+    check("permutation_importance", integer("permutation_importance", "n_repeats", n_repeats, low=1))
     rng = np.random.default_rng(seed)
     frame = cohort.features
     base = cohort_stats.auc(result.scores.to_numpy(), cohort.y)

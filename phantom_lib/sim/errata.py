@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._validation import check, integer
 from phantom_lib.behaviour.kernels import sample_paths
 from phantom_lib.behaviour.model import CLASSES, Behaviour
 from phantom_lib.data import events
@@ -56,10 +57,9 @@ class ErrataConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("n_sessions", "n_steps", "max_len"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
-                raise ValueError(f"ErrataConfig.{name} must be an integer >= 2; got {value!r}")
+        owner = "ErrataConfig"
+        check(owner, *(integer(owner, name, getattr(self, name), low=2) for name in ("n_sessions", "n_steps", "max_len")),
+              integer(owner, "seed", self.seed, low=0))
 
 
 def transposed_kernel(matrix: FloatArray, end: int) -> FloatArray:

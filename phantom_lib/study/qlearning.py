@@ -19,6 +19,8 @@ import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 
+from phantom_lib._validation import check, integer, is_real, real, relation
+
 
 class Featuriser(Protocol):
     """Maps an observation to a state index in ``range(n_states)``."""
@@ -46,19 +48,17 @@ class QLearnerConfig:
     epsilon_decay: float = 0.9995
 
     def __post_init__(self) -> None:
-        checks = {
-            "learning_rate": 0 < self.learning_rate <= 1,
-            "gamma": 0 <= self.gamma < 1,
-            "epsilon_start": 0 <= self.epsilon_start <= 1,
-            "epsilon_end": 0 <= self.epsilon_end <= self.epsilon_start,
-            "epsilon_decay": 0 < self.epsilon_decay <= 1,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(
-                f"invalid QLearnerConfig field(s) {bad}: need 0 < learning_rate <= 1, 0 <= gamma < 1, "
-                "0 <= epsilon_end <= epsilon_start <= 1, 0 < epsilon_decay <= 1"
-            )
+        owner = "QLearnerConfig"
+        check(
+            owner,
+            real(owner, "learning_rate", self.learning_rate, low=0, high=1, low_open=True),
+            real(owner, "gamma", self.gamma, low=0, high=1, high_open=True),
+            real(owner, "epsilon_start", self.epsilon_start, low=0, high=1),
+            real(owner, "epsilon_end", self.epsilon_end, low=0, high=1),
+            relation(owner, "epsilon_end", self.epsilon_end, not (is_real(self.epsilon_end) and is_real(self.epsilon_start))
+                     or self.epsilon_end <= self.epsilon_start, f"<= epsilon_start ({self.epsilon_start!r})"),
+            real(owner, "epsilon_decay", self.epsilon_decay, low=0, high=1, low_open=True),
+        )
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,15 @@ class DigitisedFeatures:
     bins: int = 6
 
     def __post_init__(self) -> None:
-        if self.n_products < 1:
-            raise ValueError(f"DigitisedFeatures.n_products must be >= 1; got {self.n_products}")
-        if self.bins < 2:
-            raise ValueError(f"DigitisedFeatures.bins must be >= 2; got {self.bins}")
-        if not 0 <= self.p_low < self.p_high:
-            raise ValueError(f"DigitisedFeatures needs 0 <= p_low < p_high; got {self.p_low}, {self.p_high}")
+        owner = "DigitisedFeatures"
+        check(
+            owner,
+            integer(owner, "n_products", self.n_products, low=1),
+            integer(owner, "bins", self.bins, low=2),
+            real(owner, "p_low", self.p_low, low=0),
+            relation(owner, "p_high", self.p_high, is_real(self.p_high) and is_real(self.p_low) and self.p_low < self.p_high,
+                     f"a finite number above p_low ({self.p_low!r})"),
+        )
 
     @property
     def n_states(self) -> int:

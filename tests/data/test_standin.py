@@ -177,9 +177,9 @@ def test_apportion_sums_exactly_and_stays_within_one_of_proportional(weights, to
 
 
 def test_configuration_is_validated():
-    with pytest.raises(ValueError, match="scale must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"StandinConfig.scale = 0: expected an integer >= 1"):
         standin_model.StandinConfig(scale=0)
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+    with pytest.raises(ValueError, match=r"StandinConfig.seed = -1: expected an integer >= 0"):
         standin_model.StandinConfig(seed=-1)
     with pytest.raises(ValueError, match="admin_views"):
         standin_model.StandinConfig(admin_views=99)

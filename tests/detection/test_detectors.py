@@ -171,7 +171,7 @@ def test_networks_are_seeded_and_leave_torch_global_state_alone():
     assert multi.predict_purchase(frame).shape == (len(frame),)
     with pytest.raises(ValueError, match="no purchase head"):
         detectors.NetModel(detectors.NetConfig(epochs=5, multitask=False)).fit(frame).predict_purchase(frame)
-    with pytest.raises(ValueError, match="purchase features"):
+    with pytest.raises(ValueError, match="no purchase feature"):
         detectors.NetConfig(columns=("n_events", "purchases"))
 
 

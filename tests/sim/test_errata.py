@@ -59,5 +59,5 @@ def test_computed_f_grows_with_the_agent_share():
 
 
 def test_config_is_validated():
-    with pytest.raises(ValueError, match="n_steps must be an integer >= 2"):
+    with pytest.raises(ValueError, match=r"ErrataConfig.n_steps = 0: expected an integer >= 2"):
         errata.ErrataConfig(n_steps=0)
