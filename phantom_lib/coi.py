@@ -36,20 +36,13 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import integrate, optimize, special
 
+from phantom_lib._validation import check, is_real, real, relation
 from phantom_lib.data.events import surge_discount_prices
 
 FloatArray = npt.NDArray[np.float64]
 
 MC_CHUNK = 2**20
 """Monte Carlo draws (quotes) held in memory at once."""
-
-
-def _check_positive(name: str, value: float) -> float:
-    """``value`` as a float if finite and > 0, else a ``ValueError`` naming ``name``."""
-    v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a finite number > 0; got {value}")
-    return v
 
 
 def check_n(n: int, name: str = "n") -> int:
@@ -71,15 +64,21 @@ class PriceDistribution(ABC):
     p_min: float
     p_max: float
 
-    def _settle_bounds(self) -> None:
-        """Check p_min < p_max, both finite, and store them as floats (subclasses are frozen dataclasses)."""
-        lo, hi = float(self.p_min), float(self.p_max)
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise ValueError(f"p_min and p_max must be finite prices; got p_min={self.p_min}, p_max={self.p_max}")
-        if not lo < hi:
-            raise ValueError(f"p_min ({self.p_min}) must be below p_max ({self.p_max}): swap them or widen the bounds")
-        object.__setattr__(self, "p_min", lo)
-        object.__setattr__(self, "p_max", hi)
+    def _check(self, *problems: str | None) -> None:
+        """Check p_min < p_max (finite prices) and the subclass's ``problems`` in one error, then
+        store the bounds as floats (subclasses are frozen dataclasses)."""
+        owner = type(self).__name__
+        lo, hi = self.p_min, self.p_max
+        check(
+            owner,
+            real(owner, "p_min", lo),
+            real(owner, "p_max", hi),
+            relation(owner, "p_max", hi, not (is_real(lo) and is_real(hi)) or lo < hi,
+                     f"above p_min ({lo!r}): swap them or widen the bounds"),
+            *problems,
+        )
+        object.__setattr__(self, "p_min", float(lo))
+        object.__setattr__(self, "p_max", float(hi))
 
     @property
     def width(self) -> float:
@@ -122,7 +121,7 @@ class Uniform(PriceDistribution):
     p_max: float
 
     def __post_init__(self) -> None:
-        self._settle_bounds()
+        self._check()
 
     @property
     def lower_tail(self) -> tuple[float, float]:
@@ -152,8 +151,8 @@ class ClippedExponential(PriceDistribution):
     scale: float
 
     def __post_init__(self) -> None:
-        self._settle_bounds()
-        object.__setattr__(self, "scale", _check_positive("scale (mean of the exponential, price units)", self.scale))
+        self._check(real("ClippedExponential", "scale", self.scale, low=0, low_open=True))
+        object.__setattr__(self, "scale", float(self.scale))
 
     @property
     def lower_tail(self) -> tuple[float, float]:
@@ -186,9 +185,9 @@ class Beta(PriceDistribution):
     beta: float
 
     def __post_init__(self) -> None:
-        self._settle_bounds()
-        object.__setattr__(self, "alpha", _check_positive("alpha (Beta shape)", self.alpha))
-        object.__setattr__(self, "beta", _check_positive("beta (Beta shape)", self.beta))
+        self._check(*(real("Beta", name, getattr(self, name), low=0, low_open=True) for name in ("alpha", "beta")))
+        object.__setattr__(self, "alpha", float(self.alpha))
+        object.__setattr__(self, "beta", float(self.beta))
 
     @property
     def lower_tail(self) -> tuple[float, float]:
@@ -224,23 +223,21 @@ class DiscretePrices(PriceDistribution):
     weights: FloatArray
 
     def __post_init__(self) -> None:
-        self._settle_bounds()
-        lo, hi = self.p_min, self.p_max
+        owner = "DiscretePrices"
         prices = np.asarray(self.prices, dtype=float)
         weights = np.asarray(self.weights, dtype=float)
-        if prices.ndim != 1 or prices.size == 0 or prices.shape != weights.shape:
-            raise ValueError(
-                f"prices and weights must be non-empty 1-D arrays of one shape; got {prices.shape} and {weights.shape}"
-            )
-        if not (np.isfinite(prices).all() and np.isfinite(weights).all()):
-            raise ValueError("prices and weights must be finite")
-        if prices.min() < lo or prices.max() > hi:
-            raise ValueError(
-                f"prices must lie inside the bounds [p_min, p_max] = [{lo}, {hi}]; got prices in "
-                f"[{prices.min()}, {prices.max()}]: widen the bounds or clip the prices"
-            )
-        if (weights < 0).any() or weights.sum() <= 0:
-            raise ValueError("weights must be non-negative with a positive sum")
+        shaped = prices.ndim == 1 and prices.size > 0 and prices.shape == weights.shape
+        finite = bool(np.isfinite(prices).all() and np.isfinite(weights).all())
+        lo, hi = self.p_min, self.p_max
+        inside = not (shaped and finite and is_real(lo) and is_real(hi)) or (prices.min() >= lo and prices.max() <= hi)
+        self._check(
+            relation(owner, "prices", self.prices, shaped, f"a non-empty 1-D array shaped like weights {weights.shape}"),
+            relation(owner, "prices", self.prices, finite, "finite prices and weights"),
+            relation(owner, "prices", self.prices, inside,
+                     f"prices inside the bounds [p_min, p_max] = [{lo}, {hi}]: widen the bounds or clip the prices"),
+            relation(owner, "weights", self.weights, not (shaped and finite) or ((weights >= 0).all() and weights.sum() > 0),
+                     "non-negative weights with a positive sum"),
+        )
         keep = weights > 0
         grid, inverse = np.unique(prices[keep], return_inverse=True)
         mass = np.bincount(inverse, weights=weights[keep])
@@ -292,12 +289,13 @@ class AtomAtMin(PriceDistribution):
     weight: float
 
     def __post_init__(self) -> None:
-        if not isinstance(self.base, PriceDistribution):
-            raise TypeError(f"base must be a PriceDistribution; got {type(self.base).__name__}")
-        w = float(self.weight)
-        if not 0.0 < w < 1.0:
-            raise ValueError(f"weight (mass of the atom at p_min) must lie in (0, 1); got {self.weight}")
-        object.__setattr__(self, "weight", w)
+        owner = "AtomAtMin"
+        check(
+            owner,
+            relation(owner, "base", self.base, isinstance(self.base, PriceDistribution), "a PriceDistribution"),
+            real(owner, "weight", self.weight, low=0, high=1, low_open=True, high_open=True),
+        )
+        object.__setattr__(self, "weight", float(self.weight))
 
     @property
     def p_min(self) -> float:  # type: ignore[override]

@@ -217,7 +217,7 @@ def test_surge_heuristic_distribution_reuses_the_event_rule():
     np.testing.assert_allclose(dist.weights, [0.25, 0.25, 0.5])
     assert coi.coi_level(dist) == pytest.approx(107.5 - 50)
     assert coi.coi_n(dist, 10**4) == pytest.approx(40.0)  # the floor of agent search is the discount price
-    with pytest.raises(ValueError, match="prices must lie inside the bounds"):
+    with pytest.raises(ValueError, match="expected prices inside the bounds"):
         coi.surge_discount_distribution(140.0, [10, 5], rho_low=2, rho_high=8, p_min=50, p_max=150)
 
 
@@ -262,17 +262,17 @@ def test_n_below_one_or_not_an_integer_raises(bad):
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: coi.Uniform(150.0, 10.0), r"p_min \(150.0\) must be below p_max \(10.0\)"),
-        (lambda: coi.Uniform(10.0, 10.0), r"must be below p_max"),
-        (lambda: coi.Beta(math.nan, 10.0, 1, 1), r"p_min and p_max must be finite"),
-        (lambda: coi.Beta(A, B, 0.0, 1.0), r"alpha \(Beta shape\) must be a finite number > 0"),
-        (lambda: coi.Beta(A, B, 1.0, -2.0), r"beta \(Beta shape\)"),
+        (lambda: coi.Uniform(150.0, 10.0), r"Uniform.p_max = 10.0: expected above p_min \(150.0\): swap them"),
+        (lambda: coi.Uniform(10.0, 10.0), r"Uniform.p_max = 10.0: expected above p_min \(10.0\)"),
+        (lambda: coi.Beta(math.nan, 10.0, 1, 1), r"Beta.p_min = nan: expected a finite number"),
+        (lambda: coi.Beta(A, B, 0.0, 1.0), r"Beta.alpha = 0.0: expected a finite number > 0"),
+        (lambda: coi.Beta(A, B, 1.0, -2.0), r"Beta.beta = -2.0"),
         (lambda: coi.ClippedExponential(A, B, 0.0), r"scale"),
-        (lambda: coi.DiscretePrices(A, B, [5.0, 20.0], [1, 1]), r"prices must lie inside the bounds \[p_min, p_max\]"),
+        (lambda: coi.DiscretePrices(A, B, [5.0, 20.0], [1, 1]), r"expected prices inside the bounds \[p_min, p_max\]"),
         (lambda: coi.DiscretePrices(A, B, [20.0, 160.0], [1, 1]), r"widen the bounds or clip the prices"),
-        (lambda: coi.DiscretePrices(A, B, [20.0, 30.0], [1, -1]), r"weights must be non-negative"),
-        (lambda: coi.DiscretePrices(A, B, [20.0, 30.0], [1]), r"one shape"),
-        (lambda: coi.AtomAtMin(coi.Uniform(A, B), 1.0), r"weight \(mass of the atom at p_min\) must lie in \(0, 1\)"),
+        (lambda: coi.DiscretePrices(A, B, [20.0, 30.0], [1, -1]), r"DiscretePrices.weights = \[1, -1\]: expected non-negative weights"),
+        (lambda: coi.DiscretePrices(A, B, [20.0, 30.0], [1]), r"shaped like weights"),
+        (lambda: coi.AtomAtMin(coi.Uniform(A, B), 1.0), r"AtomAtMin.weight = 1.0: expected a finite number in \(0, 1\)"),
         (lambda: coi.coi_monte_carlo(coi.Uniform(A, B), 2, 1, np.random.default_rng(0)), r"n_draws"),
     ],
 )
