@@ -1,4 +1,4 @@
-"""Cost of Information: price distributions, the expected lowest quote, erosion and rates (MODEL.md section 2).
+"""Cost of Information: price distributions, the expected lowest quote, erosion and rates (Model reference, section 2).
 
 A pricing policy quotes prices drawn from a distribution F on the bounds [p_min, p_max], where
 p_min is the minimum viable price. Its premium is
@@ -334,7 +334,7 @@ def surge_discount_distribution(
     surge: float = 1.2,
     discount: float = 0.9,
 ) -> DiscretePrices:
-    """Quote distribution of the surge-discount heuristic (MODEL.md section 1).
+    """Quote distribution of the surge-discount heuristic (Model reference, section 1).
 
     Prices come from :func:`phantom_lib.data.events.surge_discount_prices` (``base_prices`` and
     ``q_hat`` broadcast together, e.g. one base price against a (T,) demand series, or (N,)
@@ -492,7 +492,7 @@ def collusive_coi(dist: PriceDistribution, n: int, k: int) -> float:
 
 
 def coi_leak(f: npt.ArrayLike, info_value: float = 1.0) -> FloatArray | float:
-    """COI_leak = f * InfoValue, the per-quote penalty used in training (MODEL.md sections 2 and 6).
+    """COI_leak = f * InfoValue, the per-quote penalty used in training (Model reference, sections 2 and 6).
 
     ``f``: agent probability of the quote's requester, in [0, 1] (any shape). ``info_value``: the
     constant query tax c_info >= 0; the leak is in its units (the pricing environment multiplies it

@@ -1,4 +1,4 @@
-"""Distinguishability of human and agent sessions by KL divergence (MODEL.md section 4).
+"""Distinguishability of human and agent sessions by KL divergence (Model reference, section 4).
 
 Array-level core shared by the cohort analysis and the simulator. A session is an integer
 path over E event states (``-1`` pads after its end). Its own kernel T_s is the MLE of its

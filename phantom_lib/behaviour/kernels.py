@@ -1,4 +1,4 @@
-"""Behaviour kernels: Markov transition matrices estimated from trajectories (MODEL.md section 3).
+"""Behaviour kernels: Markov transition matrices estimated from trajectories (Model reference, section 3).
 
 A trajectory table is the long, time-ordered event table returned by
 :func:`phantom_lib.data.trajectories`: one row per event with at least the columns
@@ -452,7 +452,7 @@ def checked_demand(demand: npt.ArrayLike) -> npt.NDArray[np.float64]:
 def class_demand(
     trajectories: pd.DataFrame, label_column: str = "actor"
 ) -> tuple[tuple[str, ...], dict[str, npt.NDArray[np.float64]]]:
-    """Observed demand proxy q per class over the table's products (MODEL.md section 1).
+    """Observed demand proxy q per class over the table's products (Model reference, section 1).
 
     Returns ``(products, {class: q})``: product ids sorted (events without a product left
     out) and q of shape (N,) summing to 100 (0 everywhere for a class with no product events),
@@ -508,7 +508,7 @@ class FactorisedChain:
     """The catalog-expanded chain in factorised form, P((e', p') | (e, p)) = T[e, e'] c[p'].
 
     Memory O(E^2 + N): the (E*N) x (E*N) matrix is never built (see :func:`expand` for the
-    explicit one). Sessions start with event ~ pi0 and product ~ c (MODEL.md section 5).
+    explicit one). Sessions start with event ~ pi0 and product ~ c (Model reference, section 5).
 
     Attributes:
         kernel: the event kernel T with pi0.

@@ -1,4 +1,4 @@
-"""KL divergence between session kernels and class centroids: the array-level core (MODEL.md section 4).
+"""KL divergence between session kernels and class centroids: the array-level core (Model reference, section 4).
 
 A session is an integer path over E event states (``-1`` pads after its end). Its own kernel T_s
 is the MLE of its consecutive event-to-event pairs; a centroid is the MLE of pooled pairs. Only

@@ -1,4 +1,4 @@
-"""Long-run and absorbing-chain results of behaviour kernels (MODEL.md section 3).
+"""Long-run and absorbing-chain results of behaviour kernels (Model reference, section 3).
 
 A kernel's ``session_end`` is absorbing, so the kernel's own stationary distribution is the
 point mass on ``session_end``. Two views say more:
@@ -130,8 +130,7 @@ def class_summary(kernels: Mapping[str, Kernel], stop_event: str = CHECKOUT) -> 
     """Per class: session length and how sessions end, from the fundamental matrix.
 
     Columns: ``expected_length`` (events per session, only ``session_end`` absorbing);
-    with every state of ``stop_event`` also absorbing (the simulator's rule, MODEL.md
-    section 5): ``p_<stop_event>`` (probability of reaching it), ``p_session_end`` (of ending
+    with every state of ``stop_event`` also absorbing (the simulator's rule, Model reference, section 5): ``p_<stop_event>`` (probability of reaching it), ``p_session_end`` (of ending
     first) and ``length_to_<stop_event>`` (events until either, the stop event included).
     """
     rows = {}

@@ -50,7 +50,7 @@ class Behaviour:
         human, agent: event-level kernels (S states including ``session_end``) over one shared
             label order; rows = source.
         human_centroid, agent_centroid: pooled event-to-event pair counts of each class, shape
-            (S, S); the ``session_end`` row and column are zero (MODEL.md section 4).
+            (S, S); the ``session_end`` row and column are zero (Model reference, section 4).
     """
 
     human: Kernel

@@ -1,4 +1,4 @@
-"""Cohort statistics of the gap scores (MODEL.md section 4): the human-vs-agent test and the
+"""Cohort statistics of the gap scores (Model reference, section 4): the human-vs-agent test and the
 weak agent probability f used as a classifier.
 
 Every function takes the agent and human samples (or scores with a 0/1 class vector) as plain

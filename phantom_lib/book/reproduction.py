@@ -6,8 +6,7 @@ chapter must glue to answer it, how to show them, and the rule that decides agre
 fails loudly when a chapter that is no longer pending lacks one. The page
 ``book/reproduction.md`` renders the rows with :func:`to_markdown`.
 
-Published figures come from the data card, the model reference and the study's issues
-(shared/DATA.md, shared/MODEL.md sections 2, 4 and 8, issue 8's headline).
+Published figures come from :mod:`phantom_lib.published` (each with its source).
 """
 
 from __future__ import annotations

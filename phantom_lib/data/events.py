@@ -1,4 +1,4 @@
-"""Action categories, their weights, and the demand proxy (MODEL.md section 1).
+"""Action categories, their weights, and the demand proxy (Model reference, section 1).
 
 An interaction event has an action name. Names fall in four categories whose weights omega
 order the strength of the purchase signal (cart > dwell > nav > filter). The demand proxy of
@@ -17,7 +17,7 @@ SESSION_END = "session_end"
 """Absorbing terminal state that closes every session."""
 
 CHECKOUT = "checkout_start"
-"""Reaching this event ends a sampled session (MODEL.md section 5)."""
+"""Reaching this event ends a sampled session (Model reference, section 5)."""
 
 CATEGORY_WEIGHTS: dict[str, float] = {"cart": 4.0, "dwell": 2.0, "nav": 1.0, "filter": 0.5}
 """omega per category."""

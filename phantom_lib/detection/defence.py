@@ -1,4 +1,4 @@
-"""The defence experiment in the market simulator (MODEL.md sections 1, 4, 5).
+"""The defence experiment in the market simulator (Model reference, sections 1, 4, 5).
 
 Two questions, both answered on sessions drawn by the simulator's own pieces
 (:mod:`phantom_lib.sim.market`, :mod:`phantom_lib.sim.samplers.numpy`):
@@ -102,7 +102,7 @@ def sessions_of(sampler: NumpySampler, classes: IntArray, condition: FloatArray,
 
     Returns:
         ``(events, products)``, each (n, L_max), ``-1`` after a session ends (``checkout_start``
-        is recorded and ends the session, MODEL.md section 5).
+        is recorded and ends the session, Model reference, section 5).
     """
     paths, products = sampler.sessions(classes, condition, rng)
     return paths.T.copy(), np.where(paths >= 0, products, -1).T.copy()
@@ -156,7 +156,7 @@ def session_weights(f: npt.ArrayLike, mode: str, threshold: float = 0.5) -> Floa
 
 
 def defended_proxy(interest: FloatArray, weights: npt.ArrayLike) -> FloatArray:
-    """q = 100 q_hat / (sum q_hat + eps), q_hat = sum_s w_s interest[s] (MODEL.md section 1); shape (N,).
+    """q = 100 q_hat / (sum q_hat + eps), q_hat = sum_s w_s interest[s] (Model reference, section 1); shape (N,).
 
     Args:
         interest: per-session proxy, shape (M, N) (:func:`session_interest`).

@@ -12,7 +12,7 @@ trajectory table (one trajectory per experiment) and its price logs; :func:`samp
   (:attr:`CohortModel.product_events`); drawn i.i.d. per event from the class's demand
   condition c (:func:`kernels.class_demand`) restricted to the session's store (uniform over the
   store's products if the class never touched one of them): the factorised expansion of
-  MODEL.md section 3, within a store;
+  Model reference, section 3, within a store;
 * page: the product page ``/<store>/products/<product>`` for an event with a product, else the
   most frequent page of that (store, event) in the data (``/<store>`` if never seen);
 * timestamps: a start time resampled from the class's trajectory start times, then inter-event

@@ -1,6 +1,6 @@
 """The errata, measured: each original-engine behaviour beside this book's, on the same inputs.
 
-``book/errata.md`` lists where this book departs from the original engine (MODEL.md section 9).
+``book/errata.md`` lists where this book departs from the original engine (Model reference, section 9).
 These functions put a number on each departure that can be simulated cheaply:
 
 * erratum 1, :func:`transposed_kernel`: the chain the original sampler walked (rows read from

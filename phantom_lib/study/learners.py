@@ -67,6 +67,9 @@ METRICS = (*EVAL_METRICS, "episode_return", "episode_length", "reward_lo", "rewa
            "curve_revenue")
 """Every key :func:`train` returns (see the module docstring)."""
 
+NET_ARCH = (64, 64)
+"""Hidden layer widths of the SB3 learners' MlpPolicy (Model reference, section 7)."""
+
 REFERENCE_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "ppo": {"learning_rate": 3e-4, "gamma": 0.99, "n_steps": 2048, "batch_size": 256, "n_epochs": 10,
             "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0},
@@ -74,7 +77,7 @@ REFERENCE_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "dqn": {"buffer_size": 50_000, "batch_size": 256, "learning_starts": 1000, "target_update_interval": 1000,
             "exploration_fraction": 0.2, "exploration_final_eps": 0.05},
 }
-"""MODEL.md section 7 settings; the step counts among them are scaled by :func:`sb3_hyperparameters`."""
+"""Model reference, section 7 settings; the step counts among them are scaled by :func:`sb3_hyperparameters`."""
 
 SCALED = {"ppo": {"n_steps": 4, "batch_size": 4}, "a2c": {"n_steps": 4},
           "dqn": {"batch_size": 4, "learning_starts": 8, "target_update_interval": 8}}
@@ -136,7 +139,7 @@ def _sb3_model(algorithm: str, env: gym.Env, timesteps: int, seed: int) -> Any:
 
     torch.set_num_threads(1)
     cls = {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}[algorithm]
-    return cls("MlpPolicy", env, seed=seed, device="cpu", verbose=0, policy_kwargs={"net_arch": [64, 64]},
+    return cls("MlpPolicy", env, seed=seed, device="cpu", verbose=0, policy_kwargs={"net_arch": list(NET_ARCH)},
                **sb3_hyperparameters(algorithm, timesteps))
 
 

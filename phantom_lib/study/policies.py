@@ -35,7 +35,7 @@ class ConstantPolicy:
 
 @dataclass
 class SurgePolicy:
-    """Surge/discount by demand thresholds, the data-collection heuristic (MODEL.md section 1) made global.
+    """Surge/discount by demand thresholds, the data-collection heuristic (Model reference, section 1) made global.
 
     The concentration c = max(q) / mean(q) of the observed proxy measures how strongly demand
     favours one product: c >= ``high`` surges (the scale nearest 1.2), c <= ``low`` discounts

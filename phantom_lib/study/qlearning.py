@@ -1,4 +1,4 @@
-"""A tabular Q-learner of our own (MODEL.md section 7).
+"""A tabular Q-learner of our own (Model reference, section 7).
 
 TD(0) Q-learning over a finite state index produced by a *featuriser* (any callable
 ``obs -> int`` with an ``n_states`` attribute), epsilon-greedy exploration whose epsilon
@@ -32,7 +32,7 @@ class Featuriser(Protocol):
 
 @dataclass(frozen=True)
 class QLearnerConfig:
-    """Hyperparameters of :class:`TabularQLearner` (MODEL.md section 7 defaults).
+    """Hyperparameters of :class:`TabularQLearner` (Model reference, section 7 defaults).
 
     Attributes:
         learning_rate: TD(0) step size in (0, 1].
@@ -65,7 +65,7 @@ class QLearnerConfig:
 class DigitisedFeatures:
     """The PHANTOM featuriser: (mean q, std q, mean p) of the observation, ``bins`` bins each.
 
-    Observation layout (MODEL.md section 6): [q (N), p (N), ...]. Each feature is cut into
+    Observation layout (Model reference, section 6): [q (N), p (N), ...]. Each feature is cut into
     ``bins`` equal-width bins over a fixed range; values outside fall in the end bins:
 
     * mean q over [0, 1.25 * 100 / N]. The proxy is normalised to sum 100, so mean q is always
