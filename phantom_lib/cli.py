@@ -37,7 +37,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _data_standin(args: argparse.Namespace) -> int:
     from phantom_lib.data.sources import load
-    from phantom_lib.data.standin import StandinConfig, write
+    from phantom_lib.standin.rows import StandinConfig, write
 
     path = write(args.output, StandinConfig(seed=args.seed, scale=args.scale, admin_views=args.admin_views))
     loaded = load(path)

@@ -23,7 +23,7 @@ from phantom_lib.book.build import (
     repo_root,
     run_notebook,
 )
-from phantom_lib.book.glued import MissingGlue, Glued
+from phantom_lib.book.glued import Glued, MissingGlue
 
 __all__ = [
     "Glued",

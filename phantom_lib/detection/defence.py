@@ -42,7 +42,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib._validation import check, choice, each, integer, is_real, real, relation
+from phantom_lib._validation import (
+    check,
+    choice,
+    each,
+    integer,
+    is_real,
+    real,
+    relation,
+)
 from phantom_lib.behaviour import distinguish
 from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.data.events import surge_discount_prices, weights_of

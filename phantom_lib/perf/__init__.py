@@ -4,12 +4,12 @@ asserted in tests.
 """
 
 from phantom_lib.perf.bench import (
-    BenchConfig,
     LARGE,
     LOOKUP_FUNCTIONS,
     LOOKUP_PART,
-    ReferenceProfile,
     SCALING_BASE,
+    BenchConfig,
+    ReferenceProfile,
     bare_walk,
     batched,
     batched_rollout,

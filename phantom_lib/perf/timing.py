@@ -31,9 +31,9 @@ from phantom_lib.behaviour.kernels import (
 )
 from phantom_lib.data.events import SESSION_END
 from phantom_lib.data.sources import load
-from phantom_lib.data.standin import StandinConfig, write
 from phantom_lib.data.tables import trajectories
 from phantom_lib.detection.features import _check_unit, session_features
+from phantom_lib.standin.rows import StandinConfig, write
 
 
 def load_benchmark(scales: tuple[int, ...] = (1, 10, 100), repeats: int = 3, seed: int = 0) -> pd.DataFrame:

@@ -11,6 +11,30 @@ not load jax); :mod:`~phantom_lib.sim.errata` measures where the original engine
 from phantom_lib.sim.config import (
     EnvConfig,
 )
+from phantom_lib.sim.dynamics import (
+    ANCHOR_MARKUP,
+    SCALE_RANGE,
+    PricingState,
+    StepParams,
+    initial_state,
+    observe,
+    price_terms,
+    reward_terms,
+    robust_step,
+)
+from phantom_lib.sim.errata import (
+    ORIGINAL_NAV_ACTIONS,
+    ErrataConfig,
+    cart_weight_effect,
+    mixture_f_effect,
+    resample_effect,
+    transposed_kernel,
+    walk_effects,
+)
+from phantom_lib.sim.gym_env import (
+    EpisodeLog,
+    PhantomPricingEnv,
+)
 from phantom_lib.sim.market import (
     F_UNSCORED,
     MarketConfig,
@@ -27,30 +51,6 @@ from phantom_lib.sim.market import (
 from phantom_lib.sim.samplers import (
     BACKENDS,
     make_sampler,
-)
-from phantom_lib.sim.dynamics import (
-    ANCHOR_MARKUP,
-    PricingState,
-    SCALE_RANGE,
-    StepParams,
-    initial_state,
-    observe,
-    price_terms,
-    reward_terms,
-    robust_step,
-)
-from phantom_lib.sim.gym_env import (
-    EpisodeLog,
-    PhantomPricingEnv,
-)
-from phantom_lib.sim.errata import (
-    ErrataConfig,
-    ORIGINAL_NAV_ACTIONS,
-    cart_weight_effect,
-    mixture_f_effect,
-    resample_effect,
-    transposed_kernel,
-    walk_effects,
 )
 
 __all__ = [

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from _simulator_cases import behaviour
 
 from phantom_lib.data.events import weights_of
 from phantom_lib.detection import defence
 from phantom_lib.sim.market import MarketConfig
 from phantom_lib.sim.samplers.numpy import NumpySampler
-from _simulator_cases import behaviour
 
 
 def test_perfect_detector_recovers_true_human_demand_in_a_constructed_case():

@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from test_features import HEADLESS, SAFARI, make_table
 
 from phantom_lib.behaviour import distinguish
 from phantom_lib.detection import detectors, features
-from test_features import HEADLESS, SAFARI, make_table
 
 START = "2026-01-05 10:00:00"
 

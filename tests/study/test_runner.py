@@ -170,7 +170,6 @@ def test_sweep_refuses_to_overwrite_without_resume(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_smoke_sweep_through_ray_records_one_row_per_trial(tmp_path, ray_cluster):
-    from phantom_lib.study import learners
 
     trials = study.design(study.DESIGNS["smoke"])
     results = study.run_trials(trials, study.train, study.ResultsStore(tmp_path), executor="ray", progress=False)

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from phantom_lib import cli, data
 from phantom_lib.behaviour import kernels
-from phantom_lib.data import standin, standin_model
 from phantom_lib.perf import timing
+from phantom_lib.standin import rows as standin
+from phantom_lib.standin import model as standin_model
 
 # The published summary of whoclicked.csv (shared/DATA.md), typed here independently of the library.
 CARD = {

@@ -31,8 +31,8 @@ How a stand-in is made (:func:`generate`):
    a per-event weight; their totals per actor and store make the card's store counts exact.
 
 The two generating kernels (rows = current event, columns = next event) are
-:data:`phantom_lib.data.standin_model.AGENT` (fast, regular, systematic: listing -> item -> details -> cart, many item views,
-barely any hovering) and :data:`~phantom_lib.data.standin_model.HUMAN` (slower, bursty, hover and read titles and paragraphs,
+:data:`phantom_lib.standin.model.AGENT` (fast, regular, systematic: listing -> item -> details -> cart, many item views,
+barely any hovering) and :data:`~phantom_lib.standin.model.HUMAN` (slower, bursty, hover and read titles and paragraphs,
 go back to the listing after most item pages).
 """
 
@@ -51,7 +51,7 @@ import pandas as pd
 from phantom_lib.behaviour import kernels
 from phantom_lib.data import events
 from phantom_lib.data.schema import COLUMNS, INTERACTION, PRICE_LOG
-from phantom_lib.data.standin_model import (
+from phantom_lib.standin.model import (
     ADD,
     ADMIN,
     CLASS_TOTALS,

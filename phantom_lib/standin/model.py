@@ -1,6 +1,6 @@
 """The stand-in's generative model: its two behaviour kernels, its calibration targets and its configuration.
 
-:mod:`phantom_lib.data.standin` writes rows from this model. Here: the eight card events, the
+:mod:`phantom_lib.standin.rows` writes rows from this model. Here: the eight card events, the
 card's totals per class, store and time range (:data:`CLASS_TOTALS`, :data:`STORE_ROWS`,
 :data:`START`, :data:`END`), the two generating kernels (:data:`HUMAN`, :data:`AGENT`; rows =
 current event, columns = next event), :class:`StandinConfig`, and the split of the card's event
