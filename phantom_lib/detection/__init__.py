@@ -1,71 +1,19 @@
 """Agent detection beyond KL and the defence experiment.
 
 Session features (:mod:`~phantom_lib.detection.features`), synthetic cohorts from fitted class
-models (:mod:`~phantom_lib.detection.synthetic`), detectors from a rule to boosted trees and
-multi-task nets with grouped cross-validation (:mod:`~phantom_lib.detection.detectors`), and the
-demand-proxy defence and reconnaissance experiments (:mod:`~phantom_lib.detection.defence`).
+models (:mod:`~phantom_lib.detection.synthetic`), detectors behind one interface with grouped
+cross-validation (:mod:`~phantom_lib.detection.detectors`), the learned models behind them
+(:mod:`~phantom_lib.detection.models`), their evaluation and comparison
+(:mod:`~phantom_lib.detection.comparison`), and the demand-proxy defence and reconnaissance
+experiments (:mod:`~phantom_lib.detection.defence`).
 """
 
-from phantom_lib.detection.defence import (
-    DETECTORS,
-    MODES,
-    DefenceConfig,
-    MarketSessions,
-    ReconConfig,
-    at_alpha,
-    defence_experiment,
-    defended_proxy,
-    human_revenue,
-    markup_factor,
-    recon_experiment,
-    reprice,
-    sample_sessions,
-    session_interest,
-    session_scores,
-    session_weights,
-    sessions_of,
-    summarise_defence,
-)
-from phantom_lib.detection.detectors import (
-    BOUGHT,
-    CONFIDENCE,
-    NET_COLUMNS,
-    PURCHASE_FEATURES,
-    RULE_FEATURES,
-    BoostConfig,
-    BoostedModel,
-    Cohort,
-    Comparison,
-    CrossValidated,
-    CVConfig,
-    Detector,
-    DistilConfig,
-    Distilled,
-    FeatureModel,
-    KLDetector,
-    LearnedDetector,
-    NetConfig,
-    NetModel,
-    RuleConfig,
-    RuleDetector,
-    checkout_cohort,
-    compare_detectors,
-    cross_validate,
-    detector_suite,
-    distil,
-    evaluate_detectors,
-    grouped_splits,
-    make_cohort,
-    multitask_comparison,
-    permutation_importance,
-    precision_at_recall,
-)
 from phantom_lib.detection.features import (
     AUTOMATION_PATTERN,
     BROWSERS,
     CART_ADD,
-    FEATURE_GROUPS,
     FEATURES,
+    FEATURE_GROUPS,
     HEADLESS_PATTERN,
     ITEM_VIEW,
     MIN_DURATION_S,
@@ -83,12 +31,71 @@ from phantom_lib.detection.features import (
     user_agent_features,
 )
 from phantom_lib.detection.synthetic import (
-    PRODUCT_SHARE,
-    RESAMPLED_GROUPS,
     ClassModel,
     CohortModel,
+    PRODUCT_SHARE,
+    RESAMPLED_GROUPS,
     fit_cohort_model,
     sample_cohort,
+)
+from phantom_lib.detection.detectors import (
+    BOUGHT,
+    CONFIDENCE,
+    CVConfig,
+    Cohort,
+    CrossValidated,
+    Detector,
+    FeatureModel,
+    KLDetector,
+    LearnedDetector,
+    NET_COLUMNS,
+    PURCHASE_FEATURES,
+    RuleConfig,
+    RuleDetector,
+    checkout_cohort,
+    columns_problem,
+    cross_validate,
+    grouped_splits,
+    make_cohort,
+)
+from phantom_lib.detection.models import (
+    BoostConfig,
+    BoostedModel,
+    DistilConfig,
+    Distilled,
+    NetConfig,
+    NetModel,
+    distil,
+)
+from phantom_lib.detection.comparison import (
+    Comparison,
+    RULE_FEATURES,
+    compare_detectors,
+    detector_suite,
+    evaluate_detectors,
+    multitask_comparison,
+    permutation_importance,
+    precision_at_recall,
+)
+from phantom_lib.detection.defence import (
+    DETECTORS,
+    DefenceConfig,
+    MODES,
+    MarketSessions,
+    ReconConfig,
+    at_alpha,
+    defence_experiment,
+    defended_proxy,
+    human_revenue,
+    markup_factor,
+    recon_experiment,
+    reprice,
+    sample_sessions,
+    session_interest,
+    session_scores,
+    session_weights,
+    sessions_of,
+    summarise_defence,
 )
 
 __all__ = [
@@ -138,6 +145,7 @@ __all__ = [
     "at_alpha",
     "before_purchase",
     "checkout_cohort",
+    "columns_problem",
     "columns_without",
     "compare_detectors",
     "cross_validate",

@@ -6,7 +6,10 @@ import pytest
 from test_features import HEADLESS, SAFARI, make_table
 
 from phantom_lib.behaviour import distinguish
-from phantom_lib.detection import detectors, features
+from phantom_lib import detection as detectors
+from phantom_lib.detection import detectors as detectors_module
+from phantom_lib.detection import features
+from phantom_lib.detection import models as models_module
 
 START = "2026-01-05 10:00:00"
 
@@ -106,7 +109,7 @@ def test_kl_detector_is_the_distinguishability_f():
     f = detectors.KLDetector().score(cohort)
     direct = distinguish.score_table(cohort.table).frame.set_index("trajectory")["f"]
     pd.testing.assert_series_equal(f.loc[direct.index], direct.rename("kl"), check_names=False)
-    assert f.drop(direct.index).eq(detectors.F_UNSCORED).all()
+    assert f.drop(direct.index).eq(detectors_module.F_UNSCORED).all()
 
 
 def random_cohort(n=120, seed=0):
@@ -132,7 +135,7 @@ def test_distilled_tree_agreement_is_measured_on_held_out_units():
     hard = detectors.distil(cohort, noise, deep, cv)
     assert 0.0 <= hard.agreement < 0.75
     x, _ = features.design_matrix(cohort.features, deep.columns)
-    in_sample = detectors._tree(deep).fit(x, hard.teacher_agent.to_numpy()).score(x, hard.teacher_agent.to_numpy())
+    in_sample = models_module._tree(deep).fit(x, hard.teacher_agent.to_numpy()).score(x, hard.teacher_agent.to_numpy())
     assert in_sample > 0.95
 
 
