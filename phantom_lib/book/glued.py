@@ -96,3 +96,37 @@ def values(notebook: str | Path, names: Iterable[str]) -> dict[str, Any]:
             "Add `glue(name, value, display=False)` to the chapter or fix the name in the reader."
         )
     return {n: glued[n].value for n in names}
+
+
+def snapshot(chapters_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Every glued value of every executed notebook in ``chapters_dir``, for comparing two builds.
+
+    Returns ``{"NN_name:glue_name": {"text": ..., "kind": ..., "timing": ...}}``: the ``text/plain``
+    form (figures and tables by kind only), the kind (``text``, ``figure``, ``html``) and whether
+    the gluing cell is tagged ``nbval-ignore-output`` (a timing, expected to change run to run).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(chapters_dir).glob("*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
+            timing = "nbval-ignore-output" in cell.get("metadata", {}).get("tags", [])
+            for output in cell.get("outputs", []):
+                scrapbook = output.get("metadata", {}).get("scrapbook")
+                if not scrapbook:
+                    continue
+                prefix = len(scrapbook.get("mime_prefix", ""))
+                glued = Glued(scrapbook["name"], {m[prefix:]: c for m, c in output["data"].items()})
+                kind = "figure" if "image/png" in glued.data else "html" if "text/html" in glued.data else "text"
+                out[f"{path.stem}:{glued.name}"] = {"text": glued.text if kind == "text" else "", "kind": kind,
+                                                    "timing": timing}
+    return out
+
+
+def differences(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """What changed between two :func:`snapshot` results, timings left out: one line per glue
+    that disappeared, appeared, or shows a different value."""
+    lines = [f"only before: {k}" for k in sorted(set(before) - set(after))]
+    lines += [f"only after: {k}" for k in sorted(set(after) - set(before))]
+    lines += [f"changed: {k}: {before[k]['text']!r} -> {after[k]['text']!r}"
+              for k in sorted(set(before) & set(after))
+              if not (before[k]["timing"] or after[k]["timing"]) and before[k] != after[k]]
+    return lines

@@ -133,3 +133,27 @@ def test_a_name_glued_twice_is_an_error(tmp_path: Path):
     nb.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="glues 'a' more than once"):
         glued.read(nb)
+
+
+def _notebook(path: Path, cells: list[dict]) -> Path:
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def _glue_cell(name: str, text: str, tags: tuple[str, ...] = ()) -> dict:
+    return {"cell_type": "code", "metadata": {"tags": list(tags)}, "source": "", "outputs": [
+        {"output_type": "display_data", "metadata": {"scrapbook": {"name": name, "mime_prefix": ""}},
+         "data": {"text/plain": text}}]}
+
+
+def test_snapshot_and_differences_leave_timings_out(tmp_path):
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir(), after.mkdir()
+    _notebook(before / "01_a.ipynb", [_glue_cell("n", "29"), _glue_cell("secs", "1.5", ("nbval-ignore-output",)),
+                                      _glue_cell("gone", "1")])
+    _notebook(after / "01_a.ipynb", [_glue_cell("n", "30"), _glue_cell("secs", "2.5", ("nbval-ignore-output",)),
+                                     _glue_cell("new", "2")])
+    a, b = glued.snapshot(before), glued.snapshot(after)
+    assert a["01_a:secs"] == {"text": "1.5", "kind": "text", "timing": True}
+    assert glued.differences(a, b) == ["only before: 01_a:gone", "only after: 01_a:new", "changed: 01_a:n: '29' -> '30'"]
+    assert glued.differences(a, a) == []
