@@ -9,17 +9,9 @@ reference, is scored against the same market, so revenue, profit, COI level and 
 across variants. Shares: alpha0 (``eval_episodes`` episodes) and the stress shares
 alpha0 -/+ max(eps_alpha, 0.15), clipped to [0, 1] (``eval_episodes`` each).
 
-Metrics (per-step means over the evaluation episodes at alpha0, env units): ``reward``,
-``revenue``, ``profit``, ``coi_level``, ``coi_leak``, ``margin``, ``volatility``,
-``supra_share``, ``agent_prob``, ``episode_return``, ``episode_length``; stress figures
-``reward_lo``/``reward_hi``, ``revenue_lo``/``revenue_hi``, ``coi_leak_lo``/``coi_leak_hi`` and
-the worst cases ``worst_reward``, ``worst_revenue`` (minimum over the three shares) and
-``worst_leak`` (maximum); budgets and timings ``train_steps``, ``train_seconds``,
-``train_steps_per_s`` (env steps per second inside training, learner updates included),
-``eval_seconds``; learning curves ``curve_step`` (training steps at the end of each of
-``curve_points`` equal slices), ``curve_reward`` and ``curve_revenue`` (mean per-step reward and
-revenue of the training steps in each slice, exploration included: free to record, unlike
-extra evaluation episodes).
+Metrics: :func:`run_episodes` gives per-step means of :data:`EVAL_METRICS` plus ``episode_return``
+and ``episode_length``; :func:`evaluate` adds the stress figures and worst cases (the full list of a
+trial's metrics is documented in :mod:`phantom_lib.study.learners`).
 """
 
 from __future__ import annotations
