@@ -56,7 +56,9 @@ def unit_box(env: gym.Env) -> gym.Env:
 class Policy(Protocol):
     """What evaluation needs: SB3's ``predict(obs, deterministic) -> (action, state)``."""
 
-    def predict(self, obs: npt.NDArray[np.float32], deterministic: bool = True) -> tuple[Any, Any]: ...
+    def predict(self, obs: npt.NDArray[np.float32], deterministic: bool = True) -> tuple[Any, Any]:
+        """The action for observation ``obs`` (float32, length 2N + 4) and a recurrent state (unused)."""
+        ...
 
 
 def run_episodes(policy: Policy, trial: TrialConfig, alpha0: float, episodes: int, seed: int,

@@ -94,6 +94,7 @@ class StepLog(gym.Wrapper):
         self.revenues: list[float] = []
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Step the wrapped env, log reward and revenue in env units, return the reward scaled."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.rewards.append(float(reward))
         self.revenues.append(float(info["revenue"]))

@@ -95,6 +95,7 @@ class DigitisedFeatures:
 
     @property
     def n_states(self) -> int:
+        """Number of states, bins**3."""
         return self.bins**3
 
     def edges(self) -> list[npt.NDArray[np.float64]]:
