@@ -1,8 +1,11 @@
-"""Shared plotting helpers: behaviour kernels as graphs and heatmaps (notebook 02 and later).
+"""Shared plotting: the book's style and palette, and behaviour kernels as graphs and heatmaps.
 
-Every function returns a matplotlib ``Figure`` with titles, axis labels and units, and draws
-nothing it was not given: the numbers come from :mod:`phantom_lib.behaviour.kernels` and
-:mod:`phantom_lib.behaviour.markov`.
+:func:`use_book_style` sets matplotlib's defaults every chapter plots with (resolution and type
+sizes legible at 1280 px, the colour-blind-safe cycle of :data:`CYCLE`); :data:`PALETTE` gives one
+colour per meaning, the same in every figure of the book (human vs agent, baseline vs defended,
+the thesis's figures vs ours). Every kernel function returns a matplotlib ``Figure`` with titles,
+axis labels and units, and draws nothing it was not given: the numbers come from
+:mod:`phantom_lib.behaviour.kernels` and :mod:`phantom_lib.behaviour.markov`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,42 @@ from matplotlib.lines import Line2D
 
 from phantom_lib.behaviour.kernels import Kernel, event_of
 from phantom_lib.data.events import CATEGORY_WEIGHTS, SESSION_END, category_of
+
+CYCLE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+"""The Okabe-Ito colours (distinguishable with the common colour-vision deficiencies)."""
+
+PALETTE = {
+    "human": "#0072B2",
+    "agent": "#D55E00",
+    "baseline": "#0072B2",
+    "defended": "#D55E00",
+    "reference": "#7F7F7F",
+    "thesis": "#000000",
+    "book": "#009E73",
+    "prediction": "#CC79A7",
+}
+"""One colour per meaning across the book: classes (human, agent), variants (baseline, defended,
+reference policies), and sources (the thesis's published figures, this book's, an analytic
+prediction)."""
+
+FIGURE_DPI = 150
+"""Pixels per inch of every chapter figure: a 4-inch-wide figure is 600 px, legible at 1280 px."""
+
+
+def use_book_style() -> None:
+    """Set matplotlib's defaults for the book: :data:`FIGURE_DPI`, readable type, :data:`CYCLE`."""
+    plt.rcParams.update({
+        "figure.dpi": FIGURE_DPI,
+        "savefig.dpi": FIGURE_DPI,
+        "font.size": 10,
+        "axes.titlesize": 11,
+        "axes.labelsize": 10,
+        "legend.fontsize": 9,
+        "axes.prop_cycle": plt.cycler(color=CYCLE),
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    })
+
 
 CATEGORY_COLOURS = {"cart": "#d62728", "dwell": "#ff7f0e", "nav": "#1f77b4", "filter": "#2ca02c", "end": "#7f7f7f"}
 """Node colour per action category (and for ``session_end``)."""

@@ -3,8 +3,11 @@
 Serves the HTML folder on localhost, visits each page with Playwright driving Debian's
 ``chromium``, and records, per page: console errors and uncaught exceptions, requests that
 failed, requests to any host other than localhost (blocked: the book must work offline),
-images that did not load (``naturalWidth == 0``), formulas MathJax did not typeset, and
-internal links whose file or ``#anchor`` does not exist. Saves a full-page screenshot of each page. Every page is then opened again
+images that did not load (``naturalWidth == 0``), formulas MathJax did not typeset,
+internal links whose file or ``#anchor`` does not exist, links to "hosts" that are file names
+(``http://MODEL.md``: a document cited as if it were a web site), figures rendered narrower than
+:data:`MIN_FIGURE_WIDTH` CSS px on the 1280 px page, and captions whose text colour falls below
+the WCAG AA contrast ratio :data:`MIN_CAPTION_CONTRAST` against their background. Saves a full-page screenshot of each page. Every page is then opened again
 from the file system (``file://``, the same checks but links) to show the book works without
 a server.
 
@@ -42,6 +45,17 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+VIEWPORT = {"width": 1280, "height": 900}
+"""The page size every check runs at (CSS px)."""
+
+MIN_FIGURE_WIDTH = 600
+"""A figure (an image in a notebook output or a ``<figure>``) must render at least this wide (CSS px)."""
+
+MIN_CAPTION_CONTRAST = 4.5
+"""WCAG AA: the contrast ratio of normal text against its background must reach 4.5:1."""
+
+FILE_SUFFIXES = {"md", "py", "ipynb", "csv", "txt", "json", "yml", "yaml", "toml", "gz", "parquet", "png", "rst", "bib"}
+"""A link whose host ends in one of these is a file name mistaken for a web address."""
 SKIPPED_DIRS = {"_static", "_sources", "_images", "reports", "_downloads"}
 
 _LOAD_ALL_IMAGES = """async () => {
@@ -55,6 +69,29 @@ _MATH = """async () => {
   return [document.querySelectorAll(".math").length, document.querySelectorAll("mjx-container").length];
 }"""
 _LINKS = "() => [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"
+_FIGURES = """() => [...document.querySelectorAll('.cell_output img, figure img')]
+  .filter(img => img.naturalWidth > 0)
+  .map(img => [img.getAttribute('src') || '', img.getBoundingClientRect().width])"""
+_CAPTIONS = """() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => {
+    const lin = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  };
+  const background = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] > 0)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  return [...document.querySelectorAll('figcaption, .caption, .caption-text')]
+    .filter(el => el.textContent.trim())
+    .map(el => {
+      const fg = luminance(rgb(getComputedStyle(el).color).slice(0, 3)), bg = luminance(background(el));
+      return [el.textContent.trim().slice(0, 60), (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05)];
+    });
+}"""
 
 
 @dataclass
@@ -68,6 +105,9 @@ class PageReport:
     remote_requests: list[str] = field(default_factory=list)
     broken_images: list[str] = field(default_factory=list)
     broken_links: list[str] = field(default_factory=list)
+    file_links: list[str] = field(default_factory=list)
+    narrow_figures: list[str] = field(default_factory=list)
+    faint_captions: list[str] = field(default_factory=list)
     unrendered_math: list[str] = field(default_factory=list)
     n_images: int = 0
     n_links: int = 0
@@ -80,6 +120,9 @@ class PageReport:
             "request to another host (blocked)": self.remote_requests,
             "image not loaded": self.broken_images,
             "broken internal link": self.broken_links,
+            "link to a file name as if it were a host": self.file_links,
+            f"figure narrower than {MIN_FIGURE_WIDTH} px": self.narrow_figures,
+            f"caption contrast below {MIN_CAPTION_CONTRAST}:1": self.faint_captions,
             "math not typeset": self.unrendered_math,
         }
         return [f"{self.page}: {kind}: {item}" for kind, items in kinds.items() for item in items]
@@ -120,6 +163,13 @@ def link_problem(html_dir: Path, page: str, href: str) -> str | None:
     return None
 
 
+def file_link(href: str) -> bool:
+    """True for an http(s) link whose host is a file name (``http://MODEL.md``, ``https://notes.ipynb``)."""
+    parts = urlsplit(href)
+    host = (parts.hostname or "").rsplit(".", 1)
+    return parts.scheme in {"http", "https"} and len(host) == 2 and host[1].lower() in FILE_SUFFIXES
+
+
 @contextmanager
 def serve(html_dir: Path) -> Iterator[str]:
     """Serve ``html_dir`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
@@ -156,11 +206,15 @@ def _visit(context, url: str, report: PageReport, html_dir: Path, screenshot: Pa
     images = page.evaluate(_LOAD_ALL_IMAGES)
     report.n_images = len(images)
     report.broken_images += [src for src, width in images if width == 0]
+    report.narrow_figures += [f"{src} ({width:.0f} px)" for src, width in page.evaluate(_FIGURES) if width < MIN_FIGURE_WIDTH]
+    report.faint_captions += [f"{text!r} ({ratio:.2f}:1)" for text, ratio in page.evaluate(_CAPTIONS)
+                              if ratio < MIN_CAPTION_CONTRAST]
     if url.startswith("http"):
         landed = urlsplit(page.url).path.lstrip("/")  # after redirects (the root index.html is one)
         hrefs = page.evaluate(_LINKS)
         report.n_links = len(hrefs)
         report.broken_links += [p for p in (link_problem(html_dir, landed, h) for h in hrefs) if p]
+        report.file_links += [h for h in hrefs if file_link(h)]
     if screenshot is not None:
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshot), full_page=True)
@@ -187,7 +241,7 @@ def check_site(html_dir: Path, screenshots: Path | None = None, chromium: Path =
         shutil.rmtree(screenshots, ignore_errors=True)
     with serve(html_dir) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_FLAGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport=VIEWPORT)
         current: list[PageReport] = []
 
         def route(route) -> None:

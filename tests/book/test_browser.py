@@ -61,6 +61,9 @@ def test_the_checker_reports_what_a_reader_would_hit(tmp_path: Path):
 <img src="pixel.png"><img src="missing.png">
 <a href="ok.html#top">fine</a><a href="ok.html#nowhere">bad anchor</a><a href="gone.html">gone</a>
 <a href="https://example.org/">external link, not followed</a><a href="mailto:x@example.org">mail</a>
+<a href="http://MODEL.md">a document cited as a host</a>
+<figure><img src="pixel.png" style="width: 300px"><figcaption style="color: #ccc">A pale caption</figcaption></figure>
+<figure><img src="pixel.png" style="width: 700px"><figcaption style="color: #222">A readable caption</figcaption></figure>
 <span class="math">\\(x^2\\)</span>
 <script>console.error("boom")</script>
 </body></html>""")
@@ -69,9 +72,18 @@ def test_the_checker_reports_what_a_reader_would_hit(tmp_path: Path):
     bad, ok = reports["index.html"], reports["ok.html"]
     assert ok.problems() == []
     assert bad.remote_requests == ["https://cdn.example.org/lib.js"]
-    assert bad.broken_images == ["missing.png"] and bad.n_images == 2
+    assert bad.broken_images == ["missing.png"] and bad.n_images == 4
+    assert bad.file_links == ["http://MODEL.md"]
+    assert bad.narrow_figures == ["pixel.png (300 px)"]
+    assert len(bad.faint_captions) == 1 and bad.faint_captions[0].startswith("'A pale caption' (1.6")
     assert [p.split(" ->")[0] for p in bad.broken_links] == ["ok.html#nowhere", "gone.html"]
     assert any("boom" in e for e in bad.console_errors)
     assert bad.unrendered_math == ["1 of 1 formulas (is MathJax loaded?)"]
     assert (tmp_path / "shots" / "index.png").exists()
     assert reports["index.html (file://)"].broken_images == ["missing.png"]
+
+
+def test_file_names_are_not_hosts():
+    assert browser.file_link("http://MODEL.md") and browser.file_link("https://data/README.md") is False
+    assert browser.file_link("https://notes.ipynb") and not browser.file_link("https://example.org/MODEL.md")
+    assert not browser.file_link("mailto:x@example.md") and not browser.file_link("../model.html")
