@@ -2,7 +2,8 @@
 
 Second stage of the data flow: trajectories (from :mod:`phantom_lib.data`) become per-class
 transition kernels (:mod:`~phantom_lib.behaviour.kernels`, MLE at two granularities) and absorbing
-chains (:mod:`~phantom_lib.behaviour.markov`); each trajectory's KL gap to the class centroids
+chains (:mod:`~phantom_lib.behaviour.markov`) and the expected proxy mass of a session
+(:mod:`~phantom_lib.behaviour.mass`); each trajectory's KL gap to the class centroids
 (:mod:`~phantom_lib.behaviour.kl`, :mod:`~phantom_lib.behaviour.distinguish`) is tested between
 classes (:mod:`~phantom_lib.behaviour.separation`: Mann-Whitney, bootstrap, permutations, AUC,
 calibration) and for power (:mod:`~phantom_lib.behaviour.power`); :class:`Behaviour` is what the
@@ -46,6 +47,14 @@ from phantom_lib.behaviour.markov import (
     restart_matrix,
     stationary,
     visit_frequencies,
+)
+from phantom_lib.behaviour.mass import (
+    MAX_LEN,
+    SessionMass,
+    class_masses,
+    mixture_mass,
+    predicted_revenue,
+    session_mass,
 )
 from phantom_lib.behaviour.kl import (
     EPS,
@@ -117,6 +126,7 @@ __all__ = [
     "KernelError",
     "MAX_DRAWS_PER_PATH",
     "MAX_EXPANDED_STATES",
+    "MAX_LEN",
     "MIN_EVENTS",
     "MannWhitney",
     "PROB_CLIP",
@@ -124,6 +134,7 @@ __all__ = [
     "ROW_SUM_TOLERANCE",
     "SHORT",
     "STREAMS",
+    "SessionMass",
     "ScoreConfig",
     "Scores",
     "UNSHARED",
@@ -142,6 +153,7 @@ __all__ = [
     "class_gaps",
     "class_kernels",
     "class_kl",
+    "class_masses",
     "class_summary",
     "cohort_test",
     "compare_scores",
@@ -161,6 +173,7 @@ __all__ = [
     "load_behaviour",
     "mann_whitney",
     "minimum_detectable_effect",
+    "mixture_mass",
     "paper_vs_book",
     "path_gaps",
     "paths_table",
@@ -168,6 +181,7 @@ __all__ = [
     "permutation_test",
     "power_by_size",
     "power_curve",
+    "predicted_revenue",
     "reliability",
     "rescoring_permutation_test",
     "restart_matrix",
@@ -175,6 +189,7 @@ __all__ = [
     "sample_paths",
     "sample_scorable",
     "score_table",
+    "session_mass",
     "simulate_p_values",
     "state_kl",
     "stationary",
