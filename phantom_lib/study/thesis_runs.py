@@ -289,8 +289,8 @@ class ShiftTest:
         table: by alpha: ``defended``, ``baseline`` (same alpha), ``shifted`` (baseline at
             min(alpha + eps, 1), linear interpolation between table rows), ``residual`` = defended -
             shifted and ``residual_pct`` (% of shifted), ``unshifted_residual`` = defended - baseline.
-        stats: ``eps``; ``rmse_shifted`` and ``rmse_unshifted`` (revenue units), ``mean_abs_pct``
-            (mean |residual_pct|), ``correlation`` (Pearson, defended vs shifted), ``r2`` (1 - SS of
+        stats: ``eps``; ``rmse_shifted`` and ``rmse_unshifted`` (revenue units), ``mean_pct`` and
+            ``mean_abs_pct`` (mean residual_pct and mean |residual_pct|), ``correlation`` (Pearson, defended vs shifted), ``r2`` (1 - SS of
             the residuals / SS of defended about its mean), ``best_eps`` and ``best_rmse`` (the
             shift in [0, ``max_eps``] on a grid of 0.01 that fits best), and two yardsticks:
             ``rmse_constant_pct`` (the rival "the defence costs a constant share": defended =
@@ -333,6 +333,7 @@ def shift_test(summary: pd.DataFrame, eps: float = EVALUATION["eps_alpha_defende
         "eps": float(eps),
         "rmse_shifted": rmse(residual),
         "rmse_unshifted": rmse(defended - base),
+        "mean_pct": float(np.mean(table["residual_pct"])),
         "mean_abs_pct": float(np.mean(np.abs(table["residual_pct"]))),
         "correlation": float(np.corrcoef(defended, prediction)[0, 1]),
         "r2": float(1.0 - np.sum(residual**2) / np.sum((defended - defended.mean()) ** 2)),

@@ -6,7 +6,12 @@ import pytest
 from phantom_lib.behaviour import load_behaviour
 from phantom_lib.behaviour.kernels import FactorisedChain, Kernel, sample_paths
 from phantom_lib.behaviour.markov import absorbing_chain
-from phantom_lib.behaviour.mass import class_masses, mixture_mass, predicted_revenue, session_mass
+from phantom_lib.behaviour.mass import (
+    class_masses,
+    mixture_mass,
+    predicted_revenue,
+    session_mass,
+)
 from phantom_lib.data.events import CHECKOUT, weights_of
 
 # page_view (nav, omega 1), checkout_start (cart, omega 4), session_end

@@ -9,7 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib.published import BASELINE_REGRESSION, DEFENCE_REVENUE_DELTA_PCT, RUNS_CARD
+from phantom_lib.published import (
+    BASELINE_REGRESSION,
+    DEFENCE_REVENUE_DELTA_PCT,
+    RUNS_CARD,
+)
 from phantom_lib.study import thesis_runs as tr
 
 
@@ -136,6 +140,7 @@ def test_shift_test_by_hand_between_rows():
     np.testing.assert_allclose(out.table["shifted"], [250.0, 200.0])
     np.testing.assert_allclose(out.table["residual"], [10.0, 0.0])
     assert out.stats["rmse_shifted"] == pytest.approx(np.sqrt(50.0))
+    assert out.stats["mean_pct"] == pytest.approx((100 * 10 / 250 + 0) / 2)
 
 
 def write(folder: Path, name: str, frame: pd.DataFrame) -> Path:
