@@ -114,6 +114,14 @@ BASELINE_REGRESSION: dict[str, float] = {
 revenue units per episode (slope per unit alpha), R^2, heteroskedasticity-robust (HC1) SE of the
 slope."""
 
+RUNS_CARD: dict[str, int] = {
+    "rows": 95,
+    "cells": 31,
+    "distinct_outcomes": 32,
+}
+"""What the card of ``data/published/`` says the baseline runs file holds (source: ``thesis_runs``):
+rows (runs), (alpha, seed) cells, and distinct (revenue, reward) outcomes among the rows."""
+
 EVALUATION: dict[str, Any] = {
     "alphas": tuple(round(0.1 * i, 1) for i in range(11)),
     "seeds": (42, 1337, 7777),

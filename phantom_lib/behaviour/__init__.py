@@ -9,28 +9,19 @@ calibration) and for power (:mod:`~phantom_lib.behaviour.power`); :class:`Behavi
 simulator samples from (:func:`load_behaviour` estimates it from a data source).
 """
 
-from phantom_lib.behaviour.distinguish import (
-    MIN_EVENTS,
-    SHORT,
-    UNSHARED,
-    ScoreConfig,
-    Scores,
-    class_centroids,
-    class_divergence,
-    class_gaps,
-    encode,
-    paths_table,
-    score_table,
-    transition_contributions,
+from phantom_lib.behaviour.model import (
+    Behaviour,
+    CLASSES,
+    load_behaviour,
 )
 from phantom_lib.behaviour.kernels import (
     FINE_COLUMNS,
-    GRANULARITIES,
-    MAX_EXPANDED_STATES,
-    ROW_SUM_TOLERANCE,
     FactorisedChain,
+    GRANULARITIES,
     Kernel,
     KernelError,
+    MAX_EXPANDED_STATES,
+    ROW_SUM_TOLERANCE,
     add_state,
     checked_demand,
     class_demand,
@@ -48,14 +39,6 @@ from phantom_lib.behaviour.kernels import (
     state_kl,
     transition_counts,
 )
-from phantom_lib.behaviour.kl import (
-    EPS,
-    count_pairs,
-    divergence,
-    gaps,
-    kl_terms,
-    path_gaps,
-)
 from phantom_lib.behaviour.markov import (
     Absorption,
     absorbing_chain,
@@ -64,27 +47,42 @@ from phantom_lib.behaviour.markov import (
     stationary,
     visit_frequencies,
 )
-from phantom_lib.behaviour.model import (
-    CLASSES,
-    Behaviour,
-    load_behaviour,
+from phantom_lib.behaviour.mass import (
+    MAX_LEN,
+    SessionMass,
+    class_masses,
+    mixture_mass,
+    predicted_revenue,
+    session_mass,
 )
-from phantom_lib.behaviour.power import (
-    MAX_DRAWS_PER_PATH,
-    PowerConfig,
-    calibrated_threshold,
-    minimum_detectable_effect,
-    power_by_size,
-    power_curve,
-    sample_scorable,
-    simulate_p_values,
+from phantom_lib.behaviour.kl import (
+    EPS,
+    count_pairs,
+    divergence,
+    gaps,
+    kl_terms,
+    path_gaps,
+)
+from phantom_lib.behaviour.distinguish import (
+    MIN_EVENTS,
+    SHORT,
+    ScoreConfig,
+    Scores,
+    UNSHARED,
+    class_centroids,
+    class_divergence,
+    class_gaps,
+    encode,
+    paths_table,
+    score_table,
+    transition_contributions,
 )
 from phantom_lib.behaviour.separation import (
-    PROB_CLIP,
-    STREAMS,
     CohortConfig,
     CohortTest,
     MannWhitney,
+    PROB_CLIP,
+    STREAMS,
     auc,
     auc_bootstrap,
     best_temperature,
@@ -102,6 +100,16 @@ from phantom_lib.behaviour.separation import (
     temperature_scan,
     u_statistic,
 )
+from phantom_lib.behaviour.power import (
+    MAX_DRAWS_PER_PATH,
+    PowerConfig,
+    calibrated_threshold,
+    minimum_detectable_effect,
+    power_by_size,
+    power_curve,
+    sample_scorable,
+    simulate_p_values,
+)
 
 __all__ = [
     "Absorption",
@@ -117,6 +125,7 @@ __all__ = [
     "KernelError",
     "MAX_DRAWS_PER_PATH",
     "MAX_EXPANDED_STATES",
+    "MAX_LEN",
     "MIN_EVENTS",
     "MannWhitney",
     "PROB_CLIP",
@@ -126,6 +135,7 @@ __all__ = [
     "STREAMS",
     "ScoreConfig",
     "Scores",
+    "SessionMass",
     "UNSHARED",
     "absorbing_chain",
     "add_state",
@@ -142,6 +152,7 @@ __all__ = [
     "class_gaps",
     "class_kernels",
     "class_kl",
+    "class_masses",
     "class_summary",
     "cohort_test",
     "compare_scores",
@@ -161,6 +172,7 @@ __all__ = [
     "load_behaviour",
     "mann_whitney",
     "minimum_detectable_effect",
+    "mixture_mass",
     "paper_vs_book",
     "path_gaps",
     "paths_table",
@@ -168,6 +180,7 @@ __all__ = [
     "permutation_test",
     "power_by_size",
     "power_curve",
+    "predicted_revenue",
     "reliability",
     "rescoring_permutation_test",
     "restart_matrix",
@@ -175,6 +188,7 @@ __all__ = [
     "sample_paths",
     "sample_scorable",
     "score_table",
+    "session_mass",
     "simulate_p_values",
     "state_kl",
     "stationary",

@@ -3,8 +3,12 @@
 Array-level core shared by the cohort analysis and the simulator. A session is an integer
 path over E event states (``-1`` pads after its end). Its own kernel T_s is the MLE of its
 consecutive event-to-event pairs; a class centroid T_Y is the MLE of the pooled pairs of the
-class. Only event-to-event pairs count (no move to ``session_end``), for sessions and centroids
-alike, so a session needs at least 2 events to be scored.
+class. By default only event-to-event pairs count (no move to ``session_end``), for sessions and
+centroids alike, so a session needs at least 2 events to be scored; the simulator's f is scored
+this way. :class:`ScoreConfig` ``end_transition=True`` also counts each trajectory's move from its
+last event into ``session_end`` (as the MLE kernels of :mod:`phantom_lib.behaviour.kernels` do),
+so how a session ends becomes evidence too; the set of trajectories scored stays the same (at
+least 2 events), only what their kernels count changes.
 
 Delta_Y(s) = mean over source events observed in both T_s and T_Y of KL(T_s[e] || T_Y[e]), with
 KL(P||Q) = sum over k in P's support of (p_k + eps) log((p_k + eps) / (q_k + eps)).
@@ -30,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._validation import boolean, check, real, relation
 from phantom_lib.behaviour.kl import (
     EPS,
     FloatArray,
@@ -40,6 +45,7 @@ from phantom_lib.behaviour.kl import (
     kl_terms,
     pair_counts,
 )
+from phantom_lib.data.events import SESSION_END
 
 __all__ = ["EPS", "agent_probability", "divergence", "gaps", "kl_terms", "pair_counts"]
 
@@ -105,22 +111,27 @@ class ScoreConfig:
         temperature: T > 0 of f = sigmoid(g / T), in nats.
         eps: KL smoothing constant (> 0).
         state: column of the trajectory table that holds the state (``"event"``).
+        end_transition: also count each trajectory's move from its last event into
+            ``session_end`` (default ``False``: event-to-event pairs only, as the simulator's f).
     """
 
     loo: bool = True
     temperature: float = 1.0
     eps: float = EPS
     state: str = "event"
+    end_transition: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.loo, bool | np.bool_):
-            raise ValueError(f"ScoreConfig.loo must be True or False; got {self.loo!r}")
-        if not (np.isfinite(self.temperature) and self.temperature > 0):
-            raise ValueError(f"ScoreConfig.temperature must be a finite number > 0; got {self.temperature!r}")
-        if not (np.isfinite(self.eps) and self.eps > 0):
-            raise ValueError(f"ScoreConfig.eps must be a finite number > 0; got {self.eps!r}")
-        if not self.state:
-            raise ValueError("ScoreConfig.state must name a column of the trajectory table, e.g. 'event'")
+        owner = "ScoreConfig"
+        check(
+            owner,
+            boolean(owner, "loo", self.loo),
+            real(owner, "temperature", self.temperature, low=0, low_open=True),
+            real(owner, "eps", self.eps, low=0, low_open=True),
+            relation(owner, "state", self.state, isinstance(self.state, str) and bool(self.state),
+                     "the name of a column of the trajectory table, e.g. 'event'"),
+            boolean(owner, "end_transition", self.end_transition),
+        )
 
 
 @dataclass(frozen=True)
@@ -171,16 +182,21 @@ def _check_table(table: pd.DataFrame, state: str) -> None:
         raise ValueError(f"trajectory table column 'actor' must hold 'human' or 'agent'; found {bad[:5]}")
 
 
-def encode(table: pd.DataFrame, state: str = "event") -> tuple[pd.DataFrame, tuple[str, ...], FloatArray]:
+def encode(
+    table: pd.DataFrame, state: str = "event", end_transition: bool = False
+) -> tuple[pd.DataFrame, tuple[str, ...], FloatArray]:
     """Per-trajectory pair counts of a trajectory table, vectorised over all its rows.
 
     Args:
         table: trajectory table (columns ``trajectory``, ``step``, ``actor`` and ``state``).
         state: the state column.
+        end_transition: also count each trajectory's last event -> ``session_end`` (a state then
+            added after the observed ones, or reused if the table already holds it).
 
     Returns:
         ``(info, labels, counts)``: one row per trajectory (sorted by id) with ``trajectory``,
-        ``actor``, ``is_agent``, ``n_events``; the E states (sorted); counts (n, E, E).
+        ``actor``, ``is_agent``, ``n_events``; the E states (sorted; ``session_end`` last when
+        added); counts (n, E, E).
     """
     _check_table(table, state)
     ordered = table.sort_values(["trajectory", "step"], kind="stable")
@@ -195,7 +211,16 @@ def encode(table: pd.DataFrame, state: str = "event") -> tuple[pd.DataFrame, tup
         bad = sorted(set(ids[traj[mixed]]))
         raise ValueError(f"trajectories {bad[:5]} carry more than one actor; each trajectory must have one class")
     same = traj[1:] == traj[:-1]
-    counts = count_pairs(traj[1:][same], codes[:-1][same], codes[1:][same], n, n_events)
+    rows, src, dst = traj[1:][same], codes[:-1][same], codes[1:][same]
+    labels = [str(label) for label in labels]
+    if end_transition:
+        if SESSION_END not in labels:
+            labels.append(SESSION_END)
+        last = first + lengths - 1  # row of each trajectory's last event
+        rows, src = np.concatenate([rows, np.arange(n)]), np.concatenate([src, codes[last]])
+        dst = np.concatenate([dst, np.full(n, labels.index(SESSION_END))])
+        n_events = len(labels)
+    counts = count_pairs(rows, src, dst, n, n_events)
     info = pd.DataFrame(
         {
             "trajectory": np.asarray(ids, dtype=object).astype(str),
@@ -204,7 +229,7 @@ def encode(table: pd.DataFrame, state: str = "event") -> tuple[pd.DataFrame, tup
         }
     )
     info.insert(2, "is_agent", (info["actor"] == "agent").astype(int))
-    return info, tuple(str(label) for label in labels), counts
+    return info, tuple(labels), counts
 
 
 def score_table(table: pd.DataFrame, config: ScoreConfig | None = None) -> Scores:
@@ -216,7 +241,7 @@ def score_table(table: pd.DataFrame, config: ScoreConfig | None = None) -> Score
     default).
     """
     config = config or ScoreConfig()
-    info, labels, counts = encode(table, config.state)
+    info, labels, counts = encode(table, config.state, config.end_transition)
     present = set(info["actor"])
     if present != set(CLASSES):
         raise ValueError(f"scoring needs trajectories of both classes {CLASSES}; the table holds only {sorted(present)}")
@@ -243,9 +268,10 @@ def score_table(table: pd.DataFrame, config: ScoreConfig | None = None) -> Score
 def class_divergence(table: pd.DataFrame, config: ScoreConfig | None = None) -> dict[str, float]:
     """Mean KL between the two class centroids over the source events both observe, in nats:
     ``{"human_vs_agent": mean_e KL(T_H[e] || T_A[e]), "agent_vs_human": mean_e KL(T_A[e] || T_H[e])}``
-    (all trajectories of the table pooled per class; event-to-event pairs only)."""
+    (all trajectories of the table pooled per class; event-to-event pairs, plus the moves into
+    ``session_end`` with ``config.end_transition``)."""
     config = config or ScoreConfig()
-    info, _, counts = encode(table, config.state)
+    info, _, counts = encode(table, config.state, config.end_transition)
     is_agent = info["is_agent"].to_numpy(dtype=bool)
     human, agent = counts[~is_agent].sum(axis=0), counts[is_agent].sum(axis=0)
     return {

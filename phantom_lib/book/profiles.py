@@ -56,6 +56,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "recon_depths": [0, 1, 4],
             "recon_agents": 200,
         },
+        "08_published": {"mc_sessions": 4000},  # reads the thesis's tables and the committed sweep
     },
     "full": {
         "01_dataset": {},
@@ -65,6 +66,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "05_simulator": {},
         "06_sweep": {},
         "07_detection": {},
+        "08_published": {},
     },
 }
 

@@ -39,6 +39,7 @@ CHAPTER_TITLES = {
     "05_simulator": "05 Simulator",
     "06_sweep": "06 Factorial study",
     "07_detection": "07 Detection",
+    "08_published": "08 Published results, re-derived",
 }
 
 PENDING_CHAPTERS: frozenset[str] = frozenset()

@@ -3,7 +3,8 @@
 A :class:`StudyDesign` (:data:`DESIGNS`) lists the trials; :func:`train` trains and evaluates one
 trial (stable-baselines3 PPO/A2C/DQN or the tabular Q-learner, or builds a reference policy);
 :func:`sweep` runs a design on Ray into a resumable :class:`ResultsStore` with provenance; the
-analysis functions (:func:`load_results`, :func:`paired`, :func:`deltas_by`, ...) read it back.
+analysis functions (:func:`load_results`, :func:`paired`, :func:`deltas_by`, ...) read it back;
+:mod:`~phantom_lib.study.thesis_runs` loads and re-analyses the thesis's own published runs.
 """
 
 from phantom_lib.study.analysis import (
@@ -11,6 +12,7 @@ from phantom_lib.study.analysis import (
     algorithm_summary,
     anchors,
     curves,
+    delta_definitions,
     deltas_by,
     design_table,
     factor_tests,
@@ -59,14 +61,15 @@ from phantom_lib.study.qlearning import (
 )
 from phantom_lib.study.runner import run_trials, sweep
 from phantom_lib.study.store import ResultsStore, provenance
+from phantom_lib.study import thesis_runs
 
 __all__ = [
     "BASELINE", "DESIGNS", "EVAL_METRICS", "FACTORS", "LEARNERS", "METRICS", "REFERENCE_POLICIES",
     "SB3_ALGORITHMS", "VARIANTS", "ConstantPolicy", "DigitisedFeatures", "ElasticityPolicy",
     "QLearnerConfig", "RandomPolicy", "ResultsStore", "StudyDesign", "SurgePolicy", "SweepResults",
-    "TabularQLearner", "Trial", "TrialConfig", "algorithm_summary", "anchors", "curves", "deltas_by",
+    "TabularQLearner", "Trial", "TrialConfig", "algorithm_summary", "anchors", "curves", "delta_definitions", "deltas_by",
     "design", "design_table", "evaluate", "factor_tests", "fit", "learning_curve", "load_results",
     "main_effects", "make_env", "paired", "paper_table", "provenance", "reference_policy",
     "relative_delta", "run_episodes", "run_trials", "sb3_hyperparameters", "seed_ci", "slope", "sweep",
-    "train", "varying", "win_rates",
+    "thesis_runs", "train", "varying", "win_rates",
 ]

@@ -180,6 +180,28 @@ def deltas_by(pairs: pd.DataFrame, by: str | Sequence[str] = "alpha0") -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def delta_definitions(pairs: pd.DataFrame, by: str = "algorithm") -> pd.DataFrame:
+    """Defended - baseline revenue in % under four ways of averaging, pooled and per level of ``by``.
+
+    Columns (all in %): ``ratio_of_means`` (:func:`relative_delta` over the group's pairs),
+    ``mean_of_ratios`` (100 mean(defended / baseline - 1) over pairs), ``per_seed`` (ratio of means
+    per seed, then the mean over seeds: :func:`deltas_by`, chapter 06's headline) and
+    ``mean_over_alpha0`` (ratio of means per alpha0, then the mean over alpha0: the thesis's
+    headline definition); ``n_pairs``. The first row (``all``) pools every pair.
+    """
+
+    def row(group: pd.DataFrame) -> dict[str, float]:
+        def mean_of(key: str) -> float:
+            return float(group.groupby(key).apply(relative_delta, include_groups=False).mean())
+
+        return {"ratio_of_means": relative_delta(group),
+                "mean_of_ratios": float(100.0 * (group["defended"] / group["baseline"] - 1.0).mean()),
+                "per_seed": mean_of("seed"), "mean_over_alpha0": mean_of("alpha0"), "n_pairs": len(group)}
+
+    rows = {"all": row(pairs)} | {str(level): row(group) for level, group in pairs.groupby(by)}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(by).astype({"n_pairs": int})
+
+
 def slope(frame: pd.DataFrame, outcome: str = "revenue", x: str = "alpha0") -> dict[str, float]:
     """OLS ``outcome ~ x`` with an HC1 95% CI of the slope; also the slope as % of the intercept."""
     import statsmodels.formula.api as smf

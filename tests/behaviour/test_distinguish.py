@@ -178,8 +178,51 @@ def test_bad_tables_raise_clear_errors(change, error, message):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"temperature": 0.0}, "temperature"), ({"eps": -1.0}, "eps"), ({"loo": "yes"}, "loo"), ({"state": ""}, "state")],
+    [({"temperature": 0.0}, "temperature"), ({"eps": -1.0}, "eps"), ({"loo": "yes"}, "loo"), ({"state": ""}, "state"),
+     ({"end_transition": 1}, "end_transition")],
 )
 def test_score_config_is_validated(kwargs, message):
     with pytest.raises(ValueError, match=f"ScoreConfig.{message}"):
         ScoreConfig(**kwargs)
+
+
+# Humans "ab", "abb"; agents "ab", "aba". Event-to-event pairs cannot tell g1 "ab" from a human
+# (every a -> b row is the same); its move b -> session_end can: humans end after b 2 times in 3,
+# agents 1 time in 2 (and agents also end after a).
+END_COHORT = {"h1": ("human", "ab"), "h2": ("human", "abb"), "g1": ("agent", "ab"), "g2": ("agent", "aba")}
+
+
+def test_end_transition_is_off_by_default_and_counts_the_move_into_session_end_when_on():
+    info, labels, counts = encode(table(END_COHORT))
+    assert labels == ("a", "b") and counts.sum() == 6
+    info, labels, counts = encode(table(END_COHORT), end_transition=True)
+    assert labels == ("a", "b", "session_end")
+    np.testing.assert_array_equal(counts[info["trajectory"].tolist().index("g2")],
+                                  [[0, 1, 0], [1, 0, 0], [0, 0, 0]] + np.array([[0, 0, 1], [0, 0, 0], [0, 0, 0]]))
+    assert counts[:, :, 2].sum() == 4 and counts[:, 2, :].sum() == 0
+
+
+def test_end_transition_changes_the_gap_by_hand():
+    without = row(score_table(table(END_COHORT), ScoreConfig(loo=False)).frame, "g1")
+    assert without["gap"] == pytest.approx(0.0, abs=1e-9)
+    scores = score_table(table(END_COHORT), ScoreConfig(loo=False, end_transition=True))
+    g1 = row(scores.frame, "g1")
+    # g1: a -> (b 1), b -> (end 1). Human centroid: a -> (b 1), b -> (b 1/3, end 2/3).
+    # Agent centroid: a -> (b 2/3, end 1/3), b -> (a 1/2, end 1/2).
+    delta_h = (kl([0, 1, 0], [0, 1, 0]) + kl([0, 0, 1], [0, 1 / 3, 2 / 3])) / 2
+    delta_a = (kl([0, 1, 0], [0, 2 / 3, 1 / 3]) + kl([0, 0, 1], [1 / 2, 0, 1 / 2])) / 2
+    assert g1["delta_h"] == pytest.approx(delta_h, rel=1e-12)
+    assert g1["delta_a"] == pytest.approx(delta_a, rel=1e-12)
+    assert g1["gap"] == pytest.approx(-np.log(2) / 2, rel=1e-6)  # now human-like
+
+
+def test_end_transition_keeps_the_scored_set_and_reuses_a_session_end_state():
+    with_short = {**END_COHORT, "h3": ("human", "c")}
+    on = score_table(table(with_short), ScoreConfig(end_transition=True))
+    off = score_table(table(with_short))
+    assert on.n_excluded == off.n_excluded == {SHORT: 1, UNSHARED: 0}
+    explicit = table({"h1": ("human", "ab"), "g1": ("agent", "ba")})
+    explicit.loc[len(explicit)] = {"trajectory": "h1", "actor": "human", "is_agent": 0, "step": 2, "event": "session_end"}
+    info, labels, counts = encode(explicit, end_transition=True)
+    assert labels == ("a", "b", "session_end")
+    assert counts[info["trajectory"].tolist().index("h1"), 2, 2] == 1  # h1's recorded session_end moves into session_end once more

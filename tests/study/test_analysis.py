@@ -96,3 +96,25 @@ def test_paper_table_leaves_alphas_outside_the_design_empty():
     assert paper.iloc[0] == pytest.approx(-1.5)  # seed 0: (97 - 100) / 100; seed 1: 0
     assert paper.iloc[0] == pytest.approx(sa.deltas_by(pairs).iloc[-1]["mean"])
     assert np.isnan(paper.iloc[1]) and np.isnan(paper.iloc[3])
+
+
+def test_delta_definitions_by_hand():
+    # ppo: alpha0 0.1 (seed 0) 90 vs 100 and alpha0 0.4 (seed 1) 30 vs 20; a2c: 100 vs 100 (seed 0)
+    pairs = pd.DataFrame({
+        "algorithm": ["ppo", "ppo", "a2c"], "alpha0": [0.1, 0.4, 0.1], "seed": [0, 1, 0],
+        "defended": [90.0, 30.0, 100.0], "baseline": [100.0, 20.0, 100.0],
+    })
+    out = sa.delta_definitions(pairs, "algorithm")
+    assert list(out.index) == ["all", "a2c", "ppo"]
+    ppo = out.loc["ppo"]
+    assert ppo["ratio_of_means"] == pytest.approx(100 * (60 - 60) / 60)  # 0 %
+    assert ppo["mean_of_ratios"] == pytest.approx(100 * (-0.1 + 0.5) / 2)  # +20 %
+    assert ppo["per_seed"] == pytest.approx((-10 + 50) / 2)
+    assert ppo["mean_over_alpha0"] == pytest.approx((-10 + 50) / 2)
+    pooled = out.loc["all"]
+    assert pooled["ratio_of_means"] == pytest.approx(100 * (220 / 3 - 220 / 3) / (220 / 3))
+    assert pooled["mean_of_ratios"] == pytest.approx(100 * (-0.1 + 0.5 + 0.0) / 3)
+    # seed 0: (190 - 200) / 200 = -5 %, seed 1: +50 %; alpha0 0.1: -5 %, alpha0 0.4: +50 %
+    assert pooled["per_seed"] == pytest.approx(22.5)
+    assert pooled["mean_over_alpha0"] == pytest.approx(22.5)
+    assert out["n_pairs"].tolist() == [3, 1, 2]
