@@ -1,7 +1,9 @@
 """The reproduction table: each published PHANTOM claim beside this book's figure.
 
 A :class:`Claim` holds what the thesis published (as published), the names of the values a
-chapter must glue to answer it, how to show them, and the rule that decides agree/differ.
+chapter must glue to answer it, how to show them, the rule that decides agree/differ, and whether
+the claim can be tested here at all (:data:`TESTABILITY`): a claim about the real data, or a count
+the stand-in was built to match, is shown with this book's figure but reads "not tested".
 :func:`rows` reads the glued values from the executed chapters (never typed numbers) and
 fails loudly when a chapter that is no longer pending lacks one. The page
 ``book/reproduction.md`` renders the rows with :func:`to_markdown`.
@@ -24,12 +26,29 @@ from phantom_lib.book import glued
 from phantom_lib.published import (
     DATA_CARD,
     DEFENCE_REVENUE_DELTA_PCT,
+    BASELINE_REGRESSION,
     DISTINGUISHABILITY,
     PROFILE,
     PROFILE_LOOKUP_SHARE_PCT,
 )
 
-AGREE, DIFFER, PENDING = "agree", "differ", "pending"
+AGREE, DIFFER, NOT_TESTED, PENDING = "agree", "differ", "not tested", "pending"
+
+TESTABLE = "yes"
+"""The claim is about the method (a theorem, the model, an engine), not about the data set."""
+THESIS_RUNS = "yes, on the thesis's own runs"
+"""The book recomputes the claim from the thesis's published run tables (``data/published``)."""
+REAL_DATA = "no: needs the real data"
+"""The claim is a finding on the real WhoClickedIt file; the stand-in cannot confirm or refute it."""
+BY_CONSTRUCTION = "no: the stand-in is built to match"
+"""The stand-in was generated to reproduce this figure, so agreement says nothing."""
+REIMPLEMENTATION = "partly: against our re-implementation of the original"
+"""Measured against this book's reference backend, which mirrors the original engine's hot path,
+not against the original engine itself."""
+TESTABILITY = (TESTABLE, THESIS_RUNS, REAL_DATA, BY_CONSTRUCTION, REIMPLEMENTATION)
+"""Whether (and how) a claim can be tested in this book."""
+UNTESTED = frozenset({REAL_DATA, BY_CONSTRUCTION})
+"""Claims that read "not tested" whatever the figures."""
 
 CHAPTER_TITLES = {
     "01_dataset": "01 Data set",
@@ -60,6 +79,12 @@ def within(name: str, published: float, tolerance: float, why: str) -> Rule:
     """Agree when ``|value - published| <= tolerance``; ``why`` says where the tolerance comes from."""
     return Rule(f"|{name} − ({published:g})| ≤ {tolerance:.3g} ({why})",
                 lambda v: abs(v[name] - published) <= tolerance)
+
+
+def within_relative(name: str, published: float, tolerance: float) -> Rule:
+    """Agree when ``|value / published - 1| <= tolerance`` (a recomputation from the same data)."""
+    return Rule(f"|{name} / ({published:g}) − 1| ≤ {tolerance:g}",
+                lambda v: abs(v[name] / published - 1) <= tolerance)
 
 
 def at_most(name: str, bound: float) -> Rule:
@@ -105,7 +130,8 @@ class Claim:
     """One published claim and the glue contract of the chapter that answers it.
 
     ``show`` is a ``str.format`` template over the glued names (``"{human_mean_loo:+.2f}"``);
-    ``figure`` is the label (myst-nb ``name:``) of the chapter's figure that shows it, if any.
+    ``figure`` is the label (myst-nb ``name:``) of the chapter's figure that shows it, if any;
+    ``testable`` is one of :data:`TESTABILITY`.
     """
 
     key: str
@@ -117,6 +143,7 @@ class Claim:
     rule: Rule
     why: str
     figure: str | None = None
+    testable: str = TESTABLE
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9-]+", self.key):
@@ -128,6 +155,8 @@ class Claim:
         used = {f.split(".")[0].split("[")[0] for _, f, _, _ in Formatter().parse(self.show) if f}
         if not used or not used <= set(self.glue):
             raise ValueError(f"Claim {self.key}: show uses {sorted(used)}, which must be among glue {list(self.glue)}")
+        if self.testable not in TESTABILITY:
+            raise ValueError(f"Claim {self.key}: testable must be one of {TESTABILITY}; got {self.testable!r}")
         if self.figure is not None and not self.figure.startswith("fig-"):
             raise ValueError(f"Claim {self.key}: figure label {self.figure!r} must start with 'fig-'")
 
@@ -140,6 +169,8 @@ _SPEEDUP_K1 = _K1["optimised_steps_per_s"] / _K1["steps_per_s"]
 _SPEEDUP_K5 = _K5["optimised_steps_per_s"] / _K5["steps_per_s"]
 _LOOKUP_LO, _LOOKUP_HI = PROFILE_LOOKUP_SHARE_PCT
 _HEADLINE = DEFENCE_REVENUE_DELTA_PCT["mean over alpha in [0, 1]"]
+_REG = BASELINE_REGRESSION
+_THESIS_RUNS = "The same rows, recomputed: only the arithmetic may differ"
 _STANDIN = "Stand-in data, calibrated to the card's counts, not to these findings"
 _LOO = _STANDIN + "; leave-one-out centroids ({ref}`erratum 5 <erratum-leave-one-out>`)"
 _SWEEP = "Our α grid and training budgets; kernels from the stand-in"
@@ -153,22 +184,23 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("data-shape", "01_dataset", "Rows × columns of the released file",
           f"{DATA_CARD['rows']:,} × {DATA_CARD['columns']}", ("ds_rows", "ds_columns"), "{ds_rows:,} × {ds_columns}",
           all_of(equal("ds_rows", DATA_CARD["rows"]), equal("ds_columns", DATA_CARD["columns"])),
-          "The stand-in is built to these counts; on the real file this checks the loader"),
+          "The stand-in is built to these counts; on the real file this checks the loader",
+          testable=BY_CONSTRUCTION),
     Claim("data-interactions", "01_dataset", "Interaction events, agent / human",
           f"{DATA_CARD['agent/interaction']} / {DATA_CARD['human/interaction']}", ("ds_inter_agent", "ds_inter_human"),
           "{ds_inter_agent} / {ds_inter_human}",
           all_of(equal("ds_inter_agent", DATA_CARD["agent/interaction"]), equal("ds_inter_human", DATA_CARD["human/interaction"])),
-          "As above"),
+          "As above", testable=BY_CONSTRUCTION),
     Claim("data-trajectories", "01_dataset", "Trajectories (experiments), human / agent",
           f"{DATA_CARD['experiments/human']} / {DATA_CARD['experiments/agent']}", ("ds_exp_human", "ds_exp_agent"),
           "{ds_exp_human} / {ds_exp_agent}",
           all_of(equal("ds_exp_human", DATA_CARD["experiments/human"]), equal("ds_exp_agent", DATA_CARD["experiments/agent"])),
-          "As above"),
+          "As above", testable=BY_CONSTRUCTION),
     Claim("kl-class", "02_mdp", "Mean human-vs-agent KL over shared source events",
           f"≈ {_D['class_kl']:g}", ("kl_ha_event",), "{kl_ha_event:.2f}",
           within("kl_ha_event", _D["class_kl"], 0.1 * _D["class_kl"], "10 % of the published value"),
           "The stand-in's kernels are designed, not fitted to the real file",
-          figure="fig-kernel-kl"),
+          figure="fig-kernel-kl", testable=REAL_DATA),
     Claim("coi-erosion", "03_coi", "COI erodes to zero under independent search; uniform E[min] = a + (b − a)/(n + 1)",
           "theorem", ("coi_max_abs_z", "coi_max_rel_closed"),
           "Monte Carlo within {coi_max_abs_z:.2f} SE, closed form vs quadrature within {coi_max_rel_closed:.1e}",
@@ -180,35 +212,52 @@ CLAIMS: tuple[Claim, ...] = (
           ("human_mean_loo", "human_std_loo", "n_human_loo"),
           "{human_mean_loo:+.2f} ± {human_std_loo:.2f} (n = {n_human_loo})",
           within("human_mean_loo", _D["human_mean"], 2 * _SE_H, "two published standard errors"),
-          _LOO, figure="fig-distinguish-gaps"),
+          _LOO, figure="fig-distinguish-gaps", testable=REAL_DATA),
     Claim("gap-agent", "04_distinguish", "Gap Δ_H − Δ_A of agent trajectories, mean ± std",
           f"{_signed(_D['agent_mean'])} ± {_D['agent_std']:.2f} (n = {_D['n_agent']})",
           ("agent_mean_loo", "agent_std_loo", "n_agent_loo"),
           "{agent_mean_loo:+.2f} ± {agent_std_loo:.2f} (n = {n_agent_loo})",
           within("agent_mean_loo", _D["agent_mean"], 2 * _SE_A, "two published standard errors"),
-          _LOO, figure="fig-distinguish-gaps"),
+          _LOO, figure="fig-distinguish-gaps", testable=REAL_DATA),
     Claim("gap-direction", "04_distinguish", "Humans score human-like, agents agent-like",
           "human < 0 < agent", ("human_mean_loo", "agent_mean_loo"),
           "{human_mean_loo:+.2f} < 0 < {agent_mean_loo:+.2f}",
           ordered("human_mean_loo", "0", "agent_mean_loo"),
-          "Should hold on any data the method separates", figure="fig-distinguish-gaps"),
+          "Should hold on any data the method separates", figure="fig-distinguish-gaps", testable=REAL_DATA),
     Claim("mann-whitney", "04_distinguish", "Two-sided Mann–Whitney U test, human vs agent gaps",
           f"p < {_D['p_below']:g}", ("u_loo", "p_loo"), "U = {u_loo:g}, p = {p_loo:.2g}", at_most("p_loo", _D["p_below"]),
-          _LOO),
+          _LOO, testable=REAL_DATA),
     Claim("profile-hot-path", "05_simulator", "Share of the original engine's step time in per-state pandas lookups",
           f"{_LOOKUP_LO:g}–{_LOOKUP_HI:g} %", ("ref_lookup_share_pct",), "{ref_lookup_share_pct:.0f} %",
           between("ref_lookup_share_pct", _LOOKUP_LO - 5, _LOOKUP_HI + 5),
           "Our reference backend mirrors that hot path; library versions differ",
-          figure="fig-profile"),
+          figure="fig-profile", testable=REIMPLEMENTATION),
     Claim("speedup-k1", "05_simulator",
-          f"Speed-up of arrays + JAX over the original, K = 1 ({_K1['steps_per_s']:g} → {_K1['optimised_steps_per_s']:g} steps/s)",
+          f"Speed-up of arrays + JAX over the original, K = 1 ({_K1['steps_per_s']:g} → {_K1['optimised_steps_per_s']:g} steps/s); "
+          "ours: the numpy backend over our reference backend, side by side",
           f"{_SPEEDUP_K1:.1f}×", ("speedup_k1",), "{speedup_k1:.0f}×", at_least("speedup_k1", round(_SPEEDUP_K1, 1)),
           "Ratios measured side by side in one run; machines differ",
-          figure="fig-speedup"),
+          figure="fig-speedup", testable=REIMPLEMENTATION),
     Claim("speedup-k5", "05_simulator",
           f"The same at K = 5, ε = {_K5['eps_alpha']:g} ({_K5['steps_per_s']:g} → {_K5['optimised_steps_per_s']:g} steps/s)",
           f"{_SPEEDUP_K5:.0f}×", ("speedup_k5",), "{speedup_k5:.0f}×", at_least("speedup_k5", round(_SPEEDUP_K5)),
-          "As above", figure="fig-speedup"),
+          "As above", figure="fig-speedup", testable=REIMPLEMENTATION),
+    Claim("thesis-regression", "08_published", "OLS of baseline revenue on α over the thesis's 95 runs: intercept, slope, R²",
+          f"{_REG['intercept']:,.0f}; {_REG['slope']:,.0f}; {_REG['r2']:g}", ("all_intercept", "all_slope", "all_r2"),
+          "{all_intercept:,.0f}; {all_slope:,.0f}; {all_r2:.3f}",
+          all_of(within_relative("all_intercept", _REG["intercept"], 1e-6), within_relative("all_slope", _REG["slope"], 1e-6),
+                 within("all_r2", _REG["r2"], 5e-4, "the published precision")),
+          _THESIS_RUNS, figure="fig-published-regression", testable=THESIS_RUNS),
+    Claim("thesis-slope-se", "08_published", "Heteroskedasticity-robust (HC1) standard error of that slope",
+          f"{_REG['slope_se_hc1']:,.0f}", ("all_se_hc1", "all_se_cluster"),
+          "{all_se_hc1:,.0f} (clustered by independent run: {all_se_cluster:,.0f})",
+          within("all_se_hc1", _REG["slope_se_hc1"], 0.5, "the published precision"),
+          "The same rows; rows that repeat one run are not independent, so the clustered error is the honest one",
+          testable=THESIS_RUNS),
+    Claim("thesis-defence-delta", "08_published", "Defended minus baseline revenue, mean over the thesis's per-α table",
+          f"{_signed(_HEADLINE)} %", ("delta_mean",), "{delta_mean:+.2f} %",
+          within("delta_mean", _HEADLINE, 0.005, "the published precision"),
+          _THESIS_RUNS, testable=THESIS_RUNS),
     Claim("defence-revenue", "06_sweep", "Defended minus baseline revenue, mean over α",
           f"{_signed(_HEADLINE)} %", ("revenue_delta_pct", "revenue_delta_pct_lo", "revenue_delta_pct_hi"),
           "{revenue_delta_pct:+.2f} % [{revenue_delta_pct_lo:+.2f}, {revenue_delta_pct_hi:+.2f}]",
@@ -259,15 +308,15 @@ def rows(chapters_dir: str | Path, claims: Sequence[Claim] = CLAIMS,
             out.append(Row(claim, "—", PENDING))
             continue
         values = glued.values(chapters_dir / f"{claim.chapter}.ipynb", claim.glue)
-        verdict = AGREE if claim.rule.test(values) else DIFFER
+        verdict = NOT_TESTED if claim.testable in UNTESTED else AGREE if claim.rule.test(values) else DIFFER
         out.append(Row(claim, claim.show.format(**values), verdict))
     return out
 
 
 def summary(table: Iterable[Row]) -> dict[str, int]:
-    """How many rows agree, differ and are pending (every verdict present, zeros included)."""
+    """How many rows agree, differ, are not tested and are pending (every verdict, zeros included)."""
     counts = Counter(row.verdict for row in table)
-    return {verdict: counts.get(verdict, 0) for verdict in (AGREE, DIFFER, PENDING)}
+    return {verdict: counts.get(verdict, 0) for verdict in (AGREE, DIFFER, NOT_TESTED, PENDING)}
 
 
 def _cell(text: str) -> str:
@@ -282,8 +331,8 @@ def to_markdown(table: Sequence[Row], chapters_doc: str = "/book/chapters") -> s
     checks every link: a chapter or figure label that does not exist fails the build.
     """
     lines = [
-        "| Published claim | Published | This book | Verdict | Why they may differ | Computed in |",
-        "|---|---|---|---|---|---|",
+        "| Published claim | Published | This book | Testable here? | Verdict | Why they may differ | Computed in |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in table:
         claim = row.claim
@@ -291,7 +340,8 @@ def to_markdown(table: Sequence[Row], chapters_doc: str = "/book/chapters") -> s
         if claim.figure and row.verdict != PENDING:
             where += f", {{ref}}`figure <{claim.figure}>`"
         lines.append("| " + " | ".join(_cell(c) for c in (
-            claim.claim, claim.published, row.book, f"**{row.verdict}**", claim.why, where)) + " |")
+            claim.claim, claim.published, row.book, claim.testable, f"**{row.verdict}**", claim.why, where)) + " |")
     lines += ["", "Agreement rules, row by row:", ""]
-    lines += [f"- {row.claim.claim}: agree if {row.claim.rule.text}." for row in table]
+    lines += [f"- {row.claim.claim}: agree if {row.claim.rule.text}"
+              + (" (not applied: this claim cannot be tested here)." if row.verdict == NOT_TESTED else ".") for row in table]
     return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from pathlib import Path
@@ -71,8 +72,12 @@ def test_rows_read_glued_values_and_decide(tmp_path: Path):
                    {"human_mean_loo": -3.1, "human_std_loo": 2.5, "n_human_loo": 13, "u_loo": 2.0, "p_loo": 0.02})
     table = reproduction.rows(tmp_path, [GAP, MW], pending=())
     assert [(r.verdict, r.book) for r in table] == [
+        ("not tested", "-3.10 ± 2.50 (n = 13)"), ("not tested", "U = 2, p = 0.02")]  # real-data findings
+    testable = [dataclasses.replace(c, testable=reproduction.TESTABLE) for c in (GAP, MW)]
+    table = reproduction.rows(tmp_path, testable, pending=())
+    assert [(r.verdict, r.book) for r in table] == [
         ("agree", "-3.10 ± 2.50 (n = 13)"), ("differ", "U = 2, p = 0.02")]
-    assert reproduction.summary(table) == {"agree": 1, "differ": 1, "pending": 0}
+    assert reproduction.summary(table) == {"agree": 1, "differ": 1, "not tested": 0, "pending": 0}
 
 
 def test_a_delivered_chapter_missing_a_name_fails_the_page(tmp_path: Path):
@@ -100,5 +105,6 @@ def test_markdown_has_one_row_per_claim_and_links_only_existing_figures(tmp_path
     assert len(rows) == 3
     assert rows[0].count("{doc}`04 Distinguishability </book/chapters/04_distinguish>`") == 1
     assert "{ref}`figure <fig-distinguish-gaps>`" in rows[0] and "figure <" not in rows[2]
-    assert all(len(re.findall(r"(?<!\\)\|", row)) == 7 for row in rows)  # six cells, no stray pipes
+    assert all(len(re.findall(r"(?<!\\)\|", row)) == 8 for row in rows)  # seven cells, no stray pipes
+    assert "no: needs the real data" in rows[0] and "(not applied: this claim cannot be tested here)" in text
     assert text.count("agree if") == 3
