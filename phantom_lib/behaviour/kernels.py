@@ -361,11 +361,12 @@ def smoothed_class_kl(p: Kernel, q: Kernel, pseudocount: float = 0.5) -> float:
     return float(smoothed_state_kl(p, q, pseudocount).mean())
 
 
-def describe(kernels: Mapping[str, Kernel]) -> pd.Series:
+def describe(kernels: Mapping[str, Kernel], pseudocount: float | None = None) -> pd.Series:
     """What a pair of class kernels (``{"human": T_H, "agent": T_A}``) rests on, and how far apart.
 
     Returns states S, trajectories and transitions per class, and the class-level KL in both
-    directions (nats, :func:`class_kl`).
+    directions (nats): with the eps floor (:func:`class_kl`) and, when ``pseudocount`` is given,
+    under Dirichlet smoothing with that pseudocount (:func:`smoothed_class_kl`).
     """
     human, agent = kernels["human"], kernels["agent"]
     row: dict[str, float] = {"states": human.n_states}
@@ -374,6 +375,9 @@ def describe(kernels: Mapping[str, Kernel]) -> pd.Series:
         row[f"{cls} transitions"] = kernel.counts.sum()
     row["KL(T_H || T_A)"] = class_kl(human, agent)
     row["KL(T_A || T_H)"] = class_kl(agent, human)
+    if pseudocount is not None:
+        row[f"KL(T_H || T_A), Dirichlet a = {pseudocount:g}"] = smoothed_class_kl(human, agent, pseudocount)
+        row[f"KL(T_A || T_H), Dirichlet a = {pseudocount:g}"] = smoothed_class_kl(agent, human, pseudocount)
     return pd.Series(row)
 
 

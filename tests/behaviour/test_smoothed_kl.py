@@ -9,6 +9,7 @@ import pytest
 from phantom_lib.behaviour.kernels import (
     KernelError,
     class_kl,
+    describe,
     estimate_by_class,
     from_counts,
     smoothed_class_kl,
@@ -100,3 +101,11 @@ def test_kernels_over_different_states_are_refused(kernels):
     other = from_counts(("x", "session_end"), np.array([[1.0, 1.0], [0.0, 0.0]]), np.array([1.0, 0.0]))
     with pytest.raises(KernelError, match="same state order"):
         smoothed_state_kl(human, other)
+
+
+def test_describe_sets_the_smoothed_class_kl_beside_the_floor(kernels):
+    human, agent = kernels
+    row = describe({"human": human, "agent": agent}, pseudocount=1.0)
+    assert row["KL(T_H || T_A)"] == pytest.approx(math.log(2), rel=1e-6)
+    assert row["KL(T_H || T_A), Dirichlet a = 1"] == pytest.approx(0.75 * math.log(1.5) + 0.25 * math.log(0.5), rel=1e-12)
+    assert "KL(T_A || T_H), Dirichlet a = 1" in row and "KL(T_H || T_A), Dirichlet a = 1" not in describe({"human": human, "agent": agent})
