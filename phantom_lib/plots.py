@@ -3,8 +3,12 @@
 :func:`use_book_style` sets matplotlib's defaults every chapter plots with (resolution and type
 sizes legible at 1280 px, the colour-blind-safe cycle of :data:`CYCLE`); :data:`PALETTE` gives one
 colour per meaning, the same in every figure of the book (human vs agent, baseline vs defended,
-the thesis's figures vs ours). Every kernel function returns a matplotlib ``Figure`` with titles,
-axis labels and units, and draws nothing it was not given: the numbers come from
+the thesis's figures vs ours), and :func:`series_colours` gives a chapter's own series (detectors,
+families of price laws) colours that never borrow one of those meanings. Figures are sized for the
+book's page: about 7 inches for a figure in the text column, 9.5 to 10 inches for a cell tagged
+``full-width``, so type stays legible once the browser scales the image to the column. Every kernel
+function returns a matplotlib ``Figure`` with axis labels and units (the caption in the chapter
+carries the title), and draws nothing it was not given: the numbers come from
 :mod:`phantom_lib.behaviour.kernels` and :mod:`phantom_lib.behaviour.markov`.
 """
 
