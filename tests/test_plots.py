@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from phantom_lib import plots  # noqa: E402
-from phantom_lib.behaviour.kernels import estimate_by_class  # noqa: E402
+from phantom_lib import plots
+from phantom_lib.behaviour.kernels import estimate_by_class
 
 
 def test_series_colours_never_borrow_a_palette_meaning():
@@ -41,3 +38,4 @@ def test_kernel_difference_labels_rows_with_the_moves_each_class_made():
     # T_H[a] = (a 1/4, b 2/4, end 1/4) (h2 ends at a); T_A[a] = (0, 1, 0)
     np.testing.assert_allclose(image[0], [1 / 4, 2 / 4 - 1, 1 / 4], atol=1e-12)
     assert fig.get_size_inches()[0] * plots.FIGURE_DPI >= 600
+    plt.close(fig)

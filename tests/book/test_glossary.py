@@ -21,7 +21,7 @@ JARGON = ("omega units", "charm ladder", "InfoValue", "ddof 0", "stand-in", "lea
 def entries() -> dict[str, str]:
     """``{term: definition}`` of the page's glossary directive (terms lower-cased, code marks dropped)."""
     text = GLOSSARY.read_text(encoding="utf-8")
-    block = re.search(r"```\{glossary\}\n(.*?)\n```", text, re.S)
+    block = re.search(r"```\{glossary\}\n(.*?)\n```", text, re.DOTALL)
     assert block, "book/glossary.md has no glossary directive"
     found: dict[str, list[str]] = {}
     term = None
