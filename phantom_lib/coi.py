@@ -18,8 +18,11 @@ the decay geometric; a density that vanishes at p_min (k > 1) makes it slower th
 
 This module computes COI(n) three ways (closed form where one exists, the survival integral by
 quadrature, Monte Carlo with a standard error), the erosion curve, fitted and predicted rate
-slopes, the surge-discount heuristic's price distribution, the per-quote leak COI_leak used in
-training, and a collusive variant outside the theorem's scope. Every price is in price units.
+slopes, the surge-discount heuristic's price distribution, the erosion of observed price logs
+(each product's empirical quote distribution), the per-quote leak COI_leak used in training, and a
+collusive variant outside the theorem's scope. Every price is in price units. The module runs past
+500 lines because it is one concept: the distributions, the three methods and the rates share
+:class:`PriceDistribution` and are tested against each other.
 """
 
 from __future__ import annotations
@@ -507,6 +510,43 @@ def coi_leak(f: npt.ArrayLike, info_value: float = 1.0) -> FloatArray | float:
         raise ValueError(f"info_value (query tax c_info) must be finite and >= 0; got {info_value}")
     out = fa * v
     return float(out) if out.ndim == 0 else out
+
+
+def observed_erosion(prices: pd.DataFrame, ns: Sequence[int] | npt.ArrayLike) -> pd.DataFrame:
+    """COI(n) of each product's observed quotes, measured above its own lowest quote.
+
+    ``prices``: a price-log table with columns ``store``, ``product`` and ``price`` (price units),
+    such as :func:`phantom_lib.data.price_logs` returns. Each (store, product)'s quotes, each
+    counted once, form its empirical quote distribution. The logs do not record the minimum viable
+    price, so p_min is taken at the product's lowest observed quote: the level COI(1) = mean quote
+    - lowest quote is then the part of the premium that search can erode (the premium above the
+    true p_min, which lies at or below the lowest quote, is at least this), and COI(n) =
+    E[lowest of n quotes] - lowest quote falls to zero geometrically, since the lowest quote is an
+    atom at p_min (:meth:`DiscretePrices.closed_form_coi`).
+
+    Returns one row per product and n, sorted by store, product and n: ``store``, ``product``,
+    ``quotes`` and ``distinct`` (counts), ``lowest`` and ``mean`` (price units), ``level`` =
+    COI(1) (price units), ``level_share`` = level / mean, ``n``, ``coi`` = COI(n) (price units) and
+    ``retained`` = COI(n) / COI(1) (NaN for a product quoted at a single price: nothing to erode).
+    """
+    missing = [c for c in ("store", "product", "price") if c not in prices.columns]
+    if missing:
+        raise KeyError(f"observed_erosion() needs price-log columns {missing}; build the table with phantom_lib.data.price_logs()")
+    ns = [check_n(n) for n in np.asarray(ns).tolist()]
+    rows = []
+    for (store, product), group in prices.groupby(["store", "product"], sort=True):
+        quotes = group["price"].to_numpy(dtype=float)
+        lowest, mean, distinct = float(quotes.min()), float(quotes.mean()), int(np.unique(quotes).size)
+        dist = DiscretePrices.from_sample(quotes, lowest, float(quotes.max())) if distinct > 1 else None
+        level = 0.0 if dist is None else coi_n(dist, 1)
+        for n in ns:
+            value = 0.0 if dist is None else coi_n(dist, n)
+            rows.append({
+                "store": store, "product": product, "quotes": quotes.size, "distinct": distinct, "lowest": lowest,
+                "mean": mean, "level": level, "level_share": level / mean, "n": n, "coi": value,
+                "retained": value / level if level > 0 else math.nan,
+            })
+    return pd.DataFrame(rows)
 
 
 def agreement_table(

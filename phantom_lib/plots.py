@@ -3,8 +3,12 @@
 :func:`use_book_style` sets matplotlib's defaults every chapter plots with (resolution and type
 sizes legible at 1280 px, the colour-blind-safe cycle of :data:`CYCLE`); :data:`PALETTE` gives one
 colour per meaning, the same in every figure of the book (human vs agent, baseline vs defended,
-the thesis's figures vs ours). Every kernel function returns a matplotlib ``Figure`` with titles,
-axis labels and units, and draws nothing it was not given: the numbers come from
+the thesis's figures vs ours), and :func:`series_colours` gives a chapter's own series (detectors,
+families of price laws) colours that never borrow one of those meanings. Figures are sized for the
+book's page: about 7 inches for a figure in the text column, 9.5 to 10 inches for a cell tagged
+``full-width``, so type stays legible once the browser scales the image to the column. Every kernel
+function returns a matplotlib ``Figure`` with axis labels and units (the caption in the chapter
+carries the title), and draws nothing it was not given: the numbers come from
 :mod:`phantom_lib.behaviour.kernels` and :mod:`phantom_lib.behaviour.markov`.
 """
 
@@ -58,8 +62,23 @@ def use_book_style() -> None:
     })
 
 
-CATEGORY_COLOURS = {"cart": "#d62728", "dwell": "#ff7f0e", "nav": "#1f77b4", "filter": "#2ca02c", "end": "#7f7f7f"}
-"""Node colour per action category (and for ``session_end``)."""
+SERIES_CYCLE = ("#E69F00", "#56B4E9", "#882255", "#999933", "#332288", "#44AA99", "#AA4499", "#DDCC77")
+"""Colours for a chapter's own series (detectors, families of price laws): none of them is a
+:data:`PALETTE` colour, so a series never borrows the colour of a class, a variant or a source."""
+
+
+def series_colours(names: Sequence[str]) -> dict[str, str]:
+    """One :data:`SERIES_CYCLE` colour per name, in the order given (at most eight names), so a
+    chapter keeps each series' colour the same in every figure it draws."""
+    names = list(dict.fromkeys(names))
+    if len(names) > len(SERIES_CYCLE):
+        raise ValueError(f"at most {len(SERIES_CYCLE)} series can get distinct colours; got {len(names)}: group them")
+    return dict(zip(names, SERIES_CYCLE))
+
+
+CATEGORY_COLOURS = {"cart": "#49006A", "dwell": "#AE017E", "nav": "#F768A1", "filter": "#FCC5C0", "end": "#7F7F7F"}
+"""Colour per action category (and for ``session_end``): one purple-to-pink ramp, darkest for the
+category with the most purchase intent, so no category wears a class's colour."""
 
 OTHER = "(other states)"
 """Heatmap column that gathers the probability of states not shown."""
@@ -100,19 +119,21 @@ def kernel_graphs(
     states: Sequence[str],
     min_count: float = 1,
 ) -> Figure:
-    """Kernels as directed graphs side by side, one panel per class, one shared layout.
+    """Kernels as directed graphs side by side, one panel per class (in the order given), one
+    shared layout; 10 x 5.6 inches, for a full-width cell.
 
     Edge width is proportional to the transition probability; edges seen fewer than
     ``min_count`` times are hidden. Node area is proportional to the expected visits per
-    session (``session_end``: 1). Nodes are coloured by action category; ``session_end`` sits
-    in the centre and the other states on a circle grouped by category, labelled outside it.
+    session (``session_end``: 1). Nodes are coloured by action category
+    (:data:`CATEGORY_COLOURS`); ``session_end`` sits in the centre and the other states on a
+    circle grouped by category, labelled outside it.
     """
     states = list(states)
     others = [s for s in states if s != SESSION_END]
     angles = np.pi / 2 - 2 * np.pi * np.arange(len(others)) / max(len(others), 1)
     pos = {s: np.array([np.cos(a), np.sin(a)]) for s, a in zip(others, angles)} | {SESSION_END: np.zeros(2)}
     peak = max(float(v.reindex(others).max()) for v in visits.values()) if others else 1.0
-    fig, axes = plt.subplots(1, len(kernels), figsize=(6.5 * len(kernels), 6.8))
+    fig, axes = plt.subplots(1, len(kernels), figsize=(5.0 * len(kernels), 5.6))
     for ax, (cls, kernel) in zip(np.atleast_1d(axes), kernels.items()):
         graph = nx.DiGraph()
         graph.add_nodes_from(states)
@@ -120,37 +141,37 @@ def kernel_graphs(
         matrix, counts = kernel.matrix[np.ix_(idx, idx)], kernel.counts[np.ix_(idx, idx)]
         for i, j in zip(*np.nonzero((counts >= min_count) & (matrix > 0))):
             graph.add_edge(states[i], states[j], p=matrix[i, j])
-        sizes = [2400 * min(float(visits[cls][s]), peak) / peak + 80 for s in states]
-        nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=sizes, node_color=[_colour(s) for s in states], alpha=0.85)
+        sizes = [1600 * min(float(visits[cls][s]), peak) / peak + 60 for s in states]
+        nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=sizes, node_color=[_colour(s) for s in states],
+                               edgecolors="0.25", linewidths=0.6)
         edges = list(graph.edges(data="p"))
         nx.draw_networkx_edges(
             graph,
             pos,
             ax=ax,
             edgelist=[(a, b) for a, b, _ in edges],
-            width=[0.4 + 7 * p for _, _, p in edges],
-            alpha=0.55,
+            width=[0.4 + 6 * p for _, _, p in edges],
+            alpha=0.5,
             node_size=sizes,
-            arrowsize=10,
+            arrowsize=9,
             connectionstyle="arc3,rad=0.12",
         )
-        label_pos = {s: xy * [1.38, 1.2] if s != SESSION_END else xy + [0.0, -0.14] for s, xy in pos.items()}
+        label_pos = {s: xy * [1.42, 1.22] if s != SESSION_END else xy + [0.0, -0.16] for s, xy in pos.items()}
         nx.draw_networkx_labels(
             graph,
             label_pos,
             labels={s: short_label(s) for s in states},
             ax=ax,
-            font_size=8,
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5},
+            font_size=9,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 0.5},
         )
         ax.set_title(f"{cls}: {len(edges)} transitions seen ≥ {min_count:g} times")
         ax.set_axis_off()
-        ax.set_xlim(-1.75, 1.75)
-        ax.set_ylim(-1.35, 1.35)
-    handles = [Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in CATEGORY_COLOURS.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), title="action category")
-    fig.suptitle("Behaviour kernels: edge width = P(next | current), node area = expected visits per session")
-    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+        ax.set_xlim(-1.85, 1.85)
+        ax.set_ylim(-1.4, 1.4)
+    handles = [Line2D([], [], marker="o", ls="", markeredgecolor="0.25", color=c, label=k) for k, c in CATEGORY_COLOURS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), title="action category (darker: more purchase intent)")
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 
@@ -162,35 +183,56 @@ def _shown(kernel: Kernel, states: Sequence[str]) -> pd.DataFrame:
     return shown.assign(**{OTHER: rest}) if rest.gt(0).any() else shown
 
 
-def kernel_heatmaps(human: Kernel, agent: Kernel, states: Sequence[str]) -> Figure:
-    """Heatmaps of T_H, T_A and T_H - T_A over ``states`` (rows = current, columns = next)."""
-    h, a = _shown(human, states), _shown(agent, states)
+def one_line(label: str) -> str:
+    """:func:`short_label` on one line (for tick labels)."""
+    return short_label(label).replace("\n", " ")
+
+
+def kernel_difference(human: Kernel, agent: Kernel, states: Sequence[str], annotate: float = 0.05) -> Figure:
+    """One heatmap of T_H - T_A over ``states`` (rows = current state, ``session_end`` left out as
+    a source; columns = next state), at least 7.2 inches wide.
+
+    Cells whose difference reaches ``annotate`` in size carry its value; each row label gives the
+    state-to-state moves out of that state each class was estimated from (``H n / A n``, the counts
+    the KL divergences rest on), so a large difference that rests on a handful of moves reads as
+    such. Hidden destinations are summed into :data:`OTHER`, so every row of T_H and of T_A still
+    sums to 1.
+    """
+    sources = [s for s in states if s != SESSION_END]
+    h, a = _shown(human, states).loc[sources], _shown(agent, states).loc[sources]
     columns = h.columns.union(a.columns, sort=False)
-    h, a = h.reindex(columns=columns, fill_value=0.0), a.reindex(columns=columns, fill_value=0.0)
-    panels = (("T_H (human)", h, "viridis", 0.0, 1.0), ("T_A (agent)", a, "viridis", 0.0, 1.0), ("T_H - T_A", h - a, "RdBu_r", -1.0, 1.0))
-    size = 0.32 * len(h.columns) + 2.5
-    fig, axes = plt.subplots(1, 3, figsize=(3 * size + 1.5, size + 1.2))
-    for ax, (title, frame, cmap, low, high) in zip(axes, panels):
-        image = ax.imshow(frame.to_numpy(), cmap=cmap, vmin=low, vmax=high, aspect="equal")
-        ax.set_xticks(range(len(frame.columns)), [short_label(c).replace("\n", " ") for c in frame.columns], rotation=90, fontsize=7)
-        ax.set_yticks(range(len(frame.index)), [short_label(r).replace("\n", " ") for r in frame.index], fontsize=7)
-        ax.set_xlabel("next state")
-        ax.set_ylabel("current state")
-        ax.set_title(title)
-        fig.colorbar(image, ax=ax, shrink=0.7, label="probability" if low == 0 else "difference in probability")
+    diff = h.reindex(columns=columns, fill_value=0.0) - a.reindex(columns=columns, fill_value=0.0)
+
+    def moves(kernel: Kernel) -> pd.Series:
+        keep = [i for i in range(kernel.n_states) if i != kernel.end]
+        return pd.Series(kernel.counts[:, keep].sum(axis=1), index=list(kernel.labels))
+
+    moves_h, moves_a = moves(human), moves(agent)
+    rows = [f"{one_line(r)} (H {moves_h[r]:.0f} / A {moves_a[r]:.0f})" for r in diff.index]
+    fig, ax = plt.subplots(figsize=(max(7.2, 0.55 * len(columns) + 3.8), 0.5 * len(rows) + 2.6))
+    image = ax.imshow(diff.to_numpy(), cmap="RdBu_r", vmin=-1.0, vmax=1.0, aspect="auto")
+    for (i, j), value in np.ndenumerate(diff.to_numpy()):
+        if abs(value) >= annotate:
+            ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=8, color="white" if abs(value) > 0.6 else "black")
+    ax.set_xticks(range(len(columns)), [one_line(c) for c in columns], rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("next state")
+    ax.set_ylabel("current state (state-to-state moves seen, human / agent)")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="T_H - T_A (difference in probability)")
     fig.tight_layout()
     return fig
 
 
-def kl_bars(kl: pd.DataFrame) -> Figure:
-    """Horizontal bars of per-state KL divergences (nats), one colour per column (direction)."""
+def kl_bars(kl: pd.DataFrame, colours: Mapping[str, str] | None = None) -> Figure:
+    """Horizontal bars of per-state KL divergences (nats), one bar per column of ``kl`` (e.g. the
+    eps floor beside Dirichlet smoothing), coloured by ``colours[column]`` when given; 7 inches wide."""
     frame = kl.dropna(how="all")
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(frame) + 1.8))
-    frame.rename(index=lambda s: short_label(s).replace("\n", " ")).plot.barh(ax=ax, width=0.8)
+    fig, ax = plt.subplots(figsize=(7.0, 0.45 * len(frame) * max(len(frame.columns), 1) / 2 + 1.8))
+    colour = None if colours is None else [colours[c] for c in frame.columns]
+    frame.rename(index=one_line).plot.barh(ax=ax, width=0.8, color=colour)
     ax.invert_yaxis()
     ax.set_xlabel("KL divergence of the next-state distribution (nats)")
     ax.set_ylabel("current state")
-    ax.set_title("Per-state KL divergence between the classes")
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig

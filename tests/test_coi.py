@@ -6,6 +6,7 @@ import itertools
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -279,3 +280,37 @@ def test_n_below_one_or_not_an_integer_raises(bad):
 def test_bad_inputs_raise_clear_errors(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_observed_erosion_by_hand():
+    prices = pd.DataFrame({
+        "store": ["s", "s", "s", "s", "t"],
+        "product": ["x", "x", "x", "y", "z"],
+        "price": [10.0, 10.0, 12.0, 7.0, 30.0],
+    })
+    table = coi.observed_erosion(prices, [1, 2, 5])
+    x = table[table["product"] == "x"].set_index("n")
+    # quotes {10: 2/3, 12: 1/3}; p_min at the lowest quote: COI(n) = 2 * (1/3)^n
+    assert x["quotes"].iloc[0] == 3 and x["distinct"].iloc[0] == 2
+    assert x["lowest"].iloc[0] == 10.0 and x["mean"].iloc[0] == pytest.approx(32 / 3)
+    for n in (1, 2, 5):
+        assert x.loc[n, "coi"] == pytest.approx(2 * (1 / 3) ** n, rel=1e-12)
+        assert x.loc[n, "retained"] == pytest.approx((1 / 3) ** (n - 1), rel=1e-12)
+    assert x.loc[1, "level"] == pytest.approx(2 / 3) and x.loc[1, "level_share"] == pytest.approx((2 / 3) / (32 / 3))
+    single = table[table["product"].isin(["y", "z"])]
+    assert (single["coi"] == 0).all() and (single["level"] == 0).all() and single["retained"].isna().all()
+    assert list(table.columns[:2]) == ["store", "product"] and len(table) == 9
+
+
+def test_observed_erosion_matches_monte_carlo_of_the_logged_quotes():
+    rng = np.random.default_rng(11)
+    quotes = rng.choice([90.0, 100.0, 120.0], size=400, p=[0.2, 0.5, 0.3])
+    row = coi.observed_erosion(pd.DataFrame({"store": "s", "product": "p", "price": quotes}), [3]).iloc[0]
+    lowest_of_three = rng.choice(quotes, size=(200_000, 3)).min(axis=1) - quotes.min()
+    se = lowest_of_three.std(ddof=1) / math.sqrt(lowest_of_three.size)
+    assert abs(row["coi"] - lowest_of_three.mean()) < 4 * se
+
+
+def test_observed_erosion_names_missing_columns():
+    with pytest.raises(KeyError, match="price_logs"):
+        coi.observed_erosion(pd.DataFrame({"product": ["x"], "price": [1.0]}), [1])

@@ -36,6 +36,8 @@ from phantom_lib.behaviour.kernels import (
     from_counts,
     paths_to_table,
     sample_paths,
+    smoothed_class_kl,
+    smoothed_state_kl,
     state_kl,
     transition_counts,
 )
@@ -190,6 +192,8 @@ __all__ = [
     "score_table",
     "session_mass",
     "simulate_p_values",
+    "smoothed_class_kl",
+    "smoothed_state_kl",
     "state_kl",
     "stationary",
     "temperature_scan",

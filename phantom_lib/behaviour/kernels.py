@@ -9,7 +9,10 @@ state column (``event`` for the event-level kernel). Rows are sorted by
 The MLE kernel is P(s'|s) = N(s, s') / sum_k N(s, k) over consecutive events of each
 trajectory; the last event of a trajectory moves to the absorbing state ``session_end``.
 Rows never observed as a source go to ``session_end``. The initial distribution pi0 is the
-MLE of first states.
+MLE of first states. The divergence between two class kernels is given with the eps floor of the
+session scores (:func:`class_kl`) and under Dirichlet smoothing (:func:`smoothed_class_kl`).
+The module runs past 500 lines because estimation, class divergences, demand conditions and the
+factorised sampler all work on the one :class:`Kernel` value.
 """
 
 from __future__ import annotations
@@ -325,11 +328,45 @@ def class_kl(p: Kernel, q: Kernel) -> float:
     return float(divergence(_event_pairs(p)[None], _event_pairs(q))[0])
 
 
-def describe(kernels: Mapping[str, Kernel]) -> pd.Series:
+def smoothed_state_kl(p: Kernel, q: Kernel, pseudocount: float = 0.5) -> pd.Series:
+    """KL(P[s] || Q[s]) in nats per source state, with additive (Dirichlet) smoothing in place of
+    the eps floor of :func:`state_kl`.
+
+    The floor charges a move that P makes and Q never made about p ln(p / eps), some 23 p nats at
+    eps = 1e-10, whether Q's zero is structural or a sampling zero. Here each row of
+    state-to-state counts N(s, .) (no move to ``session_end``, as in :func:`state_kl`) of both
+    kernels is replaced by its posterior mean under a symmetric Dirichlet(a) prior,
+    p_k = (N(s, k) + a) / (N(s) + a D) over the D = S - 1 destinations, and
+    KL = sum over all D destinations of p_k ln(p_k / q_k). ``pseudocount`` a > 0: 0.5 is the
+    Jeffreys prior, 1 Laplace's rule of succession. NaN where either kernel never observed the
+    source, as in :func:`state_kl`. Index: state labels without ``session_end``.
+    """
+    if p.labels != q.labels:
+        raise KernelError("smoothed_state_kl needs two kernels over the same state order (use estimate_by_class)")
+    if isinstance(pseudocount, bool) or not (np.isfinite(pseudocount) and pseudocount > 0):
+        raise ValueError(f"pseudocount (Dirichlet a) must be a finite number > 0; got {pseudocount!r}")
+    cp, cq = _event_pairs(p), _event_pairs(q)
+    rows_p, rows_q = cp.sum(axis=1, keepdims=True), cq.sum(axis=1, keepdims=True)
+    post_p = (cp + pseudocount) / (rows_p + pseudocount * cp.shape[1])
+    post_q = (cq + pseudocount) / (rows_q + pseudocount * cq.shape[1])
+    kl = (post_p * np.log(post_p / post_q)).sum(axis=1)
+    observed = (rows_p[:, 0] > 0) & (rows_q[:, 0] > 0)
+    labels = [label for label in p.labels if label != SESSION_END]
+    return pd.Series(np.where(observed, kl, np.nan), index=labels, name="kl")
+
+
+def smoothed_class_kl(p: Kernel, q: Kernel, pseudocount: float = 0.5) -> float:
+    """Class-level KL(P || Q) under Dirichlet smoothing: the mean of :func:`smoothed_state_kl`
+    over the source states both kernels observe (the sources :func:`class_kl` averages), nats."""
+    return float(smoothed_state_kl(p, q, pseudocount).mean())
+
+
+def describe(kernels: Mapping[str, Kernel], pseudocount: float | None = None) -> pd.Series:
     """What a pair of class kernels (``{"human": T_H, "agent": T_A}``) rests on, and how far apart.
 
     Returns states S, trajectories and transitions per class, and the class-level KL in both
-    directions (nats, :func:`class_kl`).
+    directions (nats): with the eps floor (:func:`class_kl`) and, when ``pseudocount`` is given,
+    under Dirichlet smoothing with that pseudocount (:func:`smoothed_class_kl`).
     """
     human, agent = kernels["human"], kernels["agent"]
     row: dict[str, float] = {"states": human.n_states}
@@ -338,6 +375,9 @@ def describe(kernels: Mapping[str, Kernel]) -> pd.Series:
         row[f"{cls} transitions"] = kernel.counts.sum()
     row["KL(T_H || T_A)"] = class_kl(human, agent)
     row["KL(T_A || T_H)"] = class_kl(agent, human)
+    if pseudocount is not None:
+        row[f"KL(T_H || T_A), Dirichlet a = {pseudocount:g}"] = smoothed_class_kl(human, agent, pseudocount)
+        row[f"KL(T_A || T_H), Dirichlet a = {pseudocount:g}"] = smoothed_class_kl(agent, human, pseudocount)
     return pd.Series(row)
 
 
