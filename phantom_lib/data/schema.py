@@ -16,6 +16,9 @@ import pandas as pd
 ACTORS = ("human", "agent")
 RECORD_TYPES = ("interaction", "price_log")
 INTERACTION, PRICE_LOG = RECORD_TYPES
+STANDIN_HEADER = "phantom-standin"
+"""Key of the Kafka header the stand-in generator writes into ``kafka_headers`` on every row it
+makes: the mark by which generated rows are recognised as synthetic wherever the file is copied."""
 ADMIN_MARKER = "/admin/"
 """Pages containing this path are operator pages, not shopper behaviour: dropped from trajectories."""
 
