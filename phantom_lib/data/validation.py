@@ -246,7 +246,7 @@ def data_notes(raw: pd.DataFrame, file_rows: bool = True) -> list[str]:
         text = _text(check.raw[name])
         starts = text.str.contains(_FORMULA_START, regex=True).fillna(False).to_numpy(dtype=bool)
         if starts.any():
-            starts &= pd.to_numeric(text, errors="coerce").isna().to_numpy()
+            starts = starts & pd.to_numeric(text, errors="coerce").isna().to_numpy()
         check.flag(starts, name, "start with =, +, - or @ (a spreadsheet opening an export would run them as formulas)",
                    "kept as read; before opening an export in a spreadsheet, prefix such cells with a single quote")
     return check.problems
