@@ -13,6 +13,7 @@ function and prints where its output went:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -232,14 +233,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print(f"\nphantom {command}: {_interrupted(args)}", file=sys.stderr)
-        return 1
+        pass  # reported below, once the interrupted job's objects are gone (a progress bar prints when released)
     except BrokenPipeError:  # the reader went away (`phantom data check | head`): nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except (book.NotebookError, ValueError, RuntimeError, OSError) as err:
         print(f"phantom {command}: error: {_message(err)}", file=sys.stderr)
         return 1
+    gc.collect()
+    print(f"\nphantom {command}: {_interrupted(args)}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -55,12 +55,19 @@ def wait_for_port(port: int, process: subprocess.Popen, seconds: float) -> None:
 
 
 def stop(process: subprocess.Popen, grace: float = 30.0) -> None:
-    """SIGTERM the process this test started, then SIGKILL its own process group if it lingers
-    (start it with ``start_new_session=True`` so that group is its own)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+    """SIGTERM the process group of a process this test started with ``start_new_session=True``
+    (the server and whatever it started, e.g. ``make`` and its ``jupyter lab``), then SIGKILL it
+    if anything lingers after ``grace`` seconds."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
         try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            process.poll()
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)

@@ -1,0 +1,61 @@
+"""`phantom sweep` as a user meets it: Ctrl-C keeps what finished and says how to resume, and a
+folder that already holds results is one line, not a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from phantom_lib import study
+
+PHANTOM = Path(sys.executable).parent / "phantom"
+
+SLOW_TRAINABLE = """
+import time
+
+def train(config, seed):
+    time.sleep(0.3)
+    return {"score": float(config["alpha0"])}
+"""
+
+
+def sweep_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a sweep whose trainable ``slowtrain:train`` lives in ``tmp_path`` (Ray's local
+    workers inherit it)."""
+    (tmp_path / "slowtrain.py").write_text(SLOW_TRAINABLE)
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_ctrl_c_keeps_finished_trials_and_says_how_to_resume(tmp_path: Path, executor: str):
+    out = tmp_path / "sweep"
+    command = [str(PHANTOM), "sweep", "--profile", "smoke", "--trainable", "slowtrain:train", "--out", str(out),
+               "--executor", executor, "--num-cpus", "2"]
+    run = subprocess.Popen(command, env=sweep_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while len(list((out / "trials").glob("*.parquet"))) < 3 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(run.pid, signal.SIGINT)  # Ctrl-C in a terminal
+    _, err = run.communicate(timeout=180)
+    kept = study.ResultsStore(out).finished()
+    assert 3 <= len(kept) < len(study.design(study.DESIGNS["smoke"])), "the sweep should stop mid-run"
+    assert run.returncode == 1 and "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last == f"phantom sweep: interrupted: {len(kept)} trials kept in {out}; run again with --resume"
+
+    again = subprocess.run(command, env=sweep_env(tmp_path), capture_output=True, text=True)
+    assert again.returncode == 1
+    assert again.stderr.strip() == (f"phantom sweep: error: {out} already holds results: pass --resume to run "
+                                    "only the missing trials, or choose another --out")
+    events = [json.loads(line)["event"] for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert events == ["start"]  # the refused run logged nothing; the interrupted one has no end
+    assert study.ResultsStore(out).runs()["interrupted"].tolist() == [True]
