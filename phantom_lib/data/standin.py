@@ -401,10 +401,10 @@ def generate(config: StandinConfig = StandinConfig()) -> pd.DataFrame:
 
 def marker(config: StandinConfig) -> str:
     """The ``kafka_headers`` value of every generated row: one Kafka header whose key is
-    :data:`~phantom_lib.data.schema.STANDIN_HEADER` and whose value names the generator and its
+    :data:`~phantom_lib.data.schema.STANDIN_HEADER` (the generator) and whose value is its
     configuration. The loader labels any row carrying it synthetic, whatever the file is called."""
-    value = f"phantom_lib.data.standin seed={config.seed} scale={config.scale} admin_views={config.admin_views}"
-    return json.dumps([{"key": STANDIN_HEADER, "value": value}])
+    value = f"seed={config.seed} scale={config.scale} admin_views={config.admin_views}"
+    return json.dumps([{"key": STANDIN_HEADER, "value": value}], separators=(",", ":"))
 
 
 def _product_walk(table: pd.DataFrame, code: npt.NDArray[np.int64], catalogues: dict[str, _Catalogue],

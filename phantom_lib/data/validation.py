@@ -206,9 +206,17 @@ def validate(raw: pd.DataFrame, origin: str = "the data", file_rows: bool = True
     return pd.DataFrame(typed)
 
 
+_DUPLICATE_KEYS = ("ts", "sessionId", "eventName", "productId", "price")
+"""Required columns that nearly identify a row: the full-row comparison runs only where they repeat."""
+
+
 def _flag_duplicates(check: _Checker) -> None:
     """Flag rows identical in every column to an earlier row, naming the first copy's original."""
-    repeated = check.raw.duplicated(keep="first").to_numpy()
+    # Rows equal in every column are equal in these few: compare all columns only where these repeat.
+    candidates = check.raw.duplicated(subset=list(_DUPLICATE_KEYS), keep=False).to_numpy()
+    repeated = np.zeros(len(check.raw), dtype=bool)
+    if candidates.any():
+        repeated[candidates] = check.raw[candidates].duplicated(keep="first").to_numpy()
     count = int(repeated.sum())
     if count == 0:
         return
@@ -226,8 +234,8 @@ def _flag_duplicates(check: _Checker) -> None:
 _ZONE = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 """A time stamp that ends in a zone: ``Z`` or an offset like ``+01:00``."""
 
-_FORMULA_START = r"^[=+\-@]"
-"""Cells starting like this are run as formulas by spreadsheet programs (CSV injection)."""
+_FORMULA_START = ("=", "+", "-", "@")
+"""First characters that make spreadsheet programs run a cell as a formula (CSV injection)."""
 
 
 def data_notes(raw: pd.DataFrame, file_rows: bool = True) -> list[str]:
@@ -243,10 +251,10 @@ def data_notes(raw: pd.DataFrame, file_rows: bool = True) -> list[str]:
     for name in check.raw.columns:
         if _KIND.get(name, "text") not in ("text", "label") or check.raw[name].dtype.kind in "iufbM":
             continue
-        text = _text(check.raw[name])
-        starts = text.str.contains(_FORMULA_START, regex=True).fillna(False).to_numpy(dtype=bool)
+        text = check.raw[name].astype("str") if check.raw[name].dtype == object else check.raw[name]
+        starts = np.array(text.str[:1].isin(_FORMULA_START), dtype=bool)
         if starts.any():
-            starts = starts & pd.to_numeric(text, errors="coerce").isna().to_numpy()
+            starts[starts] = pd.to_numeric(text[starts], errors="coerce").isna().to_numpy()
         check.flag(starts, name, "start with =, +, - or @ (a spreadsheet opening an export would run them as formulas)",
                    "kept as read; before opening an export in a spreadsheet, prefix such cells with a single quote")
     return check.problems

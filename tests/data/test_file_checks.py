@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_data import fixture_rows, write
 
 from phantom_lib import cli, data
@@ -104,3 +106,21 @@ def test_zone_less_time_stamps_and_formula_cells_are_reported_and_kept(tmp_path,
 def test_the_shipped_standin_has_no_notes():
     loaded = data.load("standin")
     assert loaded.report.notes == () and loaded.provenance.label == "synthetic"
+
+
+@settings(max_examples=40, deadline=None)
+@given(copies=st.lists(st.integers(0, 13), max_size=6), near=st.lists(st.integers(0, 13), max_size=6))
+def test_exactly_the_rows_equal_in_every_column_count_as_duplicates(copies, near):
+    """Exact copies count; near-copies (equal in the key columns, different elsewhere) do not.
+    Oracle: pandas' own full-row comparison."""
+    rows = fixture_rows()
+    extra = [dict(rows[i]) for i in copies] + [dict(rows[i], userAgent=f"other agent {k}") for k, i in enumerate(near)]
+    raw = pd.DataFrame(rows + extra, dtype="str")
+    expected = int(raw.duplicated().sum())
+    if expected == 0:
+        data.validate(raw)
+        return
+    with pytest.raises(data.WhoClickedValidationError) as caught:
+        data.validate(raw)
+    duplicates = [p for p in caught.value.problems if p.startswith("rows: ")]
+    assert duplicates and duplicates[0].startswith(f"rows: {expected} row(s) repeat an earlier row")

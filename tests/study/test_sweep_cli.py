@@ -59,3 +59,27 @@ def test_ctrl_c_keeps_finished_trials_and_says_how_to_resume(tmp_path: Path, exe
     events = [json.loads(line)["event"] for line in (out / "runs.jsonl").read_text().splitlines()]
     assert events == ["start"]  # the refused run logged nothing; the interrupted one has no end
     assert study.ResultsStore(out).runs()["interrupted"].tolist() == [True]
+
+
+@pytest.mark.slow
+def test_a_sweep_run_as_the_readme_shows_prints_no_ray_notices(tmp_path: Path):
+    """No RAY_AUTH_MODE, no RAY_USAGE_STATS_ENABLED and a home without a Ray token: Ray itself then
+    announces the token it generates (the control below); `phantom sweep` prints only its own lines."""
+    env = sweep_env(tmp_path)
+    for name in ("RAY_AUTH_MODE", "RAY_USAGE_STATS_ENABLED", "RAY_ADDRESS"):
+        env.pop(name, None)
+    env["HOME"] = str(tmp_path / "home")
+    control = subprocess.run([sys.executable, "-c", "import ray; ray.init(num_cpus=1, include_dashboard=False); "
+                              "ray.shutdown()"], env=env, capture_output=True, text=True, timeout=300)
+    assert "authentication token" in control.stderr  # what a plain ray.init prints in this environment
+    (tmp_path / "home" / ".ray" / "auth_token").unlink()  # so the sweep would have to generate it again
+    out = tmp_path / "sweep"
+    result = subprocess.run([str(PHANTOM), "sweep", "--profile", "smoke", "--trainable", "slowtrain:train",
+                             "--out", str(out), "--num-cpus", "2"], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    noise = [line for line in result.stderr.replace("\r", "\n").splitlines() if line.strip()
+             and not line.startswith("trials:")]
+    assert noise == []
+    n_trials = len(study.design(study.DESIGNS["smoke"]))
+    assert result.stdout.strip() == f"[phantom] {n_trials} trials recorded in {out} (0 failed)"
