@@ -111,11 +111,15 @@ def schema_frame() -> pd.DataFrame:
 
 
 class WhoClickedValidationError(ValueError):
-    """The data does not meet the schema. ``problems`` lists every issue found, one line each."""
+    """The data does not meet the schema. ``problems`` lists every issue found, one line each (the
+    message is one line when there is one problem, else a header and one line per problem)."""
 
     def __init__(self, problems: list[str], origin: str) -> None:
         self.problems = list(problems)
         self.origin = origin
+        if len(self.problems) == 1:  # one problem, one line
+            super().__init__(f"{origin} is not a valid whoclicked.csv: {self.problems[0]}")
+            return
         lines = "\n  - ".join(self.problems)
         super().__init__(f"{origin} is not a valid whoclicked.csv ({len(self.problems)} problem(s)):\n  - {lines}")
 

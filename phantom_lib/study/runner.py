@@ -81,7 +81,8 @@ def check_ray_address(address: str | None) -> None:
         return
     host, _, port = target.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
-        raise RayConnectionError(f"Ray address {target!r} is not HOST:PORT or ray://HOST:PORT: {_RAY_FIX}")
+        raise RayConnectionError(f"Ray address {target!r} is not HOST:PORT or ray://HOST:PORT: write it like "
+                                 "head.example.org:6379 (what `ray start --head` prints) or ray://head.example.org:10001")
     reason = unreachable_reason(host.strip("[]"), int(port), RAY_PROBE_TIMEOUT)
     if reason is not None:
         raise RayConnectionError(f"cannot reach the Ray head at {target} ({reason}): {_RAY_FIX}")
