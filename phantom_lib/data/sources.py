@@ -1,9 +1,14 @@
 """Where WhoClickedIt comes from and how it is read: a local file, the synthetic stand-in, or the hub.
 
 :func:`load` reads and validates one source and returns the typed frame with its validation report
-and :class:`Provenance` (kind, location, sha256, rows, synthetic or not). The source is always an
+and :class:`Provenance` (kind, location, sha256, rows, and its label). The source is always an
 argument (``"standin"``, ``"hub"`` or a path); the library never reads it from the environment (the
 book layer maps ``$PHANTOM_WHOCLICKED`` onto the notebooks' ``data_source`` parameter).
+
+The label comes from the content, never from the name or place of a file: rows that carry the
+stand-in generator's mark are "synthetic" wherever they live; a file whose sha256 is one the study
+published would be "published" (it publishes none: :data:`PUBLISHED_SHA256`); anything else is
+"user-supplied". Nothing is ever labelled "real".
 """
 
 from __future__ import annotations
