@@ -54,20 +54,20 @@ def wait_for_port(port: int, process: subprocess.Popen, seconds: float) -> None:
     pytest.fail(f"nothing listened on 127.0.0.1:{port} after {seconds:g} s")
 
 
-def stop(process: subprocess.Popen, grace: float = 30.0) -> None:
-    """SIGTERM the process group of a process this test started with ``start_new_session=True``
-    (the server and whatever it started, e.g. ``make`` and its ``jupyter lab``), then SIGKILL it
-    if anything lingers after ``grace`` seconds."""
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, signum)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            process.poll()
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
+def stop(process: subprocess.Popen, grace: float = 60.0) -> None:
+    """Stop a server this test started with ``start_new_session=True``: SIGTERM to its process group
+    (the server and whatever it started, e.g. ``make`` and its ``jupyter lab``), wait up to
+    ``grace`` seconds for the process itself, then SIGKILL whatever is left in that group."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(10)

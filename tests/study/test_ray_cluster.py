@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -50,8 +51,9 @@ def ray_head() -> Iterator[Head]:
         wait_for_port(client, head, seconds=180)
         yield Head(f"127.0.0.1:{gcs}", f"ray://127.0.0.1:{client}")
     finally:
-        stop(head)
+        stop(head)  # Ray drains the head for up to 30 s before its processes exit
         log.close()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def phantom_sweep(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
