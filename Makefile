@@ -11,7 +11,12 @@ CHROMIUM := /usr/bin/chromium
 TEST_ENV := PHANTOM_PROFILE=smoke HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
             RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled
 
-.PHONY: install browser book book-smoke check-book test test-unit test-notebooks clean
+# `make lab`: JupyterLab opens a chapter's .md source as a notebook (jupytext's viewer by default);
+# LAB_ARGS adds options, e.g. `make lab LAB_ARGS=--port=8890`.
+LAB_SETTINGS := $(CURDIR)/.jupyter/lab/settings
+LAB_ARGS     ?=
+
+.PHONY: install browser book book-smoke check-book lab test test-unit test-notebooks clean
 
 install: $(STAMP)
 
@@ -39,6 +44,10 @@ book: install          ## execute every notebook (full profile) and build the HT
 book-smoke: install    ## the same with the fast smoke profile
 	RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled $(BIN)/phantom book --profile smoke
 	@echo "HTML: $(CURDIR)/_build/html/index.html"
+
+lab: install            ## JupyterLab on this checkout: notebooks/NN_*.md open as notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.app_settings_dir=$(LAB_SETTINGS) \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 check-book: install browser  ## open every page of the last build (_build/html) in headless Chromium
 	$(BIN)/python -m phantom_lib.book.browser _build/html --screenshots _build/screenshots

@@ -13,8 +13,11 @@ function and prints where its output went:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from phantom_lib.book import build as book
@@ -26,11 +29,31 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _output_file(path: str, example: str) -> Path:
+    """The file ``-o PATH`` names, checked before any long work: not a folder, and its folder
+    exists (created if needed) and takes a new file. Raises ``ValueError`` saying what to change."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise ValueError(f"-o {path} is a folder: give a file name, e.g. -o {target / example}")
+    blocking = next((p for p in target.parents if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise ValueError(f"-o {path}: {blocking} is a file, not a folder: choose another path")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=target.parent):
+            pass
+    except OSError as err:
+        raise ValueError(f"-o {path}: cannot write in {target.parent} ({err.strerror or err}): "
+                         "choose a folder you can write to") from None
+    return target
+
+
 def _run(args: argparse.Namespace) -> int:
+    from phantom_lib.book.parameters import parse_parameters
+
     source = book.find_notebook(args.notebook)
-    overrides = {name: book.parse_value(value) for name, value in args.parameters}
-    output = Path(args.output) if args.output else Path(f"{source.stem}.executed.ipynb")
-    book.run_notebook(source, output, args.profile, overrides)
+    output = _output_file(args.output or f"{source.stem}.executed.ipynb", f"{source.stem}.ipynb")
+    book.run_notebook(source, output, args.profile, parse_parameters(source, args.parameters))
     print(f"[phantom] executed notebook written to {output}")
     return 0
 
@@ -39,9 +62,11 @@ def _data_standin(args: argparse.Namespace) -> int:
     from phantom_lib.data.sources import load
     from phantom_lib.standin.rows import StandinConfig, write
 
-    path = write(args.output, StandinConfig(seed=args.seed, scale=args.scale, admin_views=args.admin_views))
+    config = StandinConfig(seed=args.seed, scale=args.scale, admin_views=args.admin_views)
+    path = write(_output_file(args.output, "whoclicked_standin.csv.gz"), config, overwrite=args.force)
     loaded = load(path)
-    print(f"[phantom] wrote {path}: {loaded.provenance.rows} rows, sha256 {loaded.provenance.sha256}")
+    print(f"[phantom] wrote {path}: {loaded.provenance.rows} rows, sha256 {loaded.provenance.sha256} "
+          f"({loaded.provenance.label})")
     return 0
 
 
@@ -49,9 +74,11 @@ def _data_check(args: argparse.Namespace) -> int:
     from phantom_lib.data.sources import load
     from phantom_lib.data.validation import compare_to_card
 
-    loaded = load(args.source)
+    loaded = load(args.source, allow_duplicates=args.allow_duplicates)
     print(loaded.provenance.banner().lstrip("> "))
     print(loaded.report.to_frame().to_string(index=False))
+    for note in loaded.report.notes:
+        print(f"note: {note}")
     comparison = compare_to_card(loaded.frame)
     print(comparison.to_string(index=False))
     print(f"{int(comparison['match'].sum())} of {len(comparison)} card quantities match")
@@ -69,20 +96,23 @@ def _data_bench(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from phantom_lib.perf.bench import BenchConfig, format_report, run_bench
 
+    output = _output_file(args.output, "bench.json")
     config = BenchConfig.quick() if args.quick else BenchConfig()
     result = run_bench(config)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1, default=float))
     print(format_report(result))
     print(f"[bench] JSON written to {output}")
     return 0
 
 
+def _sweep_out(args: argparse.Namespace) -> Path:
+    return Path(args.out or f"results/sweep-{args.profile}")
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from phantom_lib.study.runner import sweep
 
-    out = Path(args.out or f"results/sweep-{args.profile}")
+    out = _sweep_out(args)
     results = sweep(args.profile, out, args.trainable, args.resume, args.executor, args.address, args.num_cpus)
     failed = int((results["status"] != "ok").sum())
     print(f"[phantom] {len(results)} trials recorded in {out} ({failed} failed)")
@@ -98,11 +128,14 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     p_standin.add_argument("--seed", type=int, default=0)
     p_standin.add_argument("--scale", type=int, default=1, help="multiply every published count (default 1)")
     p_standin.add_argument("--admin-views", type=int, default=4, help="operator /admin/ page views (default 4)")
-    p_standin.add_argument("-o", "--output", default=str(STANDIN_PATH),
-                           help="output path; .gz compresses (default: the shipped stand-in)")
+    p_standin.add_argument("-o", "--output", required=True,
+                           help=f"output path; .gz compresses (the shipped stand-in is {STANDIN_PATH})")
+    p_standin.add_argument("--force", action="store_true", help="replace the output file if it exists")
     p_standin.set_defaults(func=_data_standin)
     p_check = data_sub.add_parser("check", help="validate a data source and compare it with the data card")
     p_check.add_argument("source", nargs="?", default="standin", help="path, 'standin' or 'hub' (default: standin)")
+    p_check.add_argument("--allow-duplicates", action="store_true",
+                         help="accept rows that repeat an earlier row in every column (an error by default)")
     p_check.set_defaults(func=_data_check)
     p_bench = data_sub.add_parser("bench", help="time load + validation on generated files of growing size")
     p_bench.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
@@ -172,14 +205,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupted(args: argparse.Namespace) -> str:
+    """What Ctrl-C left behind, and how to go on."""
+    if args.command == "sweep":
+        from phantom_lib.study.store import ResultsStore
+
+        out = _sweep_out(args)
+        return f"interrupted: {len(ResultsStore(out).finished())} trials kept in {out}; run again with --resume"
+    if args.command == "run":
+        return "interrupted: run the same command again to execute the notebook from the start"
+    return "interrupted"
+
+
+def _message(err: BaseException) -> str:
+    """The library's own message, or for a system error the file, the reason and what to check."""
+    if isinstance(err, OSError) and err.errno is not None and err.filename:
+        return f"{err.filename}: {err.strerror}: check the path and its permissions"
+    return str(err)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``phantom`` console script."""
+    """Entry point of the ``phantom`` console script: exit 0 on success; 1 with one
+    ``phantom COMMAND: error: ...`` line on stderr for any expected failure, and with one
+    ``phantom COMMAND: interrupted: ...`` line after Ctrl-C (no traceback); 2 for bad arguments."""
     args = build_parser().parse_args(argv)
+    command = " ".join(filter(None, (args.command, getattr(args, "data_command", None))))
     try:
         return int(args.func(args) or 0)
-    except (book.NotebookError, FileNotFoundError, ValueError, RuntimeError) as err:
-        print(f"phantom {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass  # reported below, once the interrupted job's objects are gone (a progress bar prints when released)
+    except BrokenPipeError:  # the reader went away (`phantom data check | head`): nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except (book.NotebookError, ValueError, RuntimeError, OSError) as err:
+        print(f"phantom {command}: error: {_message(err)}", file=sys.stderr)
+        return 1
+    gc.collect()
+    print(f"\nphantom {command}: {_interrupted(args)}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -10,19 +10,17 @@ finally runs a strict ``jupyter-book build`` that does not execute anything agai
 
 from __future__ import annotations
 
-import ast
-import io
 import os
+import re
 import subprocess
 import sys
-import tokenize
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phantom_lib.book import profiles
+from phantom_lib.book.parameters import chapter_id, notebook_parameters, resolve
 
 if TYPE_CHECKING:
     import pandas
@@ -82,15 +80,6 @@ def find_notebook(spec: str, root: Path | None = None) -> Path:
     return matches[0]
 
 
-def parse_value(text: str) -> Any:
-    """Read a command-line parameter value as a Python literal (``7``, ``0.5``, ``True``,
-    ``[1, 2]``), falling back to the plain string (``standin``)."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
 def run_notebook(
     source: Path,
     output: Path,
@@ -100,23 +89,22 @@ def run_notebook(
 ) -> Path:
     """Execute one jupytext notebook with papermill and write the executed ``.ipynb``.
 
-    Parameters injected: the profile's overrides for this notebook, then ``data_source`` from
-    ``$PHANTOM_WHOCLICKED`` when set (:func:`phantom_lib.book.profiles.data_override`), then
-    ``overrides``, then ``profile`` itself. Raises :class:`NotebookError` naming the notebook and the failing cell.
+    Parameters injected (:func:`phantom_lib.book.parameters.resolve`, checked before the kernel
+    starts: :class:`~phantom_lib.book.parameters.ParameterError` for an unknown name or a value of
+    the wrong type): the profile's overrides for this notebook, then ``data_source`` from
+    ``$PHANTOM_WHOCLICKED`` when set, then ``overrides``, then ``profile`` itself. The kernel runs
+    under :class:`~phantom_lib.book.kernel.BookKernelManager`. Raises :class:`NotebookError` naming
+    the notebook, the failing cell and the failing line of the ``.md`` source.
     """
     import jupytext
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    profiles.check_profile(profile)
+    from phantom_lib.book.kernel import BookKernelManager
+
     source = Path(source).resolve()
-    parameters = profiles.parameters(source.stem, profile)
-    parameters.update(profiles.data_override({p.name for p in notebook_parameters(source)}))
-    parameters.update(overrides or {})
-    parameters["profile"] = profile
+    parameters = resolve(source, profile, overrides)
     notebook = jupytext.read(source, fmt="md:myst")
-    if "parameters" not in {t for c in notebook.cells for t in c.get("metadata", {}).get("tags", [])}:
-        raise NotebookError(f"{source.name}: no cell tagged 'parameters' to inject {sorted(parameters)} into")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -128,10 +116,11 @@ def run_notebook(
                 kernel_name="python3",
                 progress_bar=progress,
                 cwd=str(source.parent),
+                kernel_manager_class=BookKernelManager,
             )
     except PapermillExecutionError as err:
         raise NotebookError(
-            f"notebook {source.name} failed in {_describe_cell(notebook, source, err.source)}: "
+            f"notebook {source.name} failed in {_describe_cell(notebook, source, err.source, err.traceback)}: "
             f"{err.ename}: {err.evalue}\nthe partly executed notebook is {output}"
         ) from None
     return output
@@ -152,16 +141,31 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _describe_cell(notebook: Any, source: Path, cell_source: str) -> str:
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CELL_FRAME = re.compile(r"Cell In\[\d+\], line (\d+)")
+
+
+def _describe_cell(notebook: Any, source: Path, cell_source: str, traceback: Sequence[str] = ()) -> str:
     """Name a failing cell as the reader sees it: its number among the source's code cells
-    (from 1) and the line of the ``.md`` file where its code starts."""
-    code = [c.source for c in notebook.cells if c.cell_type == "code"]
-    number = code.index(cell_source) + 1 if cell_source in code else None
-    first = next((line for line in cell_source.splitlines() if line.strip()), "")
-    text = source.read_text(encoding="utf-8").splitlines()
-    line = next((i + 1 for i, row in enumerate(text) if first and row == first), None)
+    (from 1), and the line of the ``.md`` file that failed (IPython's ``Cell In[n], line k``
+    frame of ``traceback``; the cell's first line when the traceback names none) with its text."""
+    text = source.read_text(encoding="utf-8")
+    cursor, start, number = 0, None, None
+    for index, cell in enumerate(c.source for c in notebook.cells if c.cell_type == "code"):
+        found = text.find(cell, cursor) if cell else -1
+        cursor = found + len(cell) if found >= 0 else cursor
+        if cell == cell_source:
+            number, start = index + 1, (text.count("\n", 0, found) + 1 if found >= 0 else None)
+            break
     where = f"code cell {number}" if number else "a code cell"
-    return where + (f" (line {line}: {first.strip()!r})" if line else "")
+    if start is None:
+        return where
+    frame = _CELL_FRAME.search(_ANSI.sub("", "\n".join(traceback)))
+    offset = int(frame.group(1)) - 1 if frame else next(
+        (i for i, row in enumerate(cell_source.splitlines()) if row.strip()), 0)
+    rows = cell_source.splitlines()
+    shown = rows[offset].strip() if 0 <= offset < len(rows) else ""
+    return f"{where} (line {start + offset}: {shown!r})"
 
 
 def chapter_path(source: Path, root: Path) -> Path:
@@ -179,6 +183,13 @@ def execute_notebooks(
     sources = notebook_sources(root)
     chosen = {find_notebook(s, root) for s in only}
     stale = [s for s in sources if not chosen or s in chosen or not chapter_path(s, root).exists()]
+    unexecuted = [s.stem for s in stale if chosen and s not in chosen]
+    if unexecuted:
+        print(f"[phantom] --only: also executing {', '.join(unexecuted)}: they have no executed notebook "
+              "yet and the book needs every chapter (later --only runs re-execute just the chapters named)",
+              flush=True)
+    for source in stale + page_sources(root):  # every parameter checked before the first kernel starts
+        resolve(source, profile)
     for source in stale + page_sources(root):
         print(f"[phantom] executing {source.relative_to(root)} (profile {profile})", flush=True)
         run_notebook(source, chapter_path(source, root), profile)
@@ -210,57 +221,6 @@ def build_book(profile: str, only: Sequence[str] = (), root: Path | None = None)
     return index
 
 
-@dataclass(frozen=True)
-class Parameter:
-    """One assignment of a notebook's ``parameters`` cell: ``name = value  # description``.
-
-    ``value`` is the literal's source text (the ``full`` profile's default); ``description``
-    is the trailing comment, or else the comment lines just above the assignment, joined.
-    """
-
-    name: str
-    value: str
-    description: str
-
-
-def notebook_parameters(source: Path) -> list[Parameter]:
-    """The parameters a notebook accepts, read from its cell tagged ``parameters``.
-
-    Raises ``ValueError`` when the notebook has no such cell or the cell holds anything but
-    plain ``name = literal`` assignments (papermill could not override those reliably).
-    """
-    import jupytext
-
-    notebook = jupytext.read(source, fmt="md:myst")
-    cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(cells) != 1:
-        raise ValueError(f"{Path(source).name}: expected one cell tagged 'parameters', found {len(cells)}")
-    code = cells[0].source
-    lines = code.splitlines()
-    comments = {tok.start[0]: tok.string.lstrip("#").strip()
-                for tok in tokenize.generate_tokens(io.StringIO(code + "\n").readline)
-                if tok.type == tokenize.COMMENT}
-    found = []
-    for node in ast.parse(code).body:
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            raise ValueError(f"{Path(source).name}: the parameters cell may hold only `name = literal` lines, "
-                             f"not {ast.get_source_segment(code, node)!r}")
-        value = ast.get_source_segment(code, node.value) or ""
-        try:
-            ast.literal_eval(node.value)
-        except ValueError:
-            raise ValueError(f"{Path(source).name}: parameter {node.targets[0].id} = {value} is not a plain literal") from None
-        description = comments.get(node.end_lineno or node.lineno, "")
-        above = node.lineno - 1
-        block: list[str] = []
-        while above >= 1 and lines[above - 1].lstrip().startswith("#"):
-            block.insert(0, comments[above])
-            above -= 1
-        description = description or " ".join(block)
-        found.append(Parameter(node.targets[0].id, value, description))
-    return found
-
-
 def parameter_table(root: Path | None = None) -> "pandas.DataFrame":
     """Every chapter's parameters with their value in each profile, as one table.
 
@@ -275,15 +235,16 @@ def parameter_table(root: Path | None = None) -> "pandas.DataFrame":
     for source in notebook_sources(root):
         params = [p for p in notebook_parameters(source) if p.name != "profile"]
         known = {p.name for p in params}
+        key = chapter_id(source)
         for name in profiles.names():
-            unknown = sorted(set(profiles.parameters(source.stem, name)) - known)
+            unknown = sorted(set(profiles.parameters(key, name)) - known)
             if unknown:
-                raise ValueError(f"profile {name!r} overrides {unknown} in {source.stem}, which has no such "
+                raise ValueError(f"profile {name!r} overrides {unknown} in {key}, which has no such "
                                  f"parameter; its parameters are {sorted(known)}")
         for p in params:
             record = {"notebook": source.stem, "parameter": p.name}
             for name in profiles.names():
-                overrides = profiles.parameters(source.stem, name)
+                overrides = profiles.parameters(key, name)
                 record[name] = repr(overrides[p.name]) if p.name in overrides else p.value
             record["description"] = p.description
             records.append(record)

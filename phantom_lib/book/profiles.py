@@ -1,8 +1,11 @@
 """Execution profiles: the one table of per-notebook parameter overrides.
 
 A notebook's ``parameters`` cell holds the defaults of the ``full`` profile as plain
-literals, with ``profile = None``. A profile maps notebook keys (the file stem, e.g.
-``"03_coi"``) to the parameter values that replace those defaults.
+literals, with ``profile = None``. A profile maps chapter keys (e.g. ``"03_coi"``) to the
+parameter values that replace those defaults. A chapter's key is the ``chapter`` entry of the
+``phantom`` block in its front matter (:func:`phantom_lib.book.parameters.chapter_id`), which
+a copy of the chapter keeps, so ``notebooks/08_my_coi.md`` copied from ``03_coi.md`` runs with
+``03_coi``'s overrides; without the block the key is the file stem.
 
 Two ways a profile reaches a notebook:
 

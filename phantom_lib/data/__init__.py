@@ -28,6 +28,7 @@ from phantom_lib.data.schema import (
 )
 from phantom_lib.data.sources import (
     HUB_ID,
+    PUBLISHED_SHA256,
     STANDIN_PATH,
     Provenance,
     WhoClicked,
@@ -50,15 +51,16 @@ from phantom_lib.data.validation import (
     ValidationReport,
     card_counts,
     compare_to_card,
+    data_notes,
     report_of,
     validate,
 )
 
 __all__ = [
-    "CATEGORY_WEIGHTS", "CHECKOUT", "COLUMNS", "HUB_ID", "INTERACTION", "PRICE_COLUMNS", "PRICE_LOG",
+    "CATEGORY_WEIGHTS", "CHECKOUT", "COLUMNS", "HUB_ID", "INTERACTION", "PRICE_COLUMNS", "PRICE_LOG", "PUBLISHED_SHA256",
     "REQUIRED", "SCHEMA", "SESSION_END", "STANDIN_PATH", "TRAJECTORY_COLUMNS", "Column", "Provenance",
     "ValidationReport", "WhoClicked", "WhoClickedSourceError", "WhoClickedValidationError", "card_counts",
-    "category_of", "compare_to_card", "demand_proxy", "inter_event_seconds", "load", "load_whoclicked",
+    "category_of", "compare_to_card", "data_notes", "demand_proxy", "inter_event_seconds", "load", "load_whoclicked",
     "price_logs", "price_summary", "provenance", "report_of", "resolve_source", "schema_frame",
     "trajectories", "trajectory_summary", "validate", "weights_of",
 ]

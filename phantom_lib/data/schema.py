@@ -16,6 +16,9 @@ import pandas as pd
 ACTORS = ("human", "agent")
 RECORD_TYPES = ("interaction", "price_log")
 INTERACTION, PRICE_LOG = RECORD_TYPES
+STANDIN_HEADER = "phantom-standin"
+"""Key of the Kafka header the stand-in generator writes into ``kafka_headers`` on every row it
+makes: the mark by which generated rows are recognised as synthetic wherever the file is copied."""
 ADMIN_MARKER = "/admin/"
 """Pages containing this path are operator pages, not shopper behaviour: dropped from trajectories."""
 
@@ -108,11 +111,15 @@ def schema_frame() -> pd.DataFrame:
 
 
 class WhoClickedValidationError(ValueError):
-    """The data does not meet the schema. ``problems`` lists every issue found, one line each."""
+    """The data does not meet the schema. ``problems`` lists every issue found, one line each (the
+    message is one line when there is one problem, else a header and one line per problem)."""
 
     def __init__(self, problems: list[str], origin: str) -> None:
         self.problems = list(problems)
         self.origin = origin
+        if len(self.problems) == 1:  # one problem, one line
+            super().__init__(f"{origin} is not a valid whoclicked.csv: {self.problems[0]}")
+            return
         lines = "\n  - ".join(self.problems)
         super().__init__(f"{origin} is not a valid whoclicked.csv ({len(self.problems)} problem(s)):\n  - {lines}")
 

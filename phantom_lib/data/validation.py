@@ -10,7 +10,7 @@ against the data card's published summary (:data:`phantom_lib.published.DATA_CAR
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +116,8 @@ def _numeric(check: _Checker, name: str) -> pd.Series:
     return values
 
 
-def validate(raw: pd.DataFrame, origin: str = "the data", file_rows: bool = True) -> pd.DataFrame:
+def validate(raw: pd.DataFrame, origin: str = "the data", file_rows: bool = True,
+             allow_duplicates: bool = False) -> pd.DataFrame:
     """Check ``raw`` (as read, any dtypes) against the schema and return the typed frame.
 
     Typed frame: the known columns in schema order, then any extra columns; text columns as
@@ -124,7 +125,9 @@ def validate(raw: pd.DataFrame, origin: str = "the data", file_rows: bool = True
     and the metadata numbers float64, Kafka integers Int64, booleans ``boolean``.
 
     Raises :class:`WhoClickedValidationError` listing every problem (column, row count, an
-    example with its row and file line, and the fix).
+    example with its row and file line, and the fix). Rows identical in every column to an
+    earlier row are a problem unless ``allow_duplicates`` (a file exported twice, or
+    concatenated with itself, would otherwise pass with every count inflated).
     """
     problems = _structural_problems(raw)
     if problems:
@@ -171,6 +174,9 @@ def validate(raw: pd.DataFrame, origin: str = "the data", file_rows: bool = True
         check.flag(ids.isin(mixed_ids).to_numpy(), key, "belong to ids shared by human and agent rows",
                    f"a {key} must belong to one actor type; check the labels of these rows")
 
+    if not allow_duplicates:
+        _flag_duplicates(check)
+
     typed: dict[str, pd.Series] = {}
     for name in [c for c in COLUMNS if c in raw.columns] + [c for c in raw.columns if c not in _KIND]:
         kind = _KIND.get(name, "text")
@@ -198,6 +204,60 @@ def validate(raw: pd.DataFrame, origin: str = "the data", file_rows: bool = True
     if check.problems:
         raise WhoClickedValidationError(check.problems, origin)
     return pd.DataFrame(typed)
+
+
+_DUPLICATE_KEYS = ("ts", "sessionId", "eventName", "productId", "price")
+"""Required columns that nearly identify a row: the full-row comparison runs only where they repeat."""
+
+
+def _flag_duplicates(check: _Checker) -> None:
+    """Flag rows identical in every column to an earlier row, naming the first copy's original."""
+    # Rows equal in every column are equal in these few: compare all columns only where these repeat.
+    candidates = check.raw.duplicated(subset=list(_DUPLICATE_KEYS), keep=False).to_numpy()
+    repeated = np.zeros(len(check.raw), dtype=bool)
+    if candidates.any():
+        repeated[candidates] = check.raw[candidates].duplicated(keep="first").to_numpy()
+    count = int(repeated.sum())
+    if count == 0:
+        return
+    row_hash = pd.util.hash_pandas_object(check.raw, index=False).to_numpy()
+    first = int(np.flatnonzero(repeated)[0])
+    original = int(np.flatnonzero(row_hash == row_hash[first])[0])
+    check.problems.append(
+        f"rows: {count} row(s) repeat an earlier row in every column; e.g. {check.row(first)} repeats "
+        f"{check.row(original)}. Fix: remove the copies (pandas: frame.drop_duplicates()), or, if they are "
+        "genuine repeated events, allow them: load(..., allow_duplicates=True) or "
+        "`phantom data check --allow-duplicates`"
+    )
+
+
+_ZONE = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+"""A time stamp that ends in a zone: ``Z`` or an offset like ``+01:00``."""
+
+_FORMULA_START = ("=", "+", "-", "@")
+"""First characters that make spreadsheet programs run a cell as a formula (CSV injection)."""
+
+
+def data_notes(raw: pd.DataFrame, file_rows: bool = True) -> list[str]:
+    """What validation keeps but reports: time stamps without a zone (read as UTC) and text cells
+    a spreadsheet would run as formulas (first character ``=``, ``+``, ``-`` or ``@``, and not a
+    number). One line per finding with a count, an example row and what to do."""
+    check = _Checker(raw.reset_index(drop=True), file_rows)
+    if "ts" in check.raw and check.raw["ts"].dtype.kind != "M":
+        ts = _text(check.raw["ts"])
+        zoneless = (ts.notna() & ~ts.str.contains(_ZONE, regex=True)).fillna(False).to_numpy(dtype=bool)
+        check.flag(zoneless, "ts", "have no time zone and were read as UTC",
+                   "append Z if they are UTC, or write their offset (e.g. +01:00)")
+    for name in check.raw.columns:
+        if _KIND.get(name, "text") not in ("text", "label") or check.raw[name].dtype.kind in "iufbM":
+            continue
+        text = check.raw[name].astype("str") if check.raw[name].dtype == object else check.raw[name]
+        starts = np.array(text.str[:1].isin(_FORMULA_START), dtype=bool)
+        if starts.any():
+            starts[starts] = pd.to_numeric(text[starts], errors="coerce").isna().to_numpy()
+        check.flag(starts, name, "start with =, +, - or @ (a spreadsheet opening an export would run them as formulas)",
+                   "kept as read; before opening an export in a spreadsheet, prefix such cells with a single quote")
+    return check.problems
 
 
 # --------------------------------------------------------------------------- report
@@ -257,6 +317,7 @@ class ValidationReport:
         guessed_categories: unknown name -> the category it was given.
         admin_events: interaction rows on ``/admin/`` pages (dropped from trajectories).
         time_range: first and last ``ts`` (UTC).
+        notes: what was kept but is worth knowing, one line each (:func:`data_notes`).
     """
 
     rows: int
@@ -268,6 +329,7 @@ class ValidationReport:
     guessed_categories: dict[str, str]
     admin_events: int
     time_range: tuple[pd.Timestamp, pd.Timestamp]
+    notes: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         """The report as a two-column table (item, value) for notebooks."""
@@ -284,12 +346,14 @@ class ValidationReport:
             ("unknown event names (kept)", ", ".join(f"{k} ({v})" for k, v in self.unknown_events.items()) or "none"),
             ("schema columns absent (optional)", ", ".join(self.missing_optional) or "none"),
             ("extra columns (kept as text)", ", ".join(self.extra_columns) or "none"),
+            ("notes", " | ".join(self.notes) or "none"),
         ]
         return pd.DataFrame(items, columns=["item", "value"]).astype({"value": "str"})
 
 
-def report_of(frame: pd.DataFrame) -> ValidationReport:
-    """The :class:`ValidationReport` of a typed frame returned by :func:`validate`."""
+def report_of(frame: pd.DataFrame, notes: Sequence[str] = ()) -> ValidationReport:
+    """The :class:`ValidationReport` of a typed frame returned by :func:`validate`, with the
+    ``notes`` of :func:`data_notes` on the raw rows."""
     names = frame.loc[frame["record_type"] == INTERACTION, "eventName"].value_counts()
     unknown = {str(k): int(v) for k, v in names.items() if k not in events.KNOWN_ACTIONS}
     guessed = events.categorise(unknown).guessed
@@ -303,6 +367,7 @@ def report_of(frame: pd.DataFrame) -> ValidationReport:
         guessed_categories=guessed,
         admin_events=int(((frame["record_type"] == INTERACTION).to_numpy() & is_admin(frame)).sum()),
         time_range=(frame["ts"].min(), frame["ts"].max()),
+        notes=tuple(notes),
     )
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,7 @@ import pandas as pd
 
 from phantom_lib.behaviour import kernels
 from phantom_lib.data import events
-from phantom_lib.data.schema import COLUMNS, INTERACTION, PRICE_LOG
+from phantom_lib.data.schema import COLUMNS, INTERACTION, PRICE_LOG, STANDIN_HEADER
 from phantom_lib.standin.model import (
     ADD,
     ADMIN,
@@ -393,7 +394,17 @@ def generate(config: StandinConfig = StandinConfig()) -> pd.DataFrame:
     log_ts_ms = t0 + start_ms[block_index[log_event]] + log_rel_ms.astype(np.int64)
     interactions, demand = _interaction_columns(table, code, ts_ms, dwell_ms, catalogues, rng)
     quotes = _price_log_columns(interactions, demand, log_event, log_ts_ms, catalogues, rng)
-    return _finish(pd.concat([interactions, quotes], ignore_index=True), catalogues, rng)
+    frame = _finish(pd.concat([interactions, quotes], ignore_index=True), catalogues, rng)
+    frame["kafka_headers"] = marker(config)
+    return frame
+
+
+def marker(config: StandinConfig) -> str:
+    """The ``kafka_headers`` value of every generated row: one Kafka header whose key is
+    :data:`~phantom_lib.data.schema.STANDIN_HEADER` (the generator) and whose value is its
+    configuration. The loader labels any row carrying it synthetic, whatever the file is called."""
+    value = f"seed={config.seed} scale={config.scale} admin_views={config.admin_views}"
+    return json.dumps([{"key": STANDIN_HEADER, "value": value}], separators=(",", ":"))
 
 
 def _product_walk(table: pd.DataFrame, code: npt.NDArray[np.int64], catalogues: dict[str, _Catalogue],
@@ -659,9 +670,18 @@ def to_bytes(frame: pd.DataFrame, compress: bool) -> bytes:
     return buffer.getvalue()
 
 
-def write(path: str | Path, config: StandinConfig = StandinConfig()) -> Path:
-    """Generate the stand-in and write it to ``path`` (gzip when the name ends in ``.gz``)."""
+def write(path: str | Path, config: StandinConfig = StandinConfig(), overwrite: bool = False) -> Path:
+    """Generate the stand-in and write it to ``path`` (gzip when the name ends in ``.gz``).
+
+    An existing file is replaced only with ``overwrite=True`` (``phantom data standin --force``),
+    so the shipped stand-in every chapter reads is never overwritten by accident.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: give a file name, e.g. {path / 'whoclicked_standin.csv.gz'}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists: choose another file, or pass --force "
+                              "(overwrite=True) to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(to_bytes(generate(config), compress=path.suffix == ".gz"))
     return path

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import time
 import traceback
@@ -24,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from phantom_lib._net import unreachable_reason
 from phantom_lib.study.designs import DESIGNS, Trial, design
 from phantom_lib.study.store import REPO_ROOT, ResultsStore, git_commit, provenance
 
@@ -52,18 +54,68 @@ def resolve_trainable(spec: str) -> Trainable:
     return getattr(importlib.import_module(module_name), attr)
 
 
+RAY_PROBE_TIMEOUT = 5.0
+"""Seconds allowed for the TCP probe of a Ray head before ``ray.init`` (which would retry for minutes)."""
+
+_RAY_FIX = ("start the head there (`ray start --head --port=6379`, plus `--ray-client-server-port=10001` "
+            "for ray:// addresses), correct --address / $RAY_ADDRESS, or leave both unset to run on this machine")
+
+
+class RayConnectionError(RuntimeError):
+    """The Ray cluster named by ``--address`` or ``$RAY_ADDRESS`` cannot be used (one line: what
+    was tried and how to fix it)."""
+
+
+def _ray_address(address: str | None) -> str | None:
+    """The cluster to join: ``address``, else ``$RAY_ADDRESS``; ``None`` for a local cluster."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+def check_ray_address(address: str | None) -> None:
+    """Fail within :data:`RAY_PROBE_TIMEOUT` seconds when the Ray head named by ``address`` (or
+    ``$RAY_ADDRESS``) does not accept connections: raises :class:`RayConnectionError` naming the
+    address, the reason (connection refused, unknown host, no answer) and the fix. ``None``,
+    ``"local"`` and ``"auto"`` are left to ``ray.init``."""
+    target = _ray_address(address)
+    if target in (None, "local", "auto"):
+        return
+    host, _, port = target.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise RayConnectionError(f"Ray address {target!r} is not HOST:PORT or ray://HOST:PORT: write it like "
+                                 "head.example.org:6379 (what `ray start --head` prints) or ray://head.example.org:10001")
+    reason = unreachable_reason(host.strip("[]"), int(port), RAY_PROBE_TIMEOUT)
+    if reason is not None:
+        raise RayConnectionError(f"cannot reach the Ray head at {target} ({reason}): {_RAY_FIX}")
+
+
 def _ray_init(address: str | None, num_cpus: int | None) -> bool:
-    """Start (or connect to) Ray unless already running; True if this call started it."""
+    """Start (or connect to) Ray unless already running; True if this call started it.
+
+    Ray's INFO lines (the cluster it started, the authentication token it generated) are not
+    printed: only warnings and errors. A cluster that cannot be joined raises
+    :class:`RayConnectionError` (one line) instead of Ray's retries and traceback.
+    """
     import ray
 
     if ray.is_initialized():
         return False
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 object_store_memory=200 * 1024**2)
+    address = _ray_address(address)
+    check_ray_address(address)
+    quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
+                     object_store_memory=200 * 1024**2, **quiet)
+    except (ConnectionError, TimeoutError, RuntimeError, SystemExit) as err:  # SystemExit: Ray's GCS time-out
+        tried = f"the Ray cluster at {address}" if address else "a local Ray cluster"
+        fix = _RAY_FIX
+        if isinstance(err, ConnectionAbortedError) and str(address).startswith("ray://"):
+            fix = ("the head's Ray client server could not start a server for this client (Ray issue 63202, "
+                   "a gRPC fork race): restart the head with GRPC_ENABLE_FORK_SUPPORT=0 in its environment")
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "no message"
+        raise RayConnectionError(f"cannot start or join {tried} ({type(err).__name__}: {first}): {fix}") from None
     return True
 
 
@@ -133,6 +185,8 @@ def sweep(
         raise FileExistsError(f"{out} already holds results: pass --resume to run only the missing trials, "
                               "or choose another --out")
     commit = git_commit(REPO_ROOT)  # the code that runs, before anyone edits it
+    if executor == "ray":
+        check_ray_address(address)  # an unreachable head fails before the run is logged
     store.log_run("start", commit)
     start = time.perf_counter()
     results = run_trials(design(profile), resolve_trainable(trainable), store, executor, address, num_cpus)

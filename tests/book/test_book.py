@@ -117,3 +117,17 @@ def test_smoke_book_builds_every_page_with_its_figures(smoke_book: Path):
         for src in local:
             assert (page.parent / src).resolve().exists(), f"{entry}: image {src} missing"
     assert total > 0, "no chapter produced a figure: the kernel's matplotlib backend shows nothing"
+
+
+def test_only_on_a_fresh_clone_executes_every_chapter_and_says_so(tmp_path: Path, capsys):
+    (tmp_path / "notebooks").mkdir()
+    for name in ("01_a", "02_b"):
+        (tmp_path / "notebooks" / f"{name}.md").write_text(
+            FRONT_MATTER + "\n```{code-cell} ipython3\n:tags: [parameters]\n\nprofile = None\n```\n")
+    book.execute_notebooks("smoke", only=["02"], root=tmp_path)
+    first = capsys.readouterr().out
+    assert "[phantom] --only: also executing 01_a: they have no executed notebook yet" in first
+    assert "executing notebooks/01_a.md" in first and "executing notebooks/02_b.md" in first
+    book.execute_notebooks("smoke", only=["02"], root=tmp_path)
+    again = capsys.readouterr().out
+    assert "also executing" not in again and "01_a.md" not in again and "executing notebooks/02_b.md" in again

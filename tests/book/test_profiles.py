@@ -2,7 +2,7 @@
 
 import pytest
 
-from phantom_lib.book import build as book
+from phantom_lib import book
 from phantom_lib.book import profiles
 
 

@@ -100,7 +100,7 @@ def test_real_format_fixture_loads_with_types_and_report(fixture_csv: Path):
     assert report.counts["human/price_log"] == 2 and report.counts["agent/interaction"] == 3
     assert loaded.provenance.kind == "path" and not loaded.provenance.synthetic
     assert loaded.provenance.rows == 14 and len(loaded.provenance.sha256) == 64
-    assert "Real WhoClickedIt data" in loaded.provenance.banner()
+    assert loaded.provenance.label == "user-supplied" and "User-supplied data" in loaded.provenance.banner()
 
 
 def test_the_source_is_an_argument_and_the_library_never_reads_the_environment(fixture_csv, monkeypatch):
@@ -246,7 +246,7 @@ def test_hub_unreachable_endpoint_is_probed_not_waited_for(monkeypatch, tmp_path
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens
-    with pytest.raises(data.WhoClickedSourceError, match=r"127\.0\.0\.1:9 did not answer"):
+    with pytest.raises(data.WhoClickedSourceError, match=r"hub cannot be used \(127\.0\.0\.1:9: connection refused\)"):
         data.load("hub")
 
 
