@@ -123,7 +123,25 @@ def run_notebook(
             f"notebook {source.name} failed in {_describe_cell(notebook, source, err.source, err.traceback)}: "
             f"{err.ename}: {err.evalue}\nthe partly executed notebook is {output}"
         ) from None
+    hide_injected_parameters(output)
     return output
+
+
+def hide_injected_parameters(path: Path) -> None:
+    """Tag the cell papermill injected (``injected-parameters``) ``remove-cell`` in the executed
+    notebook at ``path``, so the book shows the chapter's own parameters cell and not a copy of its
+    values. papermill writes that cell's tags itself, so a source notebook cannot hide it."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    changed = False
+    for cell in notebook.cells:
+        tags = cell.get("metadata", {}).setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+            changed = True
+    if changed:
+        nbformat.write(notebook, path)
 
 
 @contextmanager

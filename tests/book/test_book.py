@@ -54,6 +54,7 @@ def test_run_injects_parameters(tmp_path: Path):
     assert len(injected) == 1
     assert re.search(r"^seed = 7$", injected[0].source, re.M)
     assert re.search(r"^profile = \"smoke\"$", injected[0].source, re.M)
+    assert "remove-cell" in injected[0].metadata["tags"]  # the book shows the chapter's own parameters cell only
 
 
 def test_run_names_notebook_and_cell_of_a_failure(broken_book: Path, tmp_path: Path):
