@@ -83,7 +83,8 @@ def _sweep(args: argparse.Namespace) -> int:
     from phantom_lib.study.runner import sweep
 
     out = Path(args.out or f"results/sweep-{args.profile}")
-    results = sweep(args.profile, out, args.trainable, args.resume, args.executor, args.address, args.num_cpus)
+    results = sweep(args.profile, out, args.trainable, args.resume, args.executor, args.address, args.num_cpus,
+                    args.engine, args.batch_size)
     failed = int((results["status"] != "ok").sum())
     print(f"[phantom] {len(results)} trials recorded in {out} ({failed} failed)")
     return 0
@@ -120,7 +121,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     from phantom_lib.study.designs import DESIGNS
-    from phantom_lib.study.runner import DEFAULT_TRAINABLE
+    from phantom_lib.study.runner import DEFAULT_BATCH_SIZE, DEFAULT_TRAINABLE, ENGINES
 
     parser = sub.add_parser("sweep", help="run the factorial study on Ray (resumable)")
     parser.add_argument("--profile", choices=sorted(DESIGNS), default="smoke", help="the study design to run")
@@ -131,6 +132,11 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--executor", choices=["ray", "local"], default="ray",
                         help="'local' runs trials one by one in this process (debugging)")
     parser.add_argument("--trainable", default=DEFAULT_TRAINABLE, help="module:function called as f(config, seed)")
+    parser.add_argument("--engine", choices=ENGINES, default="sb3",
+                        help="sb3: one trial per task (stable-baselines3); jax: one compiled batch of a slice per task "
+                             "(PPO, DQN, Q-table; other trials run the trainable)")
+    parser.add_argument("--batch-size", type=int,
+                        help=f"jax engine: trials per compiled batch (default {DEFAULT_BATCH_SIZE}); a trial's numbers depend on it")
     parser.set_defaults(func=_sweep)
 
 

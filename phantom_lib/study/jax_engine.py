@@ -63,9 +63,6 @@ JAX_ALGORITHMS = ("ppo", "dqn", "qtable")
 CELL_FIELDS = ("alpha0", "eps_alpha", "lambda_coi")
 """Trial settings that vary inside a batch (values in the compiled program, not shapes)."""
 
-DEFAULT_BATCH_SIZE = 16
-"""Trials per compiled batch unless the sweep says otherwise."""
-
 
 class CellValues(NamedTuple):
     """The numbers of :class:`~phantom_lib.sim.jax_env.EnvParams` that depend on (alpha0, eps_alpha, lambda_coi).
@@ -243,7 +240,7 @@ _COMPILED: dict[Any, Any] = {}
 def _compiled(name: str, program: Any, args: tuple[Any, ...], cache_key: Any) -> tuple[Any, float]:
     """``program`` compiled for ``args`` (cached); returns (executable, compile seconds, 0 if cached)."""
     leaves, tree = jax.tree.flatten(args)
-    key = (name, cache_key, str(tree), tuple((np.shape(x), str(np.result_type(x))) for x in leaves))
+    key = (name, cache_key, str(tree), tuple((np.shape(x), str(getattr(x, "dtype", type(x)))) for x in leaves))
     if key in _COMPILED:
         return _COMPILED[key], 0.0
     start = time.perf_counter()
@@ -331,8 +328,8 @@ def run_batch(trials: Sequence[Trial], batch_size: int | None = None) -> tuple[l
     for i, trial in enumerate(configs):
         at = [{name: float(values[i, j]) for name, values in metrics.items()} for j in range(3)]
         row: dict[str, Any] = stress_summary(*at, trial.stress_shares)
-        row["eval_seconds"] = eval_seconds / size
-        row.update(training_record(rewards[i], revenues[i], train_seconds / size, trial.curve_points))
+        row["eval_seconds"] = eval_seconds / len(trials)
+        row.update(training_record(rewards[i], revenues[i], train_seconds / len(trials), trial.curve_points))
         rows.append(row)
     record = BatchRecord(dict(slice_key(trials[0].config)), [t.trial_id for t in trials], [t.seed for t in trials],
                          size, compile_train + compile_eval, train_seconds, eval_seconds, "jax", **device_info())

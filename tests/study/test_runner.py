@@ -162,6 +162,7 @@ def test_sweep_refuses_to_overwrite_without_resume(tmp_path, monkeypatch):
     prov = (tmp_path / "provenance.json").read_text()
     assert '"n_failed": 2' in prov and '"profile": "tiny"' in prov
     record = json.loads(prov)
+    assert record["engine"]["name"] == "sb3" and record["engine"]["device_kind"] == "cpu"
     assert len(record["runs"]) == 1 and not record["runs"][0]["interrupted"]
     assert record["wall_seconds_all_runs"] == pytest.approx(record["runs"][0]["seconds"], abs=0.1)
     with pytest.raises(FileExistsError, match="--resume"):
