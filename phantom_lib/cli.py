@@ -134,7 +134,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--trainable", default=DEFAULT_TRAINABLE, help="module:function called as f(config, seed)")
     parser.add_argument("--engine", choices=ENGINES, default="sb3",
                         help="sb3: one trial per task (stable-baselines3); jax: one compiled batch of a slice per task "
-                             "(PPO, DQN, Q-table; other trials run the trainable)")
+                             "(reference policies run the trainable)")
     parser.add_argument("--batch-size", type=int,
                         help=f"jax engine: trials per compiled batch (default {DEFAULT_BATCH_SIZE}); a trial's numbers depend on it")
     parser.set_defaults(func=_sweep)

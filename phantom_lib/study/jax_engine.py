@@ -45,20 +45,12 @@ from phantom_lib.sim.gym_env import PhantomPricingEnv
 from phantom_lib.sim.market import agents_in_split
 from phantom_lib.study.designs import Trial, TrialConfig
 from phantom_lib.study.evaluate import EVAL_METRICS, stress_summary
-from phantom_lib.study.jax_learners import (
-    DQNConfig,
-    Learner,
-    LearnerEnv,
-    PPOConfig,
-    QTableConfig,
-    ViewParams,
-    learner,
-)
+from phantom_lib.study.jax_actor_critic import A2CConfig, PPOConfig
+from phantom_lib.study.jax_learners import JAX_ALGORITHMS, Learner, learner
+from phantom_lib.study.jax_q import DQNConfig, QTableConfig
+from phantom_lib.study.jax_view import LearnerEnv, ViewParams
 from phantom_lib.study.learners import training_record
 from phantom_lib.study.qlearning import DigitisedFeatures
-
-JAX_ALGORITHMS = ("ppo", "dqn", "qtable")
-"""Learners the jax engine trains; other trials (A2C, reference policies) run the SB3 path's trainable."""
 
 CELL_FIELDS = ("alpha0", "eps_alpha", "lambda_coi")
 """Trial settings that vary inside a batch (values in the compiled program, not shapes)."""
@@ -117,17 +109,19 @@ class JaxFeatures:
         return self.features.index(jnp, obs)
 
 
-def learner_config(trial: TrialConfig) -> PPOConfig | DQNConfig | QTableConfig:
+def learner_config(trial: TrialConfig) -> PPOConfig | A2CConfig | DQNConfig | QTableConfig:
     """The learner settings of ``trial`` (reference values scaled to its budget, as the SB3 path)."""
     n_actions, steps = trial.env.action_levels, trial.timesteps
     if trial.algorithm == "ppo":
         return PPOConfig.for_budget(steps, n_actions)
+    if trial.algorithm == "a2c":
+        return A2CConfig.for_budget(steps, n_actions)
     if trial.algorithm == "dqn":
         return DQNConfig.for_budget(steps, n_actions)
     if trial.algorithm == "qtable":
         features = DigitisedFeatures(trial.env.market.n_products, trial.env.p_low, trial.env.p_high)
         return QTableConfig(steps, n_actions, features.n_states, JaxFeatures(features))
-    raise ValueError(f"the jax engine trains {JAX_ALGORITHMS}; {trial.algorithm!r} runs with the SB3 engine")
+    raise ValueError(f"the jax engine trains {JAX_ALGORITHMS}; {trial.algorithm!r} is evaluated by the trainable")
 
 
 def slice_key(config: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:

@@ -5,8 +5,7 @@ tasks, on a one-machine cluster by default or on an existing cluster (``--addres
 ``RAY_ADDRESS``). With the SB3 engine each task is one trial (:func:`phantom_lib.study.learners.train`).
 With the jax engine each task is one batch of a slice (:mod:`phantom_lib.study.jax_engine`:
 trials sharing their static shapes, trained by one compiled program, vmapped over seeds and
-cells); trials it has no learner for (A2C, reference policies) still run one per task with the
-trainable. A jax task asks Ray for a GPU when the cluster has one (else a TPU, else a CPU), so
+cells); reference policies (no learner) still run one per task with the trainable. A jax task asks Ray for a GPU when the cluster has one (else a TPU, else a CPU), so
 the same sweep runs unchanged on an accelerator; jax uses whatever device its task sees.
 Each finished trial is written at once as its own parquet file, so a crash, a killed worker or
 Ctrl-C loses nothing: ``--resume`` runs only the trials without a successful result (a batch's
@@ -94,7 +93,8 @@ def _units(todo: Sequence[Trial], engine: str, batch_size: int) -> list[tuple[li
     """The tasks of a run: ``(trials, batched)``; batches of the jax engine first (they take longest)."""
     if engine == "sb3":
         return [([t], False) for t in todo]
-    from phantom_lib.study.jax_engine import JAX_ALGORITHMS, batches
+    from phantom_lib.study.jax_engine import batches
+    from phantom_lib.study.jax_learners import JAX_ALGORITHMS
 
     learned = [t for t in todo if t.config.get("algorithm") in JAX_ALGORITHMS]
     others = [t for t in todo if t.config.get("algorithm") not in JAX_ALGORITHMS]

@@ -11,16 +11,21 @@ import pytest
 from _tiny_mdp import GAMMA, HORIZON, NEXT, REWARD, TinyEnv, closed_form_q, one_hot_state, optimal_return
 
 from phantom_lib.study import jax_learners as jl
-from phantom_lib.study.qlearning import DigitisedFeatures
+from phantom_lib.study.jax_actor_critic import A2CConfig, PPOConfig
+from phantom_lib.study.jax_q import DQNConfig, QTableConfig
+from phantom_lib.study.jax_view import LearnerEnv, ViewParams, _reset_where
+from phantom_lib.study.qlearning import DigitisedFeatures, QLearnerConfig
 
 SEEDS = 8
 OPTIMAL = [1, 1, 0]  # greedy actions of Q* in states 0, 1, 2 (see _tiny_mdp)
 
 CONFIGS = {
-    # budgets where the scaled reference settings learn this MDP; PPO with shorter rollouts (more updates)
-    "ppo": jl.PPOConfig.for_budget(4096, 2, gamma=GAMMA, n_steps=256, batch_size=64),
-    "dqn": jl.DQNConfig.for_budget(8192, 2, gamma=GAMMA, batch_size=64),
-    "qtable": jl.QTableConfig(4096, 2, 3, one_hot_state, jl.QLearnerConfig(gamma=GAMMA)),
+    # budgets where the scaled reference settings learn this MDP; PPO with shorter rollouts (more updates);
+    # the Model reference's gamma (0.99) would make the greedy gaps tiny, so the MDP's own GAMMA (0.9)
+    "ppo": PPOConfig.for_budget(4096, 2, gamma=GAMMA, n_steps=256, batch_size=64),
+    "a2c": A2CConfig.for_budget(4096, 2, gamma=GAMMA),
+    "dqn": DQNConfig.for_budget(8192, 2, gamma=GAMMA, batch_size=64),
+    "qtable": QTableConfig(4096, 2, 3, one_hot_state, QLearnerConfig(gamma=GAMMA)),
 }
 
 
@@ -39,7 +44,7 @@ def trained(algorithm: str):
     """Eight seeds of ``algorithm`` trained on the MDP in one vmapped program (cached for the module)."""
     env = TinyEnv()
     learned = jl.learner(algorithm, env, CONFIGS[algorithm])
-    params = jl.ViewParams(env.params(), jnp.zeros(3), jnp.ones(3), jnp.float32(1.0))
+    params = ViewParams(env.params(), jnp.zeros(3), jnp.ones(3), jnp.float32(1.0))
     keys = jax.random.split(jax.random.key(0), SEEDS)
     policies, log = jax.jit(jax.vmap(learned.train, in_axes=(0, None)))(keys, params)
     actions = np.asarray(jax.vmap(lambda policy: learned.act(policy, jnp.eye(3)))(policies))
@@ -71,14 +76,14 @@ def test_the_q_learner_converges_to_the_closed_form_q():
 
 def test_the_reset_batching_rule_equals_the_per_trial_reset():
     env = TinyEnv()
-    view = jl.LearnerEnv(env, unit_obs=False)
-    params = jl.ViewParams(env.params(), jnp.zeros(3), jnp.ones(3), jnp.float32(1.0))
+    view = LearnerEnv(env, unit_obs=False)
+    params = ViewParams(env.params(), jnp.zeros(3), jnp.ones(3), jnp.float32(1.0))
     obs, state = view.reset(jax.random.key(0), params)
     moved = env.step(jax.random.key(0), state, 1, params.env)  # now in state 1
     done = jnp.array([True, False, True])
     keys = jax.random.split(jax.random.key(1), 3)
     batch = jax.tree.map(lambda x: jnp.stack([x] * 3), (moved[0], moved[1]))
-    reset_where = jl._reset_where(view)
+    reset_where = _reset_where(view)
     got = jax.vmap(reset_where, in_axes=(0, 0, None, 0, 0))(done, keys, params, *batch)
     for i in range(3):
         alone = reset_where(done[i], keys[i], params, moved[0], moved[1])
@@ -99,14 +104,16 @@ def test_digitised_features_agree_between_numpy_and_jax():
 
 def test_learner_rejects_unknown_algorithms_and_wrong_configs():
     with pytest.raises(ValueError, match="the jax engine trains"):
-        jl.learner("a2c", TinyEnv(), CONFIGS["ppo"])
+        jl.learner("sac", TinyEnv(), CONFIGS["ppo"])
     with pytest.raises(TypeError, match="ppo needs a PPOConfig"):
         jl.learner("ppo", TinyEnv(), CONFIGS["dqn"])
 
 
 def test_budget_scaling_follows_the_sb3_path():
-    ppo = jl.PPOConfig.for_budget(300, 5)
+    ppo = PPOConfig.for_budget(300, 5)
     assert (ppo.n_steps, ppo.batch_size, ppo.n_updates) == (64, 64, 5)  # 5 rollouts of 64 >= 300 steps
-    dqn = jl.DQNConfig.for_budget(1536, 9)
+    dqn = DQNConfig.for_budget(1536, 9)
     assert (dqn.learning_starts, dqn.target_update_interval, dqn.batch_size) == (128, 128, 256)
-    assert dqn.capacity == 1536 and jl.DQNConfig.for_budget(100_000, 9).capacity == 50_000
+    assert dqn.capacity == 1536 and DQNConfig.for_budget(100_000, 9).capacity == 50_000
+    a2c = A2CConfig.for_budget(8192, 5)
+    assert (a2c.n_steps, a2c.learning_rate, a2c.gae_lambda, a2c.n_updates) == (64, 7e-4, 1.0, 128)
