@@ -20,23 +20,28 @@ static config: the study vmaps it over a batch of trials (:mod:`phantom_lib.stud
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from phantom_lib.study.jax_view import LearnerEnv, ViewParams, mlp_apply, mlp_init
-from phantom_lib.study.learners import sb3_hyperparameters
+from phantom_lib.study.jax_view import (
+    BudgetConfig,
+    LearnerEnv,
+    ViewParams,
+    mlp_apply,
+    mlp_init,
+)
 
 
-class PPOConfig(NamedTuple):
-    """PPO settings (Model reference, section 7; SB3 defaults for the rest). Hashable: static under jit."""
+@dataclass(frozen=True)
+class PPOConfig(BudgetConfig):
+    """PPO settings (Model reference, section 7; SB3 defaults for the rest)."""
 
-    timesteps: int
-    n_actions: int
+    ALGORITHM: ClassVar[str] = "ppo"
     learning_rate: float = 3e-4
-    gamma: float = 0.99
     n_steps: int = 2048
     batch_size: int = 256
     n_epochs: int = 10
@@ -45,43 +50,25 @@ class PPOConfig(NamedTuple):
     ent_coef: float = 0.0
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
-    hidden: tuple[int, ...] = (64, 64)
-
-    @classmethod
-    def for_budget(cls, timesteps: int, n_actions: int, **overrides: Any) -> PPOConfig:
-        """The reference settings with step counts scaled to ``timesteps`` like the SB3 path."""
-        return cls(timesteps, n_actions, **{**sb3_hyperparameters("ppo", timesteps), **overrides})
-
-    @property
-    def n_updates(self) -> int:
-        """Rollouts of ``n_steps``: ceil(timesteps / n_steps)."""
-        return math.ceil(self.timesteps / self.n_steps)
 
 
-class A2CConfig(NamedTuple):
-    """A2C settings (Model reference, section 7: n_steps 64; SB3 defaults for the rest). Hashable."""
+@dataclass(frozen=True)
+class A2CConfig(BudgetConfig):
+    """A2C settings (Model reference, section 7: n_steps 64; SB3 defaults for the rest)."""
 
-    timesteps: int
-    n_actions: int
+    ALGORITHM: ClassVar[str] = "a2c"
     learning_rate: float = 7e-4
-    gamma: float = 0.99
     n_steps: int = 5
     gae_lambda: float = 1.0
     ent_coef: float = 0.0
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     rms_prop_eps: float = 1e-5
-    hidden: tuple[int, ...] = (64, 64)
 
-    @classmethod
-    def for_budget(cls, timesteps: int, n_actions: int, **overrides: Any) -> A2CConfig:
-        """The reference settings with step counts scaled to ``timesteps`` like the SB3 path."""
-        return cls(timesteps, n_actions, **{**sb3_hyperparameters("a2c", timesteps), **overrides})
 
-    @property
-    def n_updates(self) -> int:
-        """Rollouts of ``n_steps``: ceil(timesteps / n_steps)."""
-        return math.ceil(self.timesteps / self.n_steps)
+def n_updates(cfg: PPOConfig | A2CConfig) -> int:
+    """Rollouts of ``n_steps`` for the budget: ceil(timesteps / n_steps) (SB3 finishes its last one)."""
+    return math.ceil(cfg.timesteps / cfg.n_steps)
 
 
 class ActorCritic(NamedTuple):
@@ -194,11 +181,11 @@ def _learn(cfg: PPOConfig | A2CConfig, optimiser: optax.GradientTransformation, 
 
 def train_actor_critic(env: LearnerEnv, cfg: PPOConfig | A2CConfig, key: Any,
                        params: ViewParams) -> tuple[ActorCritic, tuple[Any, Any]]:
-    """Train PPO or A2C (by the config's type) for ``cfg.n_updates`` rollouts.
+    """Train PPO or A2C (by the config's type) for :func:`n_updates` rollouts.
 
     Returns:
         the networks and the training log ``(rewards, revenues)`` of every step, env units,
-        shape (n_updates * n_steps,).
+        shape (n_updates(cfg) * n_steps,).
     """
     key, key_init, key_reset = jax.random.split(key, 3)
     obs, state = env.reset(key_reset, params)
@@ -231,7 +218,7 @@ def train_actor_critic(env: LearnerEnv, cfg: PPOConfig | A2CConfig, key: Any,
         return (net, opt_state, obs, state), (raw, revenue)
 
     init = (net, optimiser.init(net), obs, state)
-    (net, *_), (raw, revenue) = jax.lax.scan(update, init, jax.random.split(key, cfg.n_updates))
+    (net, *_), (raw, revenue) = jax.lax.scan(update, init, jax.random.split(key, n_updates(cfg)))
     return net, (raw.reshape(-1), revenue.reshape(-1))
 
 

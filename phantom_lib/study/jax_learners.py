@@ -27,8 +27,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from phantom_lib.study.jax_actor_critic import A2CConfig, PPOConfig, act_actor_critic, train_actor_critic
-from phantom_lib.study.jax_q import DQNConfig, QTableConfig, act_dqn, qtable_actor, train_dqn, train_qtable
+from phantom_lib.study.jax_actor_critic import (
+    A2CConfig,
+    PPOConfig,
+    act_actor_critic,
+    train_actor_critic,
+)
+from phantom_lib.study.jax_q import (
+    DQNConfig,
+    QTableConfig,
+    act_dqn,
+    qtable_actor,
+    train_dqn,
+    train_qtable,
+)
 from phantom_lib.study.jax_view import LearnerEnv, ViewParams
 
 Policy = Any

@@ -21,24 +21,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from phantom_lib.study.jax_view import LearnerEnv, ViewParams, mlp_apply, mlp_init
-from phantom_lib.study.learners import sb3_hyperparameters
+from phantom_lib.study.jax_view import (
+    BudgetConfig,
+    LearnerEnv,
+    ViewParams,
+    mlp_apply,
+    mlp_init,
+)
 from phantom_lib.study.qlearning import QLearnerConfig
 
 
-class DQNConfig(NamedTuple):
-    """DQN settings (Model reference, section 7; SB3 defaults for the rest). Hashable: static under jit."""
+@dataclass(frozen=True)
+class DQNConfig(BudgetConfig):
+    """DQN settings (Model reference, section 7; SB3 defaults for the rest)."""
 
-    timesteps: int
-    n_actions: int
+    ALGORITHM: ClassVar[str] = "dqn"
     learning_rate: float = 1e-4
-    gamma: float = 0.99
     buffer_size: int = 50_000
     batch_size: int = 256
     learning_starts: int = 1000
@@ -48,12 +53,6 @@ class DQNConfig(NamedTuple):
     exploration_final_eps: float = 0.05
     train_freq: int = 4
     max_grad_norm: float = 10.0
-    hidden: tuple[int, ...] = (64, 64)
-
-    @classmethod
-    def for_budget(cls, timesteps: int, n_actions: int, **overrides: Any) -> DQNConfig:
-        """The reference settings with step counts scaled to ``timesteps`` like the SB3 path."""
-        return cls(timesteps, n_actions, **{**sb3_hyperparameters("dqn", timesteps), **overrides})
 
     @property
     def n_chunks(self) -> int:
@@ -143,7 +142,8 @@ def act_dqn(net: Any, obs: Any) -> Any:
     return jnp.argmax(_q(net, obs), axis=-1)
 
 
-class QTableConfig(NamedTuple):
+@dataclass(frozen=True)
+class QTableConfig:
     """The tabular Q-learner's shapes and settings (:class:`QLearnerConfig`). Hashable: static under jit.
 
     Attributes:
@@ -156,7 +156,7 @@ class QTableConfig(NamedTuple):
     n_actions: int
     n_states: int
     featurise: Callable[[Any], Any]
-    settings: QLearnerConfig = QLearnerConfig()
+    settings: QLearnerConfig = field(default_factory=QLearnerConfig)
 
 
 def train_qtable(env: LearnerEnv, cfg: QTableConfig, key: Any, params: ViewParams) -> tuple[Any, tuple[Any, Any]]:

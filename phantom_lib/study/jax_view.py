@@ -20,11 +20,36 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
+
+from phantom_lib.study.learners import sb3_hyperparameters
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """Base of the learner configs: a training budget and an action count (hashable, so a config is
+    a static part of a compiled program).
+
+    Attributes:
+        timesteps: training budget, env steps. n_actions: discrete actions.
+        gamma: discount factor. hidden: widths of the hidden layers ([64, 64], Model reference, section 7).
+    """
+
+    timesteps: int
+    n_actions: int
+    gamma: float = 0.99
+    hidden: tuple[int, ...] = (64, 64)
+    ALGORITHM: ClassVar[str] = ""
+
+    @classmethod
+    def for_budget(cls, timesteps: int, n_actions: int, **overrides: Any) -> Any:
+        """The reference settings with the step counts of :func:`~phantom_lib.study.learners.sb3_hyperparameters`
+        scaled to ``timesteps`` (the SB3 path's scaling), then ``overrides``."""
+        return cls(timesteps, n_actions, **{**sb3_hyperparameters(cls.ALGORITHM, timesteps), **overrides})
 
 
 class ViewParams(NamedTuple):
@@ -101,7 +126,7 @@ class LearnerEnv:
                           reward, info["revenue"])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reset_where(env: LearnerEnv) -> Callable[..., tuple[Any, Any]]:
     """``(done, key, params, obs, state) -> (obs, state)`` of a new episode where ``done``, else unchanged.
 
@@ -140,9 +165,9 @@ def mlp_init(key: Any, sizes: Sequence[int], gains: Sequence[float]) -> list[tup
     """Dense layers ``sizes[i] -> sizes[i+1]``: weights truncated-normal with variance
     gain^2 / mean(fan_in, fan_out) (Glorot scaled by the layer's gain), zero biases."""
     layers = []
-    for key, n_in, n_out, gain in zip(jax.random.split(key, len(gains)), sizes[:-1], sizes[1:], gains):
+    for layer_key, n_in, n_out, gain in zip(jax.random.split(key, len(gains)), sizes[:-1], sizes[1:], gains):
         init = jax.nn.initializers.variance_scaling(gain**2, "fan_avg", "truncated_normal")
-        layers.append((init(key, (n_in, n_out), jnp.float32), jnp.zeros(n_out, jnp.float32)))
+        layers.append((init(layer_key, (n_in, n_out), jnp.float32), jnp.zeros(n_out, jnp.float32)))
     return layers
 
 

@@ -35,7 +35,13 @@ from typing import Any
 import pandas as pd
 
 from phantom_lib.study.designs import DESIGNS, Trial, design
-from phantom_lib.study.store import REPO_ROOT, ResultsStore, engine_provenance, git_commit, provenance
+from phantom_lib.study.store import (
+    REPO_ROOT,
+    ResultsStore,
+    engine_provenance,
+    git_commit,
+    provenance,
+)
 
 Trainable = Callable[[dict[str, Any], int], Mapping[str, Any]]
 """``train(config, seed) -> metrics``: one trial; metrics are scalars or lists of numbers."""

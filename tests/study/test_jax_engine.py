@@ -4,15 +4,13 @@ resume after a kill, and provenance (small shapes; the compiled programs are sha
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
 import textwrap
-import time
 
 import jax
 import numpy as np
 import pytest
+from _kill import kill_after
 
 from phantom_lib import study
 from phantom_lib.behaviour.model import load_behaviour
@@ -155,12 +153,7 @@ def test_resume_after_a_kill_loses_no_finished_batch(tmp_path):
         study.run_trials(study.design(design), study.train, study.ResultsStore({str(out)!r}), executor="local",
                          progress=False, engine="jax", batch_size=2, batch_runner=slowbatches.run_batch)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script])
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list((out / "trials").glob("*.parquet"))) < 3:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after(script, out / "trials", 3)
     store = study.ResultsStore(out)
     finished = store.finished()
     assert 3 <= len(finished) < 8, "the run should have been killed mid-sweep"

@@ -8,10 +8,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _tiny_mdp import GAMMA, HORIZON, NEXT, REWARD, TinyEnv, closed_form_q, one_hot_state, optimal_return
+from _tiny_mdp import (
+    GAMMA,
+    HORIZON,
+    NEXT,
+    REWARD,
+    TinyEnv,
+    closed_form_q,
+    one_hot_state,
+    optimal_return,
+)
 
 from phantom_lib.study import jax_learners as jl
-from phantom_lib.study.jax_actor_critic import A2CConfig, PPOConfig
+from phantom_lib.study.jax_actor_critic import A2CConfig, PPOConfig, n_updates
 from phantom_lib.study.jax_q import DQNConfig, QTableConfig
 from phantom_lib.study.jax_view import LearnerEnv, ViewParams, _reset_where
 from phantom_lib.study.qlearning import DigitisedFeatures, QLearnerConfig
@@ -78,7 +87,7 @@ def test_the_reset_batching_rule_equals_the_per_trial_reset():
     env = TinyEnv()
     view = LearnerEnv(env, unit_obs=False)
     params = ViewParams(env.params(), jnp.zeros(3), jnp.ones(3), jnp.float32(1.0))
-    obs, state = view.reset(jax.random.key(0), params)
+    _, state = view.reset(jax.random.key(0), params)
     moved = env.step(jax.random.key(0), state, 1, params.env)  # now in state 1
     done = jnp.array([True, False, True])
     keys = jax.random.split(jax.random.key(1), 3)
@@ -87,7 +96,8 @@ def test_the_reset_batching_rule_equals_the_per_trial_reset():
     got = jax.vmap(reset_where, in_axes=(0, 0, None, 0, 0))(done, keys, params, *batch)
     for i in range(3):
         alone = reset_where(done[i], keys[i], params, moved[0], moved[1])
-        jax.tree.map(lambda a, b: np.testing.assert_array_equal(a[i], b), got, alone)
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(alone)):
+            np.testing.assert_array_equal(a[i], b)
     assert got[1].s.tolist() == [0, 1, 0]
     nobody = jax.vmap(reset_where, in_axes=(0, 0, None, 0, 0))(jnp.zeros(3, bool), keys, params, *batch)
     assert nobody[1].s.tolist() == [1, 1, 1]
@@ -111,9 +121,9 @@ def test_learner_rejects_unknown_algorithms_and_wrong_configs():
 
 def test_budget_scaling_follows_the_sb3_path():
     ppo = PPOConfig.for_budget(300, 5)
-    assert (ppo.n_steps, ppo.batch_size, ppo.n_updates) == (64, 64, 5)  # 5 rollouts of 64 >= 300 steps
+    assert (ppo.n_steps, ppo.batch_size, n_updates(ppo)) == (64, 64, 5)  # 5 rollouts of 64 >= 300 steps
     dqn = DQNConfig.for_budget(1536, 9)
     assert (dqn.learning_starts, dqn.target_update_interval, dqn.batch_size) == (128, 128, 256)
     assert dqn.capacity == 1536 and DQNConfig.for_budget(100_000, 9).capacity == 50_000
     a2c = A2CConfig.for_budget(8192, 5)
-    assert (a2c.n_steps, a2c.learning_rate, a2c.gae_lambda, a2c.n_updates) == (64, 7e-4, 1.0, 128)
+    assert (a2c.n_steps, a2c.learning_rate, a2c.gae_lambda, n_updates(a2c)) == (64, 7e-4, 1.0, 128)
