@@ -4,9 +4,11 @@ A *slice* is a group of trials that share every static shape and setting: the al
 action levels, the number of candidate shares actually scored (K, or 1 when eps_alpha = 0),
 the budgets and the market sizes. Trials of a slice differ only in alpha0, eps_alpha,
 lambda_coi (values inside the programs, see :func:`with_cell`) and the seed. :func:`batches`
-cuts each slice into batches of exactly ``batch_size`` trials (the last one padded with
-copies whose results are dropped); :func:`run_batch` trains a batch with one compiled program
-(``jit(vmap(train))`` of :mod:`phantom_lib.study.jax_learners`) and evaluates it with another.
+cuts each slice into batches of at most ``batch_size`` trials; :func:`run_batch` pads a short
+batch to ``batch_size`` with copies of its last trial (their results are dropped), trains it
+with one compiled program (``jit(vmap(train))`` of :mod:`phantom_lib.study.jax_learners`) and
+evaluates it with another. Compiled programs are kept per process, so every batch of a slice
+after the first in a process (a Ray worker runs many) skips compilation.
 
 Why a fixed batch size: batched matrix products round differently from unbatched ones, so a
 trial's numbers depend on the batch size it ran at (not on which trials share its batch:
@@ -22,8 +24,9 @@ eps_alpha and lambda_coi; the observation's alpha0 is the share), the same episo
 three shares; :func:`~phantom_lib.study.evaluate.stress_summary` adds the stress and worst-case
 metrics. Metric names and meanings are those of :data:`phantom_lib.study.learners.METRICS`, with
 one difference in what the timings mean: ``train_seconds`` and ``eval_seconds`` are each
-trial's share of its batch's wall time (batch time / batch size, compile time excluded and
-recorded in the batch record), so ``train_steps_per_s`` is the batch's env steps per second.
+trial's share of its batch's wall time (batch time / trials in the batch, padding excluded;
+compile time excluded and recorded in the batch record), so ``train_steps_per_s`` is the
+batch's useful env steps per second, learner updates included.
 """
 
 from __future__ import annotations
@@ -185,6 +188,21 @@ def _episode(learned: Learner, env: Any, policy: Any, key: Any, params: ViewPara
     return values.sum(0), alive.sum()
 
 
+def _constant_action(action: Any, obs: Any) -> Any:
+    return action
+
+
+def _no_training(key: Any, params: ViewParams) -> Any:
+    raise TypeError("a constant policy is not trained")
+
+
+CONSTANT = "constant"
+"""The algorithm name of :data:`CONSTANT_POLICY` in a :class:`_Slice`."""
+
+CONSTANT_POLICY = Learner(_no_training, _constant_action, unit_obs=False)
+"""A "learner" whose policy is an action index, played at every step (evaluates fixed price scales)."""
+
+
 @dataclass(frozen=True)
 class _Slice:
     """The static part of a batch: learner, env shapes, budgets; builds the two programs."""
@@ -197,7 +215,7 @@ class _Slice:
     max_steps: int
 
     def learner(self) -> Learner:
-        return learner(self.algorithm, self.env, self.config)
+        return CONSTANT_POLICY if self.algorithm == CONSTANT else learner(self.algorithm, self.env, self.config)
 
     def train_one(self, base: Any, inputs: _Inputs) -> tuple[Any, Any]:
         params = ViewParams(with_cell(base, inputs.train), inputs.low, inputs.high, self.reward_scale)
@@ -278,6 +296,49 @@ def device_info() -> dict[str, Any]:
             "device_count": len(devices), "jax_version": jax.__version__}
 
 
+def _prepare(trials: Sequence[Trial], batch_size: int | None) -> tuple[list[TrialConfig], int, Any, Any, Any, _Inputs]:
+    """Check a batch and build what its programs need: trial configs, batch size, the env, its
+    training and evaluation params (K of the slice, K = 1) and the padded inputs."""
+    if not trials:
+        raise ValueError("a batch needs at least one trial")
+    size = batch_size or len(trials)
+    keys = {slice_key(t.config) for t in trials}
+    if len(keys) > 1 or len(trials) > size:
+        raise ValueError(f"a batch holds at most batch_size={size} trials of one slice; got {len(trials)} trials "
+                         f"in {len(keys)} slices (use jax_engine.batches)")
+    configs = [TrialConfig.from_mapping(t.config) for t in trials]
+    behaviour = load_behaviour(configs[0].env.market.data_source)
+    env, base = jax_env.make(configs[0].env, behaviour)
+    _, eval_base = jax_env.make(configs[0].env.replace(n_candidates=1), behaviour)
+    padded = list(range(len(trials))) + [len(trials) - 1] * (size - len(trials))
+    return configs, size, env, base, eval_base, _inputs([configs[i] for i in padded], [trials[i].seed for i in padded])
+
+
+def _evaluation_rows(spec: _Slice, configs: Sequence[TrialConfig], eval_base: Any, policies: Any,
+                     inputs: _Inputs) -> tuple[list[dict[str, Any]], float, float]:
+    """Evaluate a batch's policies; returns (metrics at the three shares per trial, compile and eval seconds)."""
+    program, compile_seconds = _compiled("evaluate", spec.evaluate, (eval_base, policies, inputs), spec)
+    start = time.perf_counter()
+    metrics = jax.device_get(program(eval_base, policies, inputs))
+    seconds = time.perf_counter() - start
+    rows = []
+    for i, trial in enumerate(configs):
+        at = [{name: float(values[i, j]) for name, values in metrics.items()} for j in range(3)]
+        rows.append(stress_summary(*at, trial.stress_shares))
+    return rows, compile_seconds, seconds
+
+
+def evaluate_constant(trials: Sequence[Trial], actions: Sequence[int], batch_size: int | None = None) -> list[dict[str, Any]]:
+    """Evaluate a fixed action per trial (a constant price scale) exactly as :func:`run_batch`
+    evaluates the trial's learner: same evaluation envs and keys, so the two compare with common
+    random numbers. Returns the evaluation metrics (no training figures) per trial."""
+    configs, size, env, _, eval_base, inputs = _prepare(trials, batch_size)
+    first = configs[0]
+    spec = _Slice(CONSTANT, None, env, first.reward_scale, first.eval_episodes, first.env.max_steps)
+    padded = list(actions) + [actions[-1]] * (size - len(actions))
+    return _evaluation_rows(spec, configs, eval_base, np.asarray(padded, np.int32), inputs)[0]
+
+
 def run_batch(trials: Sequence[Trial], batch_size: int | None = None) -> tuple[list[dict[str, Any]], BatchRecord]:
     """Train and evaluate one batch of trials of one slice with compiled programs.
 
@@ -290,41 +351,20 @@ def run_batch(trials: Sequence[Trial], batch_size: int | None = None) -> tuple[l
         ``(metrics per trial, record)``: the metrics of :data:`phantom_lib.study.learners.METRICS`
         for each trial, in order, and the batch's :class:`BatchRecord`.
     """
-    if not trials:
-        raise ValueError("run_batch needs at least one trial")
-    size = batch_size or len(trials)
-    keys = {slice_key(t.config) for t in trials}
-    if len(keys) > 1 or len(trials) > size:
-        raise ValueError(f"a batch holds at most batch_size={size} trials of one slice; got {len(trials)} trials "
-                         f"in {len(keys)} slices (use jax_engine.batches)")
-    configs = [TrialConfig.from_mapping(t.config) for t in trials]
+    configs, size, env, base, eval_base, inputs = _prepare(trials, batch_size)
     first = configs[0]
-    behaviour = load_behaviour(first.env.market.data_source)
-    env, base = jax_env.make(first.env, behaviour)
-    _, eval_base = jax_env.make(first.env.replace(n_candidates=1), behaviour)
     spec = _Slice(first.algorithm, learner_config(first), env, first.reward_scale, first.eval_episodes,
                   first.env.max_steps)
-    padded = list(range(len(trials))) + [len(trials) - 1] * (size - len(trials))
-    inputs = _inputs([configs[i] for i in padded], [trials[i].seed for i in padded])
-
     train = jax.vmap(spec.train_one, in_axes=(None, 0))
     train_exe, compile_train = _compiled("train", train, (base, inputs), spec)
     start = time.perf_counter()
     policies, (rewards, revenues) = jax.block_until_ready(train_exe(base, inputs))
     train_seconds = time.perf_counter() - start
-    eval_exe, compile_eval = _compiled("evaluate", spec.evaluate, (eval_base, policies, inputs), spec)
-    start = time.perf_counter()
-    metrics = jax.device_get(eval_exe(eval_base, policies, inputs))
-    eval_seconds = time.perf_counter() - start
+    rows, compile_eval, eval_seconds = _evaluation_rows(spec, configs, eval_base, policies, inputs)
     rewards, revenues = np.asarray(rewards), np.asarray(revenues)
-
-    rows = []
-    for i, trial in enumerate(configs):
-        at = [{name: float(values[i, j]) for name, values in metrics.items()} for j in range(3)]
-        row: dict[str, Any] = stress_summary(*at, trial.stress_shares)
+    for i, (row, trial) in enumerate(zip(rows, configs)):
         row["eval_seconds"] = eval_seconds / len(trials)
         row.update(training_record(rewards[i], revenues[i], train_seconds / len(trials), trial.curve_points))
-        rows.append(row)
     record = BatchRecord(dict(slice_key(trials[0].config)), [t.trial_id for t in trials], [t.seed for t in trials],
                          size, compile_train + compile_eval, train_seconds, eval_seconds, "jax", **device_info())
     return rows, record

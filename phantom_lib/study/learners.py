@@ -34,12 +34,13 @@ extra evaluation episodes).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import numpy.typing as npt
 
 from phantom_lib.study.designs import (
     LEARNERS,
@@ -97,7 +98,7 @@ class StepLog(gym.Wrapper):
         return obs, float(reward) * self.reward_scale, terminated, truncated, info
 
 
-def learning_curve(values: list[float], points: int) -> tuple[list[int], list[float]]:
+def learning_curve(values: Sequence[float] | npt.NDArray[Any], points: int) -> tuple[list[int], list[float]]:
     """Mean of ``values`` over ``points`` equal consecutive slices; returns (slice end steps, means)."""
     x = np.asarray(values, dtype=float)
     bounds = np.linspace(0, x.size, points + 1).round().astype(int)

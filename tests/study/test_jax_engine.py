@@ -9,14 +9,16 @@ import textwrap
 
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 from _kill import kill_after
+from scipy import stats
 
 from phantom_lib import study
 from phantom_lib.behaviour.model import load_behaviour
 from phantom_lib.sim import jax_env
 from phantom_lib.sim.config import EnvConfig
-from phantom_lib.study import jax_engine, runner
+from phantom_lib.study import crosscheck, jax_engine, runner
 from phantom_lib.study.designs import Trial
 
 SETTINGS = {"timesteps": 256, "eval_episodes": 2, "max_steps": 20, "curve_points": 4, "n_candidates": 5,
@@ -117,6 +119,32 @@ def test_a_padded_batch_gives_its_trials_the_same_numbers(batches):
     rows, record = jax_engine.run_batch(FIRST[:1], 3)  # one trial, two copies of padding
     assert record.batch_size == 3 and record.trial_ids == [FIRST[0].trial_id]
     assert [without_timings(r) for r in rows] == [without_timings(batches["first"][0][0])]
+
+
+def test_a_constant_action_is_evaluated_like_a_learner(batches):
+    static = jax_engine.evaluate_constant(FIRST, [2, 2, 2], 3)  # scale 1.0: prices never move
+    assert [row["volatility"] for row in static] == [0.0, 0.0, 0.0]
+    assert set(static[0]) == set(study.METRICS) - {"eval_seconds", "train_steps", "train_seconds",
+                                                   "train_steps_per_s", "curve_step", "curve_reward", "curve_revenue"}
+    top = jax_engine.evaluate_constant(FIRST, [4, 4, 4], 3)  # scale 1.2 every step: prices rise to p_high
+    assert all(t["revenue"] > s["revenue"] for t, s in zip(top, static))
+    assert all(t["supra_share"] > 0.5 for t in top)
+
+
+def test_crosscheck_summary_by_hand():
+    rows = []
+    for seed, (sb3, jax_, fixed_sb3, fixed_jax) in enumerate([(10, 11, 10, 11), (12, 12, 12, 12), (14, 16, 14, 16)]):
+        for engine, value in [("sb3", sb3), ("jax", jax_), ("best_fixed_sb3", fixed_sb3), ("best_fixed_jax", fixed_jax)]:
+            rows.append({"engine": engine, "alpha0": 0.1, "eps_alpha": 0.15, "lambda_coi": 0.15, "seed": seed,
+                         "revenue": float(value)})
+    summary = crosscheck.crosscheck_summary(pd.DataFrame(rows), metrics=("revenue",)).iloc[0]
+    assert summary["sb3_mean"] == 12 and summary["jax_mean"] == 13
+    assert summary["sb3_pct_of_best_fixed"] == summary["jax_pct_of_best_fixed"] == 100.0
+    # Welch: variances 4/3 and 7/3 per mean, dof = (11/3)^2 / ((4/3)^2/2 + (7/3)^2/2)
+    dof = (11 / 3) ** 2 / ((4 / 3) ** 2 / 2 + (7 / 3) ** 2 / 2)
+    half = stats.t.ppf(0.975, dof) * np.sqrt(11 / 3)
+    assert (summary["diff_low"], summary["diff_high"]) == pytest.approx((1 - half, 1 + half))
+    assert summary["agree"]
 
 
 SLOW_BATCHES = """
