@@ -83,8 +83,9 @@ def _sweep(args: argparse.Namespace) -> int:
     from phantom_lib.study.runner import sweep
 
     out = Path(args.out or f"results/sweep-{args.profile}")
+    cache = None if args.compile_cache == "" else Path(args.compile_cache).expanduser()
     results = sweep(args.profile, out, args.trainable, args.resume, args.executor, args.address, args.num_cpus,
-                    args.engine, args.batch_size)
+                    args.engine, args.batch_size, cache)
     failed = int((results["status"] != "ok").sum())
     print(f"[phantom] {len(results)} trials recorded in {out} ({failed} failed)")
     return 0
@@ -137,6 +138,9 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
                              "(reference policies run the trainable)")
     parser.add_argument("--batch-size", type=int,
                         help=f"jax engine: trials per compiled batch (default {DEFAULT_BATCH_SIZE}); a trial's numbers depend on it")
+    parser.add_argument("--compile-cache", default="~/.cache/phantom_lib/jax",
+                        help="jax engine: folder of compiled programs shared by workers and runs ('' to disable; "
+                             "default ~/.cache/phantom_lib/jax)")
     parser.set_defaults(func=_sweep)
 
 

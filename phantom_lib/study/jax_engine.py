@@ -35,6 +35,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -339,18 +340,31 @@ def evaluate_constant(trials: Sequence[Trial], actions: Sequence[int], batch_siz
     return _evaluation_rows(spec, configs, eval_base, np.asarray(padded, np.int32), inputs)[0]
 
 
-def run_batch(trials: Sequence[Trial], batch_size: int | None = None) -> tuple[list[dict[str, Any]], BatchRecord]:
+def use_compile_cache(folder: str | Path) -> None:
+    """Keep this process's compiled programs in ``folder`` too (JAX's persistent compilation cache,
+    a process-wide setting): another process, a resumed sweep or another Ray worker on the same
+    machine then loads a program instead of compiling it (entries are keyed by the program and
+    the jax/XLA versions, so a code change never reuses a stale one)."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+
+
+def run_batch(trials: Sequence[Trial], batch_size: int | None = None,
+              compile_cache: str | Path | None = None) -> tuple[list[dict[str, Any]], BatchRecord]:
     """Train and evaluate one batch of trials of one slice with compiled programs.
 
     Args:
         trials: trials of one slice (:func:`batches`), at most ``batch_size``.
         batch_size: program batch size (default: ``len(trials)``); missing trials are padded
             with copies of the last one, whose results are dropped.
+        compile_cache: a folder for :func:`use_compile_cache` (None: compile in memory only).
 
     Returns:
         ``(metrics per trial, record)``: the metrics of :data:`phantom_lib.study.learners.METRICS`
         for each trial, in order, and the batch's :class:`BatchRecord`.
     """
+    if compile_cache is not None:
+        use_compile_cache(compile_cache)
     configs, size, env, base, eval_base, inputs = _prepare(trials, batch_size)
     first = configs[0]
     spec = _Slice(first.algorithm, learner_config(first), env, first.reward_scale, first.eval_episodes,

@@ -29,6 +29,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,7 @@ def run_trials(
     engine: str = "sb3",
     batch_size: int | None = None,
     batch_runner: BatchRunner | str = DEFAULT_BATCH_RUNNER,
+    compile_cache: Path | None = None,
 ) -> pd.DataFrame:
     """Run the trials that have no successful result in ``store``; return every recorded trial.
 
@@ -160,7 +162,8 @@ def run_trials(
     ``"local"`` runs them in this process one after another (debugging, tests). ``engine``
     (:data:`ENGINES`) decides what a task is: ``sb3`` one trial, ``jax`` one batch of at most
     ``batch_size`` trials of a slice (default :data:`DEFAULT_BATCH_SIZE`)
-    run by ``batch_runner``. Results are written as each task finishes (a batch's record first).
+    run by ``batch_runner`` (given ``compile_cache``, a folder for compiled programs, when set).
+    Results are written as each task finishes (a batch's record first).
     """
     from tqdm.auto import tqdm
 
@@ -170,6 +173,8 @@ def run_trials(
         raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
     batch_size = batch_size or DEFAULT_BATCH_SIZE
     runner = resolve_trainable(batch_runner) if isinstance(batch_runner, str) else batch_runner
+    if compile_cache is not None:
+        runner = partial(runner, compile_cache=str(compile_cache))
     done = store.finished()
     todo = [t for t in trials if t.trial_id not in done]
     units = _units(todo, engine, batch_size)
@@ -219,8 +224,10 @@ def sweep(
     num_cpus: int | None = None,
     engine: str = "sb3",
     batch_size: int | None = None,
+    compile_cache: Path | None = None,
 ) -> pd.DataFrame:
-    """Run a sweep profile into ``out`` (trials/, results.parquet, provenance.json) with ``engine``."""
+    """Run a sweep profile into ``out`` (trials/, results.parquet, provenance.json) with ``engine``
+    (``compile_cache``: where the jax engine keeps compiled programs across processes and runs)."""
     if profile_name not in DESIGNS:
         raise ValueError(f"unknown study design {profile_name!r}; choose one of {sorted(DESIGNS)}")
     profile = DESIGNS[profile_name]
@@ -232,7 +239,7 @@ def sweep(
     store.log_run("start", commit)
     start = time.perf_counter()
     results = run_trials(design(profile), resolve_trainable(trainable), store, executor, address, num_cpus,
-                         engine=engine, batch_size=batch_size)
+                         engine=engine, batch_size=batch_size, compile_cache=compile_cache)
     results.to_parquet(Path(out) / "results.parquet", index=False)
     seconds = time.perf_counter() - start
     store.log_run("end", commit)
