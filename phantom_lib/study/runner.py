@@ -96,15 +96,30 @@ def _execute_unit(trainable: Trainable, batch_runner: BatchRunner | None, trials
         return [(t, None, error, seconds) for t in trials], None
 
 
+def _learned(trials: Sequence[Trial]) -> list[Trial]:
+    """The trials the jax engine trains (the others are reference policies)."""
+    from phantom_lib.study.jax_learners import JAX_ALGORITHMS
+
+    return [t for t in trials if t.config.get("algorithm") in JAX_ALGORITHMS]
+
+
+def default_batch_size(trials: Sequence[Trial]) -> int:
+    """The jax batch size of a design: :data:`DEFAULT_BATCH_SIZE`, or its largest slice when smaller
+    (a smoke design's slices of two trials are not padded to 16). Computed from every trial of the
+    design, not only the missing ones, so a resumed run batches at the same size."""
+    from phantom_lib.study.jax_engine import batches
+
+    return max([len(b) for b in batches(_learned(trials), DEFAULT_BATCH_SIZE)], default=1)
+
+
 def _units(todo: Sequence[Trial], engine: str, batch_size: int) -> list[tuple[list[Trial], bool]]:
     """The tasks of a run: ``(trials, batched)``; batches of the jax engine first (they take longest)."""
     if engine == "sb3":
         return [([t], False) for t in todo]
     from phantom_lib.study.jax_engine import batches
-    from phantom_lib.study.jax_learners import JAX_ALGORITHMS
 
-    learned = [t for t in todo if t.config.get("algorithm") in JAX_ALGORITHMS]
-    others = [t for t in todo if t.config.get("algorithm") not in JAX_ALGORITHMS]
+    learned = _learned(todo)
+    others = [t for t in todo if t not in learned]
     return [(b, True) for b in batches(learned, batch_size)] + [([t], False) for t in others]
 
 
@@ -161,7 +176,7 @@ def run_trials(
     ``executor="ray"`` runs the tasks on Ray (one CPU each, or an accelerator for a jax batch);
     ``"local"`` runs them in this process one after another (debugging, tests). ``engine``
     (:data:`ENGINES`) decides what a task is: ``sb3`` one trial, ``jax`` one batch of at most
-    ``batch_size`` trials of a slice (default :data:`DEFAULT_BATCH_SIZE`)
+    ``batch_size`` trials of a slice (default :func:`default_batch_size`)
     run by ``batch_runner`` (given ``compile_cache``, a folder for compiled programs, when set).
     Results are written as each task finishes (a batch's record first).
     """
@@ -171,7 +186,7 @@ def run_trials(
         raise ValueError(f"executor must be 'ray' or 'local'; got {executor!r}")
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
-    batch_size = batch_size or DEFAULT_BATCH_SIZE
+    batch_size = batch_size or (default_batch_size(trials) if engine == "jax" else DEFAULT_BATCH_SIZE)
     runner = resolve_trainable(batch_runner) if isinstance(batch_runner, str) else batch_runner
     if compile_cache is not None:
         runner = partial(runner, compile_cache=str(compile_cache))

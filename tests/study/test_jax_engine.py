@@ -257,6 +257,16 @@ def test_a_jax_sweep_writes_the_sb3_schema_and_its_engine_and_devices(tmp_path, 
         assert ppo_rows.loc[trial_id, "m_revenue"] == row["revenue"]
 
 
+def test_the_default_batch_size_is_the_largest_slice_up_to_16():
+    def design(alphas, seeds):
+        return study.design(study.StudyDesign({"algorithm": ("ppo", "static"), "alpha0": alphas}, seeds=seeds,
+                                              settings={"eps_alpha": 0.15, "variant": "defended"}))
+
+    assert runner.default_batch_size(design((0.1, 0.4), (0,))) == 2  # two ppo trials; static is no learner
+    assert runner.default_batch_size(design((0.1, 0.2, 0.3, 0.4, 0.5, 0.6), (0, 1, 2))) == 16  # 18 trials
+    assert runner.default_batch_size([]) == 1
+
+
 def test_run_trials_rejects_an_unknown_engine(tmp_path):
     with pytest.raises(ValueError, match="engine must be one of"):
         study.run_trials([], study.train, study.ResultsStore(tmp_path), engine="torch")
