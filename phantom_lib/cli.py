@@ -113,7 +113,9 @@ def _sweep(args: argparse.Namespace) -> int:
     from phantom_lib.study.runner import sweep
 
     out = _sweep_out(args)
-    results = sweep(args.profile, out, args.trainable, args.resume, args.executor, args.address, args.num_cpus)
+    cache = None if args.compile_cache == "" else Path(args.compile_cache).expanduser()
+    results = sweep(args.profile, out, args.trainable, args.resume, args.executor, args.address, args.num_cpus,
+                    args.engine, args.batch_size, cache)
     failed = int((results["status"] != "ok").sum())
     print(f"[phantom] {len(results)} trials recorded in {out} ({failed} failed)")
     return 0
@@ -153,7 +155,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     from phantom_lib.study.designs import DESIGNS
-    from phantom_lib.study.runner import DEFAULT_TRAINABLE
+    from phantom_lib.study.runner import DEFAULT_BATCH_SIZE, DEFAULT_TRAINABLE, ENGINES
 
     parser = sub.add_parser("sweep", help="run the factorial study on Ray (resumable)")
     parser.add_argument("--profile", choices=sorted(DESIGNS), default="smoke", help="the study design to run")
@@ -164,6 +166,15 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--executor", choices=["ray", "local"], default="ray",
                         help="'local' runs trials one by one in this process (debugging)")
     parser.add_argument("--trainable", default=DEFAULT_TRAINABLE, help="module:function called as f(config, seed)")
+    parser.add_argument("--engine", choices=ENGINES, default="sb3",
+                        help="sb3: one trial per task (stable-baselines3); jax: one compiled batch of a slice per task "
+                             "(reference policies run the trainable)")
+    parser.add_argument("--batch-size", type=int,
+                        help=f"jax engine: trials per compiled batch (default {DEFAULT_BATCH_SIZE}, or the largest slice "
+                             "when smaller); a trial's numbers depend on it")
+    parser.add_argument("--compile-cache", default="~/.cache/phantom_lib/jax",
+                        help="jax engine: folder of compiled programs shared by workers and runs ('' to disable; "
+                             "default ~/.cache/phantom_lib/jax)")
     parser.set_defaults(func=_sweep)
 
 

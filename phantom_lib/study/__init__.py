@@ -5,6 +5,12 @@ trial (stable-baselines3 PPO/A2C/DQN or the tabular Q-learner, or builds a refer
 :func:`sweep` runs a design on Ray into a resumable :class:`ResultsStore` with provenance; the
 analysis functions (:func:`load_results`, :func:`paired`, :func:`deltas_by`, ...) read it back;
 :mod:`~phantom_lib.study.thesis_runs` loads and re-analyses the thesis's own published runs.
+
+The jax engine (``phantom sweep --engine jax``) lives in modules this face does not import, so
+using the study does not load jax or optax: :mod:`~phantom_lib.study.jax_engine` (batches of
+trials trained and evaluated by compiled programs), :mod:`~phantom_lib.study.jax_learners` (PPO,
+A2C, DQN and the Q-learner in JAX) and :mod:`~phantom_lib.study.crosscheck` (both engines on the
+same cells and seeds).
 """
 
 from phantom_lib.study.analysis import (

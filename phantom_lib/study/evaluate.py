@@ -96,11 +96,22 @@ def evaluate(policy: Policy, trial: TrialConfig, seed: int, unit_obs: bool = Fal
     main = run_episodes(policy, trial, trial.env.alpha0, trial.eval_episodes, eval_seed, unit_obs)
     low = run_episodes(policy, trial, lo, trial.eval_episodes, eval_seed, unit_obs)
     high = run_episodes(policy, trial, hi, trial.eval_episodes, eval_seed, unit_obs)
+    return stress_summary(main, low, high, (lo, hi))
+
+
+def stress_summary(main: dict[str, float], low: dict[str, float], high: dict[str, float],
+                   shares: tuple[float, float]) -> dict[str, float]:
+    """The metrics at alpha0 with the stress figures and worst cases added (every engine's evaluation).
+
+    Args:
+        main, low, high: :func:`run_episodes`-style means at alpha0 and at the two stress shares.
+        shares: the stress shares (alpha_lo, alpha_hi).
+    """
     out = dict(main)
     for name in ("reward", "revenue", "coi_leak"):
         out[f"{name}_lo"], out[f"{name}_hi"] = low[name], high[name]
     out["worst_reward"] = min(main["reward"], low["reward"], high["reward"])
     out["worst_revenue"] = min(main["revenue"], low["revenue"], high["revenue"])
     out["worst_leak"] = max(main["coi_leak"], low["coi_leak"], high["coi_leak"])
-    out.update(alpha_lo=lo, alpha_hi=hi)
+    out.update(alpha_lo=shares[0], alpha_hi=shares[1])
     return out

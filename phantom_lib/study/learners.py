@@ -34,12 +34,13 @@ extra evaluation episodes).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import numpy.typing as npt
 
 from phantom_lib.study.designs import (
     LEARNERS,
@@ -101,7 +102,7 @@ class StepLog(gym.Wrapper):
         return obs, float(reward) * self.reward_scale, terminated, truncated, info
 
 
-def learning_curve(values: list[float], points: int) -> tuple[list[int], list[float]]:
+def learning_curve(values: Sequence[float] | npt.NDArray[Any], points: int) -> tuple[list[int], list[float]]:
     """Mean of ``values`` over ``points`` equal consecutive slices; returns (slice end steps, means)."""
     x = np.asarray(values, dtype=float)
     bounds = np.linspace(0, x.size, points + 1).round().astype(int)
@@ -194,12 +195,23 @@ def train(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
     start = time.perf_counter()
     metrics: dict[str, Any] = evaluate(policy, trial, seed, unit_obs)
     metrics["eval_seconds"] = time.perf_counter() - start
-    steps = len(log.rewards) if log is not None else 0
-    metrics.update(train_steps=steps, train_seconds=train_seconds,
-                   train_steps_per_s=steps / train_seconds if steps else float("nan"))
-    if log is not None:
-        ends, rewards = learning_curve(log.rewards, trial.curve_points)
-        metrics.update(curve_step=ends, curve_reward=rewards, curve_revenue=learning_curve(log.revenues, trial.curve_points)[1])
-    else:
-        metrics.update(curve_step=[], curve_reward=[], curve_revenue=[])
+    metrics.update(training_record(log.rewards if log else [], log.revenues if log else [], train_seconds,
+                                   trial.curve_points))
     return metrics
+
+
+def training_record(rewards: Any, revenues: Any, seconds: float, curve_points: int) -> dict[str, Any]:
+    """``train_steps``, ``train_seconds``, ``train_steps_per_s`` and the learning curves of a training log.
+
+    Args:
+        rewards, revenues: reward and revenue of every training step (env units), length T (0:
+            nothing was trained). seconds: training wall time. curve_points: slices of the curve.
+    """
+    steps = len(rewards)
+    out: dict[str, Any] = {"train_steps": steps, "train_seconds": seconds,
+                           "train_steps_per_s": steps / seconds if steps else float("nan")}
+    if not steps:
+        return {**out, "curve_step": [], "curve_reward": [], "curve_revenue": []}
+    ends, curve_reward = learning_curve(rewards, curve_points)
+    return {**out, "curve_step": ends, "curve_reward": curve_reward,
+            "curve_revenue": learning_curve(revenues, curve_points)[1]}

@@ -104,14 +104,18 @@ class DigitisedFeatures:
         ranges = [(0.0, 1.25 * share), (0.0, 3.0 * share), (self.p_low, self.p_high)]
         return [np.linspace(lo, hi, self.bins + 1)[1:-1] for lo, hi in ranges]
 
-    def __call__(self, obs: npt.ArrayLike) -> int:
-        x = np.asarray(obs, dtype=float)
+    def index(self, xp: Any, obs: Any) -> Any:
+        """State index of ``obs`` (shape (2N + 4,)) in array namespace ``xp`` (numpy or jax.numpy,
+        traceable under jit): the bin of each feature is the number of its interior edges <= the value."""
         n = self.n_products
-        q, p = x[:n], x[n : 2 * n]
+        q, p = obs[:n], obs[n : 2 * n]
         index = 0
         for value, cuts in zip((q.mean(), q.std(), p.mean()), self.edges()):
-            index = index * self.bins + int(np.searchsorted(cuts, value, side="right"))
+            index = index * self.bins + xp.searchsorted(xp.asarray(cuts, dtype=obs.dtype), value, side="right")
         return index
+
+    def __call__(self, obs: npt.ArrayLike) -> int:
+        return int(self.index(np, np.asarray(obs, dtype=float)))
 
 
 class TabularQLearner:

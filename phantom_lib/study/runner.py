@@ -1,14 +1,24 @@
 """The factorial study runner: every trial of a design, on Ray, resumable (Model reference, section 7).
 
-``phantom sweep --profile {smoke,full}`` runs the design's trials as Ray tasks, on a
-one-machine cluster by default or on an existing cluster (``--address`` or ``RAY_ADDRESS``).
+``phantom sweep --profile {smoke,full} --engine {sb3,jax}`` runs the design's trials as Ray
+tasks, on a one-machine cluster by default or on an existing cluster (``--address`` or
+``RAY_ADDRESS``). With the SB3 engine each task is one trial (:func:`phantom_lib.study.learners.train`).
+With the jax engine each task is one batch of a slice (:mod:`phantom_lib.study.jax_engine`:
+trials sharing their static shapes, trained by one compiled program, vmapped over seeds and
+cells); reference policies (no learner) still run one per task with the trainable. A jax task asks Ray for a GPU when the cluster has one (else a TPU, else a CPU), so
+the same sweep runs unchanged on an accelerator; jax uses whatever device its task sees.
 Each finished trial is written at once as its own parquet file, so a crash, a killed worker or
-Ctrl-C loses nothing: ``--resume`` runs only the trials without a successful result. A trial
-that raises is recorded with its error and the sweep goes on. ``provenance.json`` beside the
+Ctrl-C loses nothing: ``--resume`` runs only the trials without a successful result (a batch's
+trials are written when the batch finishes, so a killed run loses only unfinished batches; the
+missing trials are batched again at the same batch size, which gives them the numbers they
+would have had). A trial that raises is recorded with its error and the sweep goes on (a batch
+that raises records the error for each of its trials). ``provenance.json`` beside the
 results records the commit, design, data, library versions, machine and wall time (see
 :mod:`phantom_lib.study.store`);
 ``runs.jsonl`` logs when each run of the sweep in that folder started and ended, so the wall time
-of a run that was killed (it ends at its last finished trial) is not lost on ``--resume``.
+of a run that was killed (it ends at its last finished trial) is not lost on ``--resume``;
+``batches.jsonl`` records each jax batch (its trials, seeds, batch size, compile time and
+device), written before its trials.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +38,35 @@ import pandas as pd
 
 from phantom_lib._net import unreachable_reason
 from phantom_lib.study.designs import DESIGNS, Trial, design
-from phantom_lib.study.store import REPO_ROOT, ResultsStore, git_commit, provenance
+from phantom_lib.study.store import (
+    REPO_ROOT,
+    ResultsStore,
+    engine_provenance,
+    git_commit,
+    provenance,
+)
 
 Trainable = Callable[[dict[str, Any], int], Mapping[str, Any]]
 """``train(config, seed) -> metrics``: one trial; metrics are scalars or lists of numbers."""
 
 DEFAULT_TRAINABLE = "phantom_lib.study.learners:train"
 """The study's trainable (:func:`phantom_lib.study.learners.train`), named so a Ray worker imports it."""
+
+BatchRunner = Callable[[Sequence[Trial], int], tuple[list[Mapping[str, Any]], Any]]
+"""``run_batch(trials, batch_size) -> (metrics per trial, record)``: one batch of one slice; the record
+has ``as_dict()`` (:func:`phantom_lib.study.jax_engine.run_batch`)."""
+
+DEFAULT_BATCH_RUNNER = "phantom_lib.study.jax_engine:run_batch"
+"""The jax engine's batch runner, named so a Ray worker imports it."""
+
+DEFAULT_BATCH_SIZE = 16
+"""Trials per compiled batch of the jax engine unless the sweep says otherwise."""
+
+ENGINES = ("sb3", "jax")
+"""``sb3``: one trial per task (:data:`DEFAULT_TRAINABLE`); ``jax``: one batch per task."""
+
+Result = tuple[Trial, dict[str, Any] | None, str | None, float]
+"""A finished trial: (trial, metrics or None, error or None, seconds)."""
 
 
 def _execute(trainable: Trainable, trial: Trial) -> tuple[dict[str, Any] | None, str | None, float]:
@@ -44,6 +77,64 @@ def _execute(trainable: Trainable, trial: Trial) -> tuple[dict[str, Any] | None,
         return metrics, None, time.perf_counter() - start
     except Exception:  # a failing trial is data, not a reason to stop the sweep
         return None, traceback.format_exc(limit=8), time.perf_counter() - start
+
+
+def _execute_unit(trainable: Trainable, batch_runner: BatchRunner | None, trials: list[Trial],
+                  batch_size: int) -> tuple[list[Result], dict[str, Any] | None]:
+    """Run one task: a single trial with ``trainable`` (``batch_runner`` None) or a batch.
+
+    Returns the finished trials and, for a batch, its record. A batch's ``seconds`` is each
+    trial's share of the task's wall time (compile included).
+    """
+    if batch_runner is None:
+        return [(trials[0], *_execute(trainable, trials[0]))], None
+    start = time.perf_counter()
+    try:
+        rows, record = batch_runner(trials, batch_size)
+        seconds = (time.perf_counter() - start) / len(trials)
+        return [(t, dict(row), None, seconds) for t, row in zip(trials, rows)], record.as_dict()
+    except Exception:  # a failing batch is data too: each of its trials records the error
+        error, seconds = traceback.format_exc(limit=8), (time.perf_counter() - start) / len(trials)
+        return [(t, None, error, seconds) for t in trials], None
+
+
+def _learned(trials: Sequence[Trial]) -> list[Trial]:
+    """The trials the jax engine trains (the others are reference policies)."""
+    from phantom_lib.study.jax_learners import JAX_ALGORITHMS
+
+    return [t for t in trials if t.config.get("algorithm") in JAX_ALGORITHMS]
+
+
+def default_batch_size(trials: Sequence[Trial]) -> int:
+    """The jax batch size of a design: :data:`DEFAULT_BATCH_SIZE`, or its largest slice when smaller
+    (a smoke design's slices of two trials are not padded to 16). Computed from every trial of the
+    design, not only the missing ones, so a resumed run batches at the same size."""
+    from phantom_lib.study.jax_engine import batches
+
+    return max([len(b) for b in batches(_learned(trials), DEFAULT_BATCH_SIZE)], default=1)
+
+
+def _units(todo: Sequence[Trial], engine: str, batch_size: int) -> list[tuple[list[Trial], bool]]:
+    """The tasks of a run: ``(trials, batched)``; batches of the jax engine first (they take longest)."""
+    if engine == "sb3":
+        return [([t], False) for t in todo]
+    from phantom_lib.study.jax_engine import batches
+
+    learned = _learned(todo)
+    others = [t for t in todo if t not in learned]
+    return [(b, True) for b in batches(learned, batch_size)] + [([t], False) for t in others]
+
+
+def _task_resources(batched: bool) -> dict[str, float]:
+    """Ray resources of a task: a jax batch takes an accelerator when the cluster has one."""
+    import ray
+
+    if batched:
+        cluster = ray.cluster_resources()
+        for name in ("GPU", "TPU"):
+            if cluster.get(name, 0) >= 1:
+                return {"num_cpus": 1, "num_gpus": 1} if name == "GPU" else {"num_cpus": 1, "resources": {"TPU": 1}}
+    return {"num_cpus": 1}
 
 
 def resolve_trainable(spec: str) -> Trainable:
@@ -127,39 +218,62 @@ def run_trials(
     address: str | None = None,
     num_cpus: int | None = None,
     progress: bool = True,
+    engine: str = "sb3",
+    batch_size: int | None = None,
+    batch_runner: BatchRunner | str = DEFAULT_BATCH_RUNNER,
+    compile_cache: Path | None = None,
 ) -> pd.DataFrame:
     """Run the trials that have no successful result in ``store``; return every recorded trial.
 
-    ``executor="ray"`` runs them as Ray tasks (one CPU each); ``"local"`` runs them in this
-    process one after another (debugging, tests). Results are written as each trial finishes.
+    ``executor="ray"`` runs the tasks on Ray (one CPU each, or an accelerator for a jax batch);
+    ``"local"`` runs them in this process one after another (debugging, tests). ``engine``
+    (:data:`ENGINES`) decides what a task is: ``sb3`` one trial, ``jax`` one batch of at most
+    ``batch_size`` trials of a slice (default :func:`default_batch_size`)
+    run by ``batch_runner`` (given ``compile_cache``, a folder for compiled programs, when set).
+    Results are written as each task finishes (a batch's record first).
     """
     from tqdm.auto import tqdm
 
     if executor not in ("ray", "local"):
         raise ValueError(f"executor must be 'ray' or 'local'; got {executor!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
+    batch_size = batch_size or (default_batch_size(trials) if engine == "jax" else DEFAULT_BATCH_SIZE)
+    runner = resolve_trainable(batch_runner) if isinstance(batch_runner, str) else batch_runner
+    if compile_cache is not None:
+        runner = partial(runner, compile_cache=str(compile_cache))
     done = store.finished()
     todo = [t for t in trials if t.trial_id not in done]
+    units = _units(todo, engine, batch_size)
     bar = tqdm(total=len(trials), initial=len(trials) - len(todo), desc="trials", unit="trial", disable=not progress)
+
+    def record(results: list[Result], batch: dict[str, Any] | None) -> None:
+        if batch is not None:
+            store.log_batch(batch)
+        for trial, *result in results:
+            store.write(trial, *result)
+        bar.update(len(results))
+
     if executor == "local":
-        for trial in todo:
-            store.write(trial, *_execute(trainable, trial))
-            bar.update()
-    elif todo:
+        for unit, batched in units:
+            record(*_execute_unit(trainable, runner if batched else None, unit, batch_size))
+    elif units:
         import ray
 
         started = _ray_init(address, num_cpus)
         try:
-            remote = ray.remote(num_cpus=1, max_retries=1)(_execute)
-            pending = {remote.remote(trainable, t): t for t in todo}
+            remote = ray.remote(max_retries=1)(_execute_unit)
+            pending = {remote.options(**_task_resources(batched)).remote(trainable, runner if batched else None, unit,
+                                                                          batch_size): unit
+                       for unit, batched in units}
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
-                trial = pending.pop(ready[0])
+                unit = pending.pop(ready[0])
                 try:
-                    result = ray.get(ready[0])
+                    results, batch = ray.get(ready[0])
                 except Exception as err:  # the worker died: record it, go on
-                    result = (None, f"{type(err).__name__}: {err}", float("nan"))
-                store.write(trial, *result)
-                bar.update()
+                    results, batch = [(t, None, f"{type(err).__name__}: {err}", float("nan")) for t in unit], None
+                record(results, batch)
         finally:
             if started:
                 ray.shutdown()
@@ -175,8 +289,12 @@ def sweep(
     executor: str = "ray",
     address: str | None = None,
     num_cpus: int | None = None,
+    engine: str = "sb3",
+    batch_size: int | None = None,
+    compile_cache: Path | None = None,
 ) -> pd.DataFrame:
-    """Run a sweep profile into ``out`` (trials/, results.parquet, provenance.json)."""
+    """Run a sweep profile into ``out`` (trials/, results.parquet, provenance.json) with ``engine``
+    (``compile_cache``: where the jax engine keeps compiled programs across processes and runs)."""
     if profile_name not in DESIGNS:
         raise ValueError(f"unknown study design {profile_name!r}; choose one of {sorted(DESIGNS)}")
     profile = DESIGNS[profile_name]
@@ -189,11 +307,13 @@ def sweep(
         check_ray_address(address)  # an unreachable head fails before the run is logged
     store.log_run("start", commit)
     start = time.perf_counter()
-    results = run_trials(design(profile), resolve_trainable(trainable), store, executor, address, num_cpus)
+    results = run_trials(design(profile), resolve_trainable(trainable), store, executor, address, num_cpus,
+                         engine=engine, batch_size=batch_size, compile_cache=compile_cache)
     results.to_parquet(Path(out) / "results.parquet", index=False)
     seconds = time.perf_counter() - start
     store.log_run("end", commit)
     record = provenance(profile_name, profile, trainable, seconds, results, commit)
+    record["engine"] = engine_provenance(engine, store, results)
     runs = store.runs()
     record["wall_seconds_all_runs"] = round(float(runs["seconds"].sum()), 1)
     record["runs"] = runs.to_dict(orient="records")

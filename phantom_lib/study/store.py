@@ -2,9 +2,11 @@
 
 :class:`ResultsStore` writes each finished trial at once as its own parquet file (atomic
 rename), so a crash, a killed worker or Ctrl-C loses nothing, and logs each run's start and end in
-``runs.jsonl`` so the wall time of a killed run survives ``--resume``. :func:`provenance` records
+``runs.jsonl`` so the wall time of a killed run survives ``--resume``, and each jax batch's record in
+``batches.jsonl`` (written before the batch's trials). :func:`provenance` records
 what produced a results table: the commit, the design, the data (source, sha256, synthetic or
-not), library versions, machine and time.
+not), library versions, machine and time; :func:`engine_provenance` the engine, its devices and,
+for the jax engine, the batch each trial ran in (batch size, seeds, compile time).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class ResultsStore:
         self.root = Path(root)
         self.trials_dir = self.root / "trials"
         self.runs_path = self.root / "runs.jsonl"
+        self.batches_path = self.root / "batches.jsonl"
 
     def path(self, trial_id: str) -> Path:
         return self.trials_dir / f"{trial_id}.parquet"
@@ -64,6 +67,18 @@ class ResultsStore:
         self.root.mkdir(parents=True, exist_ok=True)
         with self.runs_path.open("a") as handle:
             handle.write(json.dumps({"event": event, "unix": time.time(), "commit": commit}) + "\n")
+
+    def log_batch(self, record: Mapping[str, Any]) -> None:
+        """Append one jax batch's record (:class:`phantom_lib.study.jax_engine.BatchRecord` as a dict)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self.batches_path.open("a") as handle:
+            handle.write(json.dumps(dict(record), default=str) + "\n")
+
+    def batches(self) -> list[dict[str, Any]]:
+        """Every logged batch record, oldest first."""
+        if not self.batches_path.exists():
+            return []
+        return [json.loads(line) for line in self.batches_path.read_text().splitlines() if line.strip()]
 
     def runs(self) -> pd.DataFrame:
         """One row per logged run: ``started_unix``, ``ended_unix``, ``seconds``, ``interrupted``.
@@ -153,3 +168,29 @@ def provenance(profile_name: str, spec: StudyDesign, trainable: str, seconds: fl
     }
 
 
+def engine_provenance(engine: str, store: ResultsStore, results: pd.DataFrame) -> dict[str, Any]:
+    """Which engine produced the results and where it ran.
+
+    ``sb3``: torch on the CPU, one thread per trial. ``jax``: for every successful trial the last
+    batch that listed it (so a resumed run names the batch that produced each row): batch size,
+    trials and seeds, compile and wall times, backend, device kind and count, JAX version; and
+    the trials that ran the SB3 trainable because the jax engine has no learner for them.
+    """
+    if engine == "sb3":
+        return {"name": "sb3", "backend": "cpu", "device_kind": "cpu", "device_count": 1,
+                "note": "stable-baselines3 on torch (cpu, one thread per trial)"}
+    records = store.batches()
+    last = {trial_id: i for i, record in enumerate(records) for trial_id in record["trial_ids"]}
+    ok = set(results.loc[results["status"] == "ok", "trial_id"]) if len(results) else set()
+    used = [records[i] for i in sorted({last[t] for t in ok if t in last})]
+    return {
+        "name": "jax",
+        "batch_sizes": sorted({r["batch_size"] for r in used}),
+        "devices": sorted({f"{r['backend']}:{r['device_kind']} x{r['device_count']}" for r in used}),
+        "jax_versions": sorted({r["jax_version"] for r in used}),
+        "compile_seconds_total": round(sum(r["compile_seconds"] for r in used), 1),
+        "n_batches": len(used),
+        "batches": used,
+        "sb3_trainable": {"n_trials": len(ok - set(last)),
+                          "algorithms": sorted(results.loc[results["trial_id"].isin(ok - set(last)), "algorithm"].unique())},
+    }

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
+from _kill import kill_after
 
 from phantom_lib import study
 from phantom_lib.study import store as study_store
@@ -109,13 +107,7 @@ def test_resume_after_a_killed_sweep_runs_only_the_missing_trials(tmp_path):
         study.run_trials(study.design(profile), slowtrain.train, study.ResultsStore({str(out)!r}),
                          executor="local", progress=False)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script])
-    trials_dir = out / "trials"
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list(trials_dir.glob("*.parquet"))) < 3:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after(script, out / "trials", 3)
     store = study.ResultsStore(out)
     finished_before = store.finished()
     assert 3 <= len(finished_before) < 8, "the sweep should have been killed mid-run"
@@ -162,6 +154,7 @@ def test_sweep_refuses_to_overwrite_without_resume(tmp_path, monkeypatch):
     prov = (tmp_path / "provenance.json").read_text()
     assert '"n_failed": 2' in prov and '"profile": "tiny"' in prov
     record = json.loads(prov)
+    assert record["engine"]["name"] == "sb3" and record["engine"]["device_kind"] == "cpu"
     assert len(record["runs"]) == 1 and not record["runs"][0]["interrupted"]
     assert record["wall_seconds_all_runs"] == pytest.approx(record["runs"][0]["seconds"], abs=0.1)
     with pytest.raises(FileExistsError, match="--resume"):

@@ -1,0 +1,100 @@
+"""Cross-check of the two engines: SB3 and JAX training of the same learner on the same cells and seeds.
+
+Both engines train ``algorithm`` (PPO by default) on each cell x seed with the same settings and
+evaluate it with the same protocol (:mod:`phantom_lib.study.evaluate`). The anchor is the
+``best_fixed`` reference policy (the constant price scale with the best search reward, searched
+in the numpy env): its action is evaluated in each engine's evaluation envs with that engine's
+evaluation randomness (``best_fixed_sb3``: the numpy env, as the SB3 path evaluates;
+``best_fixed_jax``: :func:`~phantom_lib.study.jax_engine.evaluate_constant`), so each engine is
+compared with the anchor on common random numbers. The engines themselves use different random
+streams (numpy generators vs JAX keys), so their seeds are not paired: their agreement is judged
+by Welch intervals of the difference of engine means per cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from phantom_lib.study.analysis import seed_ci
+from phantom_lib.study.designs import Trial, TrialConfig
+from phantom_lib.study.evaluate import evaluate
+from phantom_lib.study.jax_engine import batches, evaluate_constant, run_batch
+from phantom_lib.study.learners import train
+from phantom_lib.study.policies import reference_policy
+
+CELL_KEYS = ("alpha0", "eps_alpha", "lambda_coi")
+"""What identifies a cell in the cross-check tables."""
+
+ENGINES = ("sb3", "jax")
+
+
+def crosscheck_trials(cells: Sequence[Mapping[str, Any]], seeds: Sequence[int], settings: Mapping[str, Any],
+                      algorithm: str = "ppo", batch_size: int | None = None) -> pd.DataFrame:
+    """Train ``algorithm`` with both engines and evaluate the ``best_fixed`` anchor in both, on every cell x seed.
+
+    Args:
+        cells: dicts with alpha0, eps_alpha and lambda_coi. seeds: training seeds.
+        settings: the other trial settings (timesteps, action_levels, env sizes, ...).
+        batch_size: jax batch size (default: every trial of a slice in one batch).
+
+    Returns:
+        one row per (engine, cell, seed), ``engine`` in {sb3, jax, best_fixed_sb3, best_fixed_jax}:
+        the cell, the seed, the evaluation metrics (and, for the learners, the training figures);
+        ``action`` is best_fixed's constant action.
+    """
+    trials = [Trial({**settings, **cell, "algorithm": algorithm}, seed) for cell in cells for seed in seeds]
+    rows = [{"engine": "sb3", **t.config, "seed": t.seed, **train(t.config, t.seed)} for t in trials]
+    actions = {}
+    for t in trials:
+        reference = TrialConfig.from_mapping({**t.config, "algorithm": "best_fixed", "variant": "reference",
+                                              "eps_alpha": 0.0, "n_candidates": 1})
+        policy = reference_policy(reference, t.seed)
+        actions[t.trial_id] = policy.action
+        own = TrialConfig.from_mapping(t.config)  # the learner's evaluation envs (its eps_alpha in the observation)
+        rows.append({"engine": "best_fixed_sb3", **t.config, "seed": t.seed, "action": policy.action,
+                     **evaluate(policy, own, t.seed)})
+    for batch in batches(trials, batch_size or len(trials)):
+        metrics, _ = run_batch(batch, batch_size or len(batch))
+        rows += [{"engine": "jax", **t.config, "seed": t.seed, **m} for t, m in zip(batch, metrics)]
+        fixed = evaluate_constant(batch, [actions[t.trial_id] for t in batch], batch_size or len(batch))
+        rows += [{"engine": "best_fixed_jax", **t.config, "seed": t.seed, "action": actions[t.trial_id], **m}
+                 for t, m in zip(batch, fixed)]
+    return pd.DataFrame(rows)
+
+
+def welch_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """mean(a) - mean(b) and its Welch t interval ``(difference, low, high)``."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    diff = float(a.mean() - b.mean())
+    if va + vb == 0:
+        return diff, diff, diff
+    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    half = float(stats.t.ppf(0.5 + level / 2, dof) * np.sqrt(va + vb))
+    return diff, diff - half, diff + half
+
+
+def crosscheck_summary(trials: pd.DataFrame, metrics: Sequence[str] = ("revenue", "reward")) -> pd.DataFrame:
+    """Per cell and metric: each engine's mean with a 95 % t interval over seeds, the Welch interval
+    of jax - sb3 (``agree``: it contains 0) and, per engine, the mean over seeds of 100 * metric /
+    best_fixed's metric (both in that engine's evaluation envs, same seed) with its t interval."""
+    out = []
+    for cell, group in trials.groupby(list(CELL_KEYS)):
+        by = {engine: g.set_index("seed") for engine, g in group.groupby("engine")}
+        for metric in metrics:
+            row: dict[str, Any] = dict(zip(CELL_KEYS, cell), metric=metric)
+            for engine in ENGINES:
+                ci = seed_ci(by[engine][metric])
+                row.update({f"{engine}_mean": ci["mean"], f"{engine}_low": ci["ci_low"], f"{engine}_high": ci["ci_high"]})
+                pct = seed_ci(100 * by[engine][metric] / by[f"best_fixed_{engine}"][metric])
+                row.update({f"{engine}_pct_of_best_fixed": pct["mean"], f"{engine}_pct_low": pct["ci_low"],
+                            f"{engine}_pct_high": pct["ci_high"]})
+            diff, low, high = welch_interval(by["jax"][metric], by["sb3"][metric])
+            row.update(jax_minus_sb3=diff, diff_low=low, diff_high=high, agree=bool(low <= 0 <= high))
+            out.append(row)
+    return pd.DataFrame(out)

@@ -1,0 +1,385 @@
+"""The study on the jax engine: batches of trials trained and evaluated by compiled programs (Model reference, section 7).
+
+A *slice* is a group of trials that share every static shape and setting: the algorithm, the
+action levels, the number of candidate shares actually scored (K, or 1 when eps_alpha = 0),
+the budgets and the market sizes. Trials of a slice differ only in alpha0, eps_alpha,
+lambda_coi (values inside the programs, see :func:`with_cell`) and the seed. :func:`batches`
+cuts each slice into batches of at most ``batch_size`` trials; :func:`run_batch` pads a short
+batch to ``batch_size`` with copies of its last trial (their results are dropped), trains it
+with one compiled program (``jit(vmap(train))`` of :mod:`phantom_lib.study.jax_learners`) and
+evaluates it with another. Compiled programs are kept per process, so every batch of a slice
+after the first in a process (a Ray worker runs many) skips compilation.
+
+Why a fixed batch size: batched matrix products round differently from unbatched ones, so a
+trial's numbers depend on the batch size it ran at (not on which trials share its batch:
+a test holds that). The batch size is recorded with the seeds (:class:`BatchRecord`).
+
+Randomness: trial (config, seed) trains with ``fold_in(key(seed), 0)`` and evaluates with
+``fold_in(key(seed), 1)`` (threefry keys, so a vmapped trial draws what it would draw alone);
+like the SB3 path, cells with the same seed share their random streams.
+
+Evaluation follows :mod:`phantom_lib.study.evaluate`: ``eval_episodes`` deterministic episodes at
+alpha0 and at each stress share, in the evaluation env (K = 1, no adversary, the trial's
+eps_alpha and lambda_coi; the observation's alpha0 is the share), the same episode keys at the
+three shares; :func:`~phantom_lib.study.evaluate.stress_summary` adds the stress and worst-case
+metrics. Metric names and meanings are those of :data:`phantom_lib.study.learners.METRICS`, with
+one difference in what the timings mean: ``train_seconds`` and ``eval_seconds`` are each
+trial's share of its batch's wall time (batch time / trials in the batch, padding excluded;
+compile time excluded and recorded in the batch record), so ``train_steps_per_s`` is the
+batch's useful env steps per second, learner updates included.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from phantom_lib.behaviour.model import load_behaviour
+from phantom_lib.sim import jax_env
+from phantom_lib.sim.config import EnvConfig
+from phantom_lib.sim.gym_env import PhantomPricingEnv
+from phantom_lib.sim.market import agents_in_split
+from phantom_lib.study.designs import Trial, TrialConfig
+from phantom_lib.study.evaluate import EVAL_METRICS, stress_summary
+from phantom_lib.study.jax_actor_critic import A2CConfig, PPOConfig
+from phantom_lib.study.jax_learners import JAX_ALGORITHMS, Learner, learner
+from phantom_lib.study.jax_q import DQNConfig, QTableConfig
+from phantom_lib.study.jax_view import LearnerEnv, ViewParams
+from phantom_lib.study.learners import training_record
+from phantom_lib.study.qlearning import DigitisedFeatures
+
+CELL_FIELDS = ("alpha0", "eps_alpha", "lambda_coi")
+"""Trial settings that vary inside a batch (values in the compiled program, not shapes)."""
+
+
+class CellValues(NamedTuple):
+    """The numbers of :class:`~phantom_lib.sim.jax_env.EnvParams` that depend on (alpha0, eps_alpha, lambda_coi).
+
+    Attributes:
+        alpha0, eps_alpha, lambda_coi: float32 scalars. alphas: candidate shares, float32 (K,).
+        n_agents: n_A of each candidate, int32 (K,). n_agents0: n_A at alpha0, int32 (1,).
+    """
+
+    alpha0: Any
+    eps_alpha: Any
+    lambda_coi: Any
+    alphas: Any
+    n_agents: Any
+    n_agents0: Any
+
+
+def cell_values(config: EnvConfig) -> CellValues:
+    """The cell numbers of ``config``, computed on the host with :class:`EnvConfig`'s own formulas.
+
+    Candidates are ``EnvConfig.candidates`` (linspace(max(0, a0 - eps), min(1, a0 + eps), K), or
+    [a0] when eps = 0 or K = 1) and n_A = ``agents_in_split`` (floor(M alpha + 1e-9)), both in
+    float64 and then cast as :func:`phantom_lib.sim.jax_env.make` casts them. Not recomputed in
+    float32 inside the program: there 0.25 - 0.15 rounds to 0.099999994 and floor(100 alpha)
+    would give 9 sessions instead of 10.
+    """
+    alphas = config.candidates
+    m = config.market.n_sessions
+    return CellValues(np.float32(config.alpha0), np.float32(config.eps_alpha), np.float32(config.lambda_coi),
+                      alphas.astype(np.float32), agents_in_split(m, alphas).astype(np.int32),
+                      agents_in_split(m, [config.alpha0]).astype(np.int32))
+
+
+def with_cell(params: jax_env.EnvParams, cell: CellValues) -> jax_env.EnvParams:
+    """``params`` with the cell's numbers put in (traceable: ``cell`` may be vmapped values).
+
+    The glue between :func:`phantom_lib.sim.jax_env.make` and a batch of cells; a test holds
+    ``with_cell(make(base)[1], cell_values(config))`` equal to ``make(config)[1]``.
+    """
+    step = params.step._replace(alphas=cell.alphas, alpha0=cell.alpha0, eps_alpha=cell.eps_alpha,
+                                lambda_coi=cell.lambda_coi)
+    return params._replace(step=step, n_agents=cell.n_agents, n_agents0=cell.n_agents0)
+
+
+@dataclass(frozen=True)
+class JaxFeatures:
+    """:meth:`DigitisedFeatures.index` in jax.numpy, hashable (a static part of the Q-learner's config)."""
+
+    features: DigitisedFeatures
+
+    def __call__(self, obs: Any) -> Any:
+        return self.features.index(jnp, obs)
+
+
+def learner_config(trial: TrialConfig) -> PPOConfig | A2CConfig | DQNConfig | QTableConfig:
+    """The learner settings of ``trial`` (reference values scaled to its budget, as the SB3 path)."""
+    n_actions, steps = trial.env.action_levels, trial.timesteps
+    if trial.algorithm == "ppo":
+        return PPOConfig.for_budget(steps, n_actions)
+    if trial.algorithm == "a2c":
+        return A2CConfig.for_budget(steps, n_actions)
+    if trial.algorithm == "dqn":
+        return DQNConfig.for_budget(steps, n_actions)
+    if trial.algorithm == "qtable":
+        features = DigitisedFeatures(trial.env.market.n_products, trial.env.p_low, trial.env.p_high)
+        return QTableConfig(steps, n_actions, features.n_states, JaxFeatures(features))
+    raise ValueError(f"the jax engine trains {JAX_ALGORITHMS}; {trial.algorithm!r} is evaluated by the trainable")
+
+
+def slice_key(config: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """What trials of one slice share: every config entry but the cell fields and the variant
+    label, with ``n_candidates`` replaced by the number of candidates actually scored."""
+    trial = TrialConfig.from_mapping(config)
+    shared = {k: v for k, v in config.items() if k not in (*CELL_FIELDS, "variant", "n_candidates")}
+    shared["n_candidates"] = len(trial.env.candidates)
+    return tuple(sorted(shared.items()))
+
+
+def batches(trials: Sequence[Trial], batch_size: int) -> list[list[Trial]]:
+    """The trials cut into batches of at most ``batch_size``, each within one slice (order kept)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    slices: dict[tuple[tuple[str, Any], ...], list[Trial]] = {}
+    for trial in trials:
+        slices.setdefault(slice_key(trial.config), []).append(trial)
+    return [group[i : i + batch_size] for group in slices.values() for i in range(0, len(group), batch_size)]
+
+
+class _Inputs(NamedTuple):
+    """The vmapped inputs of one batch (leading axis: the batch)."""
+
+    seed: Any
+    train: CellValues
+    evaluate: CellValues  # (batch, 3) leaves: alpha0 and the two stress shares
+    low: Any
+    high: Any
+
+
+def _inputs(trials: Sequence[TrialConfig], seeds: Sequence[int]) -> _Inputs:
+    def stack(values: Sequence[Any]) -> Any:
+        return jax.tree.map(lambda *leaves: np.stack(leaves), *values)
+
+    evaluate, lows, highs = [], [], []
+    for trial in trials:
+        shares = (trial.env.alpha0, *trial.stress_shares)
+        evaluate.append(stack([cell_values(trial.env.replace(alpha0=a, n_candidates=1)) for a in shares]))
+        box = PhantomPricingEnv(trial.env).observation_space  # unit_box's bounds
+        lows.append(box.low)
+        highs.append(box.high)
+    return _Inputs(np.asarray(seeds, np.uint32), stack([cell_values(t.env) for t in trials]), stack(evaluate),
+                   np.stack(lows), np.stack(highs))
+
+
+def _episode(learned: Learner, env: Any, policy: Any, key: Any, params: ViewParams, max_steps: int) -> tuple[Any, Any]:
+    """One deterministic episode: sums over its steps of :data:`EVAL_METRICS` and the reward
+    (env units), shape (len(EVAL_METRICS) + 1,), and its length (steps until it ended, <= max_steps)."""
+    view = LearnerEnv(env, learned.unit_obs)
+    key_reset, key_steps = jax.random.split(key)
+    obs, state = view.reset(key_reset, params)
+
+    def step(carry: Any, key: Any) -> tuple[Any, Any]:
+        obs, state, alive = carry
+        obs, state, reward, terminated, truncated, info = view.step(key, state, learned.act(policy, obs), params)
+        values = jnp.stack([info[name] for name in EVAL_METRICS] + [reward]) * alive
+        return (obs, state, alive & ~(terminated | truncated)), (values, alive)
+
+    _, (values, alive) = jax.lax.scan(step, (obs, state, jnp.array(True)), jax.random.split(key_steps, max_steps))
+    return values.sum(0), alive.sum()
+
+
+def _constant_action(action: Any, obs: Any) -> Any:
+    return action
+
+
+def _no_training(key: Any, params: ViewParams) -> Any:
+    raise TypeError("a constant policy is not trained")
+
+
+CONSTANT = "constant"
+"""The algorithm name of :data:`CONSTANT_POLICY` in a :class:`_Slice`."""
+
+CONSTANT_POLICY = Learner(_no_training, _constant_action, unit_obs=False)
+"""A "learner" whose policy is an action index, played at every step (evaluates fixed price scales)."""
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """The static part of a batch: learner, env shapes, budgets; builds the two programs."""
+
+    algorithm: str
+    config: Any
+    env: Any
+    reward_scale: float
+    eval_episodes: int
+    max_steps: int
+
+    def learner(self) -> Learner:
+        return CONSTANT_POLICY if self.algorithm == CONSTANT else learner(self.algorithm, self.env, self.config)
+
+    def train_one(self, base: Any, inputs: _Inputs) -> tuple[Any, Any]:
+        params = ViewParams(with_cell(base, inputs.train), inputs.low, inputs.high, self.reward_scale)
+        return self.learner().train(jax.random.fold_in(jax.random.key(inputs.seed), 0), params)
+
+    def evaluate(self, base: Any, policies: Any, inputs: _Inputs) -> dict[str, Any]:
+        """Evaluation metrics of a batch at its three shares, each of shape (batch, 3).
+
+        All batch x 3 x ``eval_episodes`` episodes run under one ``vmap`` (nested vmaps of the
+        env compile several times slower); episode e of a trial uses the same key at each share.
+        """
+        size, episodes = inputs.seed.shape[0], self.eval_episodes
+        trial, share, episode = (ix.ravel() for ix in np.indices((size, 3, episodes)))
+        keys = jax.vmap(lambda seed: jax.random.split(jax.random.fold_in(jax.random.key(seed), 1), episodes))(inputs.seed)
+        pick = partial(jax.tree.map, lambda x: x[trial])
+
+        def run(policy: Any, cell: CellValues, low: Any, high: Any, key: Any) -> tuple[Any, Any]:
+            params = ViewParams(with_cell(base, cell), low, high, self.reward_scale)
+            return _episode(self.learner(), self.env, policy, key, params, self.max_steps)
+
+        cells = jax.tree.map(lambda x: x[trial, share], inputs.evaluate)
+        sums, steps = jax.vmap(run)(pick(policies), cells, inputs.low[trial], inputs.high[trial], keys[trial, episode])
+        sums, steps = sums.reshape(size, 3, episodes, -1), steps.reshape(size, 3, episodes)
+        n = steps.sum(-1)
+        out = {name: sums[..., i].sum(-1) / n for i, name in enumerate(EVAL_METRICS)}
+        out.update(episode_return=sums[..., -1].mean(-1), episode_length=n / episodes)
+        return out
+
+
+_COMPILED: dict[Any, Any] = {}
+"""(slice, batch size, argument shapes) -> compiled programs, shared by every batch of this process."""
+
+
+def _compiled(name: str, program: Any, args: tuple[Any, ...], cache_key: Any) -> tuple[Any, float]:
+    """``program`` compiled for ``args`` (cached); returns (executable, compile seconds, 0 if cached)."""
+    leaves, tree = jax.tree.flatten(args)
+    key = (name, cache_key, str(tree), tuple((np.shape(x), str(getattr(x, "dtype", type(x)))) for x in leaves))
+    if key in _COMPILED:
+        return _COMPILED[key], 0.0
+    start = time.perf_counter()
+    _COMPILED[key] = jax.jit(program).lower(*args).compile()
+    return _COMPILED[key], time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """What ran one batch: the provenance of its trials.
+
+    Attributes:
+        slice: the slice's shared settings. trial_ids, seeds: the batch's trials (padding excluded).
+        batch_size: trials per program (padding included). compile_seconds: compile time of the
+            two programs in this process (0 when already compiled). train_seconds, eval_seconds:
+            wall times of the batch. engine, backend, device_kind, device_count, jax_version:
+            where it ran.
+    """
+
+    slice: dict[str, Any]
+    trial_ids: list[str]
+    seeds: list[int]
+    batch_size: int
+    compile_seconds: float
+    train_seconds: float
+    eval_seconds: float
+    engine: str
+    backend: str
+    device_kind: str
+    device_count: int
+    jax_version: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def device_info() -> dict[str, Any]:
+    """JAX's backend, device kind and count, and version in this process."""
+    devices = jax.devices()
+    return {"backend": jax.default_backend(), "device_kind": devices[0].device_kind,
+            "device_count": len(devices), "jax_version": jax.__version__}
+
+
+def _prepare(trials: Sequence[Trial], batch_size: int | None) -> tuple[list[TrialConfig], int, Any, Any, Any, _Inputs]:
+    """Check a batch and build what its programs need: trial configs, batch size, the env, its
+    training and evaluation params (K of the slice, K = 1) and the padded inputs."""
+    if not trials:
+        raise ValueError("a batch needs at least one trial")
+    size = batch_size or len(trials)
+    keys = {slice_key(t.config) for t in trials}
+    if len(keys) > 1 or len(trials) > size:
+        raise ValueError(f"a batch holds at most batch_size={size} trials of one slice; got {len(trials)} trials "
+                         f"in {len(keys)} slices (use jax_engine.batches)")
+    configs = [TrialConfig.from_mapping(t.config) for t in trials]
+    behaviour = load_behaviour(configs[0].env.market.data_source)
+    env, base = jax_env.make(configs[0].env, behaviour)
+    _, eval_base = jax_env.make(configs[0].env.replace(n_candidates=1), behaviour)
+    padded = list(range(len(trials))) + [len(trials) - 1] * (size - len(trials))
+    return configs, size, env, base, eval_base, _inputs([configs[i] for i in padded], [trials[i].seed for i in padded])
+
+
+def _evaluation_rows(spec: _Slice, configs: Sequence[TrialConfig], eval_base: Any, policies: Any,
+                     inputs: _Inputs) -> tuple[list[dict[str, Any]], float, float]:
+    """Evaluate a batch's policies; returns (metrics at the three shares per trial, compile and eval seconds)."""
+    program, compile_seconds = _compiled("evaluate", spec.evaluate, (eval_base, policies, inputs), spec)
+    start = time.perf_counter()
+    metrics = jax.device_get(program(eval_base, policies, inputs))
+    seconds = time.perf_counter() - start
+    rows = []
+    for i, trial in enumerate(configs):
+        at = [{name: float(values[i, j]) for name, values in metrics.items()} for j in range(3)]
+        rows.append(stress_summary(*at, trial.stress_shares))
+    return rows, compile_seconds, seconds
+
+
+def evaluate_constant(trials: Sequence[Trial], actions: Sequence[int], batch_size: int | None = None) -> list[dict[str, Any]]:
+    """Evaluate a fixed action per trial (a constant price scale) exactly as :func:`run_batch`
+    evaluates the trial's learner: same evaluation envs and keys, so the two compare with common
+    random numbers. Returns the evaluation metrics (no training figures) per trial."""
+    configs, size, env, _, eval_base, inputs = _prepare(trials, batch_size)
+    first = configs[0]
+    spec = _Slice(CONSTANT, None, env, first.reward_scale, first.eval_episodes, first.env.max_steps)
+    padded = list(actions) + [actions[-1]] * (size - len(actions))
+    return _evaluation_rows(spec, configs, eval_base, np.asarray(padded, np.int32), inputs)[0]
+
+
+def use_compile_cache(folder: str | Path) -> None:
+    """Keep this process's compiled programs in ``folder`` too (JAX's persistent compilation cache,
+    a process-wide setting): another process, a resumed sweep or another Ray worker on the same
+    machine then loads a program instead of compiling it (entries are keyed by the program and
+    the jax/XLA versions, so a code change never reuses a stale one)."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+
+
+def run_batch(trials: Sequence[Trial], batch_size: int | None = None,
+              compile_cache: str | Path | None = None) -> tuple[list[dict[str, Any]], BatchRecord]:
+    """Train and evaluate one batch of trials of one slice with compiled programs.
+
+    Args:
+        trials: trials of one slice (:func:`batches`), at most ``batch_size``.
+        batch_size: program batch size (default: ``len(trials)``); missing trials are padded
+            with copies of the last one, whose results are dropped.
+        compile_cache: a folder for :func:`use_compile_cache` (None: compile in memory only).
+
+    Returns:
+        ``(metrics per trial, record)``: the metrics of :data:`phantom_lib.study.learners.METRICS`
+        for each trial, in order, and the batch's :class:`BatchRecord`.
+    """
+    if compile_cache is not None:
+        use_compile_cache(compile_cache)
+    configs, size, env, base, eval_base, inputs = _prepare(trials, batch_size)
+    first = configs[0]
+    spec = _Slice(first.algorithm, learner_config(first), env, first.reward_scale, first.eval_episodes,
+                  first.env.max_steps)
+    train = jax.vmap(spec.train_one, in_axes=(None, 0))
+    train_exe, compile_train = _compiled("train", train, (base, inputs), spec)
+    start = time.perf_counter()
+    policies, (rewards, revenues) = jax.block_until_ready(train_exe(base, inputs))
+    train_seconds = time.perf_counter() - start
+    rows, compile_eval, eval_seconds = _evaluation_rows(spec, configs, eval_base, policies, inputs)
+    rewards, revenues = np.asarray(rewards), np.asarray(revenues)
+    for i, (row, trial) in enumerate(zip(rows, configs)):
+        row["eval_seconds"] = eval_seconds / len(trials)
+        row.update(training_record(rewards[i], revenues[i], train_seconds / len(trials), trial.curve_points))
+    record = BatchRecord(dict(slice_key(trials[0].config)), [t.trial_id for t in trials], [t.seed for t in trials],
+                         size, compile_train + compile_eval, train_seconds, eval_seconds, "jax", **device_info())
+    return rows, record
+

@@ -1,0 +1,273 @@
+"""The jax engine: the EnvParams glue, slices and batches, reproducibility, batch invariance,
+resume after a kill, and provenance (small shapes; the compiled programs are shared by the tests)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+from _kill import kill_after
+from scipy import stats
+
+from phantom_lib import study
+from phantom_lib.behaviour.model import load_behaviour
+from phantom_lib.sim import jax_env
+from phantom_lib.sim.config import EnvConfig
+from phantom_lib.study import crosscheck, jax_engine, runner
+from phantom_lib.study.designs import Trial
+
+SETTINGS = {"timesteps": 256, "eval_episodes": 2, "max_steps": 20, "curve_points": 4, "n_candidates": 5,
+            "n_products": 3, "n_sessions": 10, "max_len": 10, "action_levels": 5}
+TIMINGS = {"train_seconds", "train_steps_per_s", "eval_seconds"}
+
+
+def ppo(alpha0: float, lambda_coi: float, seed: int, eps_alpha: float = 0.15) -> Trial:
+    return Trial({**SETTINGS, "algorithm": "ppo", "alpha0": alpha0, "eps_alpha": eps_alpha,
+                  "lambda_coi": lambda_coi, "variant": "defended"}, seed)
+
+
+FIRST = [ppo(0.1, 0.15, 0), ppo(0.4, 0.3, 1), ppo(0.25, 0.15, 2)]
+OTHERS = [ppo(0.25, 0.3, 5), ppo(0.4, 0.15, 7), ppo(0.1, 0.15, 0)]  # FIRST[0] again, at another position
+
+
+@pytest.fixture(scope="module")
+def batches():
+    """FIRST twice and OTHERS, each one compiled batch of 3 (one program for all three)."""
+    return {name: jax_engine.run_batch(trials, 3) for name, trials in
+            [("first", FIRST), ("again", FIRST), ("others", OTHERS)]}
+
+
+def without_timings(row):
+    return {k: v for k, v in row.items() if k not in TIMINGS}
+
+
+@pytest.mark.parametrize("fields", [
+    {"alpha0": 0.25, "eps_alpha": 0.15},  # float32 would put 9 agents in the lowest candidate, not 10
+    {"alpha0": 0.6, "eps_alpha": 0.3, "lambda_coi": 0.3},
+    {"alpha0": 0.1, "eps_alpha": 0.0},  # K = 1 scored
+    {"alpha0": 0.4, "eps_alpha": 0.15, "n_candidates": 1},  # the evaluation env
+    {"alpha0": 0.95, "eps_alpha": 0.3, "n_sessions": 7},  # clipped at 1, M not a multiple of 10
+])
+def test_the_cell_glue_equals_jax_env_make(fields):
+    behaviour = load_behaviour("standin")
+    config = EnvConfig().replace(n_products=3, **fields)
+    k = len(config.candidates)
+    base = config.replace(alpha0=0.5, eps_alpha=0.2 if k > 1 else 0.0, lambda_coi=0.7)
+    assert len(base.candidates) == k
+    _, expected = jax_env.make(config, behaviour)
+    _, built = jax_env.make(base, behaviour)
+    got = jax_engine.with_cell(built, jax_engine.cell_values(config))
+    assert jax.tree.structure(got) == jax.tree.structure(expected)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    if fields == {"alpha0": 0.25, "eps_alpha": 0.15}:
+        assert np.asarray(got.n_agents)[0] == 10
+
+
+def test_slices_share_static_shapes_and_batches_keep_order():
+    trials = [ppo(0.1, 0.15, 0), ppo(0.1, 0.3, 0, eps_alpha=0.0), ppo(0.4, 0.15, 1),
+              Trial({**SETTINGS, "algorithm": "ppo", "alpha0": 0.4, "eps_alpha": 0.0, "lambda_coi": 0.0,
+                     "n_candidates": 1, "variant": "baseline"}, 0),
+              Trial({**SETTINGS, "algorithm": "dqn", "alpha0": 0.1, "eps_alpha": 0.15, "lambda_coi": 0.15}, 0),
+              Trial({**SETTINGS, "algorithm": "ppo", "alpha0": 0.1, "eps_alpha": 0.15, "lambda_coi": 0.15,
+                     "action_levels": 9}, 0),
+              ppo(0.25, 0.3, 2)]
+    got = [[trials.index(t) for t in batch] for batch in jax_engine.batches(trials, 2)]
+    # K = 5 ppo (0, 2, 6) in batches of two; eps_alpha 0 defended and the baseline twin both score K = 1
+    assert got == [[0, 2], [6], [1, 3], [4], [5]]
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        jax_engine.batches(trials, 0)
+    with pytest.raises(ValueError, match="one slice"):
+        jax_engine.run_batch(trials[:2], 2)
+
+
+def test_a_batch_returns_the_documented_metrics(batches):
+    rows, record = batches["first"]
+    assert len(rows) == 3
+    for row, trial in zip(rows, FIRST):
+        assert set(row) == set(study.METRICS)
+        assert row["train_steps"] == 256 and row["curve_step"][-1] == 256
+        assert row["worst_reward"] == min(row["reward"], row["reward_lo"], row["reward_hi"])
+        assert row["worst_leak"] == max(row["coi_leak"], row["coi_leak_lo"], row["coi_leak_hi"])
+        lo, hi = study.TrialConfig.from_mapping(trial.config).stress_shares
+        assert (row["alpha_lo"], row["alpha_hi"]) == pytest.approx((lo, hi))
+        assert 1 <= row["episode_length"] <= SETTINGS["max_steps"]
+        assert all(np.isfinite(v) for k, v in row.items() if not k.startswith("curve_"))
+    assert rows[0] != rows[1]  # different cells and seeds, different numbers
+    assert record.batch_size == 3 and record.seeds == [0, 1, 2] and record.engine == "jax"
+    assert record.trial_ids == [t.trial_id for t in FIRST]
+
+
+def test_rerunning_a_batch_reproduces_it_exactly(batches):
+    assert [without_timings(r) for r in batches["first"][0]] == [without_timings(r) for r in batches["again"][0]]
+    assert batches["again"][1].compile_seconds == 0.0  # the second run used the compiled programs
+
+
+def test_a_trial_does_not_depend_on_the_other_trials_of_its_batch(batches):
+    alone_first = without_timings(batches["first"][0][0])  # (0.1, 0.15, seed 0) at position 0
+    among_others = without_timings(batches["others"][0][2])  # the same trial at position 2, other neighbours
+    assert alone_first == among_others
+
+
+def test_a_padded_batch_gives_its_trials_the_same_numbers(batches):
+    rows, record = jax_engine.run_batch(FIRST[:1], 3)  # one trial, two copies of padding
+    assert record.batch_size == 3 and record.trial_ids == [FIRST[0].trial_id]
+    assert [without_timings(r) for r in rows] == [without_timings(batches["first"][0][0])]
+
+
+def test_a_constant_action_is_evaluated_like_a_learner(batches):
+    static = jax_engine.evaluate_constant(FIRST, [2, 2, 2], 3)  # scale 1.0: prices never move
+    assert [row["volatility"] for row in static] == [0.0, 0.0, 0.0]
+    assert set(static[0]) == set(study.METRICS) - {"eval_seconds", "train_steps", "train_seconds",
+                                                   "train_steps_per_s", "curve_step", "curve_reward", "curve_revenue"}
+    top = jax_engine.evaluate_constant(FIRST, [4, 4, 4], 3)  # scale 1.2 every step: prices rise to p_high
+    assert all(t["revenue"] > s["revenue"] for t, s in zip(top, static))
+    assert all(t["supra_share"] > 0.5 for t in top)
+
+
+def test_crosscheck_summary_by_hand():
+    rows = []
+    for seed, (sb3, jax_, fixed_sb3, fixed_jax) in enumerate([(10, 11, 10, 11), (12, 12, 12, 12), (14, 16, 14, 16)]):
+        for engine, value in [("sb3", sb3), ("jax", jax_), ("best_fixed_sb3", fixed_sb3), ("best_fixed_jax", fixed_jax)]:
+            rows.append({"engine": engine, "alpha0": 0.1, "eps_alpha": 0.15, "lambda_coi": 0.15, "seed": seed,
+                         "revenue": float(value)})
+    summary = crosscheck.crosscheck_summary(pd.DataFrame(rows), metrics=("revenue",)).iloc[0]
+    assert summary["sb3_mean"] == 12 and summary["jax_mean"] == 13
+    assert summary["sb3_pct_of_best_fixed"] == summary["jax_pct_of_best_fixed"] == 100.0
+    # Welch: variances 4/3 and 7/3 per mean, dof = (11/3)^2 / ((4/3)^2/2 + (7/3)^2/2)
+    dof = (11 / 3) ** 2 / ((4 / 3) ** 2 / 2 + (7 / 3) ** 2 / 2)
+    half = stats.t.ppf(0.975, dof) * np.sqrt(11 / 3)
+    assert (summary["diff_low"], summary["diff_high"]) == pytest.approx((1 - half, 1 + half))
+    assert summary["agree"]
+
+
+SLOW_BATCHES = """
+import time
+from pathlib import Path
+
+class Record:
+    def __init__(self, trials, size):
+        self.trials, self.size = trials, size
+
+    def as_dict(self):
+        return {"trial_ids": [t.trial_id for t in self.trials], "seeds": [t.seed for t in self.trials],
+                "batch_size": self.size}
+
+def run_batch(trials, batch_size):
+    with Path(LOG).open("a") as handle:
+        handle.write(" ".join(t.trial_id for t in trials) + "\\n")
+    time.sleep(0.4)
+    return [{"score": t.config["alpha0"]} for t in trials], Record(trials, batch_size)
+"""
+
+KILL_DESIGN = study.StudyDesign({"algorithm": ("qtable",), "alpha0": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)},
+                                seeds=(0,), settings={"eps_alpha": 0.15})
+
+
+def test_resume_after_a_kill_loses_no_finished_batch(tmp_path):
+    (tmp_path / "slowbatches.py").write_text(f"LOG = {str(tmp_path / 'calls.log')!r}\n" + SLOW_BATCHES)
+    out = tmp_path / "results"
+    script = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(tmp_path)!r})
+        import slowbatches
+        from phantom_lib import study
+        design = study.StudyDesign({dict(KILL_DESIGN.factors)!r}, seeds=(0,), settings={{"eps_alpha": 0.15}})
+        study.run_trials(study.design(design), study.train, study.ResultsStore({str(out)!r}), executor="local",
+                         progress=False, engine="jax", batch_size=2, batch_runner=slowbatches.run_batch)
+    """)
+    kill_after(script, out / "trials", 3)
+    store = study.ResultsStore(out)
+    finished = store.finished()
+    assert 3 <= len(finished) < 8, "the run should have been killed mid-sweep"
+    logged = store.batches()
+    complete = [set(b["trial_ids"]) for b in logged if set(b["trial_ids"]) <= finished]
+    assert len(complete) >= 1 and all(len(b) == 2 for b in complete)
+    calls_before = (tmp_path / "calls.log").read_text().splitlines()
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import slowbatches
+
+        results = study.run_trials(study.design(KILL_DESIGN), study.train, store, executor="local", progress=False,
+                                   engine="jax", batch_size=2, batch_runner=slowbatches.run_batch)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("slowbatches", None)
+    assert len(results) == 8 and (results.status == "ok").all()
+    rerun = {i for line in (tmp_path / "calls.log").read_text().splitlines()[len(calls_before):] for i in line.split()}
+    assert rerun == {t.trial_id for t in study.design(KILL_DESIGN)} - finished  # nothing finished ran again
+    assert all(b["batch_size"] == 2 for b in store.batches())
+
+
+def failing_batch(trials, batch_size):
+    if any(t.seed == 1 for t in trials):
+        raise RuntimeError("this batch always fails")
+    rows = [{"score": t.config["alpha0"] * 10 + t.seed} for t in trials]
+    return rows, type("Record", (), {"as_dict": lambda self: {"trial_ids": [t.trial_id for t in trials],
+                                                              "batch_size": batch_size}})()
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_a_failing_batch_records_its_trials_and_the_others_finish(tmp_path, executor, request):
+    if executor == "ray":
+        ray = request.getfixturevalue("ray_cluster")
+        ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
+    design = study.StudyDesign({"algorithm": ("dqn",), "alpha0": (0.1, 0.2)}, seeds=(0, 1),
+                               settings={"eps_alpha": 0.15}, references=("static",))
+    results = study.run_trials(study.design(design), study.train, study.ResultsStore(tmp_path), executor=executor,
+                               progress=False, engine="jax", batch_size=2, batch_runner=failing_batch)
+    assert len(results) == 8  # 2 batches of dqn trials (seed 0, seed 1) and 4 static references
+    failed = results[results.status == "error"]
+    assert sorted(failed.seed) == [1, 1] and set(failed.algorithm) == {"dqn"}
+    assert failed.error.str.contains("this batch always fails").all()
+    ok = results[(results.status == "ok") & (results.algorithm == "dqn")].sort_values("alpha0")
+    assert ok.m_score.tolist() == pytest.approx([1, 2]) and (results.status == "ok").sum() == 6
+
+
+def test_a_jax_sweep_writes_the_sb3_schema_and_its_engine_and_devices(tmp_path, monkeypatch, batches):
+    design = study.StudyDesign({"algorithm": ("ppo",), "alpha0": (0.1, 0.4), "eps_alpha": (0.15,),
+                                "lambda_coi": (0.15,)}, seeds=(0, 1),
+                               settings={k: v for k, v in SETTINGS.items()}, references=("static",))
+    monkeypatch.setitem(study.DESIGNS, "tinyjax", design)
+    results = study.sweep("tinyjax", tmp_path, executor="local", engine="jax", batch_size=3)
+    assert (results.status == "ok").all(), results.error.tolist()
+    assert len(results) == len(study.design(design)) == 8  # 4 ppo trials, 4 static references
+    config_keys = set().union(*(t.config for t in study.design(design)))
+    expected = {"trial_id", "seed", "status", "error", "seconds", "finished_unix", *config_keys,
+                *(f"m_{name}" for name in study.METRICS)}
+    assert set(results.columns) == expected
+    engine = json.loads((tmp_path / "provenance.json").read_text())["engine"]
+    assert engine["name"] == "jax" and engine["batch_sizes"] == [3] and engine["n_batches"] == 2
+    assert engine["devices"] == [f"{jax.default_backend()}:{jax.devices()[0].device_kind} x{jax.device_count()}"]
+    assert engine["jax_versions"] == [jax.__version__]
+    assert sorted(s for b in engine["batches"] for s in b["seeds"]) == [0, 0, 1, 1]
+    assert engine["sb3_trainable"] == {"n_trials": 4, "algorithms": ["static"]}
+    # the rows of the first batch are those run_batch gives for the same trials
+    ppo_rows = results[results.algorithm == "ppo"].set_index("trial_id")
+    first = engine["batches"][0]
+    trial_by_id = {t.trial_id: t for t in study.design(design)}
+    rows, _ = jax_engine.run_batch([trial_by_id[i] for i in first["trial_ids"]], 3)
+    for trial_id, row in zip(first["trial_ids"], rows):
+        assert ppo_rows.loc[trial_id, "m_revenue"] == row["revenue"]
+
+
+def test_the_default_batch_size_is_the_largest_slice_up_to_16():
+    def design(alphas, seeds):
+        return study.design(study.StudyDesign({"algorithm": ("ppo", "static"), "alpha0": alphas}, seeds=seeds,
+                                              settings={"eps_alpha": 0.15, "variant": "defended"}))
+
+    assert runner.default_batch_size(design((0.1, 0.4), (0,))) == 2  # two ppo trials; static is no learner
+    assert runner.default_batch_size(design((0.1, 0.2, 0.3, 0.4, 0.5, 0.6), (0, 1, 2))) == 16  # 18 trials
+    assert runner.default_batch_size([]) == 1
+
+
+def test_run_trials_rejects_an_unknown_engine(tmp_path):
+    with pytest.raises(ValueError, match="engine must be one of"):
+        study.run_trials([], study.train, study.ResultsStore(tmp_path), engine="torch")
+    assert runner.ENGINES == ("sb3", "jax")
