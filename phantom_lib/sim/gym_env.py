@@ -20,12 +20,13 @@ import pandas as pd
 from phantom_lib.behaviour.model import Behaviour, load_behaviour
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import (
+    Market,
     PricingState,
-    SampleFn,
     initial_state,
     observe,
     robust_step,
 )
+from phantom_lib.sim.market import proxy_bound
 from phantom_lib.sim.samplers import make_sampler
 
 FloatArray = npt.NDArray[np.float64]
@@ -93,7 +94,7 @@ def _plain(info: dict[str, Any]) -> dict[str, Any]:
 
 
 class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
-    """Robust dynamic pricing against a market contaminated by AI agents (MODEL.md section 6).
+    """Robust dynamic pricing against a market contaminated by AI agents (Model reference, section 6).
 
     Args:
         config: the configuration (default :class:`EnvConfig`); ``fields`` override it, and
@@ -126,7 +127,8 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
         self.action_space = gym.spaces.Discrete(config.action_levels)
         eps_high = max(1.0, float(config.eps_alpha))
         low = np.concatenate([np.zeros(n), np.full(n, config.p_low), [0.0, 0.0, 0.0, 0.0]]).astype(np.float32)
-        high = np.concatenate([np.full(n, 100.0), np.full(n, config.p_high), [1.0, 1.0, 1.0, eps_high]]).astype(np.float32)
+        q_high = proxy_bound(config.market, behaviour.weights)
+        high = np.concatenate([np.full(n, q_high), np.full(n, config.p_high), [1.0, 1.0, 1.0, eps_high]]).astype(np.float32)
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
         self._core: _Core = _JaxCore(config, behaviour) if config.backend == "jax" else _NumpyCore(config, behaviour)
         self._state: PricingState | None = None
@@ -174,23 +176,26 @@ class _NumpyCore(_Core):
     def __init__(self, config: EnvConfig, behaviour: Behaviour) -> None:
         self.config = config
         self.params = config.step_params()
+        self.candidates = config.candidate_set()
         self.sampler = make_sampler(config.backend, behaviour, config.market)
 
-    def _sample_fn(self, alphas: FloatArray, rng: np.random.Generator) -> SampleFn:
-        def sample(prices: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
-            drawn = self.sampler.sample(prices, alphas, rng)
+    def _market(self, rng: np.random.Generator) -> Market:
+        sampler = self.sampler
+
+        def sample(demand: FloatArray, alphas: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+            drawn = sampler.sample_at(demand, alphas, rng)
             return drawn.q, drawn.f, drawn.n_states
 
-        return sample
+        return Market(lambda prices: sampler.draw_demand(prices, rng), sample)
 
     def reset(self, rng: np.random.Generator) -> tuple[PricingState, np.ndarray]:
         prices = rng.uniform(self.config.p_low, self.config.p_high, self.config.market.n_products)
-        state, _ = initial_state(np, prices, self._sample_fn(np.array([self.params.alpha0]), rng), self.params)
+        state, _ = initial_state(np, prices, self._market(rng), self.params)
         return state, observe(np, state, self.params)
 
     def step(self, state: PricingState, action: int, rng: np.random.Generator) -> tuple[Any, ...]:
         new, reward, terminated, truncated, info = robust_step(
-            np, state, action, self.params, self._sample_fn(self.params.alphas, rng)
+            np, state, action, self.params, self._market(rng), self.candidates, self.config.adversary
         )
         return new, observe(np, new, self.params), reward, terminated, truncated, info
 

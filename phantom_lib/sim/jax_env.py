@@ -1,4 +1,4 @@
-"""The pricing environment as pure jax functions, gymnax style (MODEL.md section 6).
+"""The pricing environment as pure jax functions, gymnax style (Model reference, section 6).
 
 ``env.reset(key, params) -> (obs, state)`` and
 ``env.step(key, state, action, params) -> (obs, state, reward, terminated, truncated, info)``
@@ -9,8 +9,13 @@ shapes (N, M, K, L) are static, so both jit-compile and vmap over many environme
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
     step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
 
-The step is :func:`phantom_lib.sim.dynamics.robust_step` traced with ``jax.numpy``; the market draw is
-:func:`phantom_lib.sim.samplers.jax.market_draw` (all K candidates x M sessions in one batch).
+The step is :func:`phantom_lib.sim.dynamics.robust_step` traced with ``jax.numpy``; the market
+draws are :func:`phantom_lib.sim.samplers.jax.draw_demand` and
+:func:`~phantom_lib.sim.samplers.jax.market_sessions` (all K candidates x M sessions in one batch).
+The candidate shares and the class split are computed inside the step from ``params.step.alpha0``
+and ``params.step.eps_alpha`` (:func:`~phantom_lib.sim.dynamics.candidate_shares`), so a batch
+of environments may vmap over alpha0, eps_alpha and lambda_coi with one compiled program; the
+number of candidates K, N, M, L_max, the proxy and the adversary are static.
 Episodes do not reset themselves: after ``terminated`` or ``truncated`` call ``reset``.
 
 Keys: any jax PRNG implementation works. The single-env driver :class:`HostEnv` uses
@@ -33,19 +38,21 @@ import numpy as np
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import (
+    Market,
     PricingState,
-    SampleFn,
     StepParams,
+    candidate_shares,
     initial_state,
     observe,
     robust_step,
 )
-from phantom_lib.sim.market import agents_in_split
 from phantom_lib.sim.samplers.jax import (
     KEY_IMPL,
     MarketArrays,
+    draw_demand,
     market_arrays,
-    market_draw,
+    market_sessions,
+    n_agents_of,
 )
 
 
@@ -53,14 +60,12 @@ class EnvParams(NamedTuple):
     """Numbers of one environment (a pytree of jax arrays).
 
     Attributes:
-        step: the pricing loop's numbers (float32 leaves). market: the behaviour and market.
-        n_agents: n_A of each candidate share, int32 (K,). n_agents0: n_A at alpha0, int32 (1,).
+        step: the pricing loop's numbers (float32 leaves; int32 for patience and max_steps).
+        market: the behaviour and market.
     """
 
     step: StepParams
     market: MarketArrays
-    n_agents: Any
-    n_agents0: Any
 
 
 def _as_jax(value: Any) -> Any:
@@ -77,26 +82,33 @@ class FunctionalPricingEnv:
 
     Attributes:
         n_products: N. n_sessions: M. max_len: L_max. end: index of ``session_end``.
+        n_candidates: K (with eps_alpha = 0 only the first candidate is scored).
+        proxy: ``MarketConfig.proxy``. adversary: ``EnvConfig.adversary``.
     """
 
     n_products: int
     n_sessions: int
     max_len: int
     end: int
+    n_candidates: int
+    proxy: str
+    adversary: str
 
     @property
     def observation_size(self) -> int:
         """Length of the observation vector, 2N + 4."""
         return 2 * self.n_products + 4
 
-    def _sampler(self, key: Any, n_agents: Any, params: EnvParams) -> SampleFn:
-        def sample(prices: Any) -> tuple[Any, Any, Any]:
-            q, f, _, n_states = market_draw(
-                key, prices, n_agents, params.market, self.n_sessions, self.max_len, self.end
-            )
-            return q, f, n_states
+    def _market(self, key: Any, params: EnvParams) -> Market:
+        key_demand, key_sessions = jax.random.split(key)
 
-        return sample
+        def sample(demand: Any, alphas: Any) -> tuple[Any, Any, Any]:
+            n_agents = n_agents_of(alphas, self.n_sessions)
+            return market_sessions(
+                key_sessions, demand, n_agents, params.market, self.n_sessions, self.max_len, self.end, self.proxy
+            )
+
+        return Market(lambda prices: draw_demand(key_demand, prices, params.market), sample)
 
     def reset(self, key: Any, params: EnvParams) -> tuple[Any, PricingState]:
         """Draw p ~ Uniform(p_low, p_high)^N and one market draw at alpha0."""
@@ -104,15 +116,16 @@ class FunctionalPricingEnv:
         prices = jax.random.uniform(
             key_prices, (self.n_products,), minval=params.step.p_low, maxval=params.step.p_high
         )
-        state, _ = initial_state(jnp, prices, self._sampler(key_market, params.n_agents0, params), params.step)
+        state, _ = initial_state(jnp, prices, self._market(key_market, params), params.step)
         return observe(jnp, state, params.step), state
 
     def step(
         self, key: Any, state: PricingState, action: Any, params: EnvParams
     ) -> tuple[Any, PricingState, Any, Any, Any, dict[str, Any]]:
         """One robust pricing step (see :func:`phantom_lib.sim.dynamics.robust_step`)."""
+        candidates = candidate_shares(jnp, params.step.alpha0, params.step.eps_alpha, self.n_candidates)
         new, reward, terminated, truncated, info = robust_step(
-            jnp, state, action, params.step, self._sampler(key, params.n_agents, params)
+            jnp, state, action, params.step, self._market(key, params), candidates, self.adversary
         )
         return observe(jnp, new, params.step), new, reward, terminated, truncated, info
 
@@ -120,14 +133,11 @@ class FunctionalPricingEnv:
 def make(config: EnvConfig, behaviour: Behaviour) -> tuple[FunctionalPricingEnv, EnvParams]:
     """The functional env of ``config`` and its parameters (gymnax's ``make``)."""
     market = config.market
-    step = config.step_params()
-    env = FunctionalPricingEnv(market.n_products, market.n_sessions, market.max_len, behaviour.end)
-    params = EnvParams(
-        step=StepParams(*(_as_jax(v) for v in step)),
-        market=market_arrays(behaviour, market),
-        n_agents=jnp.asarray(agents_in_split(market.n_sessions, step.alphas), dtype=jnp.int32),
-        n_agents0=jnp.asarray(agents_in_split(market.n_sessions, [step.alpha0]), dtype=jnp.int32),
+    env = FunctionalPricingEnv(
+        market.n_products, market.n_sessions, market.max_len, behaviour.end,
+        config.n_candidates, market.proxy, config.adversary,
     )
+    params = EnvParams(step=StepParams(*(_as_jax(v) for v in config.step_params())), market=market_arrays(behaviour, market))
     return env, params
 
 

@@ -9,12 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _checks import sampler_draws
 from _simulator_cases import behaviour
 from scipy import stats
 
 from phantom_lib.behaviour.kernels import sample_paths
-from phantom_lib.sim.config import EnvConfig
-from phantom_lib.sim.dynamics import price_terms, reward_terms
 from phantom_lib.sim.market import MarketConfig, step_agent_probability
 from phantom_lib.sim.samplers import BACKENDS, make_sampler
 from phantom_lib.sim.samplers import jax as jax_backend
@@ -128,14 +127,7 @@ def test_jax_agent_probability_equals_the_numpy_one(beh):
 
 
 def draws(sampler, n, seed, alphas=ALPHAS):
-    rng = np.random.default_rng(seed)
-    samples = [sampler.sample(PRICES, alphas, rng) for _ in range(n)]
-    params = EnvConfig().step_params()
-    priced = price_terms(np, PRICES, PRICES * 1.1, params)
-    q = np.stack([s.q for s in samples])
-    f = np.stack([s.f for s in samples])
-    reward = np.stack([reward_terms(np, PRICES, s.q, s.f, priced, params)["reward"] for s in samples])
-    return q, f, reward
+    return sampler_draws(sampler, PRICES, alphas, n, seed)
 
 
 @pytest.fixture(scope="module")

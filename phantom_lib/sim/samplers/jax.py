@@ -14,7 +14,7 @@ number cost of the bare event chain.
 The agent probability is this module's own jax implementation of the formulas of
 :mod:`phantom_lib.behaviour.distinguish` (pair counts by scatter-add, KL over shared source events,
 sigmoid of the gap); a test holds it equal to the numpy one. Everything is shape-static, so
-:func:`market_draw` jit-compiles and vmaps over environments.
+:func:`market_sessions` jit-compiles and vmaps over environments.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from phantom_lib.sim.market import (
     Sampler,
     absorbing_chains,
     agents_in_split,
-    normalised_proxy,
+    market_proxy,
     search_cdf,
     true_demand,
 )
@@ -201,38 +201,49 @@ def sessions(key: Any, classes: Any, condition: Any, arrays: MarketArrays, max_l
     return paths, products
 
 
-def market_draw(
-    key: Any, prices: Any, n_agents: Any, arrays: MarketArrays, n_sessions: int, max_len: int, end: int
-) -> tuple[Any, Any, Any, Any]:
-    """One market draw for K candidates (jit- and vmap-friendly; shapes static in M, L).
+def n_agents_of(alphas: Any, n_sessions: int) -> Any:
+    """n_A = floor(M * alpha) per share in float32 (traced shares allowed), int32 like ``alphas``.
+
+    The guard M * 2^-20 absorbs float32 rounding of M * alpha (at most about M * 2^-23), so the
+    split equals :func:`phantom_lib.sim.market.agents_in_split` on the same shares.
+    """
+    return jnp.floor(n_sessions * alphas + n_sessions * SPLIT_GUARD_F32).astype(jnp.int32)
+
+
+SPLIT_GUARD_F32 = 2.0**-20
+"""Relative guard of :func:`n_agents_of` against float32 rounding of M * alpha."""
+
+
+def draw_demand(key: Any, prices: Any, arrays: MarketArrays) -> Any:
+    """True demand per class at prices p (N,), shape (2, N), rows summing to 100 (or zero)."""
+    z = jax.random.normal(key, (2, 2, prices.shape[0]))
+    return true_demand(jnp, z, prices, arrays.mu, arrays.sd, arrays.noise_std)
+
+
+def market_sessions(
+    key: Any, demand: Any, n_agents: Any, arrays: MarketArrays, n_sessions: int, max_len: int, end: int, proxy: str
+) -> tuple[Any, Any, Any]:
+    """M sessions for each of K candidates at true demand ``demand`` (2, N) (jit- and vmap-friendly).
 
     Args:
-        key: PRNG key. prices: shape (N,). n_agents: n_A per candidate, int shape (K,).
+        key: PRNG key. n_agents: n_A per candidate, int shape (K,). proxy: one of ``PROXIES``.
 
     Returns:
-        ``(q (K, N), f (K,), demand (2, N), sampled states (K,))``.
+        ``(q (K, N), f (K,), sampled states (K,))``.
     """
-    n = prices.shape[0]
+    n = demand.shape[1]
     k = n_agents.shape[0]
-    key_demand, key_sessions = jax.random.split(key)
-    z = jax.random.normal(key_demand, (2, 2, n))
-    demand = true_demand(jnp, z, prices, arrays.mu, arrays.sd, arrays.noise_std)
     classes = (jnp.arange(n_sessions)[None, :] < n_agents[:, None]).astype(jnp.int32)
-    paths, products = sessions(key_sessions, classes, demand_condition(demand, jnp), arrays, max_len, end)
+    paths, products = sessions(key, classes, demand_condition(demand, jnp), arrays, max_len, end)
     recorded = paths >= 0
     weight = jnp.where(recorded, arrays.weights[jnp.maximum(paths, 0)], 0.0)
     candidate = jnp.broadcast_to(jnp.arange(k)[None, :, None], paths.shape)
     q_hat = jnp.zeros((k, n)).at[candidate, products].add(weight)
-    return (
-        normalised_proxy(jnp, q_hat),
-        agent_probability(paths, arrays),
-        demand,
-        recorded.sum(axis=(0, 2)),
-    )
+    return market_proxy(jnp, q_hat, proxy, n_sessions), agent_probability(paths, arrays), recorded.sum(axis=(0, 2))
 
 
 class JaxSampler(Sampler):
-    """Market backend in jax (a jit-compiled :func:`market_draw` per number of candidates)."""
+    """Market backend in jax (a jit-compiled :func:`market_sessions` per number of candidates)."""
 
     name = "jax"
 
@@ -240,15 +251,14 @@ class JaxSampler(Sampler):
         super().__init__(behaviour, config)
         self.arrays = market_arrays(behaviour, config)
         self._draw = jax.jit(
-            partial(market_draw, n_sessions=config.n_sessions, max_len=config.max_len, end=behaviour.end)
+            partial(market_sessions, n_sessions=config.n_sessions, max_len=config.max_len, end=behaviour.end, proxy=config.proxy)
         )
 
-    def sample(self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
-        prices = self._check_prices(prices)
+    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
         n_agents = agents_in_split(self.config.n_sessions, alphas).astype(np.int32)
         key = jax.random.key(int(rng.integers(0, 2**32 - 1)), impl=KEY_IMPL)
-        q, f, demand, n_states = jax.device_get(
-            self._draw(key, jnp.asarray(prices, dtype=jnp.float32), jnp.asarray(n_agents), self.arrays)
+        q, f, n_states = jax.device_get(
+            self._draw(key, jnp.asarray(demand, dtype=jnp.float32), jnp.asarray(n_agents), self.arrays)
         )
         return MarketSample(q=np.asarray(q, float), f=np.asarray(f, float), demand=np.asarray(demand, float), n_states=np.asarray(n_states))
 

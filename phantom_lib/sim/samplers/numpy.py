@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.behaviour.kl import agent_probability, path_gaps
 from phantom_lib.sim.market import (
     F_UNSCORED,
@@ -41,7 +42,7 @@ from phantom_lib.sim.market import (
     Sampler,
     absorbing_chains,
     agents_in_split,
-    normalised_proxy,
+    market_proxy,
     search_cdf,
 )
 
@@ -175,13 +176,11 @@ class NumpySampler(Sampler):
             products[session, position] = self._products(cdf[cls], events.size, rng)
         return paths.T, products.T
 
-    def sample(self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
         cfg = self.config
-        prices = self._check_prices(prices)
         n_agents = agents_in_split(cfg.n_sessions, alphas)
         k, n = n_agents.size, cfg.n_products
-        demand, condition = self._draw_demand(prices, rng)
-        cdf = search_cdf(np, condition)
+        cdf = search_cdf(np, demand_condition(demand))
         keys, weights, per_session = [], [], []
         for cls, counts in ((0, cfg.n_sessions - n_agents), (1, n_agents)):
             events, lengths, f, scored = self._take(cls, int(counts.sum()), rng)
@@ -189,12 +188,12 @@ class NumpySampler(Sampler):
             keys.append(np.repeat(candidate, lengths) * n + self._products(cdf[cls], events.size, rng))
             weights.append(self._weights[events])
             per_session.append((candidate, f, scored, lengths))
-        # q_hat (MODEL.md section 1) per (candidate, product): omega-weighted event counts
+        # q_hat (Model reference, section 1) per (candidate, product): omega-weighted event counts
         q_hat = np.bincount(np.concatenate(keys), weights=np.concatenate(weights), minlength=k * n)
         candidate, f, scored, lengths = (np.concatenate(columns) for columns in zip(*per_session))
         f_sum, n_scored, n_states = (np.bincount(candidate, weights=w, minlength=k) for w in (f, scored, lengths))
         return MarketSample(
-            q=normalised_proxy(np, q_hat.reshape(k, n)),
+            q=market_proxy(np, q_hat.reshape(k, n), cfg.proxy, cfg.n_sessions),
             f=np.divide(f_sum, n_scored, out=np.full(k, F_UNSCORED), where=n_scored > 0),
             demand=demand,
             n_states=n_states.astype(np.int64),
