@@ -22,11 +22,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
+
 SCALE_RANGE = (0.8, 1.2)
 """Price multipliers of the lowest and highest action."""
 
 ANCHOR_MARKUP = 1.2
 """The supra-competitive anchor is clip(ANCHOR_MARKUP * mu_H, p_low, p_high)."""
+
+
+def action_index(action: Any, levels: int) -> int:
+    """``action`` as a Python int in [0, levels), for host-side drivers (gymnasium, HostEnv).
+
+    Accepts Python and numpy integers and 0-d integer arrays; anything else, or an integer out
+    of range, is a ``ValueError`` naming the allowed range (the pure jax step clips instead).
+    """
+    if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
+        action = action.item()
+    if isinstance(action, (int, np.integer)) and not isinstance(action, (bool, np.bool_)) and 0 <= action < levels:
+        return int(action)
+    raise ValueError(f"action must be an integer in [0, {levels}) (one of Discrete({levels})); got {action!r}")
 
 ADVERSARIES = ("sampled", "closed_form")
 """How a step picks its worst candidate share (``EnvConfig.adversary``, Model reference, section 10)."""
@@ -138,12 +153,13 @@ def price_terms(xp: Any, prices: Any, prev_prices: Any, params: StepParams) -> d
     """Terms that depend on prices only: relative change, volatility, supra-competitive share."""
     n = prices.shape[-1]  # means as sums / n: numpy's mean costs twice a sum on (N,) arrays
     rel = (prices - prev_prices) / xp.maximum(prev_prices, 1.0)
+    over = xp.maximum(prices / params.anchor - 1.0, 0.0)  # > 0 exactly where p > anchor
     mean_price = prices.sum() / n
     return {
         "volatility": xp.abs(rel).sum() / n,
         "upward": xp.maximum(rel, 0.0).sum() / n,
-        "supra": (xp.maximum(prices / params.anchor - 1.0, 0.0) ** 2).sum() / n,
-        "supra_share": (prices > params.anchor).sum() / n,
+        "supra": (over * over).sum() / n,
+        "supra_share": (over > 0).sum() / n,
         "coi_level": mean_price - params.p_low,
         "margin": (mean_price - params.p_low) / mean_price,
     }
@@ -225,7 +241,7 @@ def robust_step(
         or the closed-form scores; +inf where a candidate is not active) and ``sampled_states``
         (session states drawn in the step).
     """
-    prices = xp.clip(state.prices * params.scales[action], params.p_low, params.p_high)
+    prices = xp.minimum(xp.maximum(state.prices * params.scales[action], params.p_low), params.p_high)  # clip
     demand = market.demand(prices)
     priced = price_terms(xp, prices, state.prices, params)
     alphas = candidates.alphas
@@ -244,7 +260,7 @@ def robust_step(
         if candidates.active is not None:
             scores = xp.where(candidates.active, scores, xp.inf)
         k = kept = xp.argmin(scores)
-    low_margin = xp.where(priced["margin"] < params.margin_floor, state.low_margin + 1, 0).astype(xp.int32)
+    low_margin = ((state.low_margin + 1) * (priced["margin"] < params.margin_floor)).astype(xp.int32)
     t = (state.t + 1).astype(xp.int32)
     terminated = low_margin >= params.patience
     truncated = xp.logical_and(t >= params.max_steps, xp.logical_not(terminated))
@@ -263,5 +279,5 @@ def robust_step(
 
 def observe(xp: Any, state: PricingState, params: StepParams) -> Any:
     """Observation [q (N), p (N), f_last, alpha_adv_last, alpha0, eps_alpha], float32, length 2N+4."""
-    tail = xp.stack([xp.asarray(v, dtype=xp.float32) for v in (state.f, state.alpha_adv, params.alpha0, params.eps_alpha)])
+    tail = xp.array([state.f, state.alpha_adv, params.alpha0, params.eps_alpha], dtype=xp.float32)
     return xp.concatenate([state.q.astype(xp.float32), state.prices.astype(xp.float32), tail])

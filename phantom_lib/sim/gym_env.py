@@ -21,6 +21,7 @@ from phantom_lib.behaviour.model import Behaviour, load_behaviour
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import (
     Market,
+    action_index,
     PricingState,
     initial_state,
     observe,
@@ -84,12 +85,21 @@ class EpisodeLog:
         )
 
 
+_PLAIN_SCALARS: dict[type, type] = {np.float64: float, np.float32: float, np.int64: int, np.int32: int, np.bool_: bool}
+"""Python type of each numpy scalar type an info value may have (an int stays an int)."""
+
+
 def _plain(info: dict[str, Any]) -> dict[str, Any]:
-    """Info values as Python numbers (arrays stay numpy arrays)."""
+    """Info values as Python numbers; arrays become float arrays."""
     out: dict[str, Any] = {}
     for name, value in info.items():
-        array = np.asarray(value)
-        out[name] = array.astype(float) if array.ndim else array.item()  # item: int stays int
+        convert = _PLAIN_SCALARS.get(type(value))
+        if convert is not None:
+            out[name] = convert(value)
+        elif isinstance(value, np.ndarray):
+            out[name] = value.astype(float) if value.ndim else value.item()
+        else:
+            out[name] = value.item() if isinstance(value, np.generic) else value
     return out
 
 
@@ -150,9 +160,8 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
         return obs, {"agent_prob": float(state.f), "alpha_adv": float(state.alpha_adv)}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if not self.action_space.contains(action):
-            raise ValueError(f"action must be an integer in [0, {self.config.action_levels}); got {action!r}")
-        state, obs, reward, terminated, truncated, info = self._core.step(self.state, int(action), self.np_random)
+        index = action_index(action, self.config.action_levels)
+        state, obs, reward, terminated, truncated, info = self._core.step(self.state, index, self.np_random)
         self._state = state
         self.episode_log.publish(state.prices)
         self.episode_log.respond(state.q, float(state.f), float(state.alpha_adv))

@@ -84,6 +84,12 @@ class MarketConfig:
             synthetic file) or the path of a ``whoclicked.csv`` file.
         proxy: the demand proxy, one of :data:`PROXIES` (Model reference, section 10):
             ``"share"`` (default) or ``"mass"``.
+        path_reuse: numpy backend (Model reference, section 11): how many sessions one walked
+            event path serves on average. 1 (default): every session is a fresh path, so market
+            draws are independent. Above 1 a step's sessions are distinct paths drawn from a
+            pool (each draw keeps its exact distribution) but draws of different steps may share
+            paths: faster, and averages over many steps vary up to ``path_reuse`` times more
+            than with fresh paths (they rest on fewer distinct paths).
     """
 
     n_products: int = 10
@@ -97,12 +103,13 @@ class MarketConfig:
     temperature: float = 1.0
     data_source: str = "standin"
     proxy: str = "share"
+    path_reuse: int = 1
 
     def __post_init__(self) -> None:
         owner = "MarketConfig"
         check(
             owner,
-            *(integer(owner, name, getattr(self, name), low=1) for name in ("n_products", "n_sessions", "max_len")),
+            *(integer(owner, name, getattr(self, name), low=1) for name in ("n_products", "n_sessions", "max_len", "path_reuse")),
             *(real(owner, name, getattr(self, name)) for name in ("human_mu", "agent_mu")),
             *(real(owner, name, getattr(self, name), low=0) for name in ("human_sd", "agent_sd", "noise_std")),
             real(owner, "temperature", self.temperature, low=0, low_open=True),
@@ -120,6 +127,12 @@ class MarketConfig:
     def sd(self) -> FloatArray:
         """Valuation standard deviations per class, shape (2,); read-only, built once."""
         return _frozen([self.human_sd, self.agent_sd])
+
+    @functools.cached_property
+    def columns(self) -> tuple[FloatArray, FloatArray]:
+        """:attr:`mu` and :attr:`sd` as columns, shape (2, 1) each (what :func:`true_demand` broadcasts)."""
+        mu, sd = self.mu[:, None], self.sd[:, None]
+        return mu, sd
 
 
 def absorbing_chains(behaviour: Behaviour) -> tuple[FloatArray, FloatArray]:
@@ -157,13 +170,14 @@ def true_demand(xp: Any, z: Any, prices: Any, mu: Any, sd: Any, noise_std: Any) 
     Args:
         z: standard normal draws, shape (2, 2, N): ``z[0]`` valuations, ``z[1]`` noise, rows = class.
         prices: p, shape (N,) (price units).
-        mu, sd: valuation mean and sd per class, shape (2,); noise_std: scalar.
+        mu, sd: valuation mean and sd per class, shape (2,) or (2, 1); noise_std: scalar.
 
     Returns:
         d, shape (2, N): d_Y = max(0, v - p + noise) scaled to sum 100 (all-zero rows stay zero).
     """
-    valuation = mu[:, None] + sd[:, None] * z[0]
-    raw = xp.maximum(0.0, valuation - prices[None, :] + noise_std * z[1])
+    if mu.ndim == 1:
+        mu, sd = mu[:, None], sd[:, None]
+    raw = xp.maximum(0.0, mu + sd * z[0] - prices + noise_std * z[1])
     total = raw.sum(axis=1, keepdims=True)
     return 100.0 * raw / xp.where(total > 0, total, 1.0)
 
@@ -270,7 +284,7 @@ class Sampler(ABC):
         """True demand per class at prices p (N,), shape (2, N), rows summing to 100 (or all zero)."""
         cfg = self.config
         prices = self._check_prices(prices)
-        return true_demand(np, rng.standard_normal((2, 2, cfg.n_products)), prices, cfg.mu, cfg.sd, cfg.noise_std)
+        return true_demand(np, rng.standard_normal((2, 2, cfg.n_products)), prices, *cfg.columns, cfg.noise_std)
 
     @abstractmethod
     def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
@@ -281,7 +295,8 @@ class Sampler(ABC):
         """
 
     def _check_prices(self, prices: npt.ArrayLike) -> FloatArray:
-        prices = np.asarray(prices, dtype=float)
+        if type(prices) is not np.ndarray or prices.dtype != np.float64:
+            prices = np.asarray(prices, dtype=float)
         if prices.shape != (self.config.n_products,):
             raise ValueError(f"prices must have shape ({self.config.n_products},) (N); got {prices.shape}")
         return prices

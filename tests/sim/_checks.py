@@ -82,3 +82,14 @@ def sampler_draws(sampler: Sampler, prices: np.ndarray, alphas: np.ndarray, n: i
     f = np.stack([s.f for s in samples])
     reward = np.stack([reward_terms(np, prices, s.q, s.f, priced, params)["reward"] for s in samples])
     return q, f, reward
+
+
+def differing(base: tuple[np.ndarray, ...], other: tuple[np.ndarray, ...]) -> list[tuple[str, int]]:
+    """(name, candidate) of every q column, f and reward of two :func:`sampler_draws` results
+    whose distributions differ by :func:`same_distribution`."""
+    failed = []
+    for name, a, b in zip(("q", "f", "reward"), base, other):
+        for k in range(a.shape[1]):
+            columns = [(a[:, k, i], b[:, k, i]) for i in range(a.shape[2])] if name == "q" else [(a[:, k], b[:, k])]
+            failed += [(name, k) for x, z in columns if not same_distribution(x, z)]
+    return failed
