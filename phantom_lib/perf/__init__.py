@@ -4,19 +4,21 @@ asserted in tests.
 """
 
 from phantom_lib.perf.bench import (
+    BATCHED_CONFIGS,
     BenchConfig,
+    ENGINES,
     LARGE,
     LOOKUP_FUNCTIONS,
     LOOKUP_PART,
     ReferenceProfile,
     SCALING_BASE,
-    bare_walk,
     batched,
     batched_rollout,
     equivalence_draws,
     equivalence_pvalues,
     format_report,
     frame_megabytes,
+    headline,
     large_rows,
     profile_reference,
     run_bench,
@@ -33,13 +35,14 @@ from phantom_lib.perf.timing import (
 )
 
 __all__ = [
+    "BATCHED_CONFIGS",
     "BenchConfig",
+    "ENGINES",
     "LARGE",
     "LOOKUP_FUNCTIONS",
     "LOOKUP_PART",
     "ReferenceProfile",
     "SCALING_BASE",
-    "bare_walk",
     "batched",
     "batched_rollout",
     "equivalence_draws",
@@ -48,6 +51,7 @@ __all__ = [
     "features_benchmark",
     "format_report",
     "frame_megabytes",
+    "headline",
     "large_rows",
     "load_benchmark",
     "profile_reference",

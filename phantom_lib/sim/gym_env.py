@@ -27,7 +27,7 @@ from phantom_lib.sim.dynamics import (
     observe,
     robust_step,
 )
-from phantom_lib.sim.market import proxy_bound
+from phantom_lib.sim.market import Sampler, proxy_bound
 from phantom_lib.sim.samplers import make_sampler
 
 FloatArray = npt.NDArray[np.float64]
@@ -112,6 +112,8 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
         behaviour: the class kernels and centroids the market samples from (default: estimated
             from ``config.market.data_source`` by :func:`phantom_lib.behaviour.load_behaviour`;
             the shipped synthetic stand-in unless the configuration names another file).
+        sampler: a market sampler to use instead of the backend's (reference and numpy
+            backends; e.g. :class:`~phantom_lib.sim.samplers.numpy.PerStateSampler` in the bench).
 
     Action: Discrete(action_levels), price multiplier ``config.scales[action]``.
     Observation: float32 (2N + 4,) = [q, p, f_last, alpha_adv_last, alpha0, eps_alpha].
@@ -126,7 +128,9 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, config: EnvConfig | None = None, behaviour: Behaviour | None = None, **fields: Any) -> None:
+    def __init__(
+        self, config: EnvConfig | None = None, behaviour: Behaviour | None = None, sampler: Sampler | None = None, **fields: Any
+    ) -> None:
         super().__init__()
         config = (config or EnvConfig()).replace(**fields)
         behaviour = load_behaviour(config.market.data_source) if behaviour is None else behaviour
@@ -140,7 +144,9 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
         q_high = proxy_bound(config.market, behaviour.weights)
         high = np.concatenate([np.full(n, q_high), np.full(n, config.p_high), [1.0, 1.0, 1.0, eps_high]]).astype(np.float32)
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
-        self._core: _Core = _JaxCore(config, behaviour) if config.backend == "jax" else _NumpyCore(config, behaviour)
+        if sampler is not None and config.backend == "jax":
+            raise ValueError("sampler replaces the market of the reference or numpy backend; the jax backend has its own")
+        self._core: _Core = _JaxCore(config, behaviour) if config.backend == "jax" else _NumpyCore(config, behaviour, sampler)
         self._state: PricingState | None = None
 
     @property
@@ -182,11 +188,11 @@ class _Core:
 class _NumpyCore(_Core):
     """The reference and numpy backends: :func:`robust_step` on numpy arrays."""
 
-    def __init__(self, config: EnvConfig, behaviour: Behaviour) -> None:
+    def __init__(self, config: EnvConfig, behaviour: Behaviour, sampler: Sampler | None = None) -> None:
         self.config = config
         self.params = config.step_params()
         self.candidates = config.candidate_set()
-        self.sampler = make_sampler(config.backend, behaviour, config.market)
+        self.sampler = make_sampler(config.backend, behaviour, config.market) if sampler is None else sampler
 
     def _market(self, rng: np.random.Generator) -> Market:
         sampler = self.sampler

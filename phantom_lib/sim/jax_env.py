@@ -3,20 +3,28 @@
 ``env.reset(key, params) -> (obs, state)`` and
 ``env.step(key, state, action, params) -> (obs, state, reward, terminated, truncated, info)``
 are pure: all randomness comes from ``key``, all numbers from ``params`` (a pytree), and
-shapes (N, M, K, L) are static, so both jit-compile and vmap over many environments::
+shapes (N, M, K, L, pool sizes) are static, so both jit-compile and vmap over many environments::
 
     env, params = make(config, behaviour)
+    params = env.refresh(key, params)                  # a fresh pool of paths, e.g. per rollout
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
     step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
 
 The step is :func:`phantom_lib.sim.dynamics.robust_step` traced with ``jax.numpy``; the market
 draws are :func:`phantom_lib.sim.samplers.jax.draw_demand` and
-:func:`~phantom_lib.sim.samplers.jax.market_sessions` (all K candidates x M sessions in one batch).
+:func:`~phantom_lib.sim.samplers.jax.market_draw`: exact draws by sufficient statistics from a
+pool of paths and uniform spacings kept in ``params.pool`` (Model reference, section 11; the
+sampler module's docstring says why each draw is exact and what dependence the shared pool adds
+between draws: two sessions of different steps or environments are the same path with
+probability about 1/P, P = ``pool_paths``). :meth:`FunctionalPricingEnv.refresh` walks a new pool.
+
 The candidate shares and the class split are computed inside the step from ``params.step.alpha0``
 and ``params.step.eps_alpha`` (:func:`~phantom_lib.sim.dynamics.candidate_shares`), so a batch
 of environments may vmap over alpha0, eps_alpha and lambda_coi with one compiled program; the
-number of candidates K, N, M, L_max, the proxy and the adversary are static.
-Episodes do not reset themselves: after ``terminated`` or ``truncated`` call ``reset``.
+number of candidates K, N, M, L_max, the proxy, the adversary and the pool sizes are static.
+Actions outside [0, action_levels) are clipped to the nearest level (a pure function cannot
+raise; the host drivers raise instead). Episodes do not reset themselves: after ``terminated``
+or ``truncated`` call ``reset``.
 
 Keys: any jax PRNG implementation works. The single-env driver :class:`HostEnv` uses
 ``KEY_IMPL`` ("rbg": fast to compile and draw on CPU). For batches use threefry keys
@@ -41,6 +49,7 @@ from phantom_lib.sim.dynamics import (
     Market,
     PricingState,
     StepParams,
+    action_index,
     candidate_shares,
     initial_state,
     observe,
@@ -49,11 +58,22 @@ from phantom_lib.sim.dynamics import (
 from phantom_lib.sim.samplers.jax import (
     KEY_IMPL,
     MarketArrays,
+    Pool,
+    PoolShape,
     draw_demand,
     market_arrays,
-    market_sessions,
-    n_agents_of,
+    market_draw,
+    walk_pool,
 )
+
+POOL_PATHS = 16384
+"""Default paths per class in an environment's pool (at least 8 windows of K * M sessions)."""
+
+POOL_BLOCKS = 4096
+"""Default spacing blocks in the pool, capped so that they take at most :data:`POOL_SPACING_MB`."""
+
+POOL_SPACING_MB = 64.0
+"""Memory cap of the spacing blocks (B * (M * L_max + 1) float32 values)."""
 
 
 class EnvParams(NamedTuple):
@@ -61,11 +81,13 @@ class EnvParams(NamedTuple):
 
     Attributes:
         step: the pricing loop's numbers (float32 leaves; int32 for patience and max_steps).
-        market: the behaviour and market.
+        market: the behaviour and market. pool: the paths and spacings draws take
+            (:meth:`FunctionalPricingEnv.refresh` replaces it).
     """
 
     step: StepParams
     market: MarketArrays
+    pool: Pool
 
 
 def _as_jax(value: Any) -> Any:
@@ -84,6 +106,7 @@ class FunctionalPricingEnv:
         n_products: N. n_sessions: M. max_len: L_max. end: index of ``session_end``.
         n_candidates: K (with eps_alpha = 0 only the first candidate is scored).
         proxy: ``MarketConfig.proxy``. adversary: ``EnvConfig.adversary``.
+        pool: the pool's static sizes (:class:`~phantom_lib.sim.samplers.jax.PoolShape`).
     """
 
     n_products: int
@@ -93,20 +116,24 @@ class FunctionalPricingEnv:
     n_candidates: int
     proxy: str
     adversary: str
+    pool: PoolShape
 
     @property
     def observation_size(self) -> int:
         """Length of the observation vector, 2N + 4."""
         return 2 * self.n_products + 4
 
+    def refresh(self, key: Any, params: EnvParams) -> EnvParams:
+        """``params`` with a freshly walked pool (pure; jit with ``static_argnums=0`` or inside a
+        compiled training loop). A fresh pool per rollout keeps averages over many steps from
+        resting on one pool's paths."""
+        return params._replace(pool=walk_pool(key, params.market, self.pool, self.max_len, self.end))
+
     def _market(self, key: Any, params: EnvParams) -> Market:
         key_demand, key_sessions = jax.random.split(key)
 
         def sample(demand: Any, alphas: Any) -> tuple[Any, Any, Any]:
-            n_agents = n_agents_of(alphas, self.n_sessions)
-            return market_sessions(
-                key_sessions, demand, n_agents, params.market, self.n_sessions, self.max_len, self.end, self.proxy
-            )
+            return market_draw(key_sessions, demand, alphas, params.market, params.pool, self.pool, self.n_sessions, self.proxy)
 
         return Market(lambda prices: draw_demand(key_demand, prices, params.market), sample)
 
@@ -122,7 +149,9 @@ class FunctionalPricingEnv:
     def step(
         self, key: Any, state: PricingState, action: Any, params: EnvParams
     ) -> tuple[Any, PricingState, Any, Any, Any, dict[str, Any]]:
-        """One robust pricing step (see :func:`phantom_lib.sim.dynamics.robust_step`)."""
+        """One robust pricing step (see :func:`phantom_lib.sim.dynamics.robust_step`); ``action``
+        is clipped to [0, action_levels - 1]."""
+        action = jnp.clip(action, 0, params.step.scales.shape[0] - 1)
         candidates = candidate_shares(jnp, params.step.alpha0, params.step.eps_alpha, self.n_candidates)
         new, reward, terminated, truncated, info = robust_step(
             jnp, state, action, params.step, self._market(key, params), candidates, self.adversary
@@ -130,15 +159,34 @@ class FunctionalPricingEnv:
         return observe(jnp, new, params.step), new, reward, terminated, truncated, info
 
 
-def make(config: EnvConfig, behaviour: Behaviour) -> tuple[FunctionalPricingEnv, EnvParams]:
-    """The functional env of ``config`` and its parameters (gymnax's ``make``)."""
+def make(
+    config: EnvConfig, behaviour: Behaviour, *, pool_paths: int = POOL_PATHS, pool_blocks: int | None = None, seed: int = 0
+) -> tuple[FunctionalPricingEnv, EnvParams]:
+    """The functional env of ``config`` and its parameters (gymnax's ``make``), with a pool walked
+    from ``seed``.
+
+    Args:
+        pool_paths: P, paths per class (at least K * M). pool_blocks: B, spacing blocks (at
+            least 2 K G; default :data:`POOL_BLOCKS` within :data:`POOL_SPACING_MB`).
+        seed: seeds the first pool (:meth:`FunctionalPricingEnv.refresh` draws others).
+    """
     market = config.market
+    arrays = market_arrays(behaviour, market)
+    k = config.n_candidates
+    slots = 2 * k * int(arrays.omega.shape[0])
+    n_max = market.n_sessions * market.max_len
+    if pool_blocks is None:
+        pool_blocks = max(slots, min(POOL_BLOCKS, int(POOL_SPACING_MB * 2**20 / (4 * (n_max + 1)))))
+    if pool_paths < k * market.n_sessions or pool_blocks < slots:
+        raise ValueError(f"pool_paths must be >= K * M = {k * market.n_sessions} and pool_blocks >= 2 K G = {slots}; "
+                         f"got {pool_paths} and {pool_blocks}")
+    shape = PoolShape.of(market, k, pool_paths, pool_blocks)
     env = FunctionalPricingEnv(
-        market.n_products, market.n_sessions, market.max_len, behaviour.end,
-        config.n_candidates, market.proxy, config.adversary,
+        market.n_products, market.n_sessions, market.max_len, behaviour.end, k, market.proxy, config.adversary, shape,
     )
-    params = EnvParams(step=StepParams(*(_as_jax(v) for v in config.step_params())), market=market_arrays(behaviour, market))
-    return env, params
+    step = StepParams(*(_as_jax(v) for v in config.step_params()))
+    pool = jax.jit(walk_pool, static_argnums=(2, 3, 4))(make_key(seed), arrays, shape, market.max_len, behaviour.end)
+    return env, EnvParams(step=step, market=arrays, pool=pool)
 
 
 def make_key(seed: Any) -> Any:
@@ -148,8 +196,10 @@ def make_key(seed: Any) -> Any:
 
 @partial(jax.jit, static_argnums=0)
 def _reset_from_seed(env: FunctionalPricingEnv, seed: Any, params: EnvParams) -> Any:
-    key, sub = jax.random.split(make_key(seed))
-    return key, *env.reset(sub, params)
+    """A fresh pool and a reset, both from ``seed``: ``(key, params, obs, state)``."""
+    key, key_pool, sub = jax.random.split(make_key(seed), 3)
+    params = env.refresh(key_pool, params)
+    return key, params, *env.reset(sub, params)
 
 
 def _packed(tree: Any) -> Any:
@@ -184,6 +234,14 @@ class _Layout:
         return jax.tree.unflatten(self.treedef, leaves)
 
 
+HOST_POOL_PATHS = 4096
+"""Paths per class in :class:`HostEnv`'s pool, walked afresh at every reset (an episode of 100
+steps at M = 10, K = 5 draws about 3,500 sessions per class)."""
+
+HOST_POOL_BLOCKS = 512
+"""Spacing blocks in :class:`HostEnv`'s pool (enough for K <= 64 with 4 weight categories)."""
+
+
 class HostEnv:
     """Host-side driver of one functional env for a gymnasium wrapper: numpy out.
 
@@ -194,18 +252,22 @@ class HostEnv:
     """
 
     def __init__(self, config: EnvConfig, behaviour: Behaviour) -> None:
-        self.env, self.params = make(config, behaviour)
+        k, m = config.n_candidates, config.market.n_sessions
+        self.env, self.params = make(config, behaviour, pool_paths=max(HOST_POOL_PATHS, k * m), pool_blocks=HOST_POOL_BLOCKS)
         self.key: Any = None
         self.state: Any = None
         self._layout: _Layout | None = None
 
     def reset(self, seed: int) -> tuple[Any, PricingState]:
-        """Start an episode from an integer seed; returns ``(obs, state)`` as numpy values."""
-        self.key, obs, self.state = _reset_from_seed(self.env, np.uint32(seed), self.params)
+        """Start an episode from an integer seed (a fresh pool, then a reset); returns
+        ``(obs, state)`` as numpy values."""
+        self.key, self.params, obs, self.state = _reset_from_seed(self.env, np.uint32(seed), self.params)
         return jax.device_get((obs, self.state))  # type: ignore[no-any-return]
 
     def step(self, action: int) -> tuple[Any, ...]:
-        """``(obs, state, reward, terminated, truncated, info)`` as numpy values."""
+        """``(obs, state, reward, terminated, truncated, info)`` as numpy values; an action
+        outside [0, action_levels) is a ``ValueError``."""
+        action = action_index(action, int(self.params.step.scales.shape[0]))
         if self._layout is None:
             shapes = jax.eval_shape(self.env.step, self.key, self.state, np.int32(action), self.params)
             self._layout = _Layout(shapes)

@@ -215,6 +215,21 @@ def search_cdf(xp: Any, probabilities: Any) -> Any:
     return xp.concatenate([head, xp.full(probabilities.shape[:-1] + (1,), xp.inf)], axis=-1)
 
 
+def weight_categories(weights: FloatArray, end: int) -> tuple[FloatArray, IntArray]:
+    """The distinct omega of the recordable states and each state's category.
+
+    Args:
+        weights: omega per state, shape (S,). end: index of ``session_end`` (never recorded).
+
+    Returns:
+        ``(omega_g, category)``: sorted distinct weights, shape (G,), and the category of each
+        state, int shape (S,) (``session_end`` gets the category of its weight; it never counts).
+    """
+    recordable = np.delete(weights, end)
+    omega = np.unique(recordable)
+    return omega, np.searchsorted(omega, weights).clip(0, omega.size - 1)
+
+
 def step_agent_probability(
     paths: IntArray, behaviour: Behaviour, temperature: float
 ) -> FloatArray:

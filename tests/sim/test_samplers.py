@@ -13,7 +13,8 @@ from _checks import ALPHA, chi2_same, differing, same_distribution, sampler_draw
 from _simulator_cases import behaviour
 
 from phantom_lib.behaviour.kernels import sample_paths
-from phantom_lib.sim.market import PROXIES, MarketConfig, step_agent_probability
+from phantom_lib.behaviour.kl import agent_probability, path_gaps
+from phantom_lib.sim.market import PROXIES, MarketConfig
 from phantom_lib.sim.samplers import BACKENDS, make_sampler
 from phantom_lib.sim.samplers import jax as jax_backend
 from phantom_lib.sim.samplers.numpy import NumpySampler, walk
@@ -46,16 +47,10 @@ def expanded_paths(beh, y, n, rng, max_len=12):
     return events, np.where(events >= 0, products, -1)
 
 
-def factorised_paths(beh, backend, y, n, seed, max_len=12):
+def factorised_paths(beh, y, n, seed, max_len=12):
     classes = np.full(n, y)
-    if backend == "numpy":
-        sampler = NumpySampler(beh, MarketConfig(n_products=3, max_len=max_len))
-        events, products = sampler.sessions(classes, CONDITION, np.random.default_rng(seed))
-    else:
-        arrays = jax_backend.market_arrays(beh, MarketConfig(n_products=3))
-        events, products = jax.jit(jax_backend.sessions, static_argnums=(4, 5))(
-            jax.random.key(seed), jnp.asarray(classes), jnp.asarray(CONDITION, jnp.float32), arrays, max_len, beh.end
-        )
+    sampler = NumpySampler(beh, MarketConfig(n_products=3, max_len=max_len))
+    events, products = sampler.sessions(classes, CONDITION, np.random.default_rng(seed))
     events, products = np.asarray(events).T, np.asarray(products).T
     return events, np.where(events >= 0, products, -1)
 
@@ -70,16 +65,17 @@ def summaries(events, products, n_products=3):
     return joint, lengths, moves
 
 
-@pytest.mark.parametrize("backend", ["numpy", "jax"])
 @pytest.mark.parametrize("y", [0, 1])
-def test_factorised_sampler_matches_the_expanded_chain(beh, backend, y):
+def test_factorised_sampler_matches_the_expanded_chain(beh, y):
+    """The per-session walk (event path, one product per state from c) against the explicit
+    (E*N) x (E*N) expanded chain; the sufficient statistics rest on this factorisation."""
     n = 6000
     expanded = summaries(*expanded_paths(beh, y, n, np.random.default_rng(10 + y)))
-    factorised = summaries(*factorised_paths(beh, backend, y, n, seed=20 + y))
+    factorised = summaries(*factorised_paths(beh, y, n, seed=20 + y))
     for name, a, b in zip(("states", "lengths", "product moves"), expanded, factorised):
         assert chi2_same(a, b) > ALPHA, name
     # power: the other class's demand condition is told apart
-    other = summaries(*factorised_paths(beh, backend, 1 - y, n, seed=30))
+    other = summaries(*factorised_paths(beh, 1 - y, n, seed=30))
     assert chi2_same(expanded[0], other[0]) < ALPHA
 
 
@@ -96,7 +92,7 @@ def test_jax_walk_equals_numpy_walk_on_the_same_uniforms(beh):
     arrays = jax_backend.market_arrays(beh, MarketConfig())
     classes = np.tile([0, 1], 500)
     uniforms = jax.random.uniform(jax.random.key(0), (40, classes.size))
-    paths, _ = jax.jit(jax_backend.walk, static_argnums=3)(jnp.asarray(classes), uniforms, arrays, beh.end)
+    paths = jax.jit(jax_backend.walk, static_argnums=3)(jnp.asarray(classes), uniforms, arrays, beh.end)
     s = beh.n_states
     cdf = np.asarray(arrays.cdf, dtype=float).reshape(2, s, s)  # the same float32 CDF values
     expected = walk(classes, np.asarray(uniforms, dtype=float), cdf, np.asarray(arrays.cdf0, dtype=float), beh.end)
@@ -107,14 +103,14 @@ def test_jax_agent_probability_equals_the_numpy_one(beh):
     sampler = NumpySampler(beh, MarketConfig())
     classes = np.repeat([0, 1, 0], 40)
     paths, _ = sampler.sessions(classes, CONDITION, np.random.default_rng(4))
-    by_candidate = paths.T.reshape(3, 40, 40)
-    expected = step_agent_probability(by_candidate, beh, temperature=1.5)
+    expected = agent_probability(path_gaps(paths.T, beh.human_centroid, beh.agent_centroid), 1.5)
     arrays = jax_backend.market_arrays(beh, MarketConfig(temperature=1.5))
-    got = jax.jit(jax_backend.agent_probability)(jnp.asarray(by_candidate.transpose(2, 0, 1)), arrays)
-    np.testing.assert_allclose(np.asarray(got), expected, rtol=2e-5)
-    assert expected[1] > expected[0]  # agent sessions look more agent-like in this behaviour
-    none = np.full((40, 1, 5), -1)
-    assert float(jax.jit(jax_backend.agent_probability)(jnp.asarray(none), arrays)[0]) == 0.5
+    f, scored = jax.jit(jax_backend.path_agent_probability)(jnp.asarray(paths), arrays)
+    np.testing.assert_array_equal(np.asarray(scored), np.isfinite(expected))
+    np.testing.assert_allclose(np.asarray(f), np.where(np.isfinite(expected), expected, 0.0), rtol=2e-5, atol=1e-6)
+    assert expected[40:80][np.isfinite(expected[40:80])].mean() > expected[:40][np.isfinite(expected[:40])].mean()
+    none = np.full((40, 5), -1)
+    assert not np.asarray(jax.jit(jax_backend.path_agent_probability)(jnp.asarray(none), arrays)[1]).any()
 
 
 def draws(sampler, n, seed, alphas=ALPHAS):

@@ -15,7 +15,8 @@ from _simulator_cases import behaviour
 
 from phantom_lib.sim.market import MarketConfig, normalised_proxy
 from phantom_lib.sim.samplers import numpy as numpy_backend
-from phantom_lib.sim.samplers.numpy import NumpySampler, PerStateSampler, weight_categories
+from phantom_lib.sim.market import weight_categories
+from phantom_lib.sim.samplers.numpy import NumpySampler, PerStateSampler
 
 PRICES = np.array([40.0, 55.0, 70.0])
 ALPHAS = np.array([0.2, 0.6])

@@ -56,6 +56,7 @@ from phantom_lib.sim.market import (
     agents_in_split,
     market_proxy,
     search_cdf,
+    weight_categories,
 )
 
 
@@ -107,21 +108,6 @@ vector of candidate shares: it does not depend on prices, so only the products a
 STAT_F, STAT_SCORED, STAT_STATES, STAT_CATEGORIES = 0, 1, 2, 3
 """Columns of a pooled path's statistics: f (0 where it cannot be scored), 1.0 where it can,
 its number of recorded states, then its number of states in each weight category."""
-
-
-def weight_categories(weights: FloatArray, end: int) -> tuple[FloatArray, IntArray]:
-    """The distinct omega of the recordable states and each state's category.
-
-    Args:
-        weights: omega per state, shape (S,). end: index of ``session_end`` (never recorded).
-
-    Returns:
-        ``(omega_g, category)``: sorted distinct weights, shape (G,), and the category of each
-        state, int shape (S,) (``session_end`` gets the category of its weight; it never counts).
-    """
-    recordable = np.delete(weights, end)
-    omega = np.unique(recordable)
-    return omega, np.searchsorted(omega, weights).clip(0, omega.size - 1)
 
 
 @dataclass
