@@ -87,7 +87,7 @@ def test_every_fresh_path_is_used_once(beh):
     sampler.sample(PRICES, ALPHAS, rng)
     human = sampler._fresh[0]
     per_draw = (10 - 2) + (10 - 6)
-    assert human.start == per_draw * numpy_backend.AHEAD  # AHEAD draws prepared, each from unused paths
+    assert human.start == per_draw * numpy_backend.AHEAD  # AHEAD draws prepared (12 * 64 < POOL_BLOCK), from unused paths
     assert sampler._reused[0].size == 0
 
 

@@ -103,7 +103,8 @@ POOL_BLOCKS = 4
 
 AHEAD = 64
 """Market draws whose path part (window offsets, per-candidate totals) is prepared in one go per
-vector of candidate shares: it does not depend on prices, so only the products are left per draw."""
+vector of candidate shares (fewer when one draw alone needs more than :data:`POOL_BLOCK`
+sessions of a class): it does not depend on prices, so only the products are left per draw."""
 
 STAT_F, STAT_SCORED, STAT_STATES, STAT_CATEGORIES = 0, 1, 2, 3
 """Columns of a pooled path's statistics: f (0 where it cannot be scored), 1.0 where it can,
@@ -154,13 +155,15 @@ class _PathPool:
         Paths already taken are dropped; with a ``capacity`` the oldest paths beyond it as well.
         """
         recorded = paths >= 0
+        events = paths[recorded]
         lengths = recorded.sum(axis=1)
-        n_categories = self.stats.shape[1] - STAT_CATEGORIES
-        per_category = np.stack([(category[paths] == g).sum(axis=1, where=recorded) for g in range(n_categories)], axis=1)
+        n, n_categories = paths.shape[0], self.stats.shape[1] - STAT_CATEGORIES
+        owner = np.repeat(np.arange(n) * n_categories, lengths)
+        per_category = np.bincount(owner + category[events], minlength=n * n_categories).reshape(n, n_categories)
         scored = np.isfinite(f)
         stats = np.column_stack([np.where(scored, f, 0.0), scored, lengths, per_category])
         keep = self.start if capacity is None else max(self.start, self.size + paths.shape[0] - capacity)
-        self.events = np.concatenate([self.events[self.offsets[keep]:], paths[recorded]])
+        self.events = np.concatenate([self.events[self.offsets[keep]:], events])
         self.stats = np.concatenate([self.stats[keep:], stats])
         self.offsets = np.concatenate([[0], np.cumsum(self.stats[:, STAT_STATES], dtype=np.int64)])
         self.prefix = np.concatenate([np.zeros((1, self.stats.shape[1])), np.cumsum(self.stats, axis=0)])
@@ -181,13 +184,13 @@ class _PathPool:
 
 @dataclass
 class _Ahead:
-    """The path part of :data:`AHEAD` market draws at one vector of K candidate shares.
+    """The path part of A <= :data:`AHEAD` market draws at one vector of K candidate shares.
 
     Attributes:
         n_states: product-bearing states per candidate, class and weight category, shape
-            (AHEAD, K, 2G) (human categories first): the multinomial sizes n_{k,Y,g}.
-        f: the step agent probability per candidate, shape (AHEAD, K).
-        states: states sampled per candidate, shape (AHEAD, K).
+            (A, K, 2G) (human categories first): the multinomial sizes n_{k,Y,g}.
+        f: the step agent probability per candidate, shape (A, K).
+        states: states sampled per candidate, shape (A, K).
         next: the next draw to use.
     """
 
@@ -289,23 +292,24 @@ class NumpySampler(Sampler):
         return np.stack([self.config.n_sessions - n_agents, n_agents])
 
     def _prepare(self, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> _Ahead:
-        """The path part of the next :data:`AHEAD` draws at these shares (see :class:`_Ahead`):
-        per class, AHEAD windows of the class's sessions, each split into the candidates' runs
+        """The path part of the next draws at these shares (see :class:`_Ahead`): per class,
+        A windows of the class's sessions, each split into the candidates' runs
         and totalled by two rows of prefix sums. With ``path_reuse`` = 1 the windows are the next
         unused paths (every session a fresh path); above 1 they start at independent uniform
         offsets into the class's reused pool."""
         counts = self._class_counts(alphas)
         bounds = np.concatenate([np.zeros((2, 1), dtype=np.int64), np.cumsum(counts, axis=1)], axis=1)
+        ahead = int(np.clip(POOL_BLOCK // max(int(bounds[:, -1].max()), 1), 1, AHEAD))
         runs = []
         for cls in (0, 1):
             size = int(bounds[cls, -1])
             if self.config.path_reuse == 1:
-                pool = self._fresh_pool(cls, size * AHEAD, rng)
-                offsets = pool.take(size * AHEAD) + size * np.arange(AHEAD)
+                pool = self._fresh_pool(cls, size * ahead, rng)
+                offsets = pool.take(size * ahead) + size * np.arange(ahead)
             else:
                 pool = self._reused_pool(cls, size, rng)
-                offsets = pool.windows(size, AHEAD, rng)
-            rows = pool.prefix[offsets[:, None] + bounds[cls]]  # (AHEAD, K + 1, 3 + G)
+                offsets = pool.windows(size, ahead, rng)
+            rows = pool.prefix[offsets[:, None] + bounds[cls]]  # (A, K + 1, 3 + G)
             runs.append(rows[:, 1:] - rows[:, :-1])
         human, agent = runs
         both = human + agent
@@ -322,7 +326,7 @@ class NumpySampler(Sampler):
         self._pools(rng)
         key = tuple(np.asarray(alphas, dtype=float).tolist())
         ahead = self._ahead.get(key)
-        if ahead is None or ahead.next == AHEAD:
+        if ahead is None or ahead.next == ahead.f.shape[0]:
             ahead = self._ahead[key] = self._prepare(alphas, rng)
         t = ahead.next
         ahead.next += 1
