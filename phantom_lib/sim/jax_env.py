@@ -234,12 +234,14 @@ class _Layout:
         return jax.tree.unflatten(self.treedef, leaves)
 
 
-HOST_POOL_PATHS = 4096
-"""Paths per class in :class:`HostEnv`'s pool, walked afresh at every reset (an episode of 100
-steps at M = 10, K = 5 draws about 3,500 sessions per class)."""
+HOST_POOL_PATHS = 2048
+"""Paths per class in :class:`HostEnv`'s pool, walked afresh at every reset (so a seed fixes its
+episode): small, because a reset pays the walk. An episode of 100 steps at M = 10, K = 5 draws
+about 3,500 sessions per class from it; steps' windows share paths with probability about
+W / 2048 per session (see the sampler module)."""
 
-HOST_POOL_BLOCKS = 512
-"""Spacing blocks in :class:`HostEnv`'s pool (enough for K <= 64 with 4 weight categories)."""
+HOST_POOL_BLOCKS = 256
+"""Spacing blocks in :class:`HostEnv`'s pool (enough for K <= 32 with 4 weight categories)."""
 
 
 class HostEnv:
