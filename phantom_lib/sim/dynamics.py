@@ -130,7 +130,7 @@ def candidate_shares(xp: Any, alpha0: Any, eps_alpha: Any, n_candidates: int) ->
 
 
 def closed_form_rewards(xp: Any, prices: Any, demand: Any, alphas: Any, params: StepParams) -> Any:
-    """Scores of candidate shares without sessions (``adversary = "closed_form"``, section 10).
+    """Scores of candidate shares without sessions (``adversary = "closed_form"``, Model reference, section 10).
 
     q_k = (1 - alpha_k) d_H + alpha_k d_A; r_k = w * (p.q_k - p_low * sum(q_k))
     - lambda * alpha_k * info_value * max(p_low * sum(q_k), 1) (no UX or supra terms).
