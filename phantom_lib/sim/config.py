@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phantom_lib._validation import check, choice, integer, is_real, real, relation
-from phantom_lib.sim.dynamics import ANCHOR_MARKUP, SCALE_RANGE, StepParams
+from phantom_lib.sim.dynamics import ADVERSARIES, ANCHOR_MARKUP, SCALE_RANGE, Candidates, StepParams
 from phantom_lib.sim.market import MarketConfig
 from phantom_lib.sim.samplers import BACKENDS
 
@@ -41,7 +41,10 @@ class EnvConfig:
         margin_floor: margin (mean(p) - p_low) / mean(p) below which a step counts as low.
         patience: consecutive low-margin steps that terminate the episode (>= 1).
         backend: market backend, one of :data:`phantom_lib.sim.samplers.BACKENDS`.
-        market: N, M, valuations and session length (:class:`MarketConfig`).
+        adversary: how the worst candidate share is found, one of
+            :data:`~phantom_lib.sim.dynamics.ADVERSARIES` (Model reference, section 10):
+            ``"sampled"`` (default: each candidate's own market draw) or ``"closed_form"``.
+        market: N, M, valuations, session length and proxy (:class:`MarketConfig`).
     """
 
     alpha0: float = 0.3
@@ -58,6 +61,7 @@ class EnvConfig:
     margin_floor: float = 0.05
     patience: int = 5
     backend: str = "numpy"
+    adversary: str = "sampled"
     market: MarketConfig = field(default_factory=MarketConfig)
 
     def __post_init__(self) -> None:
@@ -77,6 +81,7 @@ class EnvConfig:
             relation(owner, "p_high", self.p_high, not (is_real(self.p_low) and is_real(self.p_high)) or self.p_low < self.p_high,
                      f"above p_low ({self.p_low!r})"),
             choice(owner, "backend", self.backend, BACKENDS),
+            choice(owner, "adversary", self.adversary, ADVERSARIES),
             relation(owner, "market", self.market, isinstance(self.market, MarketConfig), "a MarketConfig"),
         )
 
@@ -108,6 +113,10 @@ class EnvConfig:
         lo, hi = max(0.0, self.alpha0 - self.eps_alpha), min(1.0, self.alpha0 + self.eps_alpha)
         return np.linspace(lo, hi, self.n_candidates)
 
+    def candidate_set(self) -> Candidates:
+        """:attr:`candidates` as the step code takes them (all active)."""
+        return Candidates(self.candidates)
+
     @property
     def anchor(self) -> float:
         """Supra-competitive price anchor clip(1.2 * mu_H, p_low, p_high) (price units)."""
@@ -117,7 +126,6 @@ class EnvConfig:
         """The numbers :func:`robust_step` needs, as a pytree of numpy values."""
         return StepParams(
             scales=self.scales,
-            alphas=self.candidates,
             alpha0=float(self.alpha0),
             eps_alpha=float(self.eps_alpha),
             p_low=float(self.p_low),

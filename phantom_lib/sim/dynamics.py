@@ -4,19 +4,25 @@ Written once over an array namespace ``xp`` (numpy or jax.numpy): the numpy-back
 adapter (:mod:`phantom_lib.sim.gym_env`) and the jit-compiled functional env
 (:mod:`phantom_lib.sim.jax_env`) both call these functions and never each other.
 
-* :func:`robust_step`: new prices, K candidate market draws, reward terms, the worst candidate
-  (keeping its own sample, erratum 4), margin-floor termination and max-steps truncation
-  (erratum 7);
+* :func:`robust_step`: new prices, the worst of K candidate shares by one of
+  :data:`ADVERSARIES` (``"sampled"``: each candidate's own market draw, keeping the worst one's
+  sample, erratum 4; ``"closed_form"``: candidates scored without sessions by
+  :func:`closed_form_rewards`, then one market draw at the worst share, Model reference,
+  section 10), reward terms, margin-floor termination and max-steps truncation (erratum 7);
+* :func:`candidate_shares`: the K candidate shares from alpha0 and eps_alpha, computable inside
+  jit (for the jax env) with a mask of the candidates in use;
 * :func:`observe`: the float32 observation [q (N), p (N), f_last, alpha_adv_last, alpha0, eps_alpha].
 
 Parameters and state are values (:class:`StepParams`, :class:`PricingState`: named tuples, so
-pytrees under jax); the market draw comes in as a function (:data:`SampleFn`).
+pytrees under jax); the market comes in as two functions (:class:`Market`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, NamedTuple
+
+import numpy as np
 
 SCALE_RANGE = (0.8, 1.2)
 """Price multipliers of the lowest and highest action."""
@@ -25,11 +31,30 @@ ANCHOR_MARKUP = 1.2
 """The supra-competitive anchor is clip(ANCHOR_MARKUP * mu_H, p_low, p_high)."""
 
 
+def action_index(action: Any, levels: int) -> int:
+    """``action`` as a Python int in [0, levels), for host-side drivers (gymnasium, HostEnv).
+
+    Accepts Python and numpy integers and 0-d integer arrays; anything else, or an integer out
+    of range, is a ``ValueError`` naming the allowed range (the pure jax step clips instead).
+    """
+    if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
+        action = action.item()
+    if isinstance(action, (int, np.integer)) and not isinstance(action, (bool, np.bool_)) and 0 <= action < levels:
+        return int(action)
+    raise ValueError(f"action must be an integer in [0, {levels}) (one of Discrete({levels})); got {action!r}")
+
+ADVERSARIES = ("sampled", "closed_form")
+"""How a step picks its worst candidate share (``EnvConfig.adversary``, Model reference, section 10)."""
+
+
 class StepParams(NamedTuple):
-    """Numbers of one environment configuration (a pytree: numpy or jax leaves)."""
+    """Numbers of one environment configuration (a pytree: numpy or jax leaves).
+
+    The candidate shares are not stored: they follow from ``alpha0`` and ``eps_alpha``
+    (:func:`candidate_shares`), so a batch of environments may differ in both.
+    """
 
     scales: Any
-    alphas: Any
     alpha0: Any
     eps_alpha: Any
     p_low: Any
@@ -61,34 +86,95 @@ class PricingState(NamedTuple):
     low_margin: Any
 
 
-SampleFn = Callable[[Any], tuple[Any, Any, Any]]
-"""prices (N,) -> (q (K, N), f (K,), sampled states (K,)) for the K candidate shares."""
+class Market(NamedTuple):
+    """The follower of one step as two functions (numpy or jax arrays).
+
+    Attributes:
+        demand: prices p (N,) -> true demand d (2, N) per class, rows summing to 100 (or all
+            zero when every price exceeds every valuation); drawn once per step.
+        sample: (d (2, N), candidate shares (K',)) -> (q (K', N), f (K',), sampled states (K',)):
+            M sessions per share at demand condition c_Y = d_Y / sum(d_Y).
+    """
+
+    demand: Callable[[Any], Any]
+    sample: Callable[[Any, Any], tuple[Any, Any, Any]]
+
+
+class Candidates(NamedTuple):
+    """The candidate agent shares of a step.
+
+    Attributes:
+        alphas: shares alpha_k, shape (K,).
+        active: which of them are scored, bool shape (K,), or ``None`` for all. A static K with
+            a mask lets one compiled step serve eps_alpha = 0 (only alpha0 is scored) as well.
+    """
+
+    alphas: Any
+    active: Any = None
+
+
+def candidate_shares(xp: Any, alpha0: Any, eps_alpha: Any, n_candidates: int) -> Candidates:
+    """alpha_k = linspace(max(0, alpha0 - eps), min(1, alpha0 + eps), K) (Model reference, section 6).
+
+    With eps_alpha = 0 the only candidate is alpha0: every share equals alpha0 and only the
+    first is active. ``alpha0`` and ``eps_alpha`` may be traced (jax) values; K is static.
+    """
+    lo = xp.maximum(0.0, alpha0 - eps_alpha)
+    hi = xp.minimum(1.0, alpha0 + eps_alpha)
+    if n_candidates == 1:
+        return Candidates(xp.reshape(xp.asarray(alpha0), (1,)), None)
+    spread = eps_alpha > 0
+    index = xp.arange(n_candidates)
+    grid = xp.where(index == n_candidates - 1, hi, lo + index * ((hi - lo) / (n_candidates - 1)))  # numpy's linspace
+    return Candidates(xp.where(spread, grid, alpha0), xp.logical_or(spread, index == 0))
+
+
+def closed_form_rewards(xp: Any, prices: Any, demand: Any, alphas: Any, params: StepParams) -> Any:
+    """Scores of candidate shares without sessions (``adversary = "closed_form"``, Model reference, section 10).
+
+    q_k = (1 - alpha_k) d_H + alpha_k d_A; r_k = w * (p.q_k - p_low * sum(q_k))
+    - lambda * alpha_k * info_value * max(p_low * sum(q_k), 1) (no UX or supra terms).
+
+    Args:
+        prices: p, shape (N,). demand: true demand d, shape (2, N) (rows sum to 100 or are zero).
+        alphas: candidate shares, shape (K,).
+
+    Returns:
+        r_k, shape (K,) (reward units). When demand is all zero, r_k = -lambda * alpha_k * info_value.
+    """
+    mix = (1.0 - alphas)[:, None] * demand[0] + alphas[:, None] * demand[1]
+    total = mix.sum(axis=-1)
+    profit = mix @ prices - params.p_low * total
+    leak = params.lambda_coi * alphas * params.info_value * xp.maximum(params.p_low * total, 1.0)
+    return params.w_profit * profit - leak
 
 
 def price_terms(xp: Any, prices: Any, prev_prices: Any, params: StepParams) -> dict[str, Any]:
     """Terms that depend on prices only: relative change, volatility, supra-competitive share."""
     n = prices.shape[-1]  # means as sums / n: numpy's mean costs twice a sum on (N,) arrays
     rel = (prices - prev_prices) / xp.maximum(prev_prices, 1.0)
+    over = xp.maximum(prices / params.anchor - 1.0, 0.0)  # > 0 exactly where p > anchor
     mean_price = prices.sum() / n
     return {
         "volatility": xp.abs(rel).sum() / n,
         "upward": xp.maximum(rel, 0.0).sum() / n,
-        "supra": (xp.maximum(prices / params.anchor - 1.0, 0.0) ** 2).sum() / n,
-        "supra_share": (prices > params.anchor).sum() / n,
+        "supra": (over * over).sum() / n,
+        "supra_share": (over > 0).sum() / n,
         "coi_level": mean_price - params.p_low,
         "margin": (mean_price - params.p_low) / mean_price,
     }
 
 
 def reward_terms(xp: Any, prices: Any, q: Any, f: Any, priced: dict[str, Any], params: StepParams) -> dict[str, Any]:
-    """Reward and its terms for each candidate (MODEL.md section 6).
+    """Reward and its terms for each candidate (Model reference, section 6).
 
     Args:
         prices: p_t, shape (N,). q: proxies, shape (K, N). f: agent probabilities, shape (K,).
         priced: :func:`price_terms` of this step.
 
     Returns:
-        arrays of shape (K,): revenue p.q, budget B = max(p_low * S, 1), profit, coi_leak,
+        arrays of shape (K,): revenue p.q, budget B = max(p_low * S, 1) with S = sum(q) (100
+        with the share proxy; the mean mass per session with the mass proxy), profit, coi_leak,
         coi_penalty, ux_penalty, supra_penalty and reward
         r = w_profit * profit - coi_penalty - ux_penalty - supra_penalty.
     """
@@ -113,56 +199,85 @@ def reward_terms(xp: Any, prices: Any, q: Any, f: Any, priced: dict[str, Any], p
     }
 
 
-def initial_state(xp: Any, prices: Any, sample0: SampleFn, params: StepParams) -> tuple[PricingState, Any]:
-    """State after reset: prices p_0 and one market draw at alpha0 (``sample0`` has K = 1).
+def initial_state(xp: Any, prices: Any, market: Market, params: StepParams) -> tuple[PricingState, Any]:
+    """State after reset: prices p_0 and one market draw at alpha0.
 
     Returns ``(state, sampled_states)``.
     """
-    q, f, n_states = sample0(prices)
+    alpha0 = xp.reshape(xp.asarray(params.alpha0), (1,))
+    q, f, n_states = market.sample(market.demand(prices), alpha0)
     zero = xp.zeros((), dtype=xp.int32)
     state = PricingState(prices, q[0], f[0], xp.asarray(params.alpha0, dtype=q.dtype), zero, zero)
     return state, n_states.sum()
 
 
 def robust_step(
-    xp: Any, state: PricingState, action: Any, params: StepParams, sample: SampleFn
+    xp: Any,
+    state: PricingState,
+    action: Any,
+    params: StepParams,
+    market: Market,
+    candidates: Candidates,
+    adversary: str = "sampled",
 ) -> tuple[PricingState, Any, Any, Any, dict[str, Any]]:
     """One step of the PHANTOM defensive pricing loop.
 
-    1. p_t = clip(p_{t-1} * scale[action], p_low, p_high);
-    2. one market draw per candidate share (``sample``);
-    3. k* = argmin_k r^(k); the state keeps candidate k*'s own q and f (erratum 4);
-    4. terminated after ``patience`` consecutive steps with margin < margin_floor; truncated at
+    1. p_t = clip(p_{t-1} * scale[action], p_low, p_high); true demand drawn once;
+    2. ``adversary = "sampled"``: one market draw per candidate share, k* = argmin_k r^(k), the
+       state keeps candidate k*'s own q and f (erratum 4); ``"closed_form"``: k* = argmin of
+       :func:`closed_form_rewards`, then one market draw at alpha_k* at the same true demand,
+       rewarded with the full reward (Model reference, section 10);
+    3. terminated after ``patience`` consecutive steps with margin < margin_floor; truncated at
        ``max_steps`` (a time limit, erratum 7) unless terminated.
 
+    Args:
+        action: index into ``params.scales`` (the caller keeps it in range).
+        market: the follower (:class:`Market`). candidates: the shares scored (:class:`Candidates`).
+        adversary: one of :data:`ADVERSARIES` (static: it changes the shapes drawn).
+
     Returns:
-        ``(state, reward, terminated, truncated, info)``; info holds the chosen candidate's
-        terms, ``alpha_adv``, ``candidate`` (k*), ``candidate_rewards`` (K,) and
-        ``sampled_states`` (session states drawn over all candidates).
+        ``(state, reward, terminated, truncated, info)``; info holds the kept sample's reward
+        terms, ``alpha_adv``, ``candidate`` (k*), ``candidate_rewards`` (K,: the sampled rewards,
+        or the closed-form scores; +inf where a candidate is not active) and ``sampled_states``
+        (session states drawn in the step).
     """
-    prices = xp.clip(state.prices * params.scales[action], params.p_low, params.p_high)
-    q, f, n_states = sample(prices)
+    prices = xp.minimum(xp.maximum(state.prices * params.scales[action], params.p_low), params.p_high)  # clip
+    demand = market.demand(prices)
     priced = price_terms(xp, prices, state.prices, params)
-    terms = reward_terms(xp, prices, q, f, priced, params)
-    k = xp.argmin(terms["reward"])
-    low_margin = xp.where(priced["margin"] < params.margin_floor, state.low_margin + 1, 0).astype(xp.int32)
+    alphas = candidates.alphas
+    if adversary == "closed_form":
+        scores = closed_form_rewards(xp, prices, demand, alphas, params)
+        if candidates.active is not None:
+            scores = xp.where(candidates.active, scores, xp.inf)
+        k = xp.argmin(scores)
+        q, f, n_states = market.sample(demand, xp.reshape(alphas[k], (1,)))
+        terms = reward_terms(xp, prices, q, f, priced, params)
+        kept = 0
+    else:
+        q, f, n_states = market.sample(demand, alphas)
+        terms = reward_terms(xp, prices, q, f, priced, params)
+        scores = terms["reward"]
+        if candidates.active is not None:
+            scores = xp.where(candidates.active, scores, xp.inf)
+        k = kept = xp.argmin(scores)
+    low_margin = ((state.low_margin + 1) * (priced["margin"] < params.margin_floor)).astype(xp.int32)
     t = (state.t + 1).astype(xp.int32)
     terminated = low_margin >= params.patience
     truncated = xp.logical_and(t >= params.max_steps, xp.logical_not(terminated))
-    alpha_adv = xp.asarray(params.alphas, dtype=q.dtype)[k]
-    info = {name: value[k] for name, value in terms.items()}
+    alpha_adv = xp.asarray(alphas, dtype=q.dtype)[k]
+    info = {name: value[kept] for name, value in terms.items()}
     info.update(priced)
     info.update(
         alpha_adv=alpha_adv,
         candidate=k,
-        candidate_rewards=terms["reward"],
+        candidate_rewards=scores,
         sampled_states=n_states.sum(),
     )
-    new_state = PricingState(prices, q[k], f[k], alpha_adv, t, low_margin)
-    return new_state, terms["reward"][k], terminated, truncated, info
+    new_state = PricingState(prices, q[kept], f[kept], alpha_adv, t, low_margin)
+    return new_state, terms["reward"][kept], terminated, truncated, info
 
 
 def observe(xp: Any, state: PricingState, params: StepParams) -> Any:
     """Observation [q (N), p (N), f_last, alpha_adv_last, alpha0, eps_alpha], float32, length 2N+4."""
-    tail = xp.stack([xp.asarray(v, dtype=xp.float32) for v in (state.f, state.alpha_adv, params.alpha0, params.eps_alpha)])
+    tail = xp.array([state.f, state.alpha_adv, params.alpha0, params.eps_alpha], dtype=xp.float32)
     return xp.concatenate([state.q.astype(xp.float32), state.prices.astype(xp.float32), tail])

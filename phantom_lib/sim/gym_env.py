@@ -20,12 +20,14 @@ import pandas as pd
 from phantom_lib.behaviour.model import Behaviour, load_behaviour
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import (
+    Market,
+    action_index,
     PricingState,
-    SampleFn,
     initial_state,
     observe,
     robust_step,
 )
+from phantom_lib.sim.market import Sampler, proxy_bound
 from phantom_lib.sim.samplers import make_sampler
 
 FloatArray = npt.NDArray[np.float64]
@@ -83,17 +85,26 @@ class EpisodeLog:
         )
 
 
+_PLAIN_SCALARS: dict[type, type] = {np.float64: float, np.float32: float, np.int64: int, np.int32: int, np.bool_: bool}
+"""Python type of each numpy scalar type an info value may have (an int stays an int)."""
+
+
 def _plain(info: dict[str, Any]) -> dict[str, Any]:
-    """Info values as Python numbers (arrays stay numpy arrays)."""
+    """Info values as Python numbers; arrays become float arrays."""
     out: dict[str, Any] = {}
     for name, value in info.items():
-        array = np.asarray(value)
-        out[name] = array.astype(float) if array.ndim else array.item()  # item: int stays int
+        convert = _PLAIN_SCALARS.get(type(value))
+        if convert is not None:
+            out[name] = convert(value)
+        elif isinstance(value, np.ndarray):
+            out[name] = value.astype(float) if value.ndim else value.item()
+        else:
+            out[name] = value.item() if isinstance(value, np.generic) else value
     return out
 
 
 class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
-    """Robust dynamic pricing against a market contaminated by AI agents (MODEL.md section 6).
+    """Robust dynamic pricing against a market contaminated by AI agents (Model reference, section 6).
 
     Args:
         config: the configuration (default :class:`EnvConfig`); ``fields`` override it, and
@@ -101,6 +112,8 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
         behaviour: the class kernels and centroids the market samples from (default: estimated
             from ``config.market.data_source`` by :func:`phantom_lib.behaviour.load_behaviour`;
             the shipped synthetic stand-in unless the configuration names another file).
+        sampler: a market sampler to use instead of the backend's (reference and numpy
+            backends; e.g. :class:`~phantom_lib.sim.samplers.numpy.PerStateSampler` in the bench).
 
     Action: Discrete(action_levels), price multiplier ``config.scales[action]``.
     Observation: float32 (2N + 4,) = [q, p, f_last, alpha_adv_last, alpha0, eps_alpha].
@@ -115,7 +128,9 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, config: EnvConfig | None = None, behaviour: Behaviour | None = None, **fields: Any) -> None:
+    def __init__(
+        self, config: EnvConfig | None = None, behaviour: Behaviour | None = None, sampler: Sampler | None = None, **fields: Any
+    ) -> None:
         super().__init__()
         config = (config or EnvConfig()).replace(**fields)
         behaviour = load_behaviour(config.market.data_source) if behaviour is None else behaviour
@@ -126,9 +141,12 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
         self.action_space = gym.spaces.Discrete(config.action_levels)
         eps_high = max(1.0, float(config.eps_alpha))
         low = np.concatenate([np.zeros(n), np.full(n, config.p_low), [0.0, 0.0, 0.0, 0.0]]).astype(np.float32)
-        high = np.concatenate([np.full(n, 100.0), np.full(n, config.p_high), [1.0, 1.0, 1.0, eps_high]]).astype(np.float32)
+        q_high = proxy_bound(config.market, behaviour.weights)
+        high = np.concatenate([np.full(n, q_high), np.full(n, config.p_high), [1.0, 1.0, 1.0, eps_high]]).astype(np.float32)
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
-        self._core: _Core = _JaxCore(config, behaviour) if config.backend == "jax" else _NumpyCore(config, behaviour)
+        if sampler is not None and config.backend == "jax":
+            raise ValueError("sampler replaces the market of the reference or numpy backend; the jax backend has its own")
+        self._core: _Core = _JaxCore(config, behaviour) if config.backend == "jax" else _NumpyCore(config, behaviour, sampler)
         self._state: PricingState | None = None
 
     @property
@@ -148,9 +166,8 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
         return obs, {"agent_prob": float(state.f), "alpha_adv": float(state.alpha_adv)}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if not self.action_space.contains(action):
-            raise ValueError(f"action must be an integer in [0, {self.config.action_levels}); got {action!r}")
-        state, obs, reward, terminated, truncated, info = self._core.step(self.state, int(action), self.np_random)
+        index = action_index(action, self.config.action_levels)
+        state, obs, reward, terminated, truncated, info = self._core.step(self.state, index, self.np_random)
         self._state = state
         self.episode_log.publish(state.prices)
         self.episode_log.respond(state.q, float(state.f), float(state.alpha_adv))
@@ -171,26 +188,29 @@ class _Core:
 class _NumpyCore(_Core):
     """The reference and numpy backends: :func:`robust_step` on numpy arrays."""
 
-    def __init__(self, config: EnvConfig, behaviour: Behaviour) -> None:
+    def __init__(self, config: EnvConfig, behaviour: Behaviour, sampler: Sampler | None = None) -> None:
         self.config = config
         self.params = config.step_params()
-        self.sampler = make_sampler(config.backend, behaviour, config.market)
+        self.candidates = config.candidate_set()
+        self.sampler = make_sampler(config.backend, behaviour, config.market) if sampler is None else sampler
 
-    def _sample_fn(self, alphas: FloatArray, rng: np.random.Generator) -> SampleFn:
-        def sample(prices: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
-            drawn = self.sampler.sample(prices, alphas, rng)
+    def _market(self, rng: np.random.Generator) -> Market:
+        sampler = self.sampler
+
+        def sample(demand: FloatArray, alphas: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+            drawn = sampler.sample_at(demand, alphas, rng)
             return drawn.q, drawn.f, drawn.n_states
 
-        return sample
+        return Market(lambda prices: sampler.draw_demand(prices, rng), sample)
 
     def reset(self, rng: np.random.Generator) -> tuple[PricingState, np.ndarray]:
         prices = rng.uniform(self.config.p_low, self.config.p_high, self.config.market.n_products)
-        state, _ = initial_state(np, prices, self._sample_fn(np.array([self.params.alpha0]), rng), self.params)
+        state, _ = initial_state(np, prices, self._market(rng), self.params)
         return state, observe(np, state, self.params)
 
     def step(self, state: PricingState, action: int, rng: np.random.Generator) -> tuple[Any, ...]:
         new, reward, terminated, truncated, info = robust_step(
-            np, state, action, self.params, self._sample_fn(self.params.alphas, rng)
+            np, state, action, self.params, self._market(rng), self.candidates, self.config.adversary
         )
         return new, observe(np, new, self.params), reward, terminated, truncated, info
 

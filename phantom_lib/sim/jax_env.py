@@ -1,17 +1,30 @@
-"""The pricing environment as pure jax functions, gymnax style (MODEL.md section 6).
+"""The pricing environment as pure jax functions, gymnax style (Model reference, section 6).
 
 ``env.reset(key, params) -> (obs, state)`` and
 ``env.step(key, state, action, params) -> (obs, state, reward, terminated, truncated, info)``
 are pure: all randomness comes from ``key``, all numbers from ``params`` (a pytree), and
-shapes (N, M, K, L) are static, so both jit-compile and vmap over many environments::
+shapes (N, M, K, L, pool sizes) are static, so both jit-compile and vmap over many environments::
 
     env, params = make(config, behaviour)
+    params = env.refresh(key, params)                  # a fresh pool of paths, e.g. per rollout
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
     step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
 
-The step is :func:`phantom_lib.sim.dynamics.robust_step` traced with ``jax.numpy``; the market draw is
-:func:`phantom_lib.sim.samplers.jax.market_draw` (all K candidates x M sessions in one batch).
-Episodes do not reset themselves: after ``terminated`` or ``truncated`` call ``reset``.
+The step is :func:`phantom_lib.sim.dynamics.robust_step` traced with ``jax.numpy``; the market
+draws are :func:`phantom_lib.sim.samplers.jax.draw_demand` and
+:func:`~phantom_lib.sim.samplers.jax.market_draw`: exact draws by sufficient statistics from a
+pool of paths and uniform spacings kept in ``params.pool`` (Model reference, section 11; the
+sampler module's docstring says why each draw is exact and what dependence the shared pool adds
+between draws: two sessions of different steps or environments are the same path with
+probability about 1/P, P = ``pool_paths``). :meth:`FunctionalPricingEnv.refresh` walks a new pool.
+
+The candidate shares and the class split are computed inside the step from ``params.step.alpha0``
+and ``params.step.eps_alpha`` (:func:`~phantom_lib.sim.dynamics.candidate_shares`), so a batch
+of environments may vmap over alpha0, eps_alpha and lambda_coi with one compiled program; the
+number of candidates K, N, M, L_max, the proxy, the adversary and the pool sizes are static.
+Actions outside [0, action_levels) are clipped to the nearest level (a pure function cannot
+raise; the host drivers raise instead). Episodes do not reset themselves: after ``terminated``
+or ``truncated`` call ``reset``.
 
 Keys: any jax PRNG implementation works. The single-env driver :class:`HostEnv` uses
 ``KEY_IMPL`` ("rbg": fast to compile and draw on CPU). For batches use threefry keys
@@ -33,34 +46,48 @@ import numpy as np
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import (
+    Market,
     PricingState,
-    SampleFn,
     StepParams,
+    action_index,
+    candidate_shares,
     initial_state,
     observe,
     robust_step,
 )
-from phantom_lib.sim.market import agents_in_split
 from phantom_lib.sim.samplers.jax import (
     KEY_IMPL,
     MarketArrays,
+    Pool,
+    PoolShape,
+    draw_demand,
     market_arrays,
     market_draw,
+    walk_pool,
 )
+
+POOL_PATHS = 16384
+"""Default paths per class in an environment's pool (at least 8 windows of K * M sessions)."""
+
+POOL_BLOCKS = 4096
+"""Default spacing blocks in the pool, capped so that they take at most :data:`POOL_SPACING_MB`."""
+
+POOL_SPACING_MB = 64.0
+"""Memory cap of the spacing blocks (B * (M * L_max + 1) float32 values)."""
 
 
 class EnvParams(NamedTuple):
     """Numbers of one environment (a pytree of jax arrays).
 
     Attributes:
-        step: the pricing loop's numbers (float32 leaves). market: the behaviour and market.
-        n_agents: n_A of each candidate share, int32 (K,). n_agents0: n_A at alpha0, int32 (1,).
+        step: the pricing loop's numbers (float32 leaves; int32 for patience and max_steps).
+        market: the behaviour and market. pool: the paths and spacings draws take
+            (:meth:`FunctionalPricingEnv.refresh` replaces it).
     """
 
     step: StepParams
     market: MarketArrays
-    n_agents: Any
-    n_agents0: Any
+    pool: Pool
 
 
 def _as_jax(value: Any) -> Any:
@@ -77,26 +104,38 @@ class FunctionalPricingEnv:
 
     Attributes:
         n_products: N. n_sessions: M. max_len: L_max. end: index of ``session_end``.
+        n_candidates: K (with eps_alpha = 0 only the first candidate is scored).
+        proxy: ``MarketConfig.proxy``. adversary: ``EnvConfig.adversary``.
+        pool: the pool's static sizes (:class:`~phantom_lib.sim.samplers.jax.PoolShape`).
     """
 
     n_products: int
     n_sessions: int
     max_len: int
     end: int
+    n_candidates: int
+    proxy: str
+    adversary: str
+    pool: PoolShape
 
     @property
     def observation_size(self) -> int:
         """Length of the observation vector, 2N + 4."""
         return 2 * self.n_products + 4
 
-    def _sampler(self, key: Any, n_agents: Any, params: EnvParams) -> SampleFn:
-        def sample(prices: Any) -> tuple[Any, Any, Any]:
-            q, f, _, n_states = market_draw(
-                key, prices, n_agents, params.market, self.n_sessions, self.max_len, self.end
-            )
-            return q, f, n_states
+    def refresh(self, key: Any, params: EnvParams) -> EnvParams:
+        """``params`` with a freshly walked pool (pure; jit with ``static_argnums=0`` or inside a
+        compiled training loop). A fresh pool per rollout keeps averages over many steps from
+        resting on one pool's paths."""
+        return params._replace(pool=walk_pool(key, params.market, self.pool, self.max_len, self.end))
 
-        return sample
+    def _market(self, key: Any, params: EnvParams) -> Market:
+        key_demand, key_sessions = jax.random.split(key)
+
+        def sample(demand: Any, alphas: Any) -> tuple[Any, Any, Any]:
+            return market_draw(key_sessions, demand, alphas, params.market, params.pool, self.pool, self.n_sessions, self.proxy)
+
+        return Market(lambda prices: draw_demand(key_demand, prices, params.market), sample)
 
     def reset(self, key: Any, params: EnvParams) -> tuple[Any, PricingState]:
         """Draw p ~ Uniform(p_low, p_high)^N and one market draw at alpha0."""
@@ -104,31 +143,50 @@ class FunctionalPricingEnv:
         prices = jax.random.uniform(
             key_prices, (self.n_products,), minval=params.step.p_low, maxval=params.step.p_high
         )
-        state, _ = initial_state(jnp, prices, self._sampler(key_market, params.n_agents0, params), params.step)
+        state, _ = initial_state(jnp, prices, self._market(key_market, params), params.step)
         return observe(jnp, state, params.step), state
 
     def step(
         self, key: Any, state: PricingState, action: Any, params: EnvParams
     ) -> tuple[Any, PricingState, Any, Any, Any, dict[str, Any]]:
-        """One robust pricing step (see :func:`phantom_lib.sim.dynamics.robust_step`)."""
+        """One robust pricing step (see :func:`phantom_lib.sim.dynamics.robust_step`); ``action``
+        is clipped to [0, action_levels - 1]."""
+        action = jnp.clip(action, 0, params.step.scales.shape[0] - 1)
+        candidates = candidate_shares(jnp, params.step.alpha0, params.step.eps_alpha, self.n_candidates)
         new, reward, terminated, truncated, info = robust_step(
-            jnp, state, action, params.step, self._sampler(key, params.n_agents, params)
+            jnp, state, action, params.step, self._market(key, params), candidates, self.adversary
         )
         return observe(jnp, new, params.step), new, reward, terminated, truncated, info
 
 
-def make(config: EnvConfig, behaviour: Behaviour) -> tuple[FunctionalPricingEnv, EnvParams]:
-    """The functional env of ``config`` and its parameters (gymnax's ``make``)."""
+def make(
+    config: EnvConfig, behaviour: Behaviour, *, pool_paths: int = POOL_PATHS, pool_blocks: int | None = None, seed: int = 0
+) -> tuple[FunctionalPricingEnv, EnvParams]:
+    """The functional env of ``config`` and its parameters (gymnax's ``make``), with a pool walked
+    from ``seed``.
+
+    Args:
+        pool_paths: P, paths per class (at least K * M). pool_blocks: B, spacing blocks (at
+            least 2 K G; default :data:`POOL_BLOCKS` within :data:`POOL_SPACING_MB`).
+        seed: seeds the first pool (:meth:`FunctionalPricingEnv.refresh` draws others).
+    """
     market = config.market
-    step = config.step_params()
-    env = FunctionalPricingEnv(market.n_products, market.n_sessions, market.max_len, behaviour.end)
-    params = EnvParams(
-        step=StepParams(*(_as_jax(v) for v in step)),
-        market=market_arrays(behaviour, market),
-        n_agents=jnp.asarray(agents_in_split(market.n_sessions, step.alphas), dtype=jnp.int32),
-        n_agents0=jnp.asarray(agents_in_split(market.n_sessions, [step.alpha0]), dtype=jnp.int32),
+    arrays = market_arrays(behaviour, market)
+    k = config.n_candidates
+    slots = 2 * k * int(arrays.omega.shape[0])
+    n_max = market.n_sessions * market.max_len
+    if pool_blocks is None:
+        pool_blocks = max(slots, min(POOL_BLOCKS, int(POOL_SPACING_MB * 2**20 / (4 * (n_max + 1)))))
+    if pool_paths < k * market.n_sessions or pool_blocks < slots:
+        raise ValueError(f"pool_paths must be >= K * M = {k * market.n_sessions} and pool_blocks >= 2 K G = {slots}; "
+                         f"got {pool_paths} and {pool_blocks}")
+    shape = PoolShape.of(market, k, pool_paths, pool_blocks)
+    env = FunctionalPricingEnv(
+        market.n_products, market.n_sessions, market.max_len, behaviour.end, k, market.proxy, config.adversary, shape,
     )
-    return env, params
+    step = StepParams(*(_as_jax(v) for v in config.step_params()))
+    pool = jax.jit(walk_pool, static_argnums=(2, 3, 4))(make_key(seed), arrays, shape, market.max_len, behaviour.end)
+    return env, EnvParams(step=step, market=arrays, pool=pool)
 
 
 def make_key(seed: Any) -> Any:
@@ -138,8 +196,10 @@ def make_key(seed: Any) -> Any:
 
 @partial(jax.jit, static_argnums=0)
 def _reset_from_seed(env: FunctionalPricingEnv, seed: Any, params: EnvParams) -> Any:
-    key, sub = jax.random.split(make_key(seed))
-    return key, *env.reset(sub, params)
+    """A fresh pool and a reset, both from ``seed``: ``(key, params, obs, state)``."""
+    key, key_pool, sub = jax.random.split(make_key(seed), 3)
+    params = env.refresh(key_pool, params)
+    return key, params, *env.reset(sub, params)
 
 
 def _packed(tree: Any) -> Any:
@@ -174,6 +234,16 @@ class _Layout:
         return jax.tree.unflatten(self.treedef, leaves)
 
 
+HOST_POOL_PATHS = 2048
+"""Paths per class in :class:`HostEnv`'s pool, walked afresh at every reset (so a seed fixes its
+episode): small, because a reset pays the walk. An episode of 100 steps at M = 10, K = 5 draws
+about 3,500 sessions per class from it; steps' windows share paths with probability about
+W / 2048 per session (see the sampler module)."""
+
+HOST_POOL_BLOCKS = 256
+"""Spacing blocks in :class:`HostEnv`'s pool (enough for K <= 32 with 4 weight categories)."""
+
+
 class HostEnv:
     """Host-side driver of one functional env for a gymnasium wrapper: numpy out.
 
@@ -184,18 +254,22 @@ class HostEnv:
     """
 
     def __init__(self, config: EnvConfig, behaviour: Behaviour) -> None:
-        self.env, self.params = make(config, behaviour)
+        k, m = config.n_candidates, config.market.n_sessions
+        self.env, self.params = make(config, behaviour, pool_paths=max(HOST_POOL_PATHS, k * m), pool_blocks=HOST_POOL_BLOCKS)
         self.key: Any = None
         self.state: Any = None
         self._layout: _Layout | None = None
 
     def reset(self, seed: int) -> tuple[Any, PricingState]:
-        """Start an episode from an integer seed; returns ``(obs, state)`` as numpy values."""
-        self.key, obs, self.state = _reset_from_seed(self.env, np.uint32(seed), self.params)
+        """Start an episode from an integer seed (a fresh pool, then a reset); returns
+        ``(obs, state)`` as numpy values."""
+        self.key, self.params, obs, self.state = _reset_from_seed(self.env, np.uint32(seed), self.params)
         return jax.device_get((obs, self.state))  # type: ignore[no-any-return]
 
     def step(self, action: int) -> tuple[Any, ...]:
-        """``(obs, state, reward, terminated, truncated, info)`` as numpy values."""
+        """``(obs, state, reward, terminated, truncated, info)`` as numpy values; an action
+        outside [0, action_levels) is a ``ValueError``."""
+        action = action_index(action, int(self.params.step.scales.shape[0]))
         if self._layout is None:
             shapes = jax.eval_shape(self.env.step, self.key, self.state, np.int32(action), self.params)
             self._layout = _Layout(shapes)

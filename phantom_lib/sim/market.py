@@ -1,4 +1,4 @@
-"""The market (follower) of the pricing game: true demand, sessions, demand proxy, f (MODEL.md 5).
+"""The market (follower) of the pricing game: true demand, sessions, demand proxy, f (Model reference, section 5).
 
 Given prices p (N,) and a share of agent sessions alpha, one market draw
 
@@ -10,13 +10,19 @@ Given prices p (N,) and a share of agent sessions alpha, one market draw
    until ``session_end`` or ``checkout_start`` is reached or L_max states are recorded. In the
    factorised form of the expansion the next product is drawn from c_Y whatever the current
    one, so an event path and i.i.d. product draws give the expanded chain's distribution;
-4. returns the demand proxy q (N,) over all M sessions (MODEL.md section 1) and the step's
-   agent probability f = mean f(s) over the sessions that can be scored (section 4).
+4. returns the demand proxy q (N,) over all M sessions and the step's agent probability
+   f = mean f(s) over the sessions that can be scored (section 4). The proxy is one of
+   :data:`PROXIES` (``MarketConfig.proxy``, Model reference, section 10): ``"share"`` (the
+   default, section 1) q = 100 * q_hat / sum(q_hat), or ``"mass"`` q = q_hat / M, the mean
+   omega-weighted mass a session puts on each product (no normalisation), where q_hat_i is the
+   omega-weighted count of the states on product i over the M sessions.
 
 The robust pricing loop scores K candidate shares alpha_k at the same prices. True demand
 depends on prices, not on alpha, so it is drawn once per market step and shared by the K
 candidates; each candidate draws its own M sessions. A backend (``phantom_lib.sim.samplers``)
-implements :class:`Sampler` and returns a :class:`MarketSample` for all K candidates at once.
+implements :class:`Sampler`: :meth:`Sampler.draw_demand` draws the true demand of a step and
+:meth:`Sampler.sample_at` the sessions of all K candidates at that demand (the closed-form
+adversary of section 10 chooses its share between the two).
 
 Class order everywhere: index 0 = human, 1 = agent.
 """
@@ -32,9 +38,8 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from phantom_lib._validation import check, integer, real, relation
+from phantom_lib._validation import check, choice, integer, real, relation
 from phantom_lib.behaviour import kl
-from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.data.events import PROXY_EPS
 
@@ -43,6 +48,12 @@ IntArray = npt.NDArray[np.int64]
 
 F_UNSCORED = 0.5
 """Step agent probability when no session of the step can be scored (sigmoid(0): no evidence)."""
+
+PROXIES = ("share", "mass")
+"""Demand proxies (``MarketConfig.proxy``): normalised shares (section 1) or mean mass per session (section 10)."""
+
+SHARE_TOTAL = 100.0
+"""The share proxy sums to this (percent)."""
 
 SPLIT_GUARD = 1e-9
 """Added to M * alpha before the floor so that binary rounding (0.7 * 10 = 6.999...) does not drop a session."""
@@ -70,6 +81,14 @@ class MarketConfig:
         data_source: where the behaviour kernels are estimated from when no
             :class:`~phantom_lib.behaviour.Behaviour` is passed: ``"standin"`` (the shipped
             synthetic file) or the path of a ``whoclicked.csv`` file.
+        proxy: the demand proxy, one of :data:`PROXIES` (Model reference, section 10):
+            ``"share"`` (default) or ``"mass"``.
+        path_reuse: numpy backend (Model reference, section 11): how many sessions one walked
+            event path serves on average. 1 (default): every session is a fresh path, so market
+            draws are independent. Above 1 a step's sessions are distinct paths drawn from a
+            pool (each draw keeps its exact distribution) but draws of different steps may share
+            paths: faster, and averages over many steps vary up to ``path_reuse`` times more
+            than with fresh paths (they rest on fewer distinct paths).
     """
 
     n_products: int = 10
@@ -82,17 +101,20 @@ class MarketConfig:
     max_len: int = 40
     temperature: float = 1.0
     data_source: str = "standin"
+    proxy: str = "share"
+    path_reuse: int = 1
 
     def __post_init__(self) -> None:
         owner = "MarketConfig"
         check(
             owner,
-            *(integer(owner, name, getattr(self, name), low=1) for name in ("n_products", "n_sessions", "max_len")),
+            *(integer(owner, name, getattr(self, name), low=1) for name in ("n_products", "n_sessions", "max_len", "path_reuse")),
             *(real(owner, name, getattr(self, name)) for name in ("human_mu", "agent_mu")),
             *(real(owner, name, getattr(self, name), low=0) for name in ("human_sd", "agent_sd", "noise_std")),
             real(owner, "temperature", self.temperature, low=0, low_open=True),
             relation(owner, "data_source", self.data_source, isinstance(self.data_source, str) and bool(self.data_source),
                      "'standin' or the path of a whoclicked.csv file"),
+            choice(owner, "proxy", self.proxy, PROXIES),
         )
 
     @functools.cached_property
@@ -104,6 +126,12 @@ class MarketConfig:
     def sd(self) -> FloatArray:
         """Valuation standard deviations per class, shape (2,); read-only, built once."""
         return _frozen([self.human_sd, self.agent_sd])
+
+    @functools.cached_property
+    def columns(self) -> tuple[FloatArray, FloatArray]:
+        """:attr:`mu` and :attr:`sd` as columns, shape (2, 1) each (what :func:`true_demand` broadcasts)."""
+        mu, sd = self.mu[:, None], self.sd[:, None]
+        return mu, sd
 
 
 def absorbing_chains(behaviour: Behaviour) -> tuple[FloatArray, FloatArray]:
@@ -141,20 +169,42 @@ def true_demand(xp: Any, z: Any, prices: Any, mu: Any, sd: Any, noise_std: Any) 
     Args:
         z: standard normal draws, shape (2, 2, N): ``z[0]`` valuations, ``z[1]`` noise, rows = class.
         prices: p, shape (N,) (price units).
-        mu, sd: valuation mean and sd per class, shape (2,); noise_std: scalar.
+        mu, sd: valuation mean and sd per class, shape (2,) or (2, 1); noise_std: scalar.
 
     Returns:
         d, shape (2, N): d_Y = max(0, v - p + noise) scaled to sum 100 (all-zero rows stay zero).
     """
-    valuation = mu[:, None] + sd[:, None] * z[0]
-    raw = xp.maximum(0.0, valuation - prices[None, :] + noise_std * z[1])
+    if mu.ndim == 1:
+        mu, sd = mu[:, None], sd[:, None]
+    raw = xp.maximum(0.0, mu + sd * z[0] - prices + noise_std * z[1])
     total = raw.sum(axis=1, keepdims=True)
     return 100.0 * raw / xp.where(total > 0, total, 1.0)
 
 
 def normalised_proxy(xp: Any, q_hat: Any) -> Any:
-    """q = 100 * q_hat / (sum_j q_hat_j + eps) along the last axis (MODEL.md section 1), any batch shape."""
-    return 100.0 * (q_hat / (q_hat.sum(axis=-1, keepdims=True) + PROXY_EPS))  # <= 100 in float32 too
+    """q = 100 * q_hat / (sum_j q_hat_j + eps) along the last axis (Model reference, section 1), any batch shape."""
+    return SHARE_TOTAL * (q_hat / (q_hat.sum(axis=-1, keepdims=True) + PROXY_EPS))  # <= 100 in float32 too
+
+
+def market_proxy(xp: Any, q_hat: Any, proxy: str, n_sessions: int) -> Any:
+    """The demand proxy of ``proxy`` (one of :data:`PROXIES`) from omega-weighted counts.
+
+    Args:
+        q_hat: omega-weighted state counts per product over the M sessions, shape (..., N).
+        proxy: ``"share"``: :func:`normalised_proxy` (sums to 100); ``"mass"``: q_hat / M, the
+            mean weighted mass per session on each product (Model reference, section 10).
+        n_sessions: M.
+    """
+    if proxy == "mass":
+        return q_hat / n_sessions
+    return normalised_proxy(xp, q_hat)
+
+
+def proxy_bound(config: MarketConfig, weights: FloatArray) -> float:
+    """The largest value one product's proxy can take: 100 (share) or L_max * max(omega) (mass)."""
+    if config.proxy == "mass":
+        return float(config.max_len * np.max(weights))
+    return SHARE_TOTAL
 
 
 def search_cdf(xp: Any, probabilities: Any) -> Any:
@@ -162,6 +212,21 @@ def search_cdf(xp: Any, probabilities: Any) -> Any:
     ``(cdf <= u).sum()`` for u in [0, 1) never runs past the last state, whatever the rounding."""
     head = xp.cumsum(probabilities[..., :-1], axis=-1)
     return xp.concatenate([head, xp.full(probabilities.shape[:-1] + (1,), xp.inf)], axis=-1)
+
+
+def weight_categories(weights: FloatArray, end: int) -> tuple[FloatArray, IntArray]:
+    """The distinct omega of the recordable states and each state's category.
+
+    Args:
+        weights: omega per state, shape (S,). end: index of ``session_end`` (never recorded).
+
+    Returns:
+        ``(omega_g, category)``: sorted distinct weights, shape (G,), and the category of each
+        state, int shape (S,) (``session_end`` gets the category of its weight; it never counts).
+    """
+    recordable = np.delete(weights, end)
+    omega = np.unique(recordable)
+    return omega, np.searchsorted(omega, weights).clip(0, omega.size - 1)
 
 
 def step_agent_probability(
@@ -193,7 +258,8 @@ class MarketSample:
     """One market draw for K candidate shares at the same prices.
 
     Attributes:
-        q: demand proxy per candidate, shape (K, N), each row sums to 100 (0 if no event).
+        q: demand proxy per candidate, shape (K, N): with the share proxy each row sums to 100
+            (0 if no event), with the mass proxy to the mean weighted mass per session.
         f: step agent probability per candidate, shape (K,).
         demand: true demand per class (shared by the candidates), shape (2, N), rows sum to 100.
         n_states: session states sampled per candidate, shape (K,) (the work done).
@@ -208,7 +274,7 @@ class MarketSample:
 class Sampler(ABC):
     """A market backend: samples all K candidates of a robust step for given prices.
 
-    Subclasses set :attr:`name` and implement :meth:`sample`; they compute the same model
+    Subclasses set :attr:`name` and implement :meth:`sample_at`; they compute the same model
     and differ only in how (see ``phantom_lib.sim.samplers``).
     """
 
@@ -218,24 +284,33 @@ class Sampler(ABC):
         self.behaviour = behaviour
         self.config = config
 
-    @abstractmethod
     def sample(self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
-        """Draw true demand once, then M sessions for each candidate share in ``alphas`` (K,).
+        """Draw true demand once (:meth:`draw_demand`), then M sessions for each candidate share.
 
         Args:
             prices: p, shape (N,) (price units).
             alphas: candidate agent shares, shape (K,), each in [0, 1].
             rng: the caller's seeded generator (the only source of randomness).
         """
+        return self.sample_at(self.draw_demand(prices, rng), alphas, rng)
 
-    def _draw_demand(self, prices: FloatArray, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
-        """True demand (2, N), drawn once per market step, and its demand condition c (2, N)."""
+    def draw_demand(self, prices: npt.ArrayLike, rng: np.random.Generator) -> FloatArray:
+        """True demand per class at prices p (N,), shape (2, N), rows summing to 100 (or all zero)."""
         cfg = self.config
-        demand = true_demand(np, rng.standard_normal((2, 2, cfg.n_products)), prices, cfg.mu, cfg.sd, cfg.noise_std)
-        return demand, demand_condition(demand)
+        prices = self._check_prices(prices)
+        return true_demand(np, rng.standard_normal((2, 2, cfg.n_products)), prices, *cfg.columns, cfg.noise_std)
+
+    @abstractmethod
+    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+        """M sessions for each candidate share in ``alphas`` (K,) at true demand ``demand`` (2, N).
+
+        Each class's sessions follow its kernel expanded with the demand condition
+        c_Y = demand_Y / sum(demand_Y) (uniform where a row is all zero).
+        """
 
     def _check_prices(self, prices: npt.ArrayLike) -> FloatArray:
-        prices = np.asarray(prices, dtype=float)
+        if type(prices) is not np.ndarray or prices.dtype != np.float64:
+            prices = np.asarray(prices, dtype=float)
         if prices.shape != (self.config.n_products,):
             raise ValueError(f"prices must have shape ({self.config.n_products},) (N); got {prices.shape}")
         return prices

@@ -15,8 +15,9 @@ trial's numbers depend on the batch size it ran at (not on which trials share it
 a test holds that). The batch size is recorded with the seeds (:class:`BatchRecord`).
 
 Randomness: trial (config, seed) trains with ``fold_in(key(seed), 0)`` and evaluates with
-``fold_in(key(seed), 1)`` (threefry keys, so a vmapped trial draws what it would draw alone);
-like the SB3 path, cells with the same seed share their random streams.
+``fold_in(key(seed), 1)`` (threefry keys, so a vmapped trial draws what it would draw alone), on
+market pools walked from ``fold_in(key(seed), 2)`` and ``fold_in(key(seed), 3)``
+(:data:`POOL_STREAMS`); like the SB3 path, cells with the same seed share their random streams.
 
 Evaluation follows :mod:`phantom_lib.study.evaluate`: ``eval_episodes`` deterministic episodes at
 alpha0 and at each stress share, in the evaluation env (K = 1, no adversary, the trial's
@@ -61,35 +62,21 @@ CELL_FIELDS = ("alpha0", "eps_alpha", "lambda_coi")
 
 
 class CellValues(NamedTuple):
-    """The numbers of :class:`~phantom_lib.sim.jax_env.EnvParams` that depend on (alpha0, eps_alpha, lambda_coi).
+    """The numbers of :class:`~phantom_lib.sim.jax_env.EnvParams` that vary across a batch's cells.
 
     Attributes:
-        alpha0, eps_alpha, lambda_coi: float32 scalars. alphas: candidate shares, float32 (K,).
-        n_agents: n_A of each candidate, int32 (K,). n_agents0: n_A at alpha0, int32 (1,).
+        alpha0, eps_alpha, lambda_coi: float32 scalars (the candidate shares and the class split
+            follow from them inside the program, :func:`phantom_lib.sim.dynamics.candidate_shares`).
     """
 
     alpha0: Any
     eps_alpha: Any
     lambda_coi: Any
-    alphas: Any
-    n_agents: Any
-    n_agents0: Any
 
 
 def cell_values(config: EnvConfig) -> CellValues:
-    """The cell numbers of ``config``, computed on the host with :class:`EnvConfig`'s own formulas.
-
-    Candidates are ``EnvConfig.candidates`` (linspace(max(0, a0 - eps), min(1, a0 + eps), K), or
-    [a0] when eps = 0 or K = 1) and n_A = ``agents_in_split`` (floor(M alpha + 1e-9)), both in
-    float64 and then cast as :func:`phantom_lib.sim.jax_env.make` casts them. Not recomputed in
-    float32 inside the program: there 0.25 - 0.15 rounds to 0.099999994 and floor(100 alpha)
-    would give 9 sessions instead of 10.
-    """
-    alphas = config.candidates
-    m = config.market.n_sessions
-    return CellValues(np.float32(config.alpha0), np.float32(config.eps_alpha), np.float32(config.lambda_coi),
-                      alphas.astype(np.float32), agents_in_split(m, alphas).astype(np.int32),
-                      agents_in_split(m, [config.alpha0]).astype(np.int32))
+    """The cell numbers of ``config``, cast as :func:`phantom_lib.sim.jax_env.make` casts them."""
+    return CellValues(np.float32(config.alpha0), np.float32(config.eps_alpha), np.float32(config.lambda_coi))
 
 
 def with_cell(params: jax_env.EnvParams, cell: CellValues) -> jax_env.EnvParams:
@@ -98,9 +85,8 @@ def with_cell(params: jax_env.EnvParams, cell: CellValues) -> jax_env.EnvParams:
     The glue between :func:`phantom_lib.sim.jax_env.make` and a batch of cells; a test holds
     ``with_cell(make(base)[1], cell_values(config))`` equal to ``make(config)[1]``.
     """
-    step = params.step._replace(alphas=cell.alphas, alpha0=cell.alpha0, eps_alpha=cell.eps_alpha,
-                                lambda_coi=cell.lambda_coi)
-    return params._replace(step=step, n_agents=cell.n_agents, n_agents0=cell.n_agents0)
+    step = params.step._replace(alpha0=cell.alpha0, eps_alpha=cell.eps_alpha, lambda_coi=cell.lambda_coi)
+    return params._replace(step=step)
 
 
 @dataclass(frozen=True)
@@ -197,6 +183,12 @@ def _no_training(key: Any, params: ViewParams) -> Any:
     raise TypeError("a constant policy is not trained")
 
 
+POOL_STREAMS = {"train": 2, "evaluate": 3}
+"""Key streams (``fold_in(key(seed), n)``) of the pools a trial trains and is evaluated on. Each
+trial walks pools of its own, so trials of different seeds share no market paths; within one
+trial's training every step draws its sessions from the one pool (P paths per class; two sessions
+are the same path with probability about 1/P, Model reference, section 11)."""
+
 CONSTANT = "constant"
 """The algorithm name of :data:`CONSTANT_POLICY` in a :class:`_Slice`."""
 
@@ -219,8 +211,11 @@ class _Slice:
         return CONSTANT_POLICY if self.algorithm == CONSTANT else learner(self.algorithm, self.env, self.config)
 
     def train_one(self, base: Any, inputs: _Inputs) -> tuple[Any, Any]:
+        """Train one trial on a pool of paths of its own (walked from its seed, key stream 2)."""
+        seed_key = jax.random.key(inputs.seed)
+        base = self.env.refresh(jax.random.fold_in(seed_key, POOL_STREAMS["train"]), base)
         params = ViewParams(with_cell(base, inputs.train), inputs.low, inputs.high, self.reward_scale)
-        return self.learner().train(jax.random.fold_in(jax.random.key(inputs.seed), 0), params)
+        return self.learner().train(jax.random.fold_in(seed_key, 0), params)
 
     def evaluate(self, base: Any, policies: Any, inputs: _Inputs) -> dict[str, Any]:
         """Evaluation metrics of a batch at its three shares, each of shape (batch, 3).
@@ -233,12 +228,16 @@ class _Slice:
         keys = jax.vmap(lambda seed: jax.random.split(jax.random.fold_in(jax.random.key(seed), 1), episodes))(inputs.seed)
         pick = partial(jax.tree.map, lambda x: x[trial])
 
-        def run(policy: Any, cell: CellValues, low: Any, high: Any, key: Any) -> tuple[Any, Any]:
-            params = ViewParams(with_cell(base, cell), low, high, self.reward_scale)
+        pools = jax.vmap(lambda seed: self.env.refresh(
+            jax.random.fold_in(jax.random.key(seed), POOL_STREAMS["evaluate"]), base).pool)(inputs.seed)
+
+        def run(policy: Any, pool: Any, cell: CellValues, low: Any, high: Any, key: Any) -> tuple[Any, Any]:
+            params = ViewParams(with_cell(base._replace(pool=pool), cell), low, high, self.reward_scale)
             return _episode(self.learner(), self.env, policy, key, params, self.max_steps)
 
         cells = jax.tree.map(lambda x: x[trial, share], inputs.evaluate)
-        sums, steps = jax.vmap(run)(pick(policies), cells, inputs.low[trial], inputs.high[trial], keys[trial, episode])
+        sums, steps = jax.vmap(run)(pick(policies), pick(pools), cells, inputs.low[trial], inputs.high[trial],
+                                    keys[trial, episode])
         sums, steps = sums.reshape(size, 3, episodes, -1), steps.reshape(size, 3, episodes)
         n = steps.sum(-1)
         out = {name: sums[..., i].sum(-1) / n for i, name in enumerate(EVAL_METRICS)}

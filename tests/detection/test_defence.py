@@ -7,7 +7,7 @@ from _simulator_cases import behaviour
 from phantom_lib.data.events import weights_of
 from phantom_lib.detection import defence
 from phantom_lib.sim.market import MarketConfig
-from phantom_lib.sim.samplers.numpy import NumpySampler
+from phantom_lib.sim.samplers.numpy import NumpySampler, PerStateSampler
 
 
 def test_perfect_detector_recovers_true_human_demand_in_a_constructed_case():
@@ -43,7 +43,7 @@ def test_sessions_reproduce_the_market_sampler():
     b = behaviour()
     config = MarketConfig(n_products=4, n_sessions=30, max_len=12)
     prices = np.array([20.0, 40.0, 60.0, 80.0])
-    market = NumpySampler(b, config).sample(prices, [0.4], np.random.default_rng(11))
+    market = PerStateSampler(b, config).sample(prices, [0.4], np.random.default_rng(11))
     sessions = defence.sample_sessions(NumpySampler(b, config), prices, 0.4, np.random.default_rng(11))
     q = defence.defended_proxy(defence.session_interest(sessions.events, sessions.products, b.weights, 4), np.ones(30))
     np.testing.assert_allclose(q, market.q[0], rtol=1e-12)

@@ -9,8 +9,6 @@ from _simulator_cases import behaviour
 
 from phantom_lib import cli
 from phantom_lib.perf import bench
-from phantom_lib.sim.market import MarketConfig
-from phantom_lib.sim.samplers import jax as jax_backend
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +17,17 @@ def beh():
 
 
 def test_config_validation_names_the_field():
-    with pytest.raises(ValueError, match="repeats must be >= 1"):
+    with pytest.raises(ValueError, match=r"BenchConfig.repeats = 0: expected an integer >= 1"):
         bench.BenchConfig(repeats=0)
-    with pytest.raises(ValueError, match="batch_sizes must be a non-empty tuple"):
+    with pytest.raises(ValueError, match=r"BenchConfig.batch_sizes = \(\): expected a list of at least 1"):
         bench.BenchConfig(batch_sizes=())
-    with pytest.raises(ValueError, match="steps must give each of"):
+    with pytest.raises(ValueError, match=r"BenchConfig.steps = \{'numpy': 3\}: expected a count >= 1 for each of"):
         bench.BenchConfig(steps={"numpy": 3})
-    with pytest.raises(ValueError, match="min_seconds must be >= 0"):
+    with pytest.raises(ValueError, match=r"BenchConfig.min_seconds = -1.0: expected a finite number >= 0"):
         bench.BenchConfig(min_seconds=-1.0)
+    with pytest.raises(ValueError, match=r"BenchConfig.workers = \(0,\)"):
+        bench.BenchConfig(workers=(0,))
+    assert bench.BenchConfig.quick().steps.keys() == set(bench.ENGINES)
 
 
 def test_a_timed_repeat_takes_its_steps_and_runs_its_minimum_time(beh):
@@ -52,37 +53,64 @@ def test_reference_profile_partitions_the_step_time(beh):
     assert list(profile.table.columns) == ["function", "calls", "seconds", "share_pct"]
 
 
-def test_bare_kernel_counts_the_states_the_env_walk_records(beh):
-    arrays = jax_backend.market_arrays(beh, MarketConfig())
-    classes = jnp.asarray(np.tile([0, 0, 1], (4, 1)), dtype=jnp.int32)
-    key = jax.random.key(3)
-    counted = int(jax.jit(bench.bare_walk, static_argnums=(3, 4, 5))(key, classes, arrays, 40, 2, beh.end))
+def test_engines_run_the_samplers_they_name(beh):
+    from phantom_lib.sim.samplers.numpy import NumpySampler, PerStateSampler
+
+    fields = {"n_products": 3, "n_sessions": 10}
+    assert type(bench._env(bench.PER_STATE, beh, 0, **fields)._core.sampler) is PerStateSampler
+    reused = bench._env(bench.REUSED, beh, 0, path_reuse=4, **fields)
+    assert type(reused._core.sampler) is NumpySampler and reused.config.market.path_reuse == 4
+    assert bench._env("numpy", beh, 0, **fields).config.market.path_reuse == 1
+
+
+def test_batched_rollout_counts_the_states_of_every_step(beh):
+    """The rollout's sampled-state total equals the sum of the per-step totals of the same steps."""
+    from phantom_lib.sim import jax_env
+    from phantom_lib.sim.config import EnvConfig
+
+    env, params = jax_env.make(EnvConfig(n_candidates=2, eps_alpha=0.1).replace(n_products=3, n_sessions=4), beh,
+                               pool_paths=64, pool_blocks=16)
+    keys = jax.random.split(jax.random.key(0), 3)
+    _, states = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+    actions = jnp.asarray([[0, 4, 8], [8, 1, 2]], jnp.int32)
+    _, _, total = jax.jit(bench.batched_rollout, static_argnums=0)(env, keys, states, actions, params)
     expected = 0
-    for round_key in jax.random.split(key, 2):
-        uniforms = jax.random.uniform(round_key, (40,) + classes.shape)
-        paths, _ = jax.jit(jax_backend.walk, static_argnums=3)(classes, uniforms, arrays, beh.end)
-        expected += int((np.asarray(paths) >= 0).sum())
-    assert counted == expected > 0
+    for action in actions:
+        pairs = jax.vmap(jax.random.split)(keys)
+        _, states, _, _, _, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(pairs[:, 1], states, action, params)
+        keys = pairs[:, 0]
+        expected += int(info["sampled_states"].sum())
+    assert int(total) == expected > 0
 
 
-def test_large_rows_and_targets_read_the_result():
+def test_large_rows_targets_and_headline_read_the_result():
     scaling = pd.DataFrame(
         [{**bench.LARGE, "backend": b, "peak_mb": mb} for b, mb in (("reference", np.nan), ("numpy", 2.0), ("jax", 1.0))]
         + [{"n_products": 10, "n_sessions": 100, "n_candidates": 5, "backend": "numpy", "peak_mb": 9.0}]
     )
+    speed = {"reference": 1.0, bench.PER_STATE: 10.0, "numpy": 30.0, bench.REUSED: 60.0, "jax": 40.0}
     result = {
-        "published": [{"setting": "k5", "backend": b, "speedup": s, "steps_per_s": 10 * s}
-                      for b, s in (("reference", 1.0), ("numpy", 30.0), ("jax", 40.0))],
-        "batched": [{"bare_ratio": 3.0, "env_steps_per_s": 2000.0}, {"bare_ratio": 2.5, "env_steps_per_s": 1500.0}],
+        "published": [{"setting": s, "backend": b, "speedup": v, "steps_per_s": 10 * v, "over_per_state": v / 10.0}
+                      for s in ("k1", "k5") for b, v in speed.items()],
+        "batched": [{"config": "profile", "env_steps_per_s": 2000.0}, {"config": "profile", "env_steps_per_s": 1500.0},
+                    {"config": "study", "env_steps_per_s": 300.0}],
         "scaling": scaling.to_dict(orient="records"),
     }
     assert bench.targets(result) == {
+        "numpy_after_over_before_k5": 3.0,
+        "numpy_after_over_before_k1": 3.0,
+        "numpy_reused_over_before_k5": 6.0,
         "numpy_over_reference_k5": 30.0,
         "jax_over_reference_k5": 40.0,
+        "jax_batched_profile_steps_per_s": 2000.0,
+        "jax_batched_study_steps_per_s": 300.0,
         "jax_batched_over_reference_k5": 200.0,
-        "bare_over_batched_at_largest_batch": 2.5,
         "n1000_m100_k5_peak_mb": 2.0,
     }
+    head = bench.headline(result)
+    assert list(head.index) == ["k1", "k5"] and head.loc["k5", "published original"] == 7.2
+    assert head.loc["k1", "published arrays+JAX"] == 220.0 and head.loc["k5", "numpy"] == 300.0
+    assert head.loc["k5", "numpy after / before"] == 3.0 and head.loc["k5", "jax batched (profile, best)"] == 2000.0
 
 
 def test_bench_command_is_registered():

@@ -8,7 +8,7 @@ from _simulator_cases import behaviour
 from gymnasium.utils.env_checker import check_env
 
 from phantom_lib.sim.config import EnvConfig
-from phantom_lib.sim.dynamics import PricingState, robust_step
+from phantom_lib.sim.dynamics import Market, PricingState, robust_step
 from phantom_lib.sim.gym_env import EpisodeLog, PhantomPricingEnv
 from phantom_lib.sim.market import MarketConfig
 
@@ -86,11 +86,15 @@ def test_robust_step_reward_terms_by_hand():
     q = np.array([[60.0, 40.0], [30.0, 70.0]])
     f = np.array([0.2, 0.9])
 
-    def sample(prices):
+    def demand(prices):
         np.testing.assert_allclose(prices, [55.0, 110.0])  # scale 1.1 (action 3 of 5)
+        return np.full((2, 2), 50.0)
+
+    def sample(d, alphas):
+        np.testing.assert_allclose(alphas, [0.2, 0.4])
         return q, f, np.array([7, 9])
 
-    new, reward, terminated, truncated, info = robust_step(np, state, 3, params, sample)
+    new, reward, terminated, truncated, info = robust_step(np, state, 3, params, Market(demand, sample), config.candidate_set())
     # S = 100, B = 10 * 100 = 1000; revenue 55*60 + 110*40 = 7700 and 55*30 + 110*70 = 9350
     # coi: 0.2 * f * 1 * 1000 = (40, 180); rel = (0.1, 0.1): ux = 0.5 * 1000 * (0.1 + 0.05) = 75
     # anchor = clip(1.2 * 50, 10, 150) = 60: supra = ((110/60 - 1)^2 + 0) / 2, penalty 0.5 * 0.5 * 1000 * supra

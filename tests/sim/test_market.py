@@ -8,12 +8,12 @@ import pytest
 from _simulator_cases import behaviour, trajectory_table
 
 from phantom_lib.behaviour.kernels import Kernel
+from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.sim.market import (
     F_UNSCORED,
     Behaviour,
     MarketConfig,
     agents_in_split,
-    demand_condition,
     normalised_proxy,
     session_classes,
     step_agent_probability,

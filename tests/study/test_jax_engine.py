@@ -18,6 +18,8 @@ from phantom_lib import study
 from phantom_lib.behaviour.model import load_behaviour
 from phantom_lib.sim import jax_env
 from phantom_lib.sim.config import EnvConfig
+from phantom_lib.sim.dynamics import candidate_shares
+from phantom_lib.sim.samplers.jax import n_agents_of
 from phantom_lib.study import crosscheck, jax_engine, runner
 from phantom_lib.study.designs import Trial
 
@@ -66,8 +68,9 @@ def test_the_cell_glue_equals_jax_env_make(fields):
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
         a, b = np.asarray(a), np.asarray(b)
         assert a.dtype == b.dtype and np.array_equal(a, b)
-    if fields == {"alpha0": 0.25, "eps_alpha": 0.15}:
-        assert np.asarray(got.n_agents)[0] == 10
+    if fields == {"alpha0": 0.25, "eps_alpha": 0.15}:  # the split inside the program, from float32 shares
+        shares = candidate_shares(jax.numpy, got.step.alpha0, got.step.eps_alpha, k).alphas
+        assert int(n_agents_of(shares, config.market.n_sessions)[0]) == 10
 
 
 def test_slices_share_static_shapes_and_batches_keep_order():

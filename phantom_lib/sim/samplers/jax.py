@@ -1,26 +1,48 @@
-"""The jax market backend: the numpy backend's arrays, jit-compiled.
+"""The jax market backend: pooled paths, sufficient statistics and exact multinomials, jit-compiled.
 
-The event walk is a ``lax.scan`` over positions of an inverse-CDF step
-``(cdf[row] <= u).sum()`` on pre-drawn uniforms (about 30x faster than
-``jax.random.categorical`` here); all K candidates x M sessions advance together as one
-(K, M) batch, both classes in one stacked CDF table. Each position draws one uniform for the
-whole expanded state (event, product): in the factorised form the expanded row's CDF runs
-through the events in order and, within event e', through the products with weight c, so the
-event is the first e' with CDF(e') > u and the product is found from the residual
-(u - CDF(e' - 1)) / T[e, e'], itself uniform on [0, 1) and independent of the event. This is
-inverse-CDF sampling of the expanded chain with one 24-bit uniform per state, at the random
-number cost of the bare event chain.
+A market draw (Model reference, sections 5 and 11) needs, per candidate k and class Y, the sum
+over its n_Y(k) sessions of each path's f, "can be scored" flag, number of states and number of
+states per weight category g, and then the product counts of those states, which are
+Multinomial(n_{k,Y,g}, c_Y). This module does both from a :class:`Pool` walked ahead:
 
-The agent probability is this module's own jax implementation of the formulas of
-:mod:`phantom_lib.behaviour.distinguish` (pair counts by scatter-add, KL over shared source events,
-sigmoid of the gap); a test holds it equal to the numpy one. Everything is shape-static, so
-:func:`market_draw` jit-compiles and vmaps over environments.
+* **paths**: P event paths per class, walked by inverse CDF in ``lax.scan`` (all sessions of
+  both classes in one batch), scored once (pair counts by scatter-add, KL over shared source
+  events, f = sigmoid(gap / T): this module's jax twin of :mod:`phantom_lib.behaviour.kl`, a
+  test holds them equal) and stored as prefix sums over the pool. A draw takes, per class, a
+  run of W_Y = sum_k n_Y(k) consecutive paths starting at an offset uniform on [0, P - W_Y],
+  candidate k's sessions being a sub-run: every total is a difference of two prefix rows, so a
+  draw costs O(K), whatever M and the session lengths. f is stored in fixed point (2^-f_bits,
+  below float32's resolution of f) with wrap-around uint32 prefix sums, exact for any window.
+* **products**: Multinomial(n, c) is the count of n i.i.d. uniforms in each interval
+  [C_{i-1}, C_i) of the cumulative demand condition, and the first n + 1 partial sums
+  S_1 < ... < S_{n+1} of i.i.d. Exp(1) variables give n sorted i.i.d. uniforms S_j / S_{n+1}
+  (uniform spacings). The pool holds B blocks of n_max + 1 partial sums (n_max = M * L_max, the
+  most states one class and category can have in one candidate); the 2 K G multinomials of a
+  draw use consecutive blocks from a uniform offset, and each count #{j <= n : S_j < C_i
+  S_{n+1}} is a binary search in the block (ceil(log2(n_max + 1)) steps, no loop of random
+  length, so vmap pays no straggler).
+
+**Exactness.** Pool entries (paths, spacing blocks) are i.i.d. draws, walked without looking
+at prices or shares; a draw selects distinct entries (consecutive runs) at offsets independent
+of their values. So the sessions of one draw are i.i.d. paths of each class's chain and its
+multinomials are independent and exact: every draw has exactly the distribution of the
+per-state walk (up to float32 rounding: the demand condition's CDF and the spacings carry
+relative errors of about 1e-7). Tests compare it with the reference backend.
+
+**Dependence.** Draws share the pool. Two sessions of different draws are the same path with
+probability about 1/P, two multinomials of different draws use the same block with probability
+about 1/B (then their uniforms coincide); within a draw entries are distinct. Totals over
+windows of W sessions from two draws correlate by E[overlap] / W, about W / P. Averages over
+many draws from one pool rest on its P paths: they converge to the pool's mean, which differs
+from the model's by O(1 / sqrt(P)); walk a fresh pool (:func:`walk_pool`, the functional env's
+``refresh``) per rollout to keep that error from repeating. Tests check the overlap
+correlation and that a larger pool shrinks it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -38,29 +60,29 @@ from phantom_lib.sim.market import (
     Sampler,
     absorbing_chains,
     agents_in_split,
-    normalised_proxy,
+    market_proxy,
     search_cdf,
     true_demand,
+    weight_categories,
 )
 
 KEY_IMPL = "rbg"
 """PRNG of the keys this package creates: XLA's RngBitGenerator compiles in a fraction of
 threefry's time on CPU and draws faster; a caller may pass keys of any implementation."""
 
-
-SMALL_CATALOGUE = 32
-"""Up to this many products the product search compares against every CDF entry; above it, binary search."""
+SPLIT_GUARD_F32 = 2.0**-20
+"""Relative guard of :func:`n_agents_of` against float32 rounding of M * alpha."""
 
 
 class MarketArrays(NamedTuple):
-    """Everything a market draw needs, as a pytree of jax arrays (S states, class order H, A).
+    """Everything a market draw needs besides the pool, as a pytree of jax arrays (S states,
+    class order H, A; G weight categories).
 
     Attributes:
         cdf: stacked transition CDFs, shape (2S, S), row ``class * S + state``; stop states
             move to ``session_end``; last column +inf (``market.search_cdf``).
         cdf0: initial CDFs, shape (2, S).
-        prob, prob0: the probabilities behind ``cdf`` and ``cdf0``, shapes (2S, S) and (2, S).
-        weights: omega per state, shape (S,).
+        category: weight category of each state, int32 (S,). omega: weight of each category, (G,).
         log_centroid: log(q + EPS) of each class centroid kernel, shape (2, S, S).
         observed: centroid source events with at least one pair, shape (2, S) (bool).
         mu, sd: valuation mean and sd per class, shape (2,). noise_std, temperature: scalars.
@@ -68,15 +90,56 @@ class MarketArrays(NamedTuple):
 
     cdf: Any
     cdf0: Any
-    prob: Any
-    prob0: Any
-    weights: Any
+    category: Any
+    omega: Any
     log_centroid: Any
     observed: Any
     mu: Any
     sd: Any
     noise_std: Any
     temperature: Any
+
+
+class Pool(NamedTuple):
+    """Paths and uniform spacings walked ahead (see the module docstring).
+
+    Attributes:
+        f_prefix: prefix sums mod 2^32 of each path's f in fixed point (f * 2^f_bits, 0 where it
+            cannot be scored), uint32 (2, P + 1); row i sums the paths before i.
+        count_prefix: prefix sums of each path's (can be scored, states, states per category),
+            int32 (2, P + 1, 2 + G).
+        spacings: partial sums S_1 .. S_{n_max + 1} of i.i.d. Exp(1), float32 (B, n_max + 1).
+    """
+
+    f_prefix: Any
+    count_prefix: Any
+    spacings: Any
+
+
+class PoolShape(NamedTuple):
+    """The static sizes of a :class:`Pool` (hashable: part of a compiled program's shape).
+
+    Attributes:
+        paths: P, paths per class. blocks: B, spacing blocks. n_max: the largest multinomial
+        size, M * L_max. f_bits: fixed-point bits of f (window sums of f * 2^f_bits fit in 32 bits).
+    """
+
+    paths: int
+    blocks: int
+    n_max: int
+    f_bits: int
+
+    @classmethod
+    def of(cls, config: MarketConfig, n_candidates: int, paths: int, blocks: int) -> PoolShape:
+        """Sizes for M sessions and K candidates: P >= K * M paths, B >= 2 K G blocks enforced by the caller."""
+        window = n_candidates * config.n_sessions
+        f_bits = min(24, int(math.floor(math.log2((2**32 - 1) / window))))
+        return cls(int(paths), int(blocks), config.n_sessions * config.max_len, f_bits)
+
+    @property
+    def search_steps(self) -> int:
+        """Binary-search steps that find any count in [0, n_max]."""
+        return max(1, math.ceil(math.log2(self.n_max + 1)))
 
 
 def market_arrays(behaviour: Behaviour, config: MarketConfig) -> MarketArrays:
@@ -86,6 +149,7 @@ def market_arrays(behaviour: Behaviour, config: MarketConfig) -> MarketArrays:
     centroids = behaviour.centroids
     totals = centroids.sum(axis=2, keepdims=True)
     probs = np.divide(centroids, totals, out=np.zeros_like(centroids), where=totals > 0)
+    omega, category = weight_categories(behaviour.weights, behaviour.end)
 
     def f32(array: Any) -> Any:
         return jnp.asarray(array, dtype=jnp.float32)
@@ -93,9 +157,8 @@ def market_arrays(behaviour: Behaviour, config: MarketConfig) -> MarketArrays:
     return MarketArrays(
         cdf=f32(search_cdf(np, matrices).reshape(2 * s, s)),
         cdf0=f32(search_cdf(np, pi0)),
-        prob=f32(matrices.reshape(2 * s, s)),
-        prob0=f32(pi0),
-        weights=f32(behaviour.weights),
+        category=jnp.asarray(category, dtype=jnp.int32),
+        omega=f32(omega),
         log_centroid=f32(np.log(probs + EPS)),
         observed=jnp.asarray(totals[..., 0] > 0),
         mu=f32(config.mu),
@@ -105,44 +168,28 @@ def market_arrays(behaviour: Behaviour, config: MarketConfig) -> MarketArrays:
     )
 
 
-def _inverse_cdf(cdf: Any, prob: Any, u: Any) -> tuple[Any, Any]:
-    """Index drawn by u from rows ``cdf`` (..., S) and the residual uniform left over.
-
-    Returns ``(index, residual)``: index = #{cdf <= u}; residual = (u - CDF(index - 1)) /
-    P(index), uniform on [0, 1) and independent of the index.
-    """
-    index = (cdf <= u[..., None]).sum(-1)
-    lower = jnp.where(index > 0, jnp.take_along_axis(cdf, jnp.maximum(index - 1, 0)[..., None], -1)[..., 0], 0.0)
-    p = jnp.take_along_axis(prob, index[..., None], -1)[..., 0]
-    residual = jnp.where(p > 0, (u - lower) / jnp.where(p > 0, p, 1.0), 0.0)
-    return index, jnp.clip(residual, 0.0, 1.0 - jnp.finfo(residual.dtype).epsneg)
-
-
-def walk(classes: Any, uniforms: Any, arrays: MarketArrays, end: int) -> tuple[Any, Any]:
+def walk(classes: Any, uniforms: Any, arrays: MarketArrays, end: int) -> Any:
     """Event paths of a batch of sessions by inverse CDF in ``lax.scan``.
 
     Args:
-        classes: class of each session, int shape B (any batch shape, e.g. (K, M)).
+        classes: class of each session, int shape B (any batch shape).
         uniforms: U[0, 1) draws, shape (L,) + B, one per position.
-        arrays: the stacked CDFs and probabilities (:class:`MarketArrays`).
-        end: index of ``session_end``.
+        arrays: the stacked CDFs (:class:`MarketArrays`). end: index of ``session_end``.
 
     Returns:
-        ``(paths, residuals)``, shape (L,) + B (time-major): the recorded states (``-1`` once a
-        session has ended) and the residual uniform of each position (draws the product).
+        paths, shape (L,) + B (time-major): the recorded states, ``-1`` once a session has ended.
     """
     s = arrays.cdf.shape[1]
     offset = classes * s
-    first = _inverse_cdf(arrays.cdf0[classes], arrays.prob0[classes], uniforms[0])
+    first = (arrays.cdf0[classes] <= uniforms[0][..., None]).sum(-1)
 
     def advance(state: Any, u: Any) -> tuple[Any, Any]:
-        row = offset + state
-        nxt, residual = _inverse_cdf(arrays.cdf[row], arrays.prob[row], u)
-        return nxt, (nxt, residual)
+        nxt = (arrays.cdf[offset + state] <= u[..., None]).sum(-1)
+        return nxt, nxt
 
-    _, (rest, residuals) = jax.lax.scan(advance, first[0], uniforms[1:])
-    paths = jnp.concatenate([first[0][None], rest], axis=0)
-    return jnp.where(paths == end, -1, paths), jnp.concatenate([first[1][None], residuals], axis=0)
+    _, rest = jax.lax.scan(advance, first, uniforms[1:])
+    paths = jnp.concatenate([first[None], rest], axis=0)
+    return jnp.where(paths == end, -1, paths)
 
 
 def pair_counts(paths: Any, n_states: int) -> Any:
@@ -157,98 +204,161 @@ def pair_counts(paths: Any, n_states: int) -> Any:
     return counts.reshape(batch + (n_states, n_states))
 
 
-def agent_probability(paths: Any, arrays: MarketArrays) -> Any:
-    """Per-candidate step agent probability (the jax twin of ``market.step_agent_probability``).
+def path_agent_probability(paths: Any, arrays: MarketArrays) -> tuple[Any, Any]:
+    """f(s) of each path (the jax twin of ``kl.agent_probability(kl.path_gaps(...))``).
 
     Args:
-        paths: event paths, shape (L, K, M), ``-1`` after a session ends.
+        paths: event paths, shape (L,) + B, ``-1`` after a session ends.
 
     Returns:
-        f, shape (K,): mean sigmoid(gap / T) over scorable sessions, :data:`F_UNSCORED` if none.
+        ``(f, scored)``, shape B: f = sigmoid(gap / T) (0 where the path cannot be scored) and
+        whether it can (at least one source event shared with each centroid).
     """
-    counts = pair_counts(paths, arrays.cdf.shape[1])[..., None, :, :]  # (K, M, 1, S, S) against (2, S, S)
+    counts = pair_counts(paths, arrays.cdf.shape[1])[..., None, :, :]  # B + (1, S, S) against (2, S, S)
     total = counts.sum(-1)
     p = counts / jnp.where(total > 0, total, 1.0)[..., None]
-    kl = jnp.where(p > 0, (p + EPS) * (jnp.log(p + EPS) - arrays.log_centroid), 0.0).sum(-1)  # (K, M, 2, S)
+    kl = jnp.where(p > 0, (p + EPS) * (jnp.log(p + EPS) - arrays.log_centroid), 0.0).sum(-1)  # B + (2, S)
     shared = (total > 0) & arrays.observed
     n_shared = shared.sum(-1)
-    delta = jnp.where(shared, kl, 0.0).sum(-1) / jnp.maximum(n_shared, 1)  # (K, M, 2): Delta_H, Delta_A
+    delta = jnp.where(shared, kl, 0.0).sum(-1) / jnp.maximum(n_shared, 1)  # B + (2,): Delta_H, Delta_A
     scored = (n_shared > 0).all(-1)
     f = 0.5 * (1.0 + jnp.tanh(0.5 * (delta[..., 0] - delta[..., 1]) / arrays.temperature))
-    n_scored = scored.sum(-1)
-    mean = jnp.where(scored, f, 0.0).sum(-1) / jnp.maximum(n_scored, 1)
-    return jnp.where(n_scored > 0, mean, F_UNSCORED)
+    return jnp.where(scored, f, 0.0), scored
 
 
-def sessions(key: Any, classes: Any, condition: Any, arrays: MarketArrays, max_len: int, end: int) -> tuple[Any, Any]:
-    """Sessions of the factorised expanded chain, one uniform per recorded state.
+def _prefix(values: Any) -> Any:
+    """Prefix sums along axis 1 with a leading zero row: shape (2, P + 1, ...) for (2, P, ...)."""
+    zero = jnp.zeros((values.shape[0], 1) + values.shape[2:], dtype=values.dtype)
+    return jnp.concatenate([zero, jnp.cumsum(values, axis=1, dtype=values.dtype)], axis=1)
+
+
+def walk_pool(key: Any, arrays: MarketArrays, shape: PoolShape, max_len: int, end: int) -> Pool:
+    """A fresh :class:`Pool`: P paths per class (walked, scored, summed) and B spacing blocks."""
+    key_paths, key_spacings = jax.random.split(key)
+    classes = jnp.repeat(jnp.arange(2, dtype=jnp.int32), shape.paths).reshape(2, shape.paths)
+    paths = walk(classes, jax.random.uniform(key_paths, (max_len, 2, shape.paths)), arrays, end)  # (L, 2, P)
+    recorded = paths >= 0
+    f, scored = path_agent_probability(paths, arrays)
+    n_categories = arrays.omega.shape[0]
+    per_category = (jax.nn.one_hot(arrays.category[jnp.maximum(paths, 0)], n_categories, dtype=jnp.int32)
+                    * recorded[..., None]).sum(0)  # (2, P, G)
+    counts = jnp.concatenate([scored[..., None].astype(jnp.int32), recorded.sum(0)[..., None].astype(jnp.int32),
+                              per_category], axis=-1)
+    fixed = jnp.round(f * 2.0**shape.f_bits).astype(jnp.uint32)
+    spacings = jnp.cumsum(jax.random.exponential(key_spacings, (shape.blocks, shape.n_max + 1)), axis=1)
+    return Pool(_prefix(fixed), _prefix(counts), spacings)
+
+
+def n_agents_of(alphas: Any, n_sessions: int) -> Any:
+    """n_A = floor(M * alpha) per share in float32 (traced shares allowed), int32 like ``alphas``.
+
+    The guard M * 2^-20 absorbs float32 rounding of M * alpha (at most about M * 2^-23), so the
+    split equals :func:`phantom_lib.sim.market.agents_in_split` on the same shares.
+    """
+    return jnp.floor(n_sessions * alphas + n_sessions * SPLIT_GUARD_F32).astype(jnp.int32)
+
+
+def draw_demand(key: Any, prices: Any, arrays: MarketArrays) -> Any:
+    """True demand per class at prices p (N,), shape (2, N), rows summing to 100 (or zero)."""
+    z = jax.random.normal(key, (2, 2, prices.shape[0]))
+    return true_demand(jnp, z, prices, arrays.mu, arrays.sd, arrays.noise_std)
+
+
+def spacing_multinomials(key: Any, n: Any, condition: Any, spacings: Any, steps: int) -> Any:
+    """Independent Multinomial(n[y, k, g], condition[y]) draws from consecutive spacing blocks.
 
     Args:
-        key: PRNG key. classes: class of each session, int shape B. condition: c per class, (2, N).
+        key: PRNG key (the offset of the first block). n: sizes, int (2, K, G), each <= n_max.
+        condition: c per class, shape (2, N), rows summing to 1. spacings: ``Pool.spacings``.
+        steps: binary-search steps (``PoolShape.search_steps``).
 
     Returns:
-        ``(paths, products)``, both (L,) + B time-major; ``paths`` is -1 after a session ends.
+        counts, int32 (2, K, G, N): count i = #{j <= n : S_j / S_{n+1} in [C_{i-1}, C_i)}.
+
+    The searches run on flat 1-D index arrays in a ``fori_loop`` (fixed trip count): under vmap
+    XLA on CPU gathers these several times faster than multi-dimensional or unrolled ones.
     """
-    uniforms = jax.random.uniform(key, (max_len,) + classes.shape)
-    paths, residuals = walk(classes, uniforms, arrays, end)
-    product_cdf = search_cdf(jnp, condition)
-    method = "compare_all" if condition.shape[1] <= SMALL_CATALOGUE else "scan_unrolled"
-    products = jnp.where(
-        classes == 1,
-        jnp.searchsorted(product_cdf[1], residuals, side="right", method=method),
-        jnp.searchsorted(product_cdf[0], residuals, side="right", method=method),
-    )
-    return paths, products
+    n_blocks, width = spacings.shape
+    flat = spacings.reshape(-1)
+    block = (jax.random.randint(key, (), 0, n_blocks) + jnp.arange(n.size).reshape(n.shape)) % n_blocks
+    base = block * width
+    total = flat[base + n]  # S_{n+1}
+    thresholds = condition.shape[1] - 1
+    target = (jnp.cumsum(condition, axis=-1)[:, None, None, :-1] * total[..., None]).reshape(-1)
+    base = jnp.broadcast_to(base[..., None], n.shape + (thresholds,)).reshape(-1)
+    size = jnp.broadcast_to(n[..., None], n.shape + (thresholds,)).reshape(-1).astype(jnp.int32)
+
+    def halve(_: Any, bounds: tuple[Any, Any]) -> tuple[Any, Any]:  # count of S_j < target among j < n
+        lo, hi = bounds
+        mid = (lo + hi) // 2
+        below = (flat[base + mid] < target) & (mid < hi)
+        return jnp.where(below, mid + 1, lo), jnp.where(below, hi, mid)
+
+    below, _ = jax.lax.fori_loop(0, steps, halve, (jnp.zeros_like(size), size))
+    below = below.reshape(n.shape + (thresholds,))
+    edges = jnp.concatenate([jnp.zeros(n.shape + (1,), jnp.int32), below, n[..., None].astype(jnp.int32)], axis=-1)
+    return jnp.diff(edges, axis=-1)
 
 
 def market_draw(
-    key: Any, prices: Any, n_agents: Any, arrays: MarketArrays, n_sessions: int, max_len: int, end: int
-) -> tuple[Any, Any, Any, Any]:
-    """One market draw for K candidates (jit- and vmap-friendly; shapes static in M, L).
+    key: Any, demand: Any, alphas: Any, arrays: MarketArrays, pool: Pool, shape: PoolShape, n_sessions: int, proxy: str
+) -> tuple[Any, Any, Any]:
+    """M sessions for each of K candidate shares at true demand ``demand`` (2, N), from ``pool``.
 
     Args:
-        key: PRNG key. prices: shape (N,). n_agents: n_A per candidate, int shape (K,).
+        key: PRNG key (window offsets and the first spacing block). alphas: shares, shape (K,).
+        shape: the pool's static sizes. proxy: one of ``PROXIES``.
 
     Returns:
-        ``(q (K, N), f (K,), demand (2, N), sampled states (K,))``.
+        ``(q (K, N), f (K,), sampled states (K,))``.
     """
-    n = prices.shape[0]
-    k = n_agents.shape[0]
-    key_demand, key_sessions = jax.random.split(key)
-    z = jax.random.normal(key_demand, (2, 2, n))
-    demand = true_demand(jnp, z, prices, arrays.mu, arrays.sd, arrays.noise_std)
-    classes = (jnp.arange(n_sessions)[None, :] < n_agents[:, None]).astype(jnp.int32)
-    paths, products = sessions(key_sessions, classes, demand_condition(demand, jnp), arrays, max_len, end)
-    recorded = paths >= 0
-    weight = jnp.where(recorded, arrays.weights[jnp.maximum(paths, 0)], 0.0)
-    candidate = jnp.broadcast_to(jnp.arange(k)[None, :, None], paths.shape)
-    q_hat = jnp.zeros((k, n)).at[candidate, products].add(weight)
-    return (
-        normalised_proxy(jnp, q_hat),
-        agent_probability(paths, arrays),
-        demand,
-        recorded.sum(axis=(0, 2)),
-    )
+    n_agents = n_agents_of(alphas, n_sessions)
+    counts = jnp.stack([n_sessions - n_agents, n_agents])  # (2, K)
+    bounds = jnp.concatenate([jnp.zeros((2, 1), jnp.int32), jnp.cumsum(counts, axis=1)], axis=1)  # (2, K + 1)
+    key_windows, key_blocks = jax.random.split(key)
+    offsets = jax.random.randint(key_windows, (2,), 0, shape.paths - bounds[:, -1] + 1)
+    rows = offsets[:, None] + bounds
+    f_rows = jnp.take_along_axis(pool.f_prefix, rows, axis=1)
+    count_rows = pool.count_prefix[jnp.arange(2)[:, None], rows]  # (2, K + 1, 2 + G)
+    f_sum = (f_rows[:, 1:] - f_rows[:, :-1]).astype(jnp.float32).sum(0) * 2.0**-shape.f_bits  # uint32 wraps back
+    runs = count_rows[:, 1:] - count_rows[:, :-1]  # (2, K, 2 + G)
+    n_scored, n_states = runs[..., 0].sum(0), runs[..., 1].sum(0)
+    products = spacing_multinomials(key_blocks, runs[..., 2:], demand_condition(demand, jnp), pool.spacings, shape.search_steps)
+    q_hat = jnp.einsum("ykgn,g->kn", products.astype(jnp.float32), arrays.omega)
+    f = jnp.where(n_scored > 0, f_sum / jnp.maximum(n_scored, 1), F_UNSCORED)
+    return market_proxy(jnp, q_hat, proxy, n_sessions), f, n_states
 
 
 class JaxSampler(Sampler):
-    """Market backend in jax (a jit-compiled :func:`market_draw` per number of candidates)."""
+    """Market backend in jax: each draw walks a fresh pool of exactly the paths and spacing
+    blocks it needs (so draws are independent), then :func:`market_draw` (jit-compiled per K)."""
 
     name = "jax"
 
     def __init__(self, behaviour: Behaviour, config: MarketConfig) -> None:
         super().__init__(behaviour, config)
         self.arrays = market_arrays(behaviour, config)
-        self._draw = jax.jit(
-            partial(market_draw, n_sessions=config.n_sessions, max_len=config.max_len, end=behaviour.end)
-        )
+        self._draws: dict[int, Any] = {}
 
-    def sample(self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
-        prices = self._check_prices(prices)
-        n_agents = agents_in_split(self.config.n_sessions, alphas).astype(np.int32)
+    def _draw(self, k: int) -> Any:
+        if k not in self._draws:
+            cfg = self.config
+            shape = PoolShape.of(cfg, k, k * cfg.n_sessions, 2 * k * int(self.arrays.omega.shape[0]))
+
+            def fresh(key: Any, demand: Any, alphas: Any, arrays: MarketArrays) -> tuple[Any, Any, Any]:
+                key_pool, key_draw = jax.random.split(key)
+                pool = walk_pool(key_pool, arrays, shape, cfg.max_len, self.behaviour.end)
+                return market_draw(key_draw, demand, alphas, arrays, pool, shape, cfg.n_sessions, cfg.proxy)
+
+            self._draws[k] = jax.jit(fresh)
+        return self._draws[k]
+
+    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+        alphas = np.asarray(alphas, dtype=float)
+        agents_in_split(self.config.n_sessions, alphas)  # validates the shares
         key = jax.random.key(int(rng.integers(0, 2**32 - 1)), impl=KEY_IMPL)
-        q, f, demand, n_states = jax.device_get(
-            self._draw(key, jnp.asarray(prices, dtype=jnp.float32), jnp.asarray(n_agents), self.arrays)
+        q, f, n_states = jax.device_get(
+            self._draw(alphas.size)(key, jnp.asarray(demand, jnp.float32), jnp.asarray(alphas, jnp.float32), self.arrays)
         )
         return MarketSample(q=np.asarray(q, float), f=np.asarray(f, float), demand=np.asarray(demand, float), n_states=np.asarray(n_states))
 

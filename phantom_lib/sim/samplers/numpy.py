@@ -1,35 +1,48 @@
-"""The numpy market backend: dense arrays and the factorised expansion.
+"""The numpy market backend: dense arrays, the factorised expansion, sufficient statistics.
 
 Why it is fast (each point removes a cost the reference pays):
 
 * factorised sampling: the expanded kernel kron(T, outer(c, c)) row-normalises to
   T[e, e'] * c[p'], so an event path over E states plus one product draw from c per state has
   the expanded chain's distribution; nothing of size (E*N)^2 is ever built;
-* caches that survive the K candidates: the event CDFs are built once per sampler, the
-  product CDFs once per market step;
 * inverse CDF with pre-drawn uniforms, one ``(cdf[row] <= u).sum()`` per state instead of a
-  label lookup and a weighted choice;
+  label lookup and a weighted choice; the event CDFs are built once per sampler;
 * event paths are walked ahead, in blocks of :data:`POOL_BLOCK` sessions per class: a path's
   events depend only on its class's kernel (prices and alpha change the products and the class
   split, not the event chain), so blocks are walked with a handful of numpy calls, each path is
   scored once (its KL gap and f, by :func:`phantom_lib.behaviour.kl.path_gaps`, whose cost follows the
-  moves a path makes rather than S^2), and a market step takes its K*M sessions from the pools;
-  the stop state (``checkout_start``) is re-wired to move to the absorbing ``session_end``, so
-  the walk advances only the sessions still walking (the live set shrinks every position) and
-  stops when none is left;
-* a step is then a few whole-array calls: products for all its events by one inverse-CDF
-  search per class, the proxy of all K candidates by one ``bincount``, f per candidate by
-  another. The pool is emptied whenever a different generator asks, so a reseeded environment
-  reproduces its episodes exactly.
+  moves a path makes rather than S^2) and summarised once: f, whether it can be scored, its
+  number of states and its number of states in each weight category. The stop state
+  (``checkout_start``) is re-wired to move to the absorbing ``session_end``, so the walk
+  advances only the sessions still walking and stops when none is left. Each pooled path is
+  used once, in order (no reuse: a step's sessions are i.i.d. paths of the class's chain), and
+  the pool is emptied whenever a different generator asks, so a reseeded environment
+  reproduces its episodes exactly;
+* sufficient statistics (Model reference, section 11): a step's proxy, f and reward depend on
+  its sessions only through the per-category counts of product-bearing states and f of each
+  path, and the products of the states, which are i.i.d. from the class's demand condition c_Y
+  whatever the events (the factorised form above). So candidate k's sessions of class Y are a
+  contiguous run of the pool, their totals two rows of the pool's prefix sums, and the product
+  counts of its n_{k,Y,g} states of category g are one Multinomial(n_{k,Y,g}, c_Y) draw: all
+  2 x K x G multinomials of a step are one ``Generator.multinomial`` call, and
+  q_hat = sum_Y sum_g omega_g * counts. This is exactly the distribution of one product draw
+  per state (tests compare it with the reference backend's walk, with power checks), at a cost
+  that no longer grows with M or the session length.
+
+Consumers that need every session (the defence experiment) use :meth:`NumpySampler.sessions`
+(one product per state); :class:`PerStateSampler` is this backend with one product per state in
+:meth:`~Sampler.sample_at` as well (what it did before the sufficient statistics: the bench's
+"before" and a second exact sampler for the tests).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.behaviour.kl import agent_probability, path_gaps
 from phantom_lib.sim.market import (
     F_UNSCORED,
@@ -41,8 +54,9 @@ from phantom_lib.sim.market import (
     Sampler,
     absorbing_chains,
     agents_in_split,
-    normalised_proxy,
+    market_proxy,
     search_cdf,
+    weight_categories,
 )
 
 
@@ -80,43 +94,114 @@ def walk(classes: IntArray, uniforms: FloatArray, cdf: FloatArray, cdf0: FloatAr
 
 POOL_BLOCK = 4096
 """Sessions walked per class at a time. Event paths do not depend on prices or alpha (only the
-products and the class split do), so each class's paths are walked in blocks, scored once, and
-consumed M at a time: numpy's per-call cost is paid once per block instead of once per step."""
+products and the class split do), so each class's paths are walked in blocks and scored once:
+numpy's per-call cost is paid once per block instead of once per step."""
+
+POOL_BLOCKS = 4
+"""Blocks a class's reused pool holds at most (P = POOL_BLOCKS * POOL_BLOCK paths), with
+``MarketConfig.path_reuse`` > 1."""
+
+AHEAD = 64
+"""Market draws whose path part (window offsets, per-candidate totals) is prepared in one go per
+vector of candidate shares (fewer when one draw alone needs more than :data:`POOL_BLOCK`
+sessions of a class): it does not depend on prices, so only the products are left per draw."""
+
+STAT_F, STAT_SCORED, STAT_STATES, STAT_CATEGORIES = 0, 1, 2, 3
+"""Columns of a pooled path's statistics: f (0 where it cannot be scored), 1.0 where it can,
+its number of recorded states, then its number of states in each weight category."""
 
 
 @dataclass
 class _PathPool:
-    """Walked, not yet used event paths of one class, session-major and flattened.
+    """Walked event paths of one class, oldest first.
 
-    Per session: ``lengths`` (recorded states), ``f`` (its agent probability, 0 where it cannot be
-    scored) and ``scored`` (1.0 where it can, else 0.0), so a step averages f with two bincounts.
+    Two ways to draw from it: :meth:`take` uses each path once, in order (``start`` marks the
+    first unused one); :meth:`window` draws a run of consecutive paths at a random offset, so
+    paths are reused (``drawn`` counts the sessions drawn since the last block was added).
+
+    Attributes:
+        events: recorded states of the sessions, flat and session-major.
+        offsets: session i's states are ``events[offsets[i]:offsets[i + 1]]``, shape (n + 1,).
+        stats: per-session statistics (columns :data:`STAT_F` ...), shape (n, 3 + G).
+        prefix: prefix sums of ``stats`` (row i = sum over sessions < i), shape (n + 1, 3 + G).
     """
 
-    events: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    lengths: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    f: FloatArray = field(default_factory=lambda: np.empty(0))
-    scored: FloatArray = field(default_factory=lambda: np.empty(0))
+    events: IntArray
+    offsets: IntArray
+    stats: FloatArray
+    prefix: FloatArray
+    start: int = 0
+    drawn: int = 0
 
-    def add(self, paths: IntArray, f: FloatArray) -> None:
-        """Append walked paths (n, L) (-1 after the end) and their f (n,) (NaN: not scorable)."""
+    @classmethod
+    def empty(cls, n_categories: int) -> _PathPool:
+        """A pool with no sessions, for paths with ``n_categories`` weight categories."""
+        width = STAT_CATEGORIES + n_categories
+        return cls(np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64), np.empty((0, width)), np.zeros((1, width)))
+
+    @property
+    def size(self) -> int:
+        """Sessions held (used or not)."""
+        return self.offsets.size - 1
+
+    @property
+    def remaining(self) -> int:
+        """Sessions :meth:`take` has not used yet."""
+        return self.size - self.start
+
+    def add(self, paths: IntArray, f: FloatArray, category: IntArray, capacity: int | None = None) -> None:
+        """Append walked paths (n, L) (-1 after the end) and their f (n,) (NaN: not scorable).
+
+        Paths already taken are dropped; with a ``capacity`` the oldest paths beyond it as well.
+        """
         recorded = paths >= 0
+        events = paths[recorded]
+        lengths = recorded.sum(axis=1)
+        n, n_categories = paths.shape[0], self.stats.shape[1] - STAT_CATEGORIES
+        owner = np.repeat(np.arange(n) * n_categories, lengths)
+        per_category = np.bincount(owner + category[events], minlength=n * n_categories).reshape(n, n_categories)
         scored = np.isfinite(f)
-        self.events = np.concatenate([self.events, paths[recorded]])
-        self.lengths = np.concatenate([self.lengths, recorded.sum(axis=1)])
-        self.f = np.concatenate([self.f, np.where(scored, f, 0.0)])
-        self.scored = np.concatenate([self.scored, scored.astype(float)])
+        stats = np.column_stack([np.where(scored, f, 0.0), scored, lengths, per_category])
+        keep = self.start if capacity is None else max(self.start, self.size + paths.shape[0] - capacity)
+        self.events = np.concatenate([self.events[self.offsets[keep]:], events])
+        self.stats = np.concatenate([self.stats[keep:], stats])
+        self.offsets = np.concatenate([[0], np.cumsum(self.stats[:, STAT_STATES], dtype=np.int64)])
+        self.prefix = np.concatenate([np.zeros((1, self.stats.shape[1])), np.cumsum(self.stats, axis=0)])
+        self.start = self.drawn = 0
 
-    def take(self, n: int) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-        """Remove and return the first ``n`` sessions: ``(events, lengths, f, scored)``."""
-        used = int(self.lengths[:n].sum())
-        out = self.events[:used], self.lengths[:n], self.f[:n], self.scored[:n]
-        self.events, self.lengths = self.events[used:], self.lengths[n:]
-        self.f, self.scored = self.f[n:], self.scored[n:]
-        return out
+    def take(self, n: int) -> int:
+        """Mark the next ``n`` unused sessions used; returns the index of the first."""
+        first = self.start
+        self.start += n
+        return first
+
+    def windows(self, n: int, count: int, rng: np.random.Generator) -> IntArray:
+        """The first sessions of ``count`` runs of ``n`` consecutive sessions, shape (count,),
+        each at an independent offset uniform on [0, size - n]."""
+        self.drawn += n * count
+        return rng.integers(0, self.size - n + 1, count)
+
+
+@dataclass
+class _Ahead:
+    """The path part of A <= :data:`AHEAD` market draws at one vector of K candidate shares.
+
+    Attributes:
+        n_states: product-bearing states per candidate, class and weight category, shape
+            (A, K, 2G) (human categories first): the multinomial sizes n_{k,Y,g}.
+        f: the step agent probability per candidate, shape (A, K).
+        states: states sampled per candidate, shape (A, K).
+        next: the next draw to use.
+    """
+
+    n_states: IntArray
+    f: FloatArray
+    states: IntArray
+    next: int = 0
 
 
 class NumpySampler(Sampler):
-    """Market backend on dense numpy arrays (see the module docstring for the optimisations)."""
+    """Market backend on dense numpy arrays with sufficient statistics (see the module docstring)."""
 
     name = "numpy"
 
@@ -125,35 +210,61 @@ class NumpySampler(Sampler):
         matrices, pi0 = absorbing_chains(behaviour)
         self._cdf, self._cdf0 = search_cdf(np, matrices), search_cdf(np, pi0)
         self._weights = behaviour.weights
-        self._pools = (_PathPool(), _PathPool())
+        self._omega, self._category = weight_categories(behaviour.weights, behaviour.end)
+        self._omega2 = np.concatenate([self._omega, self._omega])  # one weight per (class, category)
+        self._ahead: dict[tuple[float, ...], _Ahead] = {}
         self._pool_rng: np.random.Generator | None = None
+        self._fresh, self._reused = self._empty_pools(), self._empty_pools()
 
-    def _take(self, cls: int, n: int, rng: np.random.Generator) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-        """``n`` fresh sessions of class ``cls``: flat events, lengths (n,), f (n,) and scored (n,)
-        (see :class:`_PathPool`). The pool is refilled from ``rng`` when short and emptied when a
-        different generator asks (so a reseeded env never sees old draws)."""
+    def _empty_pools(self) -> tuple[_PathPool, _PathPool]:
+        return _PathPool.empty(self._omega.size), _PathPool.empty(self._omega.size)
+
+    def _pools(self, rng: np.random.Generator) -> None:
+        """Empty every pool when a different generator asks (a reseeded env never sees old draws)."""
         if rng is not self._pool_rng:
-            self._pools, self._pool_rng = (_PathPool(), _PathPool()), rng
-        pool = self._pools[cls]
-        if pool.lengths.size < n:
-            block = max(POOL_BLOCK, n)
-            classes = np.full(block, cls, dtype=np.int64)
-            uniforms = rng.random((self.config.max_len, block))
-            # session-major and contiguous: masks and pair counting run ~15% faster than on the .T view
-            paths = np.ascontiguousarray(walk(classes, uniforms, self._cdf, self._cdf0, self.behaviour.end).T)
-            gap = path_gaps(paths, self.behaviour.human_centroid, self.behaviour.agent_centroid)
-            pool.add(paths, agent_probability(gap, self.config.temperature))
-        return pool.take(n)
+            self._fresh, self._reused, self._pool_rng = self._empty_pools(), self._empty_pools(), rng
+            self._ahead = {}
 
-    @staticmethod
-    def _products(cdf: FloatArray, n_events: int, rng: np.random.Generator) -> IntArray:
-        """One product per event, i.i.d. from a demand condition given as its ``search_cdf`` (N,)."""
-        return cdf.searchsorted(rng.random(n_events), side="right")
+    def _walk(self, cls: int, n: int, rng: np.random.Generator) -> tuple[IntArray, FloatArray]:
+        """``n`` paths of class ``cls``, session-major (n, L), and their f (n,) (NaN: not scorable)."""
+        classes = np.full(n, cls, dtype=np.int64)
+        uniforms = rng.random((self.config.max_len, n))
+        # session-major and contiguous: masks and pair counting run ~15% faster than on the .T view
+        paths = np.ascontiguousarray(walk(classes, uniforms, self._cdf, self._cdf0, self.behaviour.end).T)
+        gap = path_gaps(paths, self.behaviour.human_centroid, self.behaviour.agent_centroid)
+        return paths, agent_probability(gap, self.config.temperature)
+
+    def _fresh_pool(self, cls: int, n: int, rng: np.random.Generator) -> _PathPool:
+        """The use-once pool of class ``cls`` holding at least ``n`` unused sessions."""
+        self._pools(rng)
+        pool = self._fresh[cls]
+        if pool.remaining < n:
+            pool.add(*self._walk(cls, max(POOL_BLOCK, n), rng), self._category)
+        return pool
+
+    def _reused_pool(self, cls: int, n: int, rng: np.random.Generator) -> _PathPool:
+        """The reused pool of class ``cls`` holding at least ``n`` sessions, with a new block
+        walked (replacing the oldest once the pool holds :data:`POOL_BLOCKS`) after every
+        ``path_reuse * POOL_BLOCK`` sessions drawn: each path serves ``path_reuse`` sessions on average."""
+        self._pools(rng)
+        pool = self._reused[cls]
+        if pool.size < n or pool.drawn >= self.config.path_reuse * POOL_BLOCK:
+            pool.add(*self._walk(cls, max(POOL_BLOCK, n), rng), self._category, max(POOL_BLOCKS * POOL_BLOCK, n))
+        return pool
+
+    def _take_events(self, cls: int, n: int, rng: np.random.Generator) -> tuple[IntArray, IntArray, FloatArray]:
+        """The next ``n`` unused sessions of class ``cls``: flat events, lengths (n,) and statistics (n, 3 + G)."""
+        pool = self._fresh_pool(cls, n, rng)
+        first = pool.take(n)
+        events = pool.events[pool.offsets[first]:pool.offsets[first + n]]
+        stats = pool.stats[first:first + n]
+        return events, stats[:, STAT_STATES].astype(np.int64), stats
 
     def sessions(
         self, classes: IntArray, condition: FloatArray, rng: np.random.Generator
     ) -> tuple[IntArray, IntArray]:
-        """Sessions of the factorised expanded chain, one per entry of ``classes``.
+        """Sessions of the factorised expanded chain, one per entry of ``classes``, each path
+        used once and every state with its own product draw.
 
         Args:
             classes: class of each session, shape (n,). condition: c per class, shape (2, N).
@@ -168,37 +279,107 @@ class NumpySampler(Sampler):
         products = np.full((n, length), -1, dtype=np.int64)
         for cls in (0, 1):
             where = np.flatnonzero(classes == cls)
-            events, lengths, _, _ = self._take(cls, where.size, rng)
+            events, lengths, _ = self._take_events(cls, where.size, rng)
             session = np.repeat(where, lengths)
             position = np.arange(events.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
             paths[session, position] = events
-            products[session, position] = self._products(cdf[cls], events.size, rng)
+            products[session, position] = _products(cdf[cls], events.size, rng)
         return paths.T, products.T
 
-    def sample(self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+    def _class_counts(self, alphas: Sequence[float] | FloatArray) -> IntArray:
+        """Sessions per class and candidate, shape (2, K) (human, agent)."""
+        n_agents = agents_in_split(self.config.n_sessions, alphas)
+        return np.stack([self.config.n_sessions - n_agents, n_agents])
+
+    def _prepare(self, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> _Ahead:
+        """The path part of the next draws at these shares (see :class:`_Ahead`): per class,
+        A windows of the class's sessions, each split into the candidates' runs
+        and totalled by two rows of prefix sums. With ``path_reuse`` = 1 the windows are the next
+        unused paths (every session a fresh path); above 1 they start at independent uniform
+        offsets into the class's reused pool."""
+        counts = self._class_counts(alphas)
+        bounds = np.concatenate([np.zeros((2, 1), dtype=np.int64), np.cumsum(counts, axis=1)], axis=1)
+        ahead = int(np.clip(POOL_BLOCK // max(int(bounds[:, -1].max()), 1), 1, AHEAD))
+        runs = []
+        for cls in (0, 1):
+            size = int(bounds[cls, -1])
+            if self.config.path_reuse == 1:
+                pool = self._fresh_pool(cls, size * ahead, rng)
+                offsets = pool.take(size * ahead) + size * np.arange(ahead)
+            else:
+                pool = self._reused_pool(cls, size, rng)
+                offsets = pool.windows(size, ahead, rng)
+            rows = pool.prefix[offsets[:, None] + bounds[cls]]  # (A, K + 1, 3 + G)
+            runs.append(rows[:, 1:] - rows[:, :-1])
+        human, agent = runs
+        both = human + agent
+        g = STAT_CATEGORIES
+        n_scored = both[..., STAT_SCORED]
+        return _Ahead(
+            n_states=np.concatenate([human[..., g:], agent[..., g:]], axis=2).astype(np.int64),  # exact integers
+            f=np.divide(both[..., STAT_F], n_scored, out=np.full(n_scored.shape, F_UNSCORED), where=n_scored > 0),
+            states=both[..., STAT_STATES].astype(np.int64),
+        )
+
+    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
         cfg = self.config
-        prices = self._check_prices(prices)
-        n_agents = agents_in_split(cfg.n_sessions, alphas)
-        k, n = n_agents.size, cfg.n_products
-        demand, condition = self._draw_demand(prices, rng)
-        cdf = search_cdf(np, condition)
-        keys, weights, per_session = [], [], []
-        for cls, counts in ((0, cfg.n_sessions - n_agents), (1, n_agents)):
-            events, lengths, f, scored = self._take(cls, int(counts.sum()), rng)
-            candidate = np.repeat(np.arange(k), counts)
-            keys.append(np.repeat(candidate, lengths) * n + self._products(cdf[cls], events.size, rng))
-            weights.append(self._weights[events])
-            per_session.append((candidate, f, scored, lengths))
-        # q_hat (MODEL.md section 1) per (candidate, product): omega-weighted event counts
-        q_hat = np.bincount(np.concatenate(keys), weights=np.concatenate(weights), minlength=k * n)
-        candidate, f, scored, lengths = (np.concatenate(columns) for columns in zip(*per_session))
-        f_sum, n_scored, n_states = (np.bincount(candidate, weights=w, minlength=k) for w in (f, scored, lengths))
+        self._pools(rng)
+        key = tuple(np.asarray(alphas, dtype=float).tolist())
+        ahead = self._ahead.get(key)
+        if ahead is None or ahead.next == ahead.f.shape[0]:
+            ahead = self._ahead[key] = self._prepare(alphas, rng)
+        t = ahead.next
+        ahead.next += 1
+        total = demand.sum(axis=1, keepdims=True)
+        condition = demand / total if total.all() else demand_condition(demand)  # the same c, fast path first
+        products = rng.multinomial(ahead.n_states[t], np.repeat(condition, self._omega.size, axis=0))  # (K, 2G, N)
         return MarketSample(
-            q=normalised_proxy(np, q_hat.reshape(k, n)),
+            q=market_proxy(np, self._omega2 @ products, cfg.proxy, cfg.n_sessions),
+            f=ahead.f[t],
+            demand=demand,
+            n_states=ahead.states[t],
+        )
+
+
+class PerStateSampler(NumpySampler):
+    """The numpy backend with one product draw per sampled state (no multinomials).
+
+    What :class:`NumpySampler` did before the sufficient statistics: the same pools, then one
+    inverse-CDF product draw per state and a ``bincount`` of the proxies of all K candidates.
+    Exact as well; kept as the bench's "before" and as the per-state witness of the tests.
+    """
+
+    name = "numpy-per-state"
+
+    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+        cfg = self.config
+        counts = self._class_counts(alphas)
+        k, n = counts.shape[1], cfg.n_products
+        cdf = search_cdf(np, demand_condition(demand))
+        keys, weights, per_session = [], [], []
+        for cls in (0, 1):
+            events, lengths, stats = self._take_events(cls, int(counts[cls].sum()), rng)
+            candidate = np.repeat(np.arange(k), counts[cls])
+            keys.append(np.repeat(candidate, lengths) * n + _products(cdf[cls], events.size, rng))
+            weights.append(self._weights[events])
+            per_session.append((candidate, stats))
+        # q_hat (Model reference, section 1) per (candidate, product): omega-weighted event counts
+        q_hat = np.bincount(np.concatenate(keys), weights=np.concatenate(weights), minlength=k * n)
+        candidate = np.concatenate([c for c, _ in per_session])
+        stats = np.concatenate([s for _, s in per_session])
+        f_sum, n_scored, n_states = (np.bincount(candidate, weights=stats[:, column], minlength=k)
+                                     for column in (STAT_F, STAT_SCORED, STAT_STATES))
+        return MarketSample(
+            q=market_proxy(np, q_hat.reshape(k, n), cfg.proxy, cfg.n_sessions),
             f=np.divide(f_sum, n_scored, out=np.full(k, F_UNSCORED), where=n_scored > 0),
             demand=demand,
             n_states=n_states.astype(np.int64),
         )
+
+
+def _products(cdf: FloatArray, n_events: int, rng: np.random.Generator) -> IntArray:
+    """One product per event, i.i.d. from a demand condition given as its ``search_cdf`` (N,)."""
+    return cdf.searchsorted(rng.random(n_events), side="right")
 
 
 SAMPLER = NumpySampler

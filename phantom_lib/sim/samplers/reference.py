@@ -1,7 +1,7 @@
 """The reference market backend: the original engine's hot path, kept on purpose.
 
 It computes the same model as the other backends but the way the original PHANTOM engine
-did, so the book can profile it and show where the time went (MODEL.md section 8):
+did, so the book can profile it and show where the time went (Model reference, section 8):
 
 * the Kronecker expansion kron(T_Y, outer(c_Y, c_Y)) is rebuilt as a string-keyed pandas frame
   ("event|product" labels, (E*N) x (E*N) floats) for every candidate and class, 2K times per step;
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.data.events import SESSION_END, demand_proxy
 from phantom_lib.sim.market import (
     Behaviour,
@@ -28,7 +29,7 @@ from phantom_lib.sim.market import (
     MarketSample,
     Sampler,
     agents_in_split,
-    normalised_proxy,
+    market_proxy,
     step_agent_probability,
 )
 
@@ -88,12 +89,11 @@ class ReferenceSampler(Sampler):
             product = int(product_label)
         return events, products
 
-    def sample(self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
         cfg = self.config
         behaviour = self.behaviour
-        prices = self._check_prices(prices)
         n_agents = agents_in_split(cfg.n_sessions, alphas)
-        demand, condition = self._draw_demand(prices, rng)
+        condition = demand_condition(demand)
         k = n_agents.size
         paths = np.full((k, cfg.n_sessions, cfg.max_len), -1, dtype=np.int64)
         q_hat = np.zeros((k, cfg.n_products))
@@ -107,7 +107,7 @@ class ReferenceSampler(Sampler):
                     q_hat[j] += demand_proxy(products, behaviour.weights[events], cfg.n_products)[0]
                     session += 1
         return MarketSample(
-            q=normalised_proxy(np, q_hat),
+            q=market_proxy(np, q_hat, cfg.proxy, cfg.n_sessions),
             f=step_agent_probability(paths, behaviour, cfg.temperature),
             demand=demand,
             n_states=(paths >= 0).sum(axis=(1, 2)),
