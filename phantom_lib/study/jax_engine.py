@@ -47,7 +47,6 @@ from phantom_lib.behaviour.model import load_behaviour
 from phantom_lib.sim import jax_env
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.gym_env import PhantomPricingEnv
-from phantom_lib.sim.market import agents_in_split
 from phantom_lib.study.designs import Trial, TrialConfig
 from phantom_lib.study.evaluate import EVAL_METRICS, stress_summary
 from phantom_lib.study.jax_actor_critic import A2CConfig, PPOConfig
