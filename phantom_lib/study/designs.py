@@ -37,6 +37,9 @@ REFERENCE_POLICIES = ("static", "surge", "elasticity", "random", "best_fixed")
 VARIANTS = ("defended", "baseline", "reference")
 """Labels of a trial: the design cell as given, its baseline twin, or a reference policy."""
 
+EVALUATIONS = ("market", "training_env")
+"""Where a trial's policy is scored (:attr:`TrialConfig.evaluation`)."""
+
 STRESS_MIN = 0.15
 """Stress shares are alpha0 -/+ max(eps_alpha, STRESS_MIN)."""
 
@@ -188,6 +191,10 @@ class TrialConfig:
         reward_scale: training rewards are multiplied by this (1 / B = 1 / (p_low * 100) by
             default: the same optimum, rewards of order one for the value networks); metrics are
             always reported in env units.
+        evaluation: where policies are scored: ``"market"`` (the default: the market as it is at
+            each evaluated share, K = 1, no adversary) or ``"training_env"`` (the trial's own env,
+            its adversary included, as the thesis's sweep evidently scored them: Model reference,
+            section 10).
     """
 
     algorithm: str
@@ -198,6 +205,7 @@ class TrialConfig:
     curve_points: int = 10
     search_episodes: int = 1
     reward_scale: float = 1e-3
+    evaluation: str = "market"
 
     def __post_init__(self) -> None:
         owner = "TrialConfig"
@@ -220,6 +228,7 @@ class TrialConfig:
                      self.algorithm not in LEARNERS or not isinstance(self.timesteps, int) or self.timesteps >= self.curve_points,
                      f">= curve_points ({self.curve_points})"),
             real(owner, "reward_scale", self.reward_scale, low=0, low_open=True),
+            choice(owner, "evaluation", self.evaluation, EVALUATIONS),
         )
 
     @classmethod

@@ -68,7 +68,7 @@ def run_episodes(policy: Policy, trial: TrialConfig, alpha0: float, episodes: in
     Episode e is reset with seed ``seed + e``. Returns per-step means of :data:`EVAL_METRICS`
     over all steps, plus ``episode_return`` and ``episode_length`` (means over episodes).
     """
-    env = make_env(trial, alpha0=alpha0, robust=False)
+    env = make_env(trial, alpha0=alpha0, robust=trial.evaluation == "training_env")
     view = unit_box(env) if unit_obs else env
     sums = dict.fromkeys(EVAL_METRICS, 0.0)
     steps, returns = 0, []

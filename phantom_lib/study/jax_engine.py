@@ -149,12 +149,18 @@ def _inputs(trials: Sequence[TrialConfig], seeds: Sequence[int]) -> _Inputs:
     evaluate, lows, highs = [], [], []
     for trial in trials:
         shares = (trial.env.alpha0, *trial.stress_shares)
-        evaluate.append(stack([cell_values(trial.env.replace(alpha0=a, n_candidates=1)) for a in shares]))
+        evaluate.append(stack([cell_values(evaluation_env(trial).replace(alpha0=a)) for a in shares]))
         box = PhantomPricingEnv(trial.env).observation_space  # unit_box's bounds
         lows.append(box.low)
         highs.append(box.high)
     return _Inputs(np.asarray(seeds, np.uint32), stack([cell_values(t.env) for t in trials]), stack(evaluate),
                    np.stack(lows), np.stack(highs))
+
+
+def evaluation_env(trial: TrialConfig) -> EnvConfig:
+    """The environment a trial is evaluated in: its own with K = 1 (the market as it is, no
+    adversary), or its training env unchanged when ``trial.evaluation == "training_env"``."""
+    return trial.env if trial.evaluation == "training_env" else trial.env.replace(n_candidates=1)
 
 
 def _episode(learned: Learner, env: Any, policy: Any, key: Any, params: ViewParams, max_steps: int) -> tuple[Any, Any]:
@@ -202,6 +208,7 @@ class _Slice:
     algorithm: str
     config: Any
     env: Any
+    eval_env: Any
     reward_scale: float
     eval_episodes: int
     max_steps: int
@@ -227,12 +234,12 @@ class _Slice:
         keys = jax.vmap(lambda seed: jax.random.split(jax.random.fold_in(jax.random.key(seed), 1), episodes))(inputs.seed)
         pick = partial(jax.tree.map, lambda x: x[trial])
 
-        pools = jax.vmap(lambda seed: self.env.refresh(
+        pools = jax.vmap(lambda seed: self.eval_env.refresh(
             jax.random.fold_in(jax.random.key(seed), POOL_STREAMS["evaluate"]), base).pool)(inputs.seed)
 
         def run(policy: Any, pool: Any, cell: CellValues, low: Any, high: Any, key: Any) -> tuple[Any, Any]:
             params = ViewParams(with_cell(base._replace(pool=pool), cell), low, high, self.reward_scale)
-            return _episode(self.learner(), self.env, policy, key, params, self.max_steps)
+            return _episode(self.learner(), self.eval_env, policy, key, params, self.max_steps)
 
         cells = jax.tree.map(lambda x: x[trial, share], inputs.evaluate)
         sums, steps = jax.vmap(run)(pick(policies), pick(pools), cells, inputs.low[trial], inputs.high[trial],
@@ -295,9 +302,10 @@ def device_info() -> dict[str, Any]:
             "device_count": len(devices), "jax_version": jax.__version__}
 
 
-def _prepare(trials: Sequence[Trial], batch_size: int | None) -> tuple[list[TrialConfig], int, Any, Any, Any, _Inputs]:
-    """Check a batch and build what its programs need: trial configs, batch size, the env, its
-    training and evaluation params (K of the slice, K = 1) and the padded inputs."""
+def _prepare(trials: Sequence[Trial], batch_size: int | None) -> tuple[list[TrialConfig], int, Any, Any, Any, Any, _Inputs]:
+    """Check a batch and build what its programs need: trial configs, batch size, the training env
+    and params (K of the slice), the evaluation env and params (K = 1: the market as it is, or the
+    training env itself when the trial's ``evaluation`` is ``"training_env"``) and the padded inputs."""
     if not trials:
         raise ValueError("a batch needs at least one trial")
     size = batch_size or len(trials)
@@ -308,9 +316,10 @@ def _prepare(trials: Sequence[Trial], batch_size: int | None) -> tuple[list[Tria
     configs = [TrialConfig.from_mapping(t.config) for t in trials]
     behaviour = load_behaviour(configs[0].env.market.data_source)
     env, base = jax_env.make(configs[0].env, behaviour)
-    _, eval_base = jax_env.make(configs[0].env.replace(n_candidates=1), behaviour)
+    eval_env, eval_base = jax_env.make(evaluation_env(configs[0]), behaviour)
     padded = list(range(len(trials))) + [len(trials) - 1] * (size - len(trials))
-    return configs, size, env, base, eval_base, _inputs([configs[i] for i in padded], [trials[i].seed for i in padded])
+    inputs = _inputs([configs[i] for i in padded], [trials[i].seed for i in padded])
+    return configs, size, env, base, eval_env, eval_base, inputs
 
 
 def _evaluation_rows(spec: _Slice, configs: Sequence[TrialConfig], eval_base: Any, policies: Any,
@@ -331,9 +340,9 @@ def evaluate_constant(trials: Sequence[Trial], actions: Sequence[int], batch_siz
     """Evaluate a fixed action per trial (a constant price scale) exactly as :func:`run_batch`
     evaluates the trial's learner: same evaluation envs and keys, so the two compare with common
     random numbers. Returns the evaluation metrics (no training figures) per trial."""
-    configs, size, env, _, eval_base, inputs = _prepare(trials, batch_size)
+    configs, size, env, _, eval_env, eval_base, inputs = _prepare(trials, batch_size)
     first = configs[0]
-    spec = _Slice(CONSTANT, None, env, first.reward_scale, first.eval_episodes, first.env.max_steps)
+    spec = _Slice(CONSTANT, None, env, eval_env, first.reward_scale, first.eval_episodes, first.env.max_steps)
     padded = list(actions) + [actions[-1]] * (size - len(actions))
     return _evaluation_rows(spec, configs, eval_base, np.asarray(padded, np.int32), inputs)[0]
 
@@ -363,9 +372,9 @@ def run_batch(trials: Sequence[Trial], batch_size: int | None = None,
     """
     if compile_cache is not None:
         use_compile_cache(compile_cache)
-    configs, size, env, base, eval_base, inputs = _prepare(trials, batch_size)
+    configs, size, env, base, eval_env, eval_base, inputs = _prepare(trials, batch_size)
     first = configs[0]
-    spec = _Slice(first.algorithm, learner_config(first), env, first.reward_scale, first.eval_episodes,
+    spec = _Slice(first.algorithm, learner_config(first), env, eval_env, first.reward_scale, first.eval_episodes,
                   first.env.max_steps)
     train = jax.vmap(spec.train_one, in_axes=(None, 0))
     train_exe, compile_train = _compiled("train", train, (base, inputs), spec)

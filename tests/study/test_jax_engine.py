@@ -274,3 +274,18 @@ def test_run_trials_rejects_an_unknown_engine(tmp_path):
     with pytest.raises(ValueError, match="engine must be one of"):
         study.run_trials([], study.train, study.ResultsStore(tmp_path), engine="torch")
     assert runner.ENGINES == ("sb3", "jax")
+
+
+def test_evaluation_has_no_adversary_unless_the_trial_asks_for_its_training_env():
+    def trial(k: int, evaluation: str = "market") -> Trial:
+        return Trial({**SETTINGS, "algorithm": "ppo", "alpha0": 0.4, "eps_alpha": 0.3, "lambda_coi": 0.15,
+                      "n_candidates": k, "variant": "defended", "evaluation": evaluation}, 3)
+
+    top = 4  # the highest price scale every step
+    market_k5 = jax_engine.evaluate_constant([trial(5)], [top])[0]
+    market_k1 = jax_engine.evaluate_constant([trial(1)], [top])[0]
+    robust_k5 = jax_engine.evaluate_constant([trial(5, "training_env")], [top])[0]
+    # the market as it is does not depend on the K the policy was trained with
+    assert market_k5 == market_k1
+    # in the training env the adversary keeps the worst of five shares: never a better reward
+    assert robust_k5["reward"] <= market_k5["reward"] and robust_k5 != market_k5
