@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from phantom_lib._validation import check, choice, integer, real, relation
+from phantom_lib.published import EVALUATION
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.market import MarketConfig
 
@@ -91,6 +92,33 @@ class StudyDesign:
         )
 
 
+THESIS_BUDGET = EVALUATION["train_steps"]
+"""Training env steps per learner in the thesis's sweep."""
+
+THESIS_FACTORS: dict[str, tuple[Any, ...]] = {
+    "algorithm": ("ppo",),
+    "alpha0": EVALUATION["alphas"],
+    "eps_alpha": (EVALUATION["eps_alpha_defended"],),
+    "lambda_coi": (0.05, 0.15, 0.3),
+}
+"""The thesis's final sweep: PPO at eleven agent shares; defended runs at eps 0.2 and the three
+lambda_coi its published runs were configured with (``data/published/revenue_alpha_runs.csv``)."""
+
+THESIS_SEEDS: tuple[int, ...] = EVALUATION["seeds"]
+"""The thesis's training seeds."""
+
+THESIS_SETTINGS: dict[str, Any] = {
+    "timesteps": EVALUATION["train_steps"], "eval_episodes": EVALUATION["eval_episodes"],
+    "max_steps": EVALUATION["episode_steps"], "n_products": EVALUATION["n_products"], "curve_points": 10,
+    "n_candidates": 5,
+}
+"""Budgets and sizes of the thesis's protocol."""
+
+AS_RUN: dict[str, Any] = {"proxy": "mass", "adversary": "closed_form", "eta_ux": 0.0, "evaluation": "training_env"}
+"""The market as the thesis's sweep evidently ran it (Model reference, section 10): an
+un-normalised proxy, candidate shares scored in closed form, no user-experience penalties (its
+baseline runs' reward is revenue minus the floor cost), policies scored in their training env."""
+
 DESIGNS: dict[str, StudyDesign] = {
     "smoke": StudyDesign(
         factors={"algorithm": ("ppo", "a2c", "dqn", "qtable"), "alpha0": (0.1, 0.4), "eps_alpha": (0.15,),
@@ -107,8 +135,31 @@ DESIGNS: dict[str, StudyDesign] = {
         baseline_twins=True,
         references=REFERENCE_POLICIES,
     ),
+    "factorial": StudyDesign(
+        factors=FACTORS,
+        seeds=(0, 1, 2),
+        settings={"timesteps": THESIS_BUDGET, "eval_episodes": 10, "max_steps": 100, "curve_points": 10,
+                  "n_candidates": 5},
+        baseline_twins=True,
+        references=REFERENCE_POLICIES,
+    ),
+    "as-written": StudyDesign(factors=THESIS_FACTORS, seeds=THESIS_SEEDS, settings=THESIS_SETTINGS,
+                              baseline_twins=True, references=("static", "best_fixed")),
+    "as-run": StudyDesign(factors=THESIS_FACTORS, seeds=THESIS_SEEDS, settings={**THESIS_SETTINGS, **AS_RUN},
+                          baseline_twins=True, references=("static", "best_fixed")),
 }
 """The study designs ``phantom sweep --profile NAME`` runs.
+
+``factorial``: the 192-cell design x 3 seeds, baseline twins and reference policies at the thesis's
+training budget (:data:`THESIS_BUDGET` env steps per learner) and 10 evaluation episodes per share:
+the design the jax engine runs (``phantom sweep --profile factorial --engine jax``).
+
+``as-written`` and ``as-run``: the thesis's final protocol (:data:`phantom_lib.published.EVALUATION`:
+PPO at every agent share 0, 0.1, ..., 1, its three seeds, 100 products, defended with eps 0.2 at
+each of its three lambda_coi, beside baseline twins; 10 evaluation episodes of 100 steps), once in
+the market as the method is written (the defaults) and once in the market as the thesis's sweep
+evidently ran (:data:`AS_RUN`: the mass proxy, the closed-form adversary, no UX terms, scored in the
+training env; Model reference, section 10).
 
 ``smoke``: 8 design cells (4 algorithms x 2 alpha0), their 8 baseline twins and 10 reference
 trials, 256 training steps each: a check that everything runs, not a result.
