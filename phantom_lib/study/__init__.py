@@ -14,6 +14,9 @@ same cells and seeds).
 """
 
 from phantom_lib.study.analysis import (
+    COLLAPSE_SHARE,
+    clustered_delta,
+    collapsed,
     SweepResults,
     algorithm_summary,
     anchors,
@@ -70,6 +73,7 @@ from phantom_lib.study.store import ResultsStore, provenance
 from phantom_lib.study import thesis_runs
 
 __all__ = [
+    "COLLAPSE_SHARE", "clustered_delta", "collapsed",
     "BASELINE", "DESIGNS", "EVAL_METRICS", "FACTORS", "LEARNERS", "METRICS", "REFERENCE_POLICIES",
     "SB3_ALGORITHMS", "VARIANTS", "ConstantPolicy", "DigitisedFeatures", "ElasticityPolicy",
     "QLearnerConfig", "RandomPolicy", "ResultsStore", "StudyDesign", "SurgePolicy", "SweepResults",

@@ -41,14 +41,17 @@ class SweepResults:
 
     @property
     def defended(self) -> pd.DataFrame:
+        """Defended trials (the design's cells)."""
         return self.trials[self.trials["variant"] == "defended"]
 
     @property
     def baseline(self) -> pd.DataFrame:
+        """Baseline twins (lambda_coi 0, eps_alpha 0, K 1)."""
         return self.trials[self.trials["variant"] == "baseline"]
 
     @property
     def references(self) -> pd.DataFrame:
+        """Reference (non-learning) policies."""
         return self.trials[self.trials["variant"] == "reference"]
 
 
@@ -200,6 +203,53 @@ def delta_definitions(pairs: pd.DataFrame, by: str = "algorithm") -> pd.DataFram
 
     rows = {"all": row(pairs)} | {str(level): row(group) for level, group in pairs.groupby(by)}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(by).astype({"n_pairs": int})
+
+
+COLLAPSE_SHARE = 0.5
+"""A learned policy has collapsed when its evaluation revenue is below this share of the best fixed
+price scale's revenue in the same cell (same alpha0, action set and seed): it earns less than half of
+what holding one constant price would."""
+
+
+def collapsed(results: SweepResults, share: float = COLLAPSE_SHARE) -> pd.DataFrame:
+    """The learner trials with a ``collapsed`` flag (:data:`COLLAPSE_SHARE` rule) and the anchor.
+
+    Returns the learner trials with two more columns: ``best_fixed_revenue`` (the ``best_fixed``
+    reference's mean revenue at the trial's alpha0, action levels and seed; its action does not
+    depend on lambda_coi, which only shifts rewards by a constant) and ``collapsed`` (bool).
+    Raises ``ValueError`` when the results hold no ``best_fixed`` reference.
+    """
+    keys = ["alpha0", "action_levels", "seed"]
+    fixed = results.references[results.references["algorithm"] == "best_fixed"]
+    if fixed.empty:
+        raise ValueError("the results hold no best_fixed reference trials: add 'best_fixed' to the design's references")
+    anchor = fixed.groupby(keys, as_index=False)["revenue"].mean().rename(columns={"revenue": "best_fixed_revenue"})
+    out = results.learners.merge(anchor, on=keys, how="left", validate="many_to_one")
+    return out.assign(collapsed=out["revenue"] < share * out["best_fixed_revenue"])
+
+
+def clustered_delta(pairs: pd.DataFrame, n_boot: int = 4000, seed: int = 0, level: float = 0.95) -> dict[str, float]:
+    """Defended minus baseline revenue (ratio of means, %) with a bootstrap interval that resamples
+    whole twin groups.
+
+    A baseline twin serves several defended cells (:data:`TWIN_KEYS`), so pairs sharing a twin are
+    not independent; the independent units are the twin groups (algorithm x alpha0 x action set x
+    seed). The interval is the percentile interval of :func:`relative_delta` over ``n_boot``
+    resamples of twin groups with replacement. Also returned: the median of the per-pair relative
+    deltas, the number of pairs and of clusters, and the per-seed deltas' range.
+    """
+    groups = [g for _, g in pairs.groupby(list(TWIN_KEYS))]
+    rng = np.random.default_rng(seed)
+    sums = np.array([[g["defended"].sum(), g["baseline"].sum(), len(g)] for g in groups])
+    draws = rng.integers(0, len(groups), size=(n_boot, len(groups)))
+    totals = sums[draws].sum(axis=1)
+    boot = 100.0 * (totals[:, 0] - totals[:, 1]) / np.abs(totals[:, 1])
+    low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    per_seed = pairs.groupby("seed").apply(relative_delta, include_groups=False)
+    return {"mean": relative_delta(pairs), "ci_low": float(low), "ci_high": float(high),
+            "median_pair": float(100.0 * np.median(pairs["defended"] / pairs["baseline"] - 1.0)),
+            "seed_min": float(per_seed.min()), "seed_max": float(per_seed.max()),
+            "n_pairs": len(pairs), "n_clusters": len(groups)}
 
 
 def slope(frame: pd.DataFrame, outcome: str = "revenue", x: str = "alpha0") -> dict[str, float]:

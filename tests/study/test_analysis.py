@@ -118,3 +118,39 @@ def test_delta_definitions_by_hand():
     assert pooled["per_seed"] == pytest.approx(22.5)
     assert pooled["mean_over_alpha0"] == pytest.approx(22.5)
     assert out["n_pairs"].tolist() == [3, 1, 2]
+
+
+def _results(trials: list[dict]) -> "study.SweepResults":
+    from phantom_lib import study
+
+    return study.SweepResults(pd.DataFrame(trials), {}, 0)
+
+
+def test_collapse_rule_by_hand():
+    from phantom_lib.study import analysis
+
+    cell = {"alpha0": 0.1, "action_levels": 5, "seed": 0, "lambda_coi": 0.15, "eps_alpha": 0.0}
+    res = _results([
+        {**cell, "algorithm": "best_fixed", "variant": "reference", "revenue": 100.0},
+        {**cell, "algorithm": "ppo", "variant": "defended", "revenue": 49.0},
+        {**cell, "algorithm": "dqn", "variant": "defended", "revenue": 50.0},
+        {**cell, "algorithm": "ppo", "variant": "baseline", "revenue": 120.0},
+    ])
+    flags = analysis.collapsed(res).set_index(["algorithm", "variant"])["collapsed"]
+    assert flags.to_dict() == {("ppo", "defended"): True, ("dqn", "defended"): False, ("ppo", "baseline"): False}
+    with pytest.raises(ValueError, match="no best_fixed"):
+        analysis.collapsed(_results([{**cell, "algorithm": "ppo", "variant": "defended", "revenue": 1.0}]))
+
+
+def test_clustered_delta_by_hand_and_its_interval_resamples_twins():
+    from phantom_lib.study import analysis
+
+    # two twin groups: one twin serves two defended cells (+10 % each), the other one (-10 %)
+    pairs = pd.DataFrame({
+        "algorithm": ["ppo"] * 3, "alpha0": [0.1, 0.1, 0.4], "action_levels": [5] * 3, "seed": [0, 0, 0],
+        "defended": [110.0, 110.0, 90.0], "baseline": [100.0, 100.0, 100.0]})
+    out = analysis.clustered_delta(pairs, n_boot=2000, seed=1)
+    assert out["mean"] == pytest.approx(100 * (310 - 300) / 300)
+    assert out["median_pair"] == pytest.approx(10.0) and (out["n_pairs"], out["n_clusters"]) == (3, 2)
+    # every resample is a mix of the two groups: +10 % (both from the first) to -10 % (both from the second)
+    assert out["ci_low"] == pytest.approx(-10.0) and out["ci_high"] == pytest.approx(10.0)
