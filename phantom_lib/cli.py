@@ -153,6 +153,25 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_bench)
 
 
+def _crosscheck(args: argparse.Namespace) -> int:
+    from phantom_lib.study.crosscheck import CROSSCHECK_CELLS, write_crosscheck
+
+    settings = {"timesteps": args.timesteps, "eval_episodes": args.eval_episodes, "max_steps": 100,
+                "curve_points": 8, "n_candidates": 5, "action_levels": 9}
+    trials = write_crosscheck(args.out, CROSSCHECK_CELLS, tuple(args.seeds), settings)
+    print(f"[phantom] cross-check: {len(trials)} rows written to {args.out}")
+    return 0
+
+
+def _add_crosscheck(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("crosscheck", help="train PPO with both engines (sb3, jax) on the same cells and seeds")
+    parser.add_argument("--out", required=True, help="folder for trials.parquet and provenance.json")
+    parser.add_argument("--timesteps", type=int, default=32_768, help="training steps per learner (default 32768)")
+    parser.add_argument("--eval-episodes", type=int, default=10, help="evaluation episodes per share (default 10)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.set_defaults(func=_crosscheck)
+
+
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     from phantom_lib.study.designs import DESIGNS
     from phantom_lib.study.runner import DEFAULT_BATCH_SIZE, DEFAULT_TRAINABLE, ENGINES
@@ -213,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(sub)
     _add_bench(sub)
     _add_sweep(sub)
+    _add_crosscheck(sub)
     return parser
 
 

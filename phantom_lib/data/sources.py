@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import os
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,12 @@ class Provenance:
         if self.synthetic:
             return "synthetic"
         return "published" if self.sha256 in PUBLISHED_SHA256 else "user-supplied"
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Provenance:
+        """The provenance :meth:`as_dict` wrote (the derived ``synthetic`` and ``label`` are recomputed)."""
+        return cls(record["kind"], record["location"], record["chosen_by"], record["sha256"], int(record["rows"]),
+                   int(record.get("synthetic_rows", 0)))
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-data form (for JSON provenance files)."""

@@ -237,7 +237,8 @@ def robust_step(
 
     Returns:
         ``(state, reward, terminated, truncated, info)``; info holds the kept sample's reward
-        terms, ``alpha_adv``, ``candidate`` (k*), ``candidate_rewards`` (K,: the sampled rewards,
+        terms, ``alpha_adv``, ``zero_demand`` (1.0 when every product's true demand is zero for
+        both classes, the step's prices above every valuation; else 0.0), ``candidate`` (k*), ``candidate_rewards`` (K,: the sampled rewards,
         or the closed-form scores; +inf where a candidate is not active) and ``sampled_states``
         (session states drawn in the step).
     """
@@ -269,6 +270,7 @@ def robust_step(
     info.update(priced)
     info.update(
         alpha_adv=alpha_adv,
+        zero_demand=xp.asarray(demand.sum() == 0, dtype=q.dtype),
         candidate=k,
         candidate_rewards=scores,
         sampled_states=n_states.sum(),

@@ -13,7 +13,10 @@ by Welch intervals of the difference of engine means per cell.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +29,7 @@ from phantom_lib.study.evaluate import evaluate
 from phantom_lib.study.jax_engine import batches, evaluate_constant, run_batch
 from phantom_lib.study.learners import train
 from phantom_lib.study.policies import reference_policy
+from phantom_lib.study.store import REPO_ROOT, data_provenance, git_commit, machine, software_versions
 
 CELL_KEYS = ("alpha0", "eps_alpha", "lambda_coi")
 """What identifies a cell in the cross-check tables."""
@@ -98,3 +102,33 @@ def crosscheck_summary(trials: pd.DataFrame, metrics: Sequence[str] = ("revenue"
             row.update(jax_minus_sb3=diff, diff_low=low, diff_high=high, agree=bool(low <= 0 <= high))
             out.append(row)
     return pd.DataFrame(out)
+
+
+def write_crosscheck(folder: str | Path, cells: Sequence[Mapping[str, Any]], seeds: Sequence[int],
+                     settings: Mapping[str, Any], algorithm: str = "ppo") -> pd.DataFrame:
+    """Run :func:`crosscheck_trials` and keep it: ``folder/trials.parquet`` and ``folder/provenance.json``
+    (commit, cells, seeds, settings, data, software, machine, wall time). Refuses a folder that
+    already holds a cross-check."""
+    folder = Path(folder)
+    if (folder / "trials.parquet").exists():
+        raise FileExistsError(f"{folder} already holds a cross-check: choose another folder")
+    commit = git_commit(REPO_ROOT)
+    start = time.perf_counter()
+    trials = crosscheck_trials(cells, seeds, settings, algorithm)
+    folder.mkdir(parents=True, exist_ok=True)
+    trials.to_parquet(folder / "trials.parquet", index=False)
+    record = {"git_commit": commit, "algorithm": algorithm, "cells": [dict(c) for c in cells], "seeds": list(seeds),
+              "settings": dict(settings), "data": data_provenance(str(settings.get("data_source", "standin"))),
+              "versions": software_versions(), "machine": machine(),
+              "wall_seconds": round(time.perf_counter() - start, 1),
+              "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (folder / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return trials
+
+
+CROSSCHECK_CELLS: tuple[dict[str, float], ...] = (
+    {"alpha0": 0.1, "eps_alpha": 0.15, "lambda_coi": 0.15},
+    {"alpha0": 0.4, "eps_alpha": 0.3, "lambda_coi": 0.3},
+    {"alpha0": 0.6, "eps_alpha": 0.0, "lambda_coi": 0.15},
+)
+"""The cells ``phantom crosscheck`` trains both engines on (a small, a large and no robustness radius)."""

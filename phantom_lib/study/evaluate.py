@@ -26,7 +26,7 @@ from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.gym_env import PhantomPricingEnv
 from phantom_lib.study.designs import TrialConfig
 
-EVAL_METRICS = ("reward", "revenue", "profit", "coi_level", "coi_leak", "margin", "volatility",
+EVAL_METRICS = ("reward", "revenue", "profit", "coi_level", "coi_leak", "margin", "volatility", "zero_demand",
                 "supra_share", "agent_prob")
 """Per-step quantities averaged in evaluation (names of the env's ``info`` entries)."""
 

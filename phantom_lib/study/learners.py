@@ -19,7 +19,8 @@ Evaluation follows :mod:`phantom_lib.study.evaluate`; reference policies are in
 :mod:`phantom_lib.study.policies`.
 
 Metrics (per-step means over the evaluation episodes at alpha0, env units): ``reward``,
-``revenue``, ``profit``, ``coi_level``, ``coi_leak``, ``margin``, ``volatility``,
+``revenue``, ``profit``, ``coi_level``, ``coi_leak``, ``margin``, ``volatility``, ``zero_demand``
+(the share of steps whose prices leave every product with zero true demand for both classes),
 ``supra_share``, ``agent_prob``, ``episode_return``, ``episode_length``; stress figures
 ``reward_lo``/``reward_hi``, ``revenue_lo``/``revenue_hi``, ``coi_leak_lo``/``coi_leak_hi`` and
 the worst cases ``worst_reward``, ``worst_revenue`` (minimum over the three shares) and

@@ -127,17 +127,32 @@ def git_commit(root: Path) -> str:
         return "unknown"
 
 
-def provenance(profile_name: str, spec: StudyDesign, trainable: str, seconds: float,
-               results: pd.DataFrame, commit: str | None = None) -> dict[str, Any]:
-    """What produced a results table: code (``commit``, default: the checkout's now), configuration,
-    software, machine, time."""
-    packages = ["phantom_lib", "numpy", "pandas", "gymnasium", "stable-baselines3", "torch", "jax", "ray"]
-    versions = {}
-    for name in packages:
+SOFTWARE = ("phantom_lib", "numpy", "pandas", "gymnasium", "stable-baselines3", "torch", "jax", "optax", "ray")
+"""Packages whose versions every provenance record lists."""
+
+
+def software_versions() -> dict[str, str | None]:
+    """The installed version of each of :data:`SOFTWARE` (``None`` when missing)."""
+    versions: dict[str, str | None] = {}
+    for name in SOFTWARE:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
+    return versions
+
+
+def machine() -> dict[str, Any]:
+    """Platform, Python version, CPU count and processor of this machine."""
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+
+
+def provenance(profile_name: str, spec: StudyDesign, trainable: str, seconds: float,
+               results: pd.DataFrame, commit: str | None = None) -> dict[str, Any]:
+    """What produced a results table: code (``commit``, default: the checkout's now), configuration,
+    software, machine, time."""
+    versions = software_versions()
     ok = int((results.get("status") == "ok").sum()) if len(results) else 0
     n_design = len(design(spec))
     timing = {}
@@ -162,8 +177,7 @@ def provenance(profile_name: str, spec: StudyDesign, trainable: str, seconds: fl
         "wall_seconds_this_run": round(seconds, 1),
         "trial_seconds_total": float(results["seconds"].sum()) if "seconds" in results else None,
         "versions": versions,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+        "machine": machine(),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

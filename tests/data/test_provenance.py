@@ -4,6 +4,7 @@ user-supplied (never "real"), and `phantom data standin` never overwrites a file
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from test_data import fixture_rows, write
 
 from phantom_lib import cli, data
+from phantom_lib import data
 from phantom_lib.data import sources
 from phantom_lib.standin import model as standin_model
 from phantom_lib.standin import rows as standin
@@ -109,3 +111,9 @@ def test_chapter_01_run_on_a_copy_of_the_standin_labels_it_synthetic(tmp_path: P
              if c.cell_type == "code" for o in c.get("outputs", [])]
     banners = [text for text in shown if "DATA**" in text or "data**" in text]
     assert len(banners) == 1 and banners[0].startswith("> **SYNTHETIC STAND-IN DATA** (`whoclicked.csv.gz`")
+
+
+def test_provenance_round_trips_through_its_json_form():
+    loaded = data.provenance("standin")
+    again = data.Provenance.from_dict(json.loads(json.dumps(loaded.as_dict())))
+    assert again == loaded and again.label == "synthetic" and again.banner() == loaded.banner()

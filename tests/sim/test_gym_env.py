@@ -232,3 +232,17 @@ def test_default_env_runs_on_the_stand_in():
     assert obs.shape == (2 * 10 + 4,)
     obs, reward, *_ = env.step(4)
     assert np.isfinite(reward) and env.observation_space.contains(obs)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_zero_demand_flags_steps_whose_prices_exceed_every_valuation(beh, backend):
+    # valuations far below the price floor: no product has true demand, whoever shops
+    low = PhantomPricingEnv(behaviour=beh, backend=backend, n_products=3, n_sessions=10, human_mu=1.0, agent_mu=1.0,
+                            human_sd=0.1, agent_sd=0.1, noise_std=0.1)
+    low.reset(seed=0)
+    assert [low.step(4)[4]["zero_demand"] for _ in range(3)] == [1.0, 1.0, 1.0]
+    # valuations far above the price cap: every product has demand
+    high = PhantomPricingEnv(behaviour=beh, backend=backend, n_products=3, n_sessions=10, human_mu=1000.0,
+                             agent_mu=1000.0, human_sd=0.1, agent_sd=0.1, noise_std=0.1)
+    high.reset(seed=0)
+    assert [high.step(4)[4]["zero_demand"] for _ in range(3)] == [0.0, 0.0, 0.0]
