@@ -63,6 +63,9 @@ from phantom_lib.sim.errata import (
     transposed_kernel,
     walk_effects,
 )
+from phantom_lib.sim.probe import (
+    revenue_by_share,
+)
 
 __all__ = [
     "ADVERSARIES",
@@ -99,6 +102,7 @@ __all__ = [
     "price_terms",
     "proxy_bound",
     "resample_effect",
+    "revenue_by_share",
     "reward_terms",
     "robust_step",
     "search_cdf",
