@@ -17,6 +17,7 @@ from phantom_lib.study.analysis import (
     COLLAPSE_SHARE,
     clustered_delta,
     collapsed,
+    per_share_summary,
     SweepResults,
     algorithm_summary,
     anchors,
@@ -73,7 +74,7 @@ from phantom_lib.study.store import ResultsStore, provenance
 from phantom_lib.study import thesis_runs
 
 __all__ = [
-    "COLLAPSE_SHARE", "clustered_delta", "collapsed",
+    "COLLAPSE_SHARE", "clustered_delta", "collapsed", "per_share_summary",
     "BASELINE", "DESIGNS", "EVAL_METRICS", "FACTORS", "LEARNERS", "METRICS", "REFERENCE_POLICIES",
     "SB3_ALGORITHMS", "VARIANTS", "ConstantPolicy", "DigitisedFeatures", "ElasticityPolicy",
     "QLearnerConfig", "RandomPolicy", "ResultsStore", "StudyDesign", "SurgePolicy", "SweepResults",

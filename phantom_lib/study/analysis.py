@@ -252,6 +252,35 @@ def clustered_delta(pairs: pd.DataFrame, n_boot: int = 4000, seed: int = 0, leve
             "n_pairs": len(pairs), "n_clusters": len(groups)}
 
 
+def per_share_summary(results: SweepResults, metric: str = "revenue", steps: int = 1) -> pd.DataFrame:
+    """Baseline and defended means of ``metric`` per agent share, in the layout of the thesis's
+    per-alpha table (``data/published/alpha_mode_summary.csv``), so the same analysis reads both.
+
+    Args:
+        results: a sweep with baseline twins (the thesis-protocol designs ``as-written``/``as-run``).
+        metric: the evaluation metric (per step, env units). steps: multiply by this (the thesis
+            reports per-episode sums: pass the episode length).
+
+    Returns:
+        one row per alpha0 (sorted): ``alpha``, ``baseline_runs``, ``defended_runs``,
+        ``baseline_{metric}``, ``defended_{metric}`` (means over every trial of the variant at that
+        share: seeds and lambda_coi levels) and ``revenue_delta_pct`` when ``metric`` is revenue
+        (100 (defended / baseline - 1)).
+    """
+    rows = []
+    for alpha, group in results.learners.groupby("alpha0"):
+        row: dict[str, Any] = {"alpha": float(alpha)}
+        for variant in ("baseline", "defended"):
+            values = group.loc[group["variant"] == variant, metric]
+            row[f"{variant}_runs"] = int(len(values))
+            row[f"{variant}_{metric}"] = float(values.mean()) * steps
+        rows.append(row)
+    table = pd.DataFrame(rows).sort_values("alpha", ignore_index=True)
+    if metric == "revenue":
+        table["revenue_delta_pct"] = 100.0 * (table["defended_revenue"] / table["baseline_revenue"] - 1.0)
+    return table
+
+
 def slope(frame: pd.DataFrame, outcome: str = "revenue", x: str = "alpha0") -> dict[str, float]:
     """OLS ``outcome ~ x`` with an HC1 95% CI of the slope; also the slope as % of the intercept."""
     import statsmodels.formula.api as smf

@@ -154,3 +154,17 @@ def test_clustered_delta_by_hand_and_its_interval_resamples_twins():
     assert out["median_pair"] == pytest.approx(10.0) and (out["n_pairs"], out["n_clusters"]) == (3, 2)
     # every resample is a mix of the two groups: +10 % (both from the first) to -10 % (both from the second)
     assert out["ci_low"] == pytest.approx(-10.0) and out["ci_high"] == pytest.approx(10.0)
+
+
+def test_per_share_summary_by_hand():
+    from phantom_lib.study import analysis
+
+    rows = [{"alpha0": a, "variant": v, "algorithm": "ppo", "revenue": r}
+            for a, v, r in [(0.0, "baseline", 10.0), (0.0, "baseline", 12.0), (0.0, "defended", 9.0),
+                            (0.5, "baseline", 8.0), (0.5, "defended", 6.0), (0.5, "defended", 8.0)]]
+    table = analysis.per_share_summary(_results(rows), steps=100)
+    assert table["alpha"].tolist() == [0.0, 0.5]
+    assert table["baseline_revenue"].tolist() == [1100.0, 800.0]
+    assert table["defended_revenue"].tolist() == [900.0, 700.0]
+    assert (table["baseline_runs"].tolist(), table["defended_runs"].tolist()) == ([2, 1], [1, 2])
+    assert table["revenue_delta_pct"].tolist() == pytest.approx([100 * (9 / 11 - 1), 100 * (7 / 8 - 1)])
