@@ -64,6 +64,7 @@ from phantom_lib.sim.errata import (
     walk_effects,
 )
 from phantom_lib.sim.probe import (
+    adversary_choices,
     revenue_by_share,
 )
 
@@ -89,6 +90,7 @@ __all__ = [
     "StepParams",
     "absorbing_chains",
     "action_index",
+    "adversary_choices",
     "agents_in_split",
     "candidate_shares",
     "cart_weight_effect",

@@ -6,7 +6,9 @@ under the mass proxy revenue per step follows the line p_bar_q ((1 - alpha) m_H 
 predicted from the absorbing chains (Model reference, section 10). :func:`revenue_by_share` draws
 the market (one candidate share per draw, no adversary, no learning) at the same prices for each
 share and reports the mean revenue p.q, the mean proxy mass sum(q) and the share of draws whose true
-demand is zero, with their standard errors over draws.
+demand is zero, with their standard errors over draws. :func:`adversary_choices` records which
+candidate share the robust step's adversary keeps while one price action is held: under the
+closed-form adversary at prices above every valuation it is always the largest (section 10).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from phantom_lib.behaviour.model import Behaviour
+from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.market import MarketConfig
 from phantom_lib.sim.samplers import make_sampler
 
@@ -53,4 +56,31 @@ def revenue_by_share(behaviour: Behaviour, config: MarketConfig, prices: npt.Arr
         rows.append({"alpha": float(alpha), "revenue": revenue.mean(), "revenue_se": revenue.std(ddof=1) / np.sqrt(draws),
                      "mass": mass.mean(), "mass_se": mass.std(ddof=1) / np.sqrt(draws),
                      "zero_demand": zero.mean(), "draws": draws})
+    return pd.DataFrame(rows)
+
+
+def adversary_choices(behaviour: Behaviour, config: EnvConfig, action: int, steps: int, seed: int = 0) -> pd.DataFrame:
+    """Which candidate share the adversary keeps when one price action is held, step after step.
+
+    Runs the gymnasium env of ``config`` (its adversary, K and eps_alpha) from a seeded reset,
+    taking ``action`` every step (restarting episodes as they end), and records each step's kept
+    share alpha_adv, whether it is the largest candidate, and whether every product's true demand
+    was zero.
+
+    Returns:
+        one row per step: ``alpha_adv``, ``largest`` (bool: the kept share is the largest
+        candidate), ``zero_demand`` (bool) and ``revenue`` (price units x proxy units).
+    """
+    from phantom_lib.sim.gym_env import PhantomPricingEnv
+
+    env = PhantomPricingEnv(config, behaviour)
+    top = float(config.candidates.max())
+    rows = []
+    env.reset(seed=seed)
+    for _ in range(steps):
+        _, _, terminated, truncated, info = env.step(action)
+        rows.append({"alpha_adv": info["alpha_adv"], "largest": bool(np.isclose(info["alpha_adv"], top)),
+                     "zero_demand": bool(info["zero_demand"]), "revenue": info["revenue"]})
+        if terminated or truncated:
+            env.reset()
     return pd.DataFrame(rows)

@@ -36,3 +36,19 @@ def test_mass_proxy_puts_the_mass_on_the_absorbing_chain_line(beh):
     assert np.all(np.abs(z) < 4), z.tolist()
     # at one common price the revenue is that price times the mass, draw by draw
     np.testing.assert_allclose(table["revenue"], 140.0 * table["mass"], rtol=1e-9)
+
+
+def test_the_closed_form_adversary_keeps_the_largest_share_when_demand_is_zero(beh):
+    from phantom_lib.sim import EnvConfig
+    from phantom_lib.sim.probe import adversary_choices
+
+    config = EnvConfig(alpha0=0.3, eps_alpha=0.2, n_candidates=5, lambda_coi=0.15, adversary="closed_form").replace(
+        n_products=3, n_sessions=10, proxy="mass")
+    top = config.action_levels - 1  # prices climb to the cap and stay above every valuation
+    steps = adversary_choices(beh, config, top, steps=60, seed=0)
+    saturated = steps[steps["zero_demand"]]
+    assert len(saturated) > 30 and saturated["largest"].all()
+    assert saturated["alpha_adv"].eq(0.5).all()
+    # the sampled adversary keeps whichever sample is worst: not always the largest share
+    sampled = adversary_choices(beh, config.replace(adversary="sampled"), top, steps=60, seed=0)
+    assert not sampled["largest"].all()
