@@ -352,7 +352,7 @@ def market_draw(
     bounds = jnp.concatenate([jnp.zeros((2, 1), jnp.int32), jnp.cumsum(counts, axis=1)], axis=1)  # (2, K + 1)
     key_windows, key_blocks = jax.random.split(key)
     if visits == "price_responsive":
-        product_slots = 2 * alphas.shape[0] * arrays.omega.shape[0]
+        product_slots = 2 * alphas.shape[0] * arrays.omega.shape[0]  # the visit blocks follow the 2 K G product blocks
         counts = visiting_sessions(key_blocks, counts, visit_probability(jnp, demand), pool.spacings, shape.search_steps,
                                    product_slots)
     offsets = jax.random.randint(key_windows, (2,), 0, shape.paths - bounds[:, -1] + 1)
