@@ -27,6 +27,8 @@ from phantom_lib.sim.market import (
     session_classes,
     step_agent_probability,
     true_demand,
+    VISITS,
+    visit_probability,
     weight_categories,
 )
 from phantom_lib.sim.samplers import (
@@ -112,6 +114,8 @@ __all__ = [
     "step_agent_probability",
     "transposed_kernel",
     "true_demand",
+    "VISITS",
+    "visit_probability",
     "walk_effects",
     "weight_categories",
 ]

@@ -91,9 +91,11 @@ class Market(NamedTuple):
 
     Attributes:
         demand: prices p (N,) -> true demand d (2, N) per class, rows summing to 100 (or all
-            zero when every price exceeds every valuation); drawn once per step.
+            zero when every price exceeds every valuation; to 100 rho_Y with price-responsive
+            visits, Model reference, section 10); drawn once per step.
         sample: (d (2, N), candidate shares (K',)) -> (q (K', N), f (K',), sampled states (K',)):
-            M sessions per share at demand condition c_Y = d_Y / sum(d_Y).
+            M sessions per share at demand condition c_Y = d_Y / sum(d_Y) (of which only the
+            visiting ones record states with price-responsive visits).
     """
 
     demand: Callable[[Any], Any]
@@ -136,7 +138,8 @@ def closed_form_rewards(xp: Any, prices: Any, demand: Any, alphas: Any, params: 
     - lambda * alpha_k * info_value * max(p_low * sum(q_k), 1) (no UX or supra terms).
 
     Args:
-        prices: p, shape (N,). demand: true demand d, shape (2, N) (rows sum to 100 or are zero).
+        prices: p, shape (N,). demand: true demand d, shape (2, N) (rows sum to 100 or are zero;
+            with price-responsive visits to 100 rho_Y, so the scores count only expected visitors).
         alphas: candidate shares, shape (K,).
 
     Returns:

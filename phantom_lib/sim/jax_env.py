@@ -21,7 +21,8 @@ probability about 1/P, P = ``pool_paths``). :meth:`FunctionalPricingEnv.refresh`
 The candidate shares and the class split are computed inside the step from ``params.step.alpha0``
 and ``params.step.eps_alpha`` (:func:`~phantom_lib.sim.dynamics.candidate_shares`), so a batch
 of environments may vmap over alpha0, eps_alpha and lambda_coi with one compiled program; the
-number of candidates K, N, M, L_max, the proxy, the adversary and the pool sizes are static.
+number of candidates K, N, M, L_max, the proxy, the visits switch, the adversary and the pool
+sizes are static.
 Actions outside [0, action_levels) are clipped to the nearest level (a pure function cannot
 raise; the host drivers raise instead). Episodes do not reset themselves: after ``terminated``
 or ``truncated`` call ``reset``.
@@ -63,6 +64,7 @@ from phantom_lib.sim.samplers.jax import (
     draw_demand,
     market_arrays,
     market_draw,
+    spacing_slots,
     walk_pool,
 )
 
@@ -107,6 +109,8 @@ class FunctionalPricingEnv:
         n_candidates: K (with eps_alpha = 0 only the first candidate is scored).
         proxy: ``MarketConfig.proxy``. adversary: ``EnvConfig.adversary``.
         pool: the pool's static sizes (:class:`~phantom_lib.sim.samplers.jax.PoolShape`).
+        visits: ``MarketConfig.visits`` (``"price_responsive"``: our extension, Model reference,
+            section 10).
     """
 
     n_products: int
@@ -117,6 +121,7 @@ class FunctionalPricingEnv:
     proxy: str
     adversary: str
     pool: PoolShape
+    visits: str = "fixed"
 
     @property
     def observation_size(self) -> int:
@@ -133,9 +138,10 @@ class FunctionalPricingEnv:
         key_demand, key_sessions = jax.random.split(key)
 
         def sample(demand: Any, alphas: Any) -> tuple[Any, Any, Any]:
-            return market_draw(key_sessions, demand, alphas, params.market, params.pool, self.pool, self.n_sessions, self.proxy)
+            return market_draw(key_sessions, demand, alphas, params.market, params.pool, self.pool, self.n_sessions, self.proxy,
+                               self.visits)
 
-        return Market(lambda prices: draw_demand(key_demand, prices, params.market), sample)
+        return Market(lambda prices: draw_demand(key_demand, prices, params.market, self.visits), sample)
 
     def reset(self, key: Any, params: EnvParams) -> tuple[Any, PricingState]:
         """Draw p ~ Uniform(p_low, p_high)^N and one market draw at alpha0."""
@@ -167,22 +173,24 @@ def make(
 
     Args:
         pool_paths: P, paths per class (at least K * M). pool_blocks: B, spacing blocks (at
-            least 2 K G; default :data:`POOL_BLOCKS` within :data:`POOL_SPACING_MB`).
+            least :func:`~phantom_lib.sim.samplers.jax.spacing_slots`: 2 K G, plus 2 K with
+            price-responsive visits; default :data:`POOL_BLOCKS` within :data:`POOL_SPACING_MB`).
         seed: seeds the first pool (:meth:`FunctionalPricingEnv.refresh` draws others).
     """
     market = config.market
     arrays = market_arrays(behaviour, market)
     k = config.n_candidates
-    slots = 2 * k * int(arrays.omega.shape[0])
+    slots = spacing_slots(k, int(arrays.omega.shape[0]), market.visits)
     n_max = market.n_sessions * market.max_len
     if pool_blocks is None:
         pool_blocks = max(slots, min(POOL_BLOCKS, int(POOL_SPACING_MB * 2**20 / (4 * (n_max + 1)))))
     if pool_paths < k * market.n_sessions or pool_blocks < slots:
-        raise ValueError(f"pool_paths must be >= K * M = {k * market.n_sessions} and pool_blocks >= 2 K G = {slots}; "
+        raise ValueError(f"pool_paths must be >= K * M = {k * market.n_sessions} and pool_blocks >= {slots} (spacing_slots); "
                          f"got {pool_paths} and {pool_blocks}")
     shape = PoolShape.of(market, k, pool_paths, pool_blocks)
     env = FunctionalPricingEnv(
         market.n_products, market.n_sessions, market.max_len, behaviour.end, k, market.proxy, config.adversary, shape,
+        market.visits,
     )
     step = StepParams(*(_as_jax(v) for v in config.step_params()))
     pool = jax.jit(walk_pool, static_argnums=(2, 3, 4))(make_key(seed), arrays, shape, market.max_len, behaviour.end)
@@ -241,7 +249,8 @@ about 3,500 sessions per class from it; steps' windows share paths with probabil
 W / 2048 per session (see the sampler module)."""
 
 HOST_POOL_BLOCKS = 256
-"""Spacing blocks in :class:`HostEnv`'s pool (enough for K <= 32 with 4 weight categories)."""
+"""Spacing blocks in :class:`HostEnv`'s pool (enough for K <= 32 with 4 weight categories, K <= 25 with
+price-responsive visits: :func:`~phantom_lib.sim.samplers.jax.spacing_slots`)."""
 
 
 class HostEnv:

@@ -17,6 +17,12 @@ Given prices p (N,) and a share of agent sessions alpha, one market draw
    omega-weighted mass a session puts on each product (no normalisation), where q_hat_i is the
    omega-weighted count of the states on product i over the M sessions.
 
+With ``MarketConfig.visits = "price_responsive"`` (:data:`VISITS`; our extension, not the
+thesis's: Model reference, section 10) true demand keeps its scale relative to the free-goods
+demand (prices at zero), d_Y = 100 r_Y / sum(R_Y), and each of a class's sessions visits with
+probability rho_Y = sum(d_Y) / 100 (:func:`visit_probability`); sessions that do not visit
+record nothing.
+
 The robust pricing loop scores K candidate shares alpha_k at the same prices. True demand
 depends on prices, not on alpha, so it is drawn once per market step and shared by the K
 candidates; each candidate draws its own M sessions. A backend (``phantom_lib.sim.samplers``)
@@ -52,6 +58,10 @@ F_UNSCORED = 0.5
 PROXIES = ("share", "mass")
 """Demand proxies (``MarketConfig.proxy``): normalised shares (section 1) or mean mass per session (section 10)."""
 
+VISITS = ("fixed", "price_responsive")
+"""How many of a step's sessions visit (``MarketConfig.visits``): all M, or each with its class's
+visit probability rho_Y (our extension, Model reference, section 10)."""
+
 SHARE_TOTAL = 100.0
 """The share proxy sums to this (percent)."""
 
@@ -83,6 +93,20 @@ class MarketConfig:
             synthetic file) or the path of a ``whoclicked.csv`` file.
         proxy: the demand proxy, one of :data:`PROXIES` (Model reference, section 10):
             ``"share"`` (default) or ``"mass"``.
+        visits: which sessions visit the shop, one of :data:`VISITS`. ``"fixed"`` (default, the
+            thesis's market): all M, whatever the prices. ``"price_responsive"`` is **our
+            extension, not the thesis's** (Model reference, section 10): with raw demand
+            r_{Y,i} = max(0, v_{Y,i} - p_i + noise_{Y,i}) (price units) and its free-goods
+            reference R_{Y,i} = max(0, v_{Y,i} + noise_{Y,i}) from the same draws, each of the
+            n_Y sessions of class Y visits independently with probability
+            rho_Y = sum_i r_{Y,i} / sum_i R_{Y,i} (1 at zero prices, 0 once every price exceeds
+            every valuation, 0 when sum_i R_{Y,i} = 0), so visiting sessions ~ Binomial(n_Y, rho_Y);
+            visiting sessions are sampled as with ``"fixed"`` (products from c_Y), the others
+            record nothing, and f is the mean over the visiting sessions that can be scored.
+            Meant for ``proxy = "mass"`` (q = q_hat / M over all M sessions, so fewer visitors
+            mean less demand); with ``"share"`` the normalisation hides the lost visitors (q
+            still sums to 100 while anyone visits). True demand is then reported in share points
+            of the free-goods demand (rows sum to 100 rho_Y).
         path_reuse: numpy backend (Model reference, section 11): how many sessions one walked
             event path serves on average. 1 (default): every session is a fresh path, so market
             draws are independent. Above 1 a step's sessions are distinct paths drawn from a
@@ -102,6 +126,7 @@ class MarketConfig:
     temperature: float = 1.0
     data_source: str = "standin"
     proxy: str = "share"
+    visits: str = "fixed"
     path_reuse: int = 1
 
     def __post_init__(self) -> None:
@@ -115,6 +140,7 @@ class MarketConfig:
             relation(owner, "data_source", self.data_source, isinstance(self.data_source, str) and bool(self.data_source),
                      "'standin' or the path of a whoclicked.csv file"),
             choice(owner, "proxy", self.proxy, PROXIES),
+            choice(owner, "visits", self.visits, VISITS),
         )
 
     @functools.cached_property
@@ -161,24 +187,39 @@ def session_classes(n_sessions: int, n_agents: IntArray) -> IntArray:
     return (np.arange(n_sessions)[None, :] < np.asarray(n_agents)[:, None]).astype(np.int64)
 
 
-def true_demand(xp: Any, z: Any, prices: Any, mu: Any, sd: Any, noise_std: Any) -> Any:
-    """True demand per class from standard normal draws, normalised to sum 100 per class.
+def true_demand(xp: Any, z: Any, prices: Any, mu: Any, sd: Any, noise_std: Any, visits: str = "fixed") -> Any:
+    """True demand per class from standard normal draws (share points).
 
     Works with ``xp`` = numpy or jax.numpy so every backend shares the formula.
 
     Args:
         z: standard normal draws, shape (2, 2, N): ``z[0]`` valuations, ``z[1]`` noise, rows = class.
-        prices: p, shape (N,) (price units).
+        prices: p, shape (N,) (price units, >= 0).
         mu, sd: valuation mean and sd per class, shape (2,) or (2, 1); noise_std: scalar.
+        visits: one of :data:`VISITS` (static).
 
     Returns:
-        d, shape (2, N): d_Y = max(0, v - p + noise) scaled to sum 100 (all-zero rows stay zero).
+        d, shape (2, N), from the raw demand r_Y = max(0, v - p + noise): ``"fixed"``:
+        d_Y = 100 r_Y / sum(r_Y) (rows sum to 100; all-zero rows stay zero);
+        ``"price_responsive"``: d_Y = 100 r_Y / sum(R_Y) with the free-goods demand
+        R_Y = max(0, v + noise) of the same draws (rows sum to 100 rho_Y, zero where
+        sum(R_Y) = 0). Both give the same demand condition d_Y / sum(d_Y).
     """
     if mu.ndim == 1:
         mu, sd = mu[:, None], sd[:, None]
     raw = xp.maximum(0.0, mu + sd * z[0] - prices + noise_std * z[1])
-    total = raw.sum(axis=1, keepdims=True)
+    scale = xp.maximum(0.0, mu + sd * z[0] + noise_std * z[1]) if visits == "price_responsive" else raw
+    total = scale.sum(axis=1, keepdims=True)
     return 100.0 * raw / xp.where(total > 0, total, 1.0)
+
+
+def visit_probability(xp: Any, demand: Any) -> Any:
+    """rho_Y = sum_i d_{Y,i} / 100 clipped to [0, 1], shape (2,), for price-responsive demand (2, N).
+
+    With :func:`true_demand`'s ``"price_responsive"`` scaling this is sum_i r_{Y,i} / sum_i R_{Y,i}:
+    the probability that one session of class Y visits (our extension, Model reference, section 10).
+    """
+    return xp.clip(demand.sum(axis=1) / SHARE_TOTAL, 0.0, 1.0)
 
 
 def normalised_proxy(xp: Any, q_hat: Any) -> Any:
@@ -261,7 +302,8 @@ class MarketSample:
         q: demand proxy per candidate, shape (K, N): with the share proxy each row sums to 100
             (0 if no event), with the mass proxy to the mean weighted mass per session.
         f: step agent probability per candidate, shape (K,).
-        demand: true demand per class (shared by the candidates), shape (2, N), rows sum to 100.
+        demand: true demand per class (shared by the candidates), shape (2, N), rows sum to 100
+            (100 rho_Y with price-responsive visits, :func:`true_demand`).
         n_states: session states sampled per candidate, shape (K,) (the work done).
     """
 
@@ -295,17 +337,20 @@ class Sampler(ABC):
         return self.sample_at(self.draw_demand(prices, rng), alphas, rng)
 
     def draw_demand(self, prices: npt.ArrayLike, rng: np.random.Generator) -> FloatArray:
-        """True demand per class at prices p (N,), shape (2, N), rows summing to 100 (or all zero)."""
+        """True demand per class at prices p (N,) (:func:`true_demand` with ``config.visits``), shape
+        (2, N): rows sum to 100 (or are zero); with price-responsive visits to 100 rho_Y."""
         cfg = self.config
         prices = self._check_prices(prices)
-        return true_demand(np, rng.standard_normal((2, 2, cfg.n_products)), prices, *cfg.columns, cfg.noise_std)
+        return true_demand(np, rng.standard_normal((2, 2, cfg.n_products)), prices, *cfg.columns, cfg.noise_std, cfg.visits)
 
     @abstractmethod
     def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
         """M sessions for each candidate share in ``alphas`` (K,) at true demand ``demand`` (2, N).
 
         Each class's sessions follow its kernel expanded with the demand condition
-        c_Y = demand_Y / sum(demand_Y) (uniform where a row is all zero).
+        c_Y = demand_Y / sum(demand_Y) (uniform where a row is all zero). With
+        ``config.visits = "price_responsive"`` each session visits with probability
+        :func:`visit_probability` of its class and the others record nothing.
         """
 
     def _check_prices(self, prices: npt.ArrayLike) -> FloatArray:

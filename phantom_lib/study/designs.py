@@ -119,6 +119,16 @@ AS_RUN: dict[str, Any] = {"proxy": "mass", "adversary": "closed_form", "eta_ux":
 un-normalised proxy, candidate shares scored in closed form, no user-experience penalties (its
 baseline runs' reward is revenue minus the floor cost), policies scored in their training env."""
 
+RESPONSIVE_FACTORS: dict[str, tuple[Any, ...]] = {
+    "algorithm": ("ppo",), "alpha0": (0.1, 0.4, 0.7, 1.0), "eps_alpha": (0.2,), "lambda_coi": (0.15,),
+}
+"""The small study of our price-responsive market: PPO at four agent shares, defended at the
+thesis's eps 0.2 and one lambda_coi."""
+
+RESPONSIVE: dict[str, Any] = {"n_products": 10, "proxy": "mass", "visits": "price_responsive"}
+"""Our extension's market, not the thesis's (Model reference, section 10): sessions visit in
+proportion to what the un-normalised true demand leaves, counted by the mass proxy, at 10 products."""
+
 DESIGNS: dict[str, StudyDesign] = {
     "smoke": StudyDesign(
         factors={"algorithm": ("ppo", "a2c", "dqn", "qtable"), "alpha0": (0.1, 0.4), "eps_alpha": (0.15,),
@@ -147,6 +157,8 @@ DESIGNS: dict[str, StudyDesign] = {
                               baseline_twins=True, references=("static", "best_fixed")),
     "as-run": StudyDesign(factors=THESIS_FACTORS, seeds=THESIS_SEEDS, settings={**THESIS_SETTINGS, **AS_RUN},
                           baseline_twins=True, references=("static", "best_fixed")),
+    "responsive": StudyDesign(factors=RESPONSIVE_FACTORS, seeds=(0, 1, 2), settings={**THESIS_SETTINGS, **RESPONSIVE},
+                              baseline_twins=True, references=("static", "best_fixed")),
 }
 """The study designs ``phantom sweep --profile NAME`` runs.
 
@@ -160,6 +172,13 @@ each of its three lambda_coi, beside baseline twins; 10 evaluation episodes of 1
 the market as the method is written (the defaults) and once in the market as the thesis's sweep
 evidently ran (:data:`AS_RUN`: the mass proxy, the closed-form adversary, no UX terms, scored in the
 training env; Model reference, section 10).
+
+``responsive``: **our extension, not the thesis's**: does robustness cost revenue once prices
+above valuations lose visitors? The market of :data:`RESPONSIVE` (``visits = "price_responsive"``,
+the mass proxy, 10 products; Model reference, section 10) with the thesis's budgets and sizes
+otherwise (:data:`THESIS_SETTINGS`): PPO at alpha0 0.1, 0.4, 0.7 and 1.0, defended at eps 0.2
+and lambda_coi 0.15, beside baseline twins and the ``static`` and ``best_fixed`` references,
+seeds 0, 1, 2 (4 defended + 4 baseline + 8 reference trials per seed, 48 in all).
 
 ``smoke``: 8 design cells (4 algorithms x 2 alpha0), their 8 baseline twins and 10 reference
 trials, 256 training steps each: a check that everything runs, not a result.

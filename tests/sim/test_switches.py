@@ -9,14 +9,11 @@ draws at both proxies are compared in ``test_samplers``).
 
 import dataclasses
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
-from _checks import AGENT_MASS, ALPHA, HUMAN_MASS, chi2_same, deterministic_behaviour, same_distribution
+from _checks import AGENT_MASS, ALPHA, HUMAN_MASS, chi2_same, deterministic_behaviour, env_steps_jax, env_steps_numpy, same_distribution
 from _simulator_cases import behaviour
 
-from phantom_lib.sim import jax_env
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import Candidates, Market, PricingState, closed_form_rewards, price_terms, reward_terms, robust_step
 from phantom_lib.sim.market import MarketConfig
@@ -155,37 +152,6 @@ def test_closed_form_rewards_formula_with_weights():
 # every backend draws the reference's distributions, with both switches
 
 
-def _fixed_state(n=3):
-    return PricingState(np.array([60.0, 45.0, 52.0])[:n], np.zeros(n), 0.5, 0.3, np.int32(0), np.int32(0))
-
-
-def _env_steps_numpy(backend, beh, config, n, seed):
-    """``n`` closed-form steps from one fixed state (each from the same state, fresh draws)."""
-    sampler = make_sampler(backend, beh, config.market)
-    rng = np.random.default_rng(seed)
-
-    def sample(d, a):
-        s = sampler.sample_at(d, a, rng)
-        return s.q, s.f, s.n_states
-
-    market = Market(lambda p: sampler.draw_demand(p, rng), sample)
-    params, candidates = config.step_params(), config.candidate_set()
-    rows = [robust_step(np, _fixed_state(), 5, params, market, candidates, config.adversary) for _ in range(n)]
-    return {"reward": np.array([r[1] for r in rows]), "alpha_adv": np.array([r[4]["alpha_adv"] for r in rows]),
-            "q0": np.array([r[0].q[0] for r in rows]), "f": np.array([r[0].f for r in rows])}
-
-
-def _env_steps_jax(beh, config, n, seed):
-    env, params = jax_env.make(config, beh)
-    state = jax.tree.map(jnp.asarray, _fixed_state())
-    state = state._replace(prices=state.prices.astype(jnp.float32), q=state.q.astype(jnp.float32),
-                           f=jnp.float32(state.f), alpha_adv=jnp.float32(state.alpha_adv))
-    keys = jax.random.split(jax.random.key(seed), n)
-    _, new, reward, _, _, info = jax.jit(jax.vmap(env.step, in_axes=(0, None, None, None)))(keys, state, jnp.int32(5), params)
-    return {"reward": np.asarray(reward, float), "alpha_adv": np.asarray(info["alpha_adv"], float),
-            "q0": np.asarray(new.q[:, 0], float), "f": np.asarray(new.f, float)}
-
-
 CLOSED = EnvConfig(adversary="closed_form", alpha0=0.4, eps_alpha=0.3, n_candidates=3).replace(**SMALL)
 """Shares (0.1, 0.4, 0.7) at prices around the valuations: some steps have demand, some not."""
 
@@ -193,9 +159,9 @@ CLOSED = EnvConfig(adversary="closed_form", alpha0=0.4, eps_alpha=0.3, n_candida
 @pytest.fixture(scope="module")
 def closed_draws(beh):
     return {
-        "reference": _env_steps_numpy("reference", beh, CLOSED, 400, 1),
-        "numpy": _env_steps_numpy("numpy", beh, CLOSED, 2000, 2),
-        "jax": _env_steps_jax(beh, CLOSED, 2000, 3),
+        "reference": env_steps_numpy("reference", beh, CLOSED, 400, 1),
+        "numpy": env_steps_numpy("numpy", beh, CLOSED, 2000, 2),
+        "jax": env_steps_jax(beh, CLOSED, 2000, 3),
     }
 
 
@@ -210,7 +176,7 @@ def test_closed_form_adversary_draws_the_reference_distribution(closed_draws, ba
 
 def test_closed_form_distribution_test_has_power(beh, closed_draws):
     """The same checks reject the sampled adversary at the same configuration and sizes."""
-    sampled = _env_steps_numpy("numpy", beh, CLOSED.replace(adversary="sampled"), 2000, 4)
+    sampled = env_steps_numpy("numpy", beh, CLOSED.replace(adversary="sampled"), 2000, 4)
     base = closed_draws["reference"]
     assert chi2_same(np.round(base["alpha_adv"], 3), np.round(sampled["alpha_adv"], 3)) < ALPHA
 

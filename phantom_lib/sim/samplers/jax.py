@@ -22,6 +22,15 @@ Multinomial(n_{k,Y,g}, c_Y). This module does both from a :class:`Pool` walked a
   S_{n+1}} is a binary search in the block (ceil(log2(n_max + 1)) steps, no loop of random
   length, so vmap pays no straggler).
 
+**Price-responsive visits** (``MarketConfig.visits``, our extension, Model reference,
+section 10): the number of candidate k's sessions of class Y that visit is
+V_{k,Y} ~ Binomial(n_{k,Y}, rho_Y), a multinomial with two outcomes drawn the same way
+(#{j <= n : S_j < rho_Y S_{n+1}}, :func:`visiting_sessions`) from the 2K spacing blocks that
+follow the draw's 2KG product blocks, and the visiting sessions are the first V_{k,Y} paths of
+the candidate's run (two prefix rows again; the rest of the run is unused). Exact: visiting is
+independent of the paths, which are i.i.d., so the first V of a run are V i.i.d. paths
+independent of V; the product counts then use the visiting states only.
+
 **Exactness.** Pool entries (paths, spacing blocks) are i.i.d. draws, walked without looking
 at prices or shares; a draw selects distinct entries (consecutive runs) at offsets independent
 of their values. So the sessions of one draw are i.i.d. paths of each class's chain and its
@@ -63,6 +72,7 @@ from phantom_lib.sim.market import (
     market_proxy,
     search_cdf,
     true_demand,
+    visit_probability,
     weight_categories,
 )
 
@@ -131,7 +141,8 @@ class PoolShape(NamedTuple):
 
     @classmethod
     def of(cls, config: MarketConfig, n_candidates: int, paths: int, blocks: int) -> PoolShape:
-        """Sizes for M sessions and K candidates: P >= K * M paths, B >= 2 K G blocks enforced by the caller."""
+        """Sizes for M sessions and K candidates: P >= K * M paths and B >= :func:`spacing_slots`
+        blocks are enforced by the caller."""
         window = n_candidates * config.n_sessions
         f_bits = min(24, int(math.floor(math.log2((2**32 - 1) / window))))
         return cls(int(paths), int(blocks), config.n_sessions * config.max_len, f_bits)
@@ -258,19 +269,28 @@ def n_agents_of(alphas: Any, n_sessions: int) -> Any:
     return jnp.floor(n_sessions * alphas + n_sessions * SPLIT_GUARD_F32).astype(jnp.int32)
 
 
-def draw_demand(key: Any, prices: Any, arrays: MarketArrays) -> Any:
-    """True demand per class at prices p (N,), shape (2, N), rows summing to 100 (or zero)."""
+def draw_demand(key: Any, prices: Any, arrays: MarketArrays, visits: str = "fixed") -> Any:
+    """True demand per class at prices p (N,), shape (2, N) (``market.true_demand`` with
+    ``visits``, static): rows summing to 100 (or zero); to 100 rho_Y with price-responsive visits."""
     z = jax.random.normal(key, (2, 2, prices.shape[0]))
-    return true_demand(jnp, z, prices, arrays.mu, arrays.sd, arrays.noise_std)
+    return true_demand(jnp, z, prices, arrays.mu, arrays.sd, arrays.noise_std, visits)
 
 
-def spacing_multinomials(key: Any, n: Any, condition: Any, spacings: Any, steps: int) -> Any:
+def spacing_slots(n_candidates: int, n_categories: int, visits: str) -> int:
+    """Spacing blocks one market draw uses: 2 K G product multinomials, plus 2 K visit
+    binomials with price-responsive visits (a pool needs at least this many, :class:`PoolShape`)."""
+    return 2 * n_candidates * (n_categories + (visits == "price_responsive"))
+
+
+def spacing_multinomials(key: Any, n: Any, condition: Any, spacings: Any, steps: int, skip: int = 0) -> Any:
     """Independent Multinomial(n[y, k, g], condition[y]) draws from consecutive spacing blocks.
 
     Args:
         key: PRNG key (the offset of the first block). n: sizes, int (2, K, G), each <= n_max.
         condition: c per class, shape (2, N), rows summing to 1. spacings: ``Pool.spacings``.
         steps: binary-search steps (``PoolShape.search_steps``).
+        skip: the blocks start ``skip`` blocks after the key's offset (static), so that two calls
+            with one key use distinct blocks.
 
     Returns:
         counts, int32 (2, K, G, N): count i = #{j <= n : S_j / S_{n+1} in [C_{i-1}, C_i)}.
@@ -280,7 +300,7 @@ def spacing_multinomials(key: Any, n: Any, condition: Any, spacings: Any, steps:
     """
     n_blocks, width = spacings.shape
     flat = spacings.reshape(-1)
-    block = (jax.random.randint(key, (), 0, n_blocks) + jnp.arange(n.size).reshape(n.shape)) % n_blocks
+    block = (jax.random.randint(key, (), 0, n_blocks) + skip + jnp.arange(n.size).reshape(n.shape)) % n_blocks
     base = block * width
     total = flat[base + n]  # S_{n+1}
     thresholds = condition.shape[1] - 1
@@ -300,14 +320,29 @@ def spacing_multinomials(key: Any, n: Any, condition: Any, spacings: Any, steps:
     return jnp.diff(edges, axis=-1)
 
 
+def visiting_sessions(key: Any, counts: Any, rho: Any, spacings: Any, steps: int, skip: int) -> Any:
+    """V ~ Binomial(counts[y, k], rho[y]) per class and candidate, int32 (2, K), exact.
+
+    :func:`spacing_multinomials` with two outcomes (visits, does not), ``skip`` blocks after the
+    key's offset; rho >= 1 gives every session (no float32 tie between S_n and S_{n+1} can
+    drop one). Args: counts: sessions, int (2, K); rho: visit probability per class, (2,).
+    """
+    outcomes = jnp.stack([rho, 1.0 - rho], axis=-1)  # (2, 2)
+    drawn = spacing_multinomials(key, counts[..., None], outcomes, spacings, steps, skip)[..., 0, 0]
+    return jnp.where(rho[:, None] >= 1.0, counts, drawn)
+
+
 def market_draw(
-    key: Any, demand: Any, alphas: Any, arrays: MarketArrays, pool: Pool, shape: PoolShape, n_sessions: int, proxy: str
+    key: Any, demand: Any, alphas: Any, arrays: MarketArrays, pool: Pool, shape: PoolShape, n_sessions: int, proxy: str,
+    visits: str = "fixed",
 ) -> tuple[Any, Any, Any]:
     """M sessions for each of K candidate shares at true demand ``demand`` (2, N), from ``pool``.
 
     Args:
         key: PRNG key (window offsets and the first spacing block). alphas: shares, shape (K,).
-        shape: the pool's static sizes. proxy: one of ``PROXIES``.
+        shape: the pool's static sizes. proxy: one of ``PROXIES``. visits: one of ``VISITS``
+            (static): with ``"price_responsive"`` only V ~ Binomial(n_{k,Y}, rho_Y) sessions of
+            each class and candidate visit (:func:`visiting_sessions`), the first V of the run.
 
     Returns:
         ``(q (K, N), f (K,), sampled states (K,))``.
@@ -316,12 +351,17 @@ def market_draw(
     counts = jnp.stack([n_sessions - n_agents, n_agents])  # (2, K)
     bounds = jnp.concatenate([jnp.zeros((2, 1), jnp.int32), jnp.cumsum(counts, axis=1)], axis=1)  # (2, K + 1)
     key_windows, key_blocks = jax.random.split(key)
+    if visits == "price_responsive":
+        product_slots = 2 * alphas.shape[0] * arrays.omega.shape[0]  # the visit blocks follow the 2 K G product blocks
+        counts = visiting_sessions(key_blocks, counts, visit_probability(jnp, demand), pool.spacings, shape.search_steps,
+                                   product_slots)
     offsets = jax.random.randint(key_windows, (2,), 0, shape.paths - bounds[:, -1] + 1)
-    rows = offsets[:, None] + bounds
-    f_rows = jnp.take_along_axis(pool.f_prefix, rows, axis=1)
-    count_rows = pool.count_prefix[jnp.arange(2)[:, None], rows]  # (2, K + 1, 2 + G)
-    f_sum = (f_rows[:, 1:] - f_rows[:, :-1]).astype(jnp.float32).sum(0) * 2.0**-shape.f_bits  # uint32 wraps back
-    runs = count_rows[:, 1:] - count_rows[:, :-1]  # (2, K, 2 + G)
+    starts = offsets[:, None] + bounds[:, :-1]  # (2, K): each candidate's run, of which the first counts[y, k] are used
+    ends = starts + counts
+    f_sum = ((jnp.take_along_axis(pool.f_prefix, ends, axis=1) - jnp.take_along_axis(pool.f_prefix, starts, axis=1))
+             .astype(jnp.float32).sum(0) * 2.0**-shape.f_bits)  # uint32 wraps back
+    rows = jnp.arange(2)[:, None]
+    runs = pool.count_prefix[rows, ends] - pool.count_prefix[rows, starts]  # (2, K, 2 + G)
     n_scored, n_states = runs[..., 0].sum(0), runs[..., 1].sum(0)
     products = spacing_multinomials(key_blocks, runs[..., 2:], demand_condition(demand, jnp), pool.spacings, shape.search_steps)
     q_hat = jnp.einsum("ykgn,g->kn", products.astype(jnp.float32), arrays.omega)
@@ -343,12 +383,12 @@ class JaxSampler(Sampler):
     def _draw(self, k: int) -> Any:
         if k not in self._draws:
             cfg = self.config
-            shape = PoolShape.of(cfg, k, k * cfg.n_sessions, 2 * k * int(self.arrays.omega.shape[0]))
+            shape = PoolShape.of(cfg, k, k * cfg.n_sessions, spacing_slots(k, int(self.arrays.omega.shape[0]), cfg.visits))
 
             def fresh(key: Any, demand: Any, alphas: Any, arrays: MarketArrays) -> tuple[Any, Any, Any]:
                 key_pool, key_draw = jax.random.split(key)
                 pool = walk_pool(key_pool, arrays, shape, cfg.max_len, self.behaviour.end)
-                return market_draw(key_draw, demand, alphas, arrays, pool, shape, cfg.n_sessions, cfg.proxy)
+                return market_draw(key_draw, demand, alphas, arrays, pool, shape, cfg.n_sessions, cfg.proxy, cfg.visits)
 
             self._draws[k] = jax.jit(fresh)
         return self._draws[k]

@@ -28,6 +28,15 @@ Why it is fast (each point removes a cost the reference pays):
   q_hat = sum_Y sum_g omega_g * counts. This is exactly the distribution of one product draw
   per state (tests compare it with the reference backend's walk, with power checks), at a cost
   that no longer grows with M or the session length.
+* price-responsive visits (``MarketConfig.visits``, our extension, Model reference, section 10):
+  each of the n_{k,Y} sessions of candidate k and class Y visits independently with
+  probability rho_Y, so the number that visit is V_{k,Y} ~ Binomial(n_{k,Y}, rho_Y), one
+  ``Generator.binomial`` call per draw, and the visiting sessions are the first V_{k,Y} paths
+  of the candidate's run (the rest of the run is discarded, never reused). This stays exact:
+  the coin flips are independent of the paths and the paths are i.i.d., so which sessions
+  visit does not matter, only how many, and the first V paths of a run are V i.i.d. paths
+  independent of V; their totals are again two prefix rows (of the window's prefix sums, kept
+  for each prepared draw), and their products the same multinomials.
 
 Consumers that need every session (the defence experiment) use :meth:`NumpySampler.sessions`
 (one product per state); :class:`PerStateSampler` is this backend with one product per state in
@@ -56,6 +65,7 @@ from phantom_lib.sim.market import (
     agents_in_split,
     market_proxy,
     search_cdf,
+    visit_probability,
     weight_categories,
 )
 
@@ -199,6 +209,58 @@ class _Ahead:
     states: IntArray
     next: int = 0
 
+    @property
+    def size(self) -> int:
+        """A, the draws prepared."""
+        return int(self.f.shape[0])
+
+
+@dataclass
+class _AheadWindows:
+    """The path part of A <= :data:`AHEAD` draws with price-responsive visits: the candidates'
+    totals wait for the draw's visiting counts V (2, K), so each class's whole window is kept.
+
+    Attributes:
+        prefix: per class, the pool's prefix rows over each draw's window of that class's
+            sessions, shape (A, W_Y + 1, 3 + G): row j minus row 0 totals the window's first j.
+        starts: where each candidate's run starts in its class's window, shape (2, K).
+        counts: sessions per class and candidate, shape (2, K) (the Binomial sizes).
+        next: the next draw to use.
+    """
+
+    prefix: tuple[FloatArray, FloatArray]
+    starts: IntArray
+    counts: IntArray
+    next: int = 0
+
+    @property
+    def size(self) -> int:
+        """A, the draws prepared."""
+        return int(self.prefix[0].shape[0])
+
+    def totals(self, t: int, visits: IntArray) -> tuple[IntArray, FloatArray, IntArray]:
+        """:func:`_summaries` of draw ``t`` when candidate k's first ``visits[Y, k]`` sessions of
+        class Y visit: shapes (K, 2G), (K,), (K,)."""
+        human, agent = (prefix[t, start + v] - prefix[t, start] for prefix, start, v in zip(self.prefix, self.starts, visits))
+        return _summaries(human, agent)
+
+
+def _summaries(human: FloatArray, agent: FloatArray) -> tuple[IntArray, FloatArray, IntArray]:
+    """Multinomial sizes, f and states from per-class session totals (shape (..., 3 + G) each).
+
+    Returns:
+        ``(n_states, f, states)``: shapes (..., 2G) (human categories first), (...) (mean f over
+        the scorable sessions, :data:`F_UNSCORED` when none) and (...) (recorded states).
+    """
+    both = human + agent
+    g = STAT_CATEGORIES
+    n_scored = both[..., STAT_SCORED]
+    return (
+        np.concatenate([human[..., g:], agent[..., g:]], axis=-1).astype(np.int64),  # exact integers
+        np.divide(both[..., STAT_F], n_scored, out=np.full(n_scored.shape, F_UNSCORED), where=n_scored > 0),
+        both[..., STAT_STATES].astype(np.int64),
+    )
+
 
 class NumpySampler(Sampler):
     """Market backend on dense numpy arrays with sufficient statistics (see the module docstring)."""
@@ -212,7 +274,7 @@ class NumpySampler(Sampler):
         self._weights = behaviour.weights
         self._omega, self._category = weight_categories(behaviour.weights, behaviour.end)
         self._omega2 = np.concatenate([self._omega, self._omega])  # one weight per (class, category)
-        self._ahead: dict[tuple[float, ...], _Ahead] = {}
+        self._ahead: dict[tuple[float, ...], _Ahead | _AheadWindows] = {}
         self._pool_rng: np.random.Generator | None = None
         self._fresh, self._reused = self._empty_pools(), self._empty_pools()
 
@@ -291,16 +353,25 @@ class NumpySampler(Sampler):
         n_agents = agents_in_split(self.config.n_sessions, alphas)
         return np.stack([self.config.n_sessions - n_agents, n_agents])
 
-    def _prepare(self, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> _Ahead:
+    def _visiting(self, counts: IntArray, demand: FloatArray, rng: np.random.Generator) -> IntArray:
+        """Visiting sessions per class and candidate, shape (2, K): all of ``counts`` (2, K) with
+        fixed visits, Binomial(counts, rho_Y) with price-responsive ones (one call)."""
+        if self.config.visits == "fixed":
+            return counts
+        return rng.binomial(counts, visit_probability(np, demand)[:, None])
+
+    def _prepare(self, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> _Ahead | _AheadWindows:
         """The path part of the next draws at these shares (see :class:`_Ahead`): per class,
         A windows of the class's sessions, each split into the candidates' runs
         and totalled by two rows of prefix sums. With ``path_reuse`` = 1 the windows are the next
         unused paths (every session a fresh path); above 1 they start at independent uniform
-        offsets into the class's reused pool."""
+        offsets into the class's reused pool. With price-responsive visits the windows' prefix
+        rows are kept whole (:class:`_AheadWindows`) and totalled once the visits are drawn."""
         counts = self._class_counts(alphas)
         bounds = np.concatenate([np.zeros((2, 1), dtype=np.int64), np.cumsum(counts, axis=1)], axis=1)
         ahead = int(np.clip(POOL_BLOCK // max(int(bounds[:, -1].max()), 1), 1, AHEAD))
-        runs = []
+        responsive = self.config.visits == "price_responsive"
+        rows = []
         for cls in (0, 1):
             size = int(bounds[cls, -1])
             if self.config.path_reuse == 1:
@@ -309,35 +380,34 @@ class NumpySampler(Sampler):
             else:
                 pool = self._reused_pool(cls, size, rng)
                 offsets = pool.windows(size, ahead, rng)
-            rows = pool.prefix[offsets[:, None] + bounds[cls]]  # (A, K + 1, 3 + G)
-            runs.append(rows[:, 1:] - rows[:, :-1])
-        human, agent = runs
-        both = human + agent
-        g = STAT_CATEGORIES
-        n_scored = both[..., STAT_SCORED]
-        return _Ahead(
-            n_states=np.concatenate([human[..., g:], agent[..., g:]], axis=2).astype(np.int64),  # exact integers
-            f=np.divide(both[..., STAT_F], n_scored, out=np.full(n_scored.shape, F_UNSCORED), where=n_scored > 0),
-            states=both[..., STAT_STATES].astype(np.int64),
-        )
+            within = np.arange(size + 1) if responsive else bounds[cls]
+            rows.append(pool.prefix[offsets[:, None] + within])  # (A, W_Y + 1 or K + 1, 3 + G)
+        if responsive:
+            return _AheadWindows((rows[0], rows[1]), bounds[:, :-1], counts)
+        human, agent = (r[:, 1:] - r[:, :-1] for r in rows)
+        return _Ahead(*_summaries(human, agent))
 
     def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
         cfg = self.config
         self._pools(rng)
         key = tuple(np.asarray(alphas, dtype=float).tolist())
         ahead = self._ahead.get(key)
-        if ahead is None or ahead.next == ahead.f.shape[0]:
+        if ahead is None or ahead.next == ahead.size:
             ahead = self._ahead[key] = self._prepare(alphas, rng)
         t = ahead.next
         ahead.next += 1
+        if isinstance(ahead, _AheadWindows):
+            n_states, f, states = ahead.totals(t, self._visiting(ahead.counts, demand, rng))
+        else:
+            n_states, f, states = ahead.n_states[t], ahead.f[t], ahead.states[t]
         total = demand.sum(axis=1, keepdims=True)
         condition = demand / total if total.all() else demand_condition(demand)  # the same c, fast path first
-        products = rng.multinomial(ahead.n_states[t], np.repeat(condition, self._omega.size, axis=0))  # (K, 2G, N)
+        products = rng.multinomial(n_states, np.repeat(condition, self._omega.size, axis=0))  # (K, 2G, N)
         return MarketSample(
             q=market_proxy(np, self._omega2 @ products, cfg.proxy, cfg.n_sessions),
-            f=ahead.f[t],
+            f=f,
             demand=demand,
-            n_states=ahead.states[t],
+            n_states=states,
         )
 
 
@@ -346,14 +416,15 @@ class PerStateSampler(NumpySampler):
 
     What :class:`NumpySampler` did before the sufficient statistics: the same pools, then one
     inverse-CDF product draw per state and a ``bincount`` of the proxies of all K candidates.
-    Exact as well; kept as the bench's "before" and as the per-state witness of the tests.
+    Exact as well; kept as the bench's "before" and as the per-state witness of the tests. With
+    price-responsive visits it takes only the V_{k,Y} ~ Binomial(n_{k,Y}, rho_Y) visiting sessions.
     """
 
     name = "numpy-per-state"
 
     def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
         cfg = self.config
-        counts = self._class_counts(alphas)
+        counts = self._visiting(self._class_counts(alphas), demand, rng)
         k, n = counts.shape[1], cfg.n_products
         cdf = search_cdf(np, demand_condition(demand))
         keys, weights, per_session = [], [], []

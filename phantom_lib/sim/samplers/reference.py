@@ -11,6 +11,9 @@ did, so the book can profile it and show where the time went (Model reference, s
 
 Unlike the original, rows are sources (erratum 1) and sessions start from pi0 and the demand
 condition (erratum 3). Memory grows as (E*N)^2: at E = 9 and N = 1000 one frame needs 648 MB.
+With price-responsive visits (our extension, Model reference, section 10) each session first
+draws one uniform and visits when it is below its class's rho_Y: the literal Bernoulli thinning
+the other backends replace by one Binomial count per class and candidate.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from phantom_lib.sim.market import (
     agents_in_split,
     market_proxy,
     step_agent_probability,
+    visit_probability,
 )
 
 SEPARATOR = "|"
@@ -94,18 +98,20 @@ class ReferenceSampler(Sampler):
         behaviour = self.behaviour
         n_agents = agents_in_split(cfg.n_sessions, alphas)
         condition = demand_condition(demand)
-        k = n_agents.size
-        paths = np.full((k, cfg.n_sessions, cfg.max_len), -1, dtype=np.int64)
+        responsive = cfg.visits == "price_responsive"
+        rho = visit_probability(np, demand) if responsive else np.ones(2)
+        k, m = n_agents.size, cfg.n_sessions
+        paths = np.full((k, m, cfg.max_len), -1, dtype=np.int64)
         q_hat = np.zeros((k, cfg.n_products))
         for j, n_a in enumerate(n_agents):
-            session = 0
-            for y, count in ((0, cfg.n_sessions - n_a), (1, n_a)):
+            for y, sessions in ((0, range(m - n_a)), (1, range(m - n_a, m))):
                 frame = expanded_frame(self.states, behaviour.matrices[y], condition[y])
-                for _ in range(count):
+                for session in sessions:
+                    if responsive and not rng.random() < rho[y]:
+                        continue  # the session does not visit: it records nothing
                     events, products = self._session(frame, behaviour.pi0[y], condition[y], rng)
                     paths[j, session, : len(events)] = events
                     q_hat[j] += demand_proxy(products, behaviour.weights[events], cfg.n_products)[0]
-                    session += 1
         return MarketSample(
             q=market_proxy(np, q_hat, cfg.proxy, cfg.n_sessions),
             f=step_agent_probability(paths, behaviour, cfg.temperature),
