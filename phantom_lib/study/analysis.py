@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from phantom_lib.published import DEFENCE_REVENUE_DELTA_PCT
+from phantom_lib.published import BASELINE_REGRESSION, DEFENCE_REVENUE_DELTA_PCT
 
 FACTOR_NAMES = ("algorithm", "alpha0", "eps_alpha", "lambda_coi", "action_levels")
 TWIN_KEYS = ("algorithm", "alpha0", "action_levels", "seed")
@@ -282,7 +282,7 @@ def per_share_summary(results: SweepResults, metric: str = "revenue", steps: int
 
 
 def slope(frame: pd.DataFrame, outcome: str = "revenue", x: str = "alpha0") -> dict[str, float]:
-    """OLS ``outcome ~ x`` with an HC1 95% CI of the slope; also the slope as % of the intercept."""
+    """OLS ``outcome ~ x`` with an HC1 95% CI of the slope; also the slope as % of the intercept and R^2."""
     import statsmodels.formula.api as smf
 
     fit = smf.ols(f"{outcome} ~ {x}", data=frame).fit(cov_type="HC1")
@@ -290,7 +290,7 @@ def slope(frame: pd.DataFrame, outcome: str = "revenue", x: str = "alpha0") -> d
     intercept = float(fit.params["Intercept"])
     return {"slope": float(fit.params[x]), "ci_low": float(low), "ci_high": float(high),
             "intercept": intercept, "slope_pct_of_intercept": 100 * float(fit.params[x]) / abs(intercept),
-            "p": float(fit.pvalues[x]), "n": int(fit.nobs)}
+            "r2": float(fit.rsquared), "p": float(fit.pvalues[x]), "n": int(fit.nobs)}
 
 
 def algorithm_summary(frame: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
@@ -353,6 +353,9 @@ def paper_table(pairs: pd.DataFrame, baseline_slope: dict[str, float]) -> pd.Dat
     }
     rows = [{"quantity": f"defended - baseline revenue, %, {k}", "published": v, "this book": ours[k]}
             for k, v in DEFENCE_REVENUE_DELTA_PCT.items()]
+    published_slope = 100 * BASELINE_REGRESSION["slope"] / abs(BASELINE_REGRESSION["intercept"])
     rows.append({"quantity": "baseline revenue vs alpha0: slope, % of intercept per unit alpha",
-                 "published": float("nan"), "this book": baseline_slope["slope_pct_of_intercept"]})
+                 "published": published_slope, "this book": baseline_slope["slope_pct_of_intercept"]})
+    rows.append({"quantity": "baseline revenue vs alpha0: R-squared",
+                 "published": BASELINE_REGRESSION["r2"], "this book": baseline_slope.get("r2", float("nan"))})
     return pd.DataFrame(rows)
