@@ -226,24 +226,29 @@ class _Slice:
     def evaluate(self, base: Any, policies: Any, inputs: _Inputs) -> dict[str, Any]:
         """Evaluation metrics of a batch at its three shares, each of shape (batch, 3).
 
-        All batch x 3 x ``eval_episodes`` episodes run under one ``vmap`` (nested vmaps of the
-        env compile several times slower); episode e of a trial uses the same key at each share.
+        Trials run one after another (``lax.map``), each walking its own evaluation pool (key
+        stream 3); a trial's 3 x ``eval_episodes`` episodes run under one ``vmap`` that shares
+        that pool (nested vmaps of the env compile several times slower). Episode e of a trial
+        uses the same key at each share. Memory is one pool and one trial's episodes, whatever
+        the batch size (vmapping over trials too copied the pool per episode: about 33 GB at the
+        study's M = 100 for a batch of 16).
         """
         size, episodes = inputs.seed.shape[0], self.eval_episodes
-        trial, share, episode = (ix.ravel() for ix in np.indices((size, 3, episodes)))
-        keys = jax.vmap(lambda seed: jax.random.split(jax.random.fold_in(jax.random.key(seed), 1), episodes))(inputs.seed)
-        pick = partial(jax.tree.map, lambda x: x[trial])
+        share, episode = (ix.ravel() for ix in np.indices((3, episodes)))
 
-        pools = jax.vmap(lambda seed: self.eval_env.refresh(
-            jax.random.fold_in(jax.random.key(seed), POOL_STREAMS["evaluate"]), base).pool)(inputs.seed)
+        def one_trial(trial: tuple[Any, Any, CellValues, Any, Any]) -> tuple[Any, Any]:
+            policy, seed, cells, low, high = trial
+            seed_key = jax.random.key(seed)
+            keys = jax.random.split(jax.random.fold_in(seed_key, 1), episodes)
+            pool = self.eval_env.refresh(jax.random.fold_in(seed_key, POOL_STREAMS["evaluate"]), base).pool
 
-        def run(policy: Any, pool: Any, cell: CellValues, low: Any, high: Any, key: Any) -> tuple[Any, Any]:
-            params = ViewParams(with_cell(base._replace(pool=pool), cell), low, high, self.reward_scale)
-            return _episode(self.learner(), self.eval_env, policy, key, params, self.max_steps)
+            def run(cell: CellValues, key: Any) -> tuple[Any, Any]:
+                params = ViewParams(with_cell(base._replace(pool=pool), cell), low, high, self.reward_scale)
+                return _episode(self.learner(), self.eval_env, policy, key, params, self.max_steps)
 
-        cells = jax.tree.map(lambda x: x[trial, share], inputs.evaluate)
-        sums, steps = jax.vmap(run)(pick(policies), pick(pools), cells, inputs.low[trial], inputs.high[trial],
-                                    keys[trial, episode])
+            return jax.vmap(run)(jax.tree.map(lambda x: x[share], cells), keys[episode])
+
+        sums, steps = jax.lax.map(one_trial, (policies, inputs.seed, inputs.evaluate, inputs.low, inputs.high))
         sums, steps = sums.reshape(size, 3, episodes, -1), steps.reshape(size, 3, episodes)
         n = steps.sum(-1)
         out = {name: sums[..., i].sum(-1) / n for i, name in enumerate(EVAL_METRICS)}
