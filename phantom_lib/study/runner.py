@@ -183,7 +183,8 @@ def _ray_init(address: str | None, num_cpus: int | None) -> bool:
     """Start (or connect to) Ray unless already running; True if this call started it.
 
     Ray's INFO lines (the cluster it started, the authentication token it generated) are not
-    printed: only warnings and errors. A cluster that cannot be joined raises
+    printed: only warnings and errors, less the notice that a local cluster enabled token
+    authentication (the secure default, nothing for the user to do). A cluster that cannot be joined raises
     :class:`RayConnectionError` (one line) instead of Ray's retries and traceback.
     """
     import ray
@@ -197,6 +198,7 @@ def _ray_init(address: str | None, num_cpus: int | None) -> bool:
         if address:
             ray.init(address=address, **quiet)
         else:
+            logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
             ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
                      object_store_memory=200 * 1024**2, **quiet)
     except (ConnectionError, TimeoutError, RuntimeError, SystemExit) as err:  # SystemExit: Ray's GCS time-out
