@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from phantom_lib.published import BASELINE_REGRESSION, DEFENCE_REVENUE_DELTA_PCT
+from phantom_lib.sim.config import EnvConfig
 
 FACTOR_NAMES = ("algorithm", "alpha0", "eps_alpha", "lambda_coi", "action_levels")
 TWIN_KEYS = ("algorithm", "alpha0", "action_levels", "seed")
@@ -59,7 +60,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def load(folder: str | Path) -> SweepResults:
-    """Read ``folder/results.parquet`` and ``folder/provenance.json`` (relative paths: from the repo root)."""
+    """Read ``folder/results.parquet`` and ``folder/provenance.json`` (relative paths: from the repo root).
+
+    A factor of :data:`FACTOR_NAMES` that the design held at its default (the thesis's protocol has
+    no ``action_levels`` factor) gets a column with :class:`EnvConfig`'s default, so every analysis
+    function reads any design."""
     folder = Path(folder) if Path(folder).is_absolute() else REPO_ROOT / folder
     table, prov = folder / "results.parquet", folder / "provenance.json"
     for path in (table, prov):
@@ -69,6 +74,8 @@ def load(folder: str | Path) -> SweepResults:
     ok = frame[frame["status"] == "ok"].rename(columns=lambda c: c[2:] if c.startswith("m_") else c)
     if "variant" not in ok:
         raise ValueError(f"{table} has no 'variant' column: it was not written by a sweep with baseline twins")
+    defaults = EnvConfig()
+    ok = ok.assign(**{name: getattr(defaults, name) for name in FACTOR_NAMES[1:] if name not in ok})
     return SweepResults(ok.reset_index(drop=True), json.loads(prov.read_text()), int((frame["status"] != "ok").sum()))
 
 

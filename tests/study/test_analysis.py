@@ -89,6 +89,17 @@ def test_load_names_the_missing_file(tmp_path):
         sa.load(tmp_path)
 
 
+def test_a_design_without_an_action_levels_factor_loads_with_the_default_and_pairs(tmp_path):
+    rows = [cell("ppo", 0.1, 0, "baseline", 100.0, eps=0.0, lam=0.0), cell("ppo", 0.1, 0, "defended", 90.0)]
+    frame = pd.DataFrame(rows).drop(columns="action_levels").rename(columns={"revenue": "m_revenue"})
+    frame.assign(status="ok").to_parquet(tmp_path / "results.parquet")
+    (tmp_path / "provenance.json").write_text(json.dumps({"design": {}}))
+    res = sa.load(tmp_path)
+    assert (res.trials["action_levels"] == sa.EnvConfig().action_levels).all()
+    pairs = sa.paired(res, "revenue")
+    assert pairs[["defended", "baseline"]].values.tolist() == [[90.0, 100.0]]
+
+
 def test_paper_table_leaves_alphas_outside_the_design_empty():
     pairs = pd.DataFrame({"alpha0": [0.1, 0.6, 0.1, 0.6], "seed": [0, 0, 1, 1],
                           "defended": [95.0, 99.0, 100.0, 100.0], "baseline": [100.0, 100.0, 100.0, 100.0]})
