@@ -139,11 +139,14 @@ def sb3_hyperparameters(algorithm: str, timesteps: int) -> dict[str, Any]:
 def _sb3_model(algorithm: str, env: gym.Env, timesteps: int, seed: int) -> Any:
     import stable_baselines3 as sb3
     import torch
+    from stable_baselines3.common.logger import Logger
 
     torch.set_num_threads(1)
     cls = {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}[algorithm]
-    return cls("MlpPolicy", env, seed=seed, device="cpu", verbose=0, policy_kwargs={"net_arch": list(NET_ARCH)},
-               **sb3_hyperparameters(algorithm, timesteps))
+    model = cls("MlpPolicy", env, seed=seed, device="cpu", verbose=0, policy_kwargs={"net_arch": list(NET_ARCH)},
+                **sb3_hyperparameters(algorithm, timesteps))
+    model.set_logger(Logger(folder=None, output_formats=[]))  # SB3's default makes an empty /tmp/SB3-* per model
+    return model
 
 
 @dataclass

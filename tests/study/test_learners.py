@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tempfile
 
 import numpy as np
 import pytest
@@ -29,8 +30,10 @@ def test_hyperparameters_are_the_reference_at_the_reference_budget_and_shrink_be
 
 
 @pytest.mark.parametrize("algorithm", ["ppo", "a2c", "dqn", "qtable"])
-def test_each_learner_trains_a_few_hundred_steps_and_returns_the_documented_metrics(algorithm):
+def test_each_learner_trains_a_few_hundred_steps_and_returns_the_documented_metrics(algorithm, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where SB3 would put a log folder per model
     metrics = learners.train({**SMALL, "algorithm": algorithm, "timesteps": 300}, seed=0)
+    assert not list(tmp_path.glob("SB3-*"))  # no log folder left behind per model
     assert set(metrics) == set(learners.METRICS)
     assert metrics["train_steps"] >= 300
     assert len(metrics["curve_step"]) == len(metrics["curve_reward"]) == 4
