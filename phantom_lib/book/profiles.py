@@ -46,7 +46,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "power_size_effects": [1.0],
         },
         "05_simulator": {"bench": "quick", "equivalence_draws": 150, "errata_sessions": 4000, "errata_steps": 100},
-        "06_sweep": {"sweep_profile": "smoke", "demo_timesteps": 100},  # reads the committed results
+        "06_sweep": {"sweep_profile": "smoke", "demo_timesteps": 100, "n_boot": 500},  # reads the committed results
         "07_detection": {
             "n_synthetic": 400,
             "n_boot": 200,
@@ -59,7 +59,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "recon_depths": [0, 1, 4],
             "recon_agents": 200,
         },
-        "08_published": {"mc_sessions": 4000},  # reads the thesis's tables and the committed sweep
+        "08_published": {"mc_sessions": 4000, "probe_draws": 40, "probe_steps": 60},  # reads the thesis's tables and the committed sweep
     },
     "full": {
         "01_dataset": {},

@@ -13,7 +13,6 @@ import pytest
 from test_data import fixture_rows, write
 
 from phantom_lib import cli, data
-from phantom_lib import data
 from phantom_lib.data import sources
 from phantom_lib.standin import model as standin_model
 from phantom_lib.standin import rows as standin

@@ -131,7 +131,7 @@ def test_delta_definitions_by_hand():
     assert out["n_pairs"].tolist() == [3, 1, 2]
 
 
-def _results(trials: list[dict]) -> "study.SweepResults":
+def _results(trials: list[dict]) -> sa.SweepResults:
     from phantom_lib import study
 
     return study.SweepResults(pd.DataFrame(trials), {}, 0)
