@@ -166,3 +166,18 @@ def test_the_book_checks_every_chapters_parameters_before_executing_any(tmp_path
     with pytest.raises(book.ParameterError, match=r"02_b\.n = 'ten': expected an integer"):
         build.execute_notebooks("smoke", root=tmp_path)
     assert not build.chapter_path(first, tmp_path).exists()
+
+
+@pytest.mark.parametrize("chapter", book.notebook_sources(), ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter_line_without_a_warning(chapter: Path, tmp_path: Path, caplog):
+    """papermill parses the parameters cell itself (to inject and to list parameters); a comment it
+    cannot read makes every run print 'Unable to parse line ...' (an '=' inside a comment did)."""
+    import jupytext
+    import papermill
+
+    notebook = tmp_path / f"{chapter.stem}.ipynb"
+    jupytext.write(jupytext.read(chapter), notebook)
+    with caplog.at_level("WARNING"):
+        names = papermill.inspect_notebook(str(notebook))
+    assert not [r.getMessage() for r in caplog.records if "Unable to parse" in r.getMessage()]
+    assert names
