@@ -22,7 +22,7 @@ SLOW_TRAINABLE = """
 import time
 
 def train(config, seed):
-    time.sleep(0.3)
+    time.sleep(1.0)  # slow enough that Ctrl-C lands mid-run on a busy machine
     return {"score": float(config["alpha0"])}
 """
 
