@@ -110,7 +110,7 @@ def _sweep_out(args: argparse.Namespace) -> Path:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from phantom_lib.study.runner import sweep
+    from phantom_lib.study.run.runner import sweep
 
     out = _sweep_out(args)
     cache = None if args.compile_cache == "" else Path(args.compile_cache).expanduser()
@@ -154,7 +154,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 
 def _crosscheck(args: argparse.Namespace) -> int:
-    from phantom_lib.study.crosscheck import CROSSCHECK_CELLS, write_crosscheck
+    from phantom_lib.study.run.crosscheck import CROSSCHECK_CELLS, write_crosscheck
 
     settings = {"timesteps": args.timesteps, "eval_episodes": args.eval_episodes, "max_steps": 100,
                 "curve_points": 8, "n_candidates": 5, "action_levels": 9}
@@ -173,8 +173,8 @@ def _add_crosscheck(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
-    from phantom_lib.study.designs import DESIGNS
-    from phantom_lib.study.runner import DEFAULT_BATCH_SIZE, DEFAULT_TRAINABLE, ENGINES
+    from phantom_lib.study.design.designs import DESIGNS
+    from phantom_lib.study.run.runner import DEFAULT_BATCH_SIZE, DEFAULT_TRAINABLE, ENGINES
 
     parser = sub.add_parser("sweep", help="run the factorial study on Ray (resumable)")
     parser.add_argument("--profile", choices=sorted(DESIGNS), default="smoke", help="the study design to run")
@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _interrupted(args: argparse.Namespace) -> str:
     """What Ctrl-C left behind, and how to go on."""
     if args.command == "sweep":
-        from phantom_lib.study.store import ResultsStore
+        from phantom_lib.study.design.store import ResultsStore
 
         out = _sweep_out(args)
         return f"interrupted: {len(ResultsStore(out).finished())} trials kept in {out}; run again with --resume"

@@ -1,8 +1,8 @@
 """Training throughput of the two engines, and of the jax learners alone (figures, never asserted).
 
 :func:`training_throughput` trains each learner once with the SB3 path
-(:func:`phantom_lib.study.learners.train`: one env, one trial) and once per batch size with the
-jax engine (:func:`phantom_lib.study.jax_engine.run_batch`: a batch of seeds in one compiled
+(:func:`phantom_lib.study.sb3.learners.train`: one env, one trial) and once per batch size with the
+jax engine (:func:`phantom_lib.study.jax.engine.run_batch`: a batch of seeds in one compiled
 program) on the same trial configuration, and reports env steps per second inside training
 (learner updates included; the jax figure counts every trial of the batch, compile time apart).
 :func:`learner_ceiling` times the jax learners on :class:`NullPricingEnv`, an env of the study's
@@ -21,12 +21,12 @@ import jax
 import jax.numpy as jnp
 import pandas as pd
 
-from phantom_lib.study.designs import Trial, TrialConfig
-from phantom_lib.study.evaluate import EVAL_METRICS
-from phantom_lib.study.jax_engine import learner_config, run_batch
-from phantom_lib.study.jax_learners import learner
-from phantom_lib.study.jax_view import ViewParams
-from phantom_lib.study.learners import train
+from phantom_lib.study.design.designs import Trial, TrialConfig
+from phantom_lib.study.sb3.evaluate import EVAL_METRICS
+from phantom_lib.study.jax.engine import learner_config, run_batch
+from phantom_lib.study.jax.learners import learner
+from phantom_lib.study.jax.view import ViewParams
+from phantom_lib.study.sb3.learners import train
 
 STUDY_CONFIG: dict[str, Any] = {"n_products": 10, "n_sessions": 100, "n_candidates": 5, "action_levels": 9,
                                 "alpha0": 0.25, "eps_alpha": 0.15, "lambda_coi": 0.15, "max_steps": 100,

@@ -4,16 +4,16 @@ A :class:`StudyDesign` (:data:`DESIGNS`) lists the trials; :func:`train` trains 
 trial (stable-baselines3 PPO/A2C/DQN or the tabular Q-learner, or builds a reference policy);
 :func:`sweep` runs a design on Ray into a resumable :class:`ResultsStore` with provenance; the
 analysis functions (:func:`load_results`, :func:`paired`, :func:`deltas_by`, ...) read it back;
-:mod:`~phantom_lib.study.thesis_runs` loads and re-analyses the thesis's own published runs.
+:mod:`~phantom_lib.study.analysis.thesis_runs` loads and re-analyses the thesis's own published runs.
 
 The jax engine (``phantom sweep --engine jax``) lives in modules this face does not import, so
-using the study does not load jax or optax: :mod:`~phantom_lib.study.jax_engine` (batches of
-trials trained and evaluated by compiled programs), :mod:`~phantom_lib.study.jax_learners` (PPO,
-A2C, DQN and the Q-learner in JAX) and :mod:`~phantom_lib.study.crosscheck` (both engines on the
+using the study does not load jax or optax: :mod:`~phantom_lib.study.jax.engine` (batches of
+trials trained and evaluated by compiled programs), :mod:`~phantom_lib.study.jax.learners` (PPO,
+A2C, DQN and the Q-learner in JAX) and :mod:`~phantom_lib.study.run.crosscheck` (both engines on the
 same cells and seeds).
 """
 
-from phantom_lib.study.analysis import (
+from phantom_lib.study.analysis.estimands import (
     COLLAPSE_SHARE,
     clustered_delta,
     collapsed,
@@ -35,8 +35,8 @@ from phantom_lib.study.analysis import (
     varying,
     win_rates,
 )
-from phantom_lib.study.analysis import load as load_results
-from phantom_lib.study.designs import (
+from phantom_lib.study.analysis.estimands import load as load_results
+from phantom_lib.study.design.designs import (
     BASELINE,
     DESIGNS,
     FACTORS,
@@ -49,29 +49,29 @@ from phantom_lib.study.designs import (
     TrialConfig,
     design,
 )
-from phantom_lib.study.evaluate import EVAL_METRICS, evaluate, make_env, run_episodes
-from phantom_lib.study.learners import (
+from phantom_lib.study.sb3.evaluate import EVAL_METRICS, evaluate, make_env, run_episodes
+from phantom_lib.study.sb3.learners import (
     METRICS,
     fit,
     learning_curve,
     sb3_hyperparameters,
     train,
 )
-from phantom_lib.study.policies import (
+from phantom_lib.study.sb3.policies import (
     ConstantPolicy,
     ElasticityPolicy,
     RandomPolicy,
     SurgePolicy,
     reference_policy,
 )
-from phantom_lib.study.qlearning import (
+from phantom_lib.study.sb3.qlearning import (
     DigitisedFeatures,
     QLearnerConfig,
     TabularQLearner,
 )
-from phantom_lib.study.runner import run_trials, sweep
-from phantom_lib.study.store import ResultsStore, provenance
-from phantom_lib.study import thesis_runs
+from phantom_lib.study.run.runner import run_trials, sweep
+from phantom_lib.study.design.store import ResultsStore, provenance
+from phantom_lib.study.analysis import thesis_runs
 
 __all__ = [
     "COLLAPSE_SHARE", "clustered_delta", "collapsed", "per_share_summary",

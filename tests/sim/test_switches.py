@@ -18,7 +18,7 @@ from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import Candidates, Market, PricingState, closed_form_rewards, price_terms, reward_terms, robust_step
 from phantom_lib.sim.market import MarketConfig
 from phantom_lib.sim.samplers import BACKENDS, make_sampler
-from phantom_lib.study.designs import TrialConfig
+from phantom_lib.study.design.designs import TrialConfig
 
 SMALL = {"n_products": 3, "n_sessions": 10}
 

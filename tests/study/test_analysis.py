@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from phantom_lib.study import analysis as sa
+from phantom_lib.study.analysis import estimands as sa
 
 
 def table(rows: list[dict]) -> sa.SweepResults:
@@ -138,7 +138,7 @@ def _results(trials: list[dict]) -> sa.SweepResults:
 
 
 def test_collapse_rule_by_hand():
-    from phantom_lib.study import analysis
+    from phantom_lib.study.analysis import estimands as analysis
 
     cell = {"alpha0": 0.1, "action_levels": 5, "seed": 0, "lambda_coi": 0.15, "eps_alpha": 0.0}
     res = _results([
@@ -154,7 +154,7 @@ def test_collapse_rule_by_hand():
 
 
 def test_clustered_delta_by_hand_and_its_interval_resamples_twins():
-    from phantom_lib.study import analysis
+    from phantom_lib.study.analysis import estimands as analysis
 
     # two twin groups: one twin serves two defended cells (+10 % each), the other one (-10 %)
     pairs = pd.DataFrame({
@@ -168,7 +168,7 @@ def test_clustered_delta_by_hand_and_its_interval_resamples_twins():
 
 
 def test_per_share_summary_by_hand():
-    from phantom_lib.study import analysis
+    from phantom_lib.study.analysis import estimands as analysis
 
     rows = [{"alpha0": a, "variant": v, "algorithm": "ppo", "revenue": r}
             for a, v, r in [(0.0, "baseline", 10.0), (0.0, "baseline", 12.0), (0.0, "defended", 9.0),

@@ -20,8 +20,9 @@ from phantom_lib.sim import jax_env
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import candidate_shares
 from phantom_lib.sim.samplers.jax import n_agents_of
-from phantom_lib.study import crosscheck, jax_engine, runner
-from phantom_lib.study.designs import Trial
+from phantom_lib.study.jax import engine as jax_engine
+from phantom_lib.study.run import crosscheck, runner
+from phantom_lib.study.design.designs import Trial
 
 SETTINGS = {"timesteps": 256, "eval_episodes": 2, "max_steps": 20, "curve_points": 4, "n_candidates": 5,
             "n_products": 3, "n_sessions": 10, "max_len": 10, "action_levels": 5}

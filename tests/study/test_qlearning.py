@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from phantom_lib.study.qlearning import (
+from phantom_lib.study.sb3.qlearning import (
     DigitisedFeatures,
     QLearnerConfig,
     TabularQLearner,

@@ -18,7 +18,7 @@ import pytest
 from _services import free_port, program, stop, wait_for_port
 
 from phantom_lib import study
-from phantom_lib.study import runner
+from phantom_lib.study.run import runner
 
 # Ray's own defaults would print a usage-stats notice and set up token authentication on a test head.
 QUIET_RAY = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}

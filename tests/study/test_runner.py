@@ -10,7 +10,7 @@ import pytest
 from _kill import kill_after
 
 from phantom_lib import study
-from phantom_lib.study import store as study_store
+from phantom_lib.study.design import store as study_store
 
 
 def test_published_design_has_192_unique_configurations():

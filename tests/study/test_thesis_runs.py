@@ -14,7 +14,7 @@ from phantom_lib.published import (
     DEFENCE_REVENUE_DELTA_PCT,
     RUNS_CARD,
 )
-from phantom_lib.study import thesis_runs as tr
+from phantom_lib.study.analysis import thesis_runs as tr
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@
 :class:`Learner` whose ``train(key, params) -> (policy, (rewards, revenues))`` is the whole
 training loop as one traceable function, so ``jax.jit(jax.vmap(train))`` trains a batch of
 learners (seeds, and environments that differ in alpha0, eps_alpha and lambda_coi) in one
-compiled program (:mod:`phantom_lib.study.jax_engine` builds the batches), and whose
+compiled program (:mod:`phantom_lib.study.jax.engine` builds the batches), and whose
 ``act(policy, obs)`` is the deterministic action used in evaluation.
 
 Why this implementation. A compact PureJaxRL-style PPO of our own on jax + optax trained as fast
@@ -14,10 +14,10 @@ pinned and a tfp nightly (~390 MB), evaluates more than it trains by default and
 DQN replay slowly. Writing our own also lets every setting follow stable-baselines3, so the two
 engines train the same algorithms on the same observation (rescaled to [0, 1]), reward
 (times ``reward_scale``) and budget (step counts scaled by
-:func:`phantom_lib.study.learners.sb3_hyperparameters`), with one environment per learner as in
+:func:`phantom_lib.study.sb3.learners.sb3_hyperparameters`), with one environment per learner as in
 the SB3 path: the batch of learners is the parallelism, not parallel envs inside a learner.
-Details: :mod:`~phantom_lib.study.jax_view` (what a learner sees, networks, initialisation),
-:mod:`~phantom_lib.study.jax_actor_critic` (PPO, A2C), :mod:`~phantom_lib.study.jax_q` (DQN,
+Details: :mod:`~phantom_lib.study.jax.view` (what a learner sees, networks, initialisation),
+:mod:`~phantom_lib.study.jax.actor_critic` (PPO, A2C), :mod:`~phantom_lib.study.jax.q` (DQN,
 the Q-learner).
 """
 
@@ -27,13 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from phantom_lib.study.jax_actor_critic import (
+from phantom_lib.study.jax.actor_critic import (
     A2CConfig,
     PPOConfig,
     act_actor_critic,
     train_actor_critic,
 )
-from phantom_lib.study.jax_q import (
+from phantom_lib.study.jax.q import (
     DQNConfig,
     QTableConfig,
     act_dqn,
@@ -41,7 +41,7 @@ from phantom_lib.study.jax_q import (
     train_dqn,
     train_qtable,
 )
-from phantom_lib.study.jax_view import LearnerEnv, ViewParams
+from phantom_lib.study.jax.view import LearnerEnv, ViewParams
 
 Policy = Any
 """A learner's trained parameters (a pytree)."""

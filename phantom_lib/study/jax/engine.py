@@ -6,7 +6,7 @@ the budgets and the market sizes. Trials of a slice differ only in alpha0, eps_a
 lambda_coi (values inside the programs, see :func:`with_cell`) and the seed. :func:`batches`
 cuts each slice into batches of at most ``batch_size`` trials; :func:`run_batch` pads a short
 batch to ``batch_size`` with copies of its last trial (their results are dropped), trains it
-with one compiled program (``jit(vmap(train))`` of :mod:`phantom_lib.study.jax_learners`) and
+with one compiled program (``jit(vmap(train))`` of :mod:`phantom_lib.study.jax.learners`) and
 evaluates it with another. Compiled programs are kept per process, so every batch of a slice
 after the first in a process (a Ray worker runs many) skips compilation.
 
@@ -19,11 +19,11 @@ Randomness: trial (config, seed) trains with ``fold_in(key(seed), 0)`` and evalu
 market pools walked from ``fold_in(key(seed), 2)`` and ``fold_in(key(seed), 3)``
 (:data:`POOL_STREAMS`); like the SB3 path, cells with the same seed share their random streams.
 
-Evaluation follows :mod:`phantom_lib.study.evaluate`: ``eval_episodes`` deterministic episodes at
+Evaluation follows :mod:`phantom_lib.study.sb3.evaluate`: ``eval_episodes`` deterministic episodes at
 alpha0 and at each stress share, in the evaluation env (K = 1, no adversary, the trial's
 eps_alpha and lambda_coi; the observation's alpha0 is the share), the same episode keys at the
-three shares; :func:`~phantom_lib.study.evaluate.stress_summary` adds the stress and worst-case
-metrics. Metric names and meanings are those of :data:`phantom_lib.study.learners.METRICS`, with
+three shares; :func:`~phantom_lib.study.sb3.evaluate.stress_summary` adds the stress and worst-case
+metrics. Metric names and meanings are those of :data:`phantom_lib.study.sb3.learners.METRICS`, with
 one difference in what the timings mean: ``train_seconds`` and ``eval_seconds`` are each
 trial's share of its batch's wall time (batch time / trials in the batch, padding excluded;
 compile time excluded and recorded in the batch record), so ``train_steps_per_s`` is the
@@ -46,14 +46,14 @@ from phantom_lib.behaviour.model import load_behaviour
 from phantom_lib.sim import jax_env
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.gym_env import PhantomPricingEnv
-from phantom_lib.study.designs import Trial, TrialConfig
-from phantom_lib.study.evaluate import EVAL_METRICS, stress_summary
-from phantom_lib.study.jax_actor_critic import A2CConfig, PPOConfig
-from phantom_lib.study.jax_learners import JAX_ALGORITHMS, Learner, learner
-from phantom_lib.study.jax_q import DQNConfig, QTableConfig
-from phantom_lib.study.jax_view import LearnerEnv, ViewParams
-from phantom_lib.study.learners import training_record
-from phantom_lib.study.qlearning import DigitisedFeatures
+from phantom_lib.study.design.designs import Trial, TrialConfig
+from phantom_lib.study.sb3.evaluate import EVAL_METRICS, stress_summary
+from phantom_lib.study.jax.actor_critic import A2CConfig, PPOConfig
+from phantom_lib.study.jax.learners import JAX_ALGORITHMS, Learner, learner
+from phantom_lib.study.jax.q import DQNConfig, QTableConfig
+from phantom_lib.study.jax.view import LearnerEnv, ViewParams
+from phantom_lib.study.sb3.learners import training_record
+from phantom_lib.study.sb3.qlearning import DigitisedFeatures
 
 CELL_FIELDS = ("alpha0", "eps_alpha", "lambda_coi")
 """Trial settings that vary inside a batch (values in the compiled program, not shapes)."""
@@ -371,7 +371,7 @@ def run_batch(trials: Sequence[Trial], batch_size: int | None = None,
         compile_cache: a folder for :func:`use_compile_cache` (None: compile in memory only).
 
     Returns:
-        ``(metrics per trial, record)``: the metrics of :data:`phantom_lib.study.learners.METRICS`
+        ``(metrics per trial, record)``: the metrics of :data:`phantom_lib.study.sb3.learners.METRICS`
         for each trial, in order, and the batch's :class:`BatchRecord`.
     """
     if compile_cache is not None:

@@ -3,7 +3,7 @@
 ``static`` (the scale nearest 1.0), ``surge`` (demand thresholds, the data-collection
 heuristic made global), ``elasticity`` (a linear-demand monopolist), ``random`` and
 ``best_fixed`` (the constant action with the best reward, found by search). Each follows SB3's
-``predict(obs, deterministic) -> (action, None)`` so :mod:`phantom_lib.study.evaluate` scores it
+``predict(obs, deterministic) -> (action, None)`` so :mod:`phantom_lib.study.sb3.evaluate` scores it
 like a learner.
 """
 
@@ -15,8 +15,8 @@ import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 
-from phantom_lib.study.designs import REFERENCE_POLICIES, TrialConfig
-from phantom_lib.study.evaluate import Policy, make_env, run_episodes
+from phantom_lib.study.design.designs import REFERENCE_POLICIES, TrialConfig
+from phantom_lib.study.sb3.evaluate import Policy, make_env, run_episodes
 
 
 def _scales(env: gym.Env) -> npt.NDArray[np.float64]:

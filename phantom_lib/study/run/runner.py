@@ -2,8 +2,8 @@
 
 ``phantom sweep --profile {smoke,full} --engine {sb3,jax}`` runs the design's trials as Ray
 tasks, on a one-machine cluster by default or on an existing cluster (``--address`` or
-``RAY_ADDRESS``). With the SB3 engine each task is one trial (:func:`phantom_lib.study.learners.train`).
-With the jax engine each task is one batch of a slice (:mod:`phantom_lib.study.jax_engine`:
+``RAY_ADDRESS``). With the SB3 engine each task is one trial (:func:`phantom_lib.study.sb3.learners.train`).
+With the jax engine each task is one batch of a slice (:mod:`phantom_lib.study.jax.engine`:
 trials sharing their static shapes, trained by one compiled program, vmapped over seeds and
 cells); reference policies (no learner) still run one per task with the trainable. A jax task asks Ray for a GPU when the cluster has one (else a TPU, else a CPU), so
 the same sweep runs unchanged on an accelerator; jax uses whatever device its task sees.
@@ -14,7 +14,7 @@ missing trials are batched again at the same batch size, which gives them the nu
 would have had). A trial that raises is recorded with its error and the sweep goes on (a batch
 that raises records the error for each of its trials). ``provenance.json`` beside the
 results records the commit, design, data, library versions, machine and wall time (see
-:mod:`phantom_lib.study.store`);
+:mod:`phantom_lib.study.design.store`);
 ``runs.jsonl`` logs when each run of the sweep in that folder started and ended, so the wall time
 of a run that was killed (it ends at its last finished trial) is not lost on ``--resume``;
 ``batches.jsonl`` records each jax batch (its trials, seeds, batch size, compile time and
@@ -37,8 +37,8 @@ from typing import Any
 import pandas as pd
 
 from phantom_lib._net import unreachable_reason
-from phantom_lib.study.designs import DESIGNS, Trial, design
-from phantom_lib.study.store import (
+from phantom_lib.study.design.designs import DESIGNS, Trial, design
+from phantom_lib.study.design.store import (
     REPO_ROOT,
     ResultsStore,
     engine_provenance,
@@ -49,14 +49,14 @@ from phantom_lib.study.store import (
 Trainable = Callable[[dict[str, Any], int], Mapping[str, Any]]
 """``train(config, seed) -> metrics``: one trial; metrics are scalars or lists of numbers."""
 
-DEFAULT_TRAINABLE = "phantom_lib.study.learners:train"
-"""The study's trainable (:func:`phantom_lib.study.learners.train`), named so a Ray worker imports it."""
+DEFAULT_TRAINABLE = "phantom_lib.study.sb3.learners:train"
+"""The study's trainable (:func:`phantom_lib.study.sb3.learners.train`), named so a Ray worker imports it."""
 
 BatchRunner = Callable[[Sequence[Trial], int], tuple[list[Mapping[str, Any]], Any]]
 """``run_batch(trials, batch_size) -> (metrics per trial, record)``: one batch of one slice; the record
-has ``as_dict()`` (:func:`phantom_lib.study.jax_engine.run_batch`)."""
+has ``as_dict()`` (:func:`phantom_lib.study.jax.engine.run_batch`)."""
 
-DEFAULT_BATCH_RUNNER = "phantom_lib.study.jax_engine:run_batch"
+DEFAULT_BATCH_RUNNER = "phantom_lib.study.jax.engine:run_batch"
 """The jax engine's batch runner, named so a Ray worker imports it."""
 
 DEFAULT_BATCH_SIZE = 16
@@ -100,7 +100,7 @@ def _execute_unit(trainable: Trainable, batch_runner: BatchRunner | None, trials
 
 def _learned(trials: Sequence[Trial]) -> list[Trial]:
     """The trials the jax engine trains (the others are reference policies)."""
-    from phantom_lib.study.jax_learners import JAX_ALGORITHMS
+    from phantom_lib.study.jax.learners import JAX_ALGORITHMS
 
     return [t for t in trials if t.config.get("algorithm") in JAX_ALGORITHMS]
 
@@ -109,7 +109,7 @@ def default_batch_size(trials: Sequence[Trial]) -> int:
     """The jax batch size of a design: :data:`DEFAULT_BATCH_SIZE`, or its largest slice when smaller
     (a smoke design's slices of two trials are not padded to 16). Computed from every trial of the
     design, not only the missing ones, so a resumed run batches at the same size."""
-    from phantom_lib.study.jax_engine import batches
+    from phantom_lib.study.jax.engine import batches
 
     return max([len(b) for b in batches(_learned(trials), DEFAULT_BATCH_SIZE)], default=1)
 
@@ -118,7 +118,7 @@ def _units(todo: Sequence[Trial], engine: str, batch_size: int) -> list[tuple[li
     """The tasks of a run: ``(trials, batched)``; batches of the jax engine first (they take longest)."""
     if engine == "sb3":
         return [([t], False) for t in todo]
-    from phantom_lib.study.jax_engine import batches
+    from phantom_lib.study.jax.engine import batches
 
     learned = _learned(todo)
     others = [t for t in todo if t not in learned]

@@ -11,7 +11,7 @@ alpha0 -/+ max(eps_alpha, 0.15), clipped to [0, 1] (``eval_episodes`` each).
 
 Metrics: :func:`run_episodes` gives per-step means of :data:`EVAL_METRICS` plus ``episode_return``
 and ``episode_length``; :func:`evaluate` adds the stress figures and worst cases (the full list of a
-trial's metrics is documented in :mod:`phantom_lib.study.learners`).
+trial's metrics is documented in :mod:`phantom_lib.study.sb3.learners`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.gym_env import PhantomPricingEnv
-from phantom_lib.study.designs import TrialConfig
+from phantom_lib.study.design.designs import TrialConfig
 
 EVAL_METRICS = ("reward", "revenue", "profit", "coi_level", "coi_leak", "margin", "volatility", "zero_demand",
                 "supra_share", "agent_prob")

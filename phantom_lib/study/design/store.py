@@ -24,9 +24,9 @@ from typing import Any
 import pandas as pd
 
 from phantom_lib.data.sources import provenance as source_provenance
-from phantom_lib.study.designs import StudyDesign, Trial, design
+from phantom_lib.study.design.designs import StudyDesign, Trial, design
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 """The checkout the library runs from (its commit is recorded in provenance)."""
 
 
@@ -69,7 +69,7 @@ class ResultsStore:
             handle.write(json.dumps({"event": event, "unix": time.time(), "commit": commit}) + "\n")
 
     def log_batch(self, record: Mapping[str, Any]) -> None:
-        """Append one jax batch's record (:class:`phantom_lib.study.jax_engine.BatchRecord` as a dict)."""
+        """Append one jax batch's record (:class:`phantom_lib.study.jax.engine.BatchRecord` as a dict)."""
         self.root.mkdir(parents=True, exist_ok=True)
         with self.batches_path.open("a") as handle:
             handle.write(json.dumps(dict(record), default=str) + "\n")

@@ -1,11 +1,11 @@
 """Cross-check of the two engines: SB3 and JAX training of the same learner on the same cells and seeds.
 
 Both engines train ``algorithm`` (PPO by default) on each cell x seed with the same settings and
-evaluate it with the same protocol (:mod:`phantom_lib.study.evaluate`). The anchor is the
+evaluate it with the same protocol (:mod:`phantom_lib.study.sb3.evaluate`). The anchor is the
 ``best_fixed`` reference policy (the constant price scale with the best search reward, searched
 in the numpy env): its action is evaluated in each engine's evaluation envs with that engine's
 evaluation randomness (``best_fixed_sb3``: the numpy env, as the SB3 path evaluates;
-``best_fixed_jax``: :func:`~phantom_lib.study.jax_engine.evaluate_constant`), so each engine is
+``best_fixed_jax``: :func:`~phantom_lib.study.jax.engine.evaluate_constant`), so each engine is
 compared with the anchor on common random numbers. The engines themselves use different random
 streams (numpy generators vs JAX keys), so their seeds are not paired: their agreement is judged
 by Welch intervals of the difference of engine means per cell.
@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from phantom_lib.study.analysis import seed_ci
-from phantom_lib.study.designs import Trial, TrialConfig
-from phantom_lib.study.evaluate import evaluate
-from phantom_lib.study.jax_engine import batches, evaluate_constant, run_batch
-from phantom_lib.study.learners import train
-from phantom_lib.study.policies import reference_policy
-from phantom_lib.study.store import REPO_ROOT, data_provenance, git_commit, machine, software_versions
+from phantom_lib.study.analysis.estimands import seed_ci
+from phantom_lib.study.design.designs import Trial, TrialConfig
+from phantom_lib.study.sb3.evaluate import evaluate
+from phantom_lib.study.jax.engine import batches, evaluate_constant, run_batch
+from phantom_lib.study.sb3.learners import train
+from phantom_lib.study.sb3.policies import reference_policy
+from phantom_lib.study.design.store import REPO_ROOT, data_provenance, git_commit, machine, software_versions
 
 CELL_KEYS = ("alpha0", "eps_alpha", "lambda_coi")
 """What identifies a cell in the cross-check tables."""

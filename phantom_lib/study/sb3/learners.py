@@ -1,11 +1,11 @@
 """The study's learners and its trainable: ``train(config, seed) -> metrics`` (Model reference, section 7).
 
 :func:`train` is the one entry point: ``train(config, seed) -> metrics``. A notebook cell calls
-it directly; :func:`phantom_lib.study.runner.run_trials` calls it once per trial (in a Ray worker).
+it directly; :func:`phantom_lib.study.run.runner.run_trials` calls it once per trial (in a Ray worker).
 
 Learners (``algorithm``): ``ppo``, ``a2c``, ``dqn`` (stable-baselines3, MlpPolicy [64, 64], cpu,
 one torch thread, reference hyperparameters scaled to the budget by :func:`sb3_hyperparameters`)
-and ``qtable`` (:class:`phantom_lib.study.qlearning.TabularQLearner` on the digitised (mean q, std q,
+and ``qtable`` (:class:`phantom_lib.study.sb3.qlearning.TabularQLearner` on the digitised (mean q, std q,
 mean p) state). Reference policies, evaluated without training: ``static`` (scale 1.0),
 ``surge`` (demand thresholds), ``elasticity`` (linear-demand monopoly price), ``random`` and
 ``best_fixed`` (the constant action with the best reward, found by search).
@@ -13,10 +13,10 @@ mean p) state). Reference policies, evaluated without training: ``static`` (scal
 Training env: the trial's own configuration. A ``defended`` trial trains in the robust env of
 Model reference, section 6 (K candidate shares in alpha0 +/- eps_alpha, the worst kept, COI penalty
 lambda_coi); a ``baseline`` twin trains with lambda_coi 0, eps_alpha 0, K 1 (the section's
-baseline) and the same seed (see :mod:`phantom_lib.study.runner` for how twins enter the design).
+baseline) and the same seed (see :mod:`phantom_lib.study.run.runner` for how twins enter the design).
 
-Evaluation follows :mod:`phantom_lib.study.evaluate`; reference policies are in
-:mod:`phantom_lib.study.policies`.
+Evaluation follows :mod:`phantom_lib.study.sb3.evaluate`; reference policies are in
+:mod:`phantom_lib.study.sb3.policies`.
 
 Metrics (per-step means over the evaluation episodes at alpha0, env units): ``reward``,
 ``revenue``, ``profit``, ``coi_level``, ``coi_leak``, ``margin``, ``volatility``, ``zero_demand``
@@ -43,21 +43,21 @@ import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 
-from phantom_lib.study.designs import (
+from phantom_lib.study.design.designs import (
     LEARNERS,
     REFERENCE_POLICIES,
     SB3_ALGORITHMS,
     TrialConfig,
 )
-from phantom_lib.study.evaluate import (
+from phantom_lib.study.sb3.evaluate import (
     EVAL_METRICS,
     Policy,
     evaluate,
     make_env,
     unit_box,
 )
-from phantom_lib.study.policies import reference_policy
-from phantom_lib.study.qlearning import (
+from phantom_lib.study.sb3.policies import reference_policy
+from phantom_lib.study.sb3.qlearning import (
     DigitisedFeatures,
     QLearnerConfig,
     TabularQLearner,

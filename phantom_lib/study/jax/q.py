@@ -8,13 +8,13 @@
   buffer holds min(buffer_size, steps taken) transitions: when the budget fits in the
   reference buffer it never wraps, exactly as SB3's larger buffer would not. Time limits
   bootstrap (``done`` = terminated).
-* The Q-learner is :class:`~phantom_lib.study.qlearning.TabularQLearner` in JAX: TD(0), epsilon
+* The Q-learner is :class:`~phantom_lib.study.sb3.qlearning.TabularQLearner` in JAX: TD(0), epsilon
   decaying geometrically per step to its floor, random tie-breaking while learning, greedy
   (lowest index) actions in evaluation, on any traceable featuriser (the study uses
-  :meth:`~phantom_lib.study.qlearning.DigitisedFeatures.index`).
+  :meth:`~phantom_lib.study.sb3.qlearning.DigitisedFeatures.index`).
 
 Each ``train_*`` is one traceable function of (key, params) for a static config: the study vmaps
-it over a batch of trials (:mod:`phantom_lib.study.jax_engine`).
+it over a batch of trials (:mod:`phantom_lib.study.jax.engine`).
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from phantom_lib.study.jax_view import (
+from phantom_lib.study.jax.view import (
     BudgetConfig,
     LearnerEnv,
     ViewParams,
     mlp_apply,
     mlp_init,
 )
-from phantom_lib.study.qlearning import QLearnerConfig
+from phantom_lib.study.sb3.qlearning import QLearnerConfig
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
-from phantom_lib.study.learners import sb3_hyperparameters
+from phantom_lib.study.sb3.learners import sb3_hyperparameters
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class BudgetConfig:
 
     @classmethod
     def for_budget(cls, timesteps: int, n_actions: int, **overrides: Any) -> Any:
-        """The reference settings with the step counts of :func:`~phantom_lib.study.learners.sb3_hyperparameters`
+        """The reference settings with the step counts of :func:`~phantom_lib.study.sb3.learners.sb3_hyperparameters`
         scaled to ``timesteps`` (the SB3 path's scaling), then ``overrides``."""
         return cls(timesteps, n_actions, **{**sb3_hyperparameters(cls.ALGORITHM, timesteps), **overrides})
 

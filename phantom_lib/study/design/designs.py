@@ -33,7 +33,7 @@ LEARNERS = (*SB3_ALGORITHMS, "qtable")
 """Every learner of the study (``qtable``: our tabular Q-learner)."""
 
 REFERENCE_POLICIES = ("static", "surge", "elasticity", "random", "best_fixed")
-"""The non-learning anchors evaluated beside the learners (:mod:`phantom_lib.study.policies`)."""
+"""The non-learning anchors evaluated beside the learners (:mod:`phantom_lib.study.sb3.policies`)."""
 
 VARIANTS = ("defended", "baseline", "reference")
 """Labels of a trial: the design cell as given, its baseline twin, or a reference policy."""

@@ -1,6 +1,6 @@
 """Tables and statistics of a sweep's results (notebook 06).
 
-Reads what :func:`phantom_lib.study.runner.sweep` writes (``results.parquet`` + ``provenance.json``)
+Reads what :func:`phantom_lib.study.run.runner.sweep` writes (``results.parquet`` + ``provenance.json``)
 and computes: factor effects (OLS with categorical factors, HC1 standard errors), defended
 minus baseline deltas (each defended trial against its baseline twin: same algorithm, alpha0,
 action levels and seed), revenue against alpha0, algorithm comparisons and win rates,
@@ -56,7 +56,7 @@ class SweepResults:
         return self.trials[self.trials["variant"] == "reference"]
 
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def load(folder: str | Path) -> SweepResults:

@@ -14,7 +14,7 @@ bootstrap); GAE over the rollout with SB3's ``episode_start`` masks; ceil(T / n_
   as torch's) with the gradient norm clipped at 0.5.
 
 ``train_actor_critic(env, cfg, key, params)`` is one traceable function of (key, params) for a
-static config: the study vmaps it over a batch of trials (:mod:`phantom_lib.study.jax_engine`).
+static config: the study vmaps it over a batch of trials (:mod:`phantom_lib.study.jax.engine`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from phantom_lib.study.jax_view import (
+from phantom_lib.study.jax.view import (
     BudgetConfig,
     LearnerEnv,
     ViewParams,
