@@ -22,6 +22,8 @@ SOURCES: dict[str, str] = {
     "thesis_profile": "the PHANTOM thesis, its simulator profiling section (cProfile over 20 env steps)",
     "thesis_runs": "the thesis's public repository velocitatem/PHANTOM, generated result tables "
                    "(data/published/README.md gives the files and commits)",
+    "thesis_tables": "the thesis's other generated result tables and the results-chapter sentences that cite them "
+                     "(data/published/thesis_generated/README.md gives files, commits, generators and citations)",
 }
 """Where each group of figures below was published."""
 
@@ -134,3 +136,28 @@ EVALUATION: dict[str, Any] = {
 """The protocol of the thesis's final sweep (source: ``thesis_runs``): agent shares, training
 seeds, catalogue size, the defended runs' robustness radius, evaluation episodes x steps, and the
 training budget per learner (env steps)."""
+
+THESIS_TABLES_DIR = RUNS_DIR / "thesis_generated"
+"""The thesis's other generated result tables, byte for byte, with their own card (``README.md``)."""
+
+THESIS_TABLE_CLAIMS: dict[str, Any] = {
+    "cost_about_pct": -3.0,
+    "first_sweep_mean_pct": -3.37,
+    "zone_high_pct": -4.06,
+    "zone_low_pct": -5.20,
+    "coi_preserved_alpha1": {5: -0.51, 25: -0.48, 50: 0.13, 100: 0.93},
+    "ppo_revenue_pct": -5.94,
+    "ppo_revenue_wins": 0,
+    "ppo_pairs": 16,
+    "supra_top_bin_from_step": 800,
+    "slope_se_hc1_table": 2_185.13,
+    "slope_se_hc1_text": 2_185.22,
+}
+"""The claims the thesis's other tables carry, as printed (source: ``thesis_tables``): the defence
+costs "about 3 %" of revenue (``cost_about_pct``), the first sweep's mean over its five tiers (%);
+the final cohort's zone means of the revenue delta for alpha >= 0.7 and < 0.7 (%); defended minus
+baseline COI level at alpha = 1 by catalogue size (price units); the PPO benchmark's overall
+revenue delta (%) and robust wins out of ``ppo_pairs`` run pairs at every alpha; the first logged
+step from which all price mass sits in the top bin of the heat-map; the per-sweep regression's HC1
+standard error of the slope as the table prints it and as the text prints it (revenue units per
+unit alpha)."""

@@ -4,7 +4,8 @@ A :class:`StudyDesign` (:data:`DESIGNS`) lists the trials; :func:`train` trains 
 trial (stable-baselines3 PPO/A2C/DQN or the tabular Q-learner, or builds a reference policy);
 :func:`sweep` runs a design on Ray into a resumable :class:`ResultsStore` with provenance; the
 analysis functions (:func:`load_results`, :func:`paired`, :func:`deltas_by`, ...) read it back;
-:mod:`~phantom_lib.study.analysis.thesis_runs` loads and re-analyses the thesis's own published runs.
+:mod:`~phantom_lib.study.analysis.thesis_runs` loads and re-analyses the thesis's own published runs,
+:mod:`~phantom_lib.study.analysis.thesis_tables` its other generated tables.
 
 The jax engine (``phantom sweep --engine jax``) lives in modules this face does not import, so
 using the study does not load jax or optax: :mod:`~phantom_lib.study.jax.engine` (batches of
@@ -71,7 +72,7 @@ from phantom_lib.study.sb3.qlearning import (
 )
 from phantom_lib.study.run.runner import run_trials, sweep
 from phantom_lib.study.design.store import ResultsStore, provenance
-from phantom_lib.study.analysis import thesis_runs
+from phantom_lib.study.analysis import thesis_runs, thesis_tables
 
 __all__ = [
     "COLLAPSE_SHARE", "clustered_delta", "collapsed", "per_share_summary",
@@ -82,5 +83,5 @@ __all__ = [
     "design", "design_table", "evaluate", "factor_tests", "fit", "learning_curve", "load_results",
     "main_effects", "make_env", "paired", "paper_table", "provenance", "reference_policy",
     "relative_delta", "run_episodes", "run_trials", "sb3_hyperparameters", "seed_ci", "slope", "sweep",
-    "thesis_runs", "train", "varying", "win_rates",
+    "thesis_runs", "thesis_tables", "train", "varying", "win_rates",
 ]
