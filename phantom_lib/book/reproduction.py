@@ -30,6 +30,7 @@ from phantom_lib.published import (
     DISTINGUISHABILITY,
     PROFILE,
     PROFILE_LOOKUP_SHARE_PCT,
+    THESIS_TABLE_CLAIMS,
 )
 
 AGREE, DIFFER, NOT_TESTED, PENDING = "agree", "differ", "not tested", "pending"
@@ -187,6 +188,20 @@ _LOO = _STANDIN + "; leave-one-out centroids ({ref}`erratum 5 <erratum-leave-one
 _SWEEP = "Our α grid and training budgets; kernels from the stand-in"
 
 
+def _inside(low: str, value: str, high: str) -> Rule:
+    """Agree when the glued ``value`` lies in the glued interval ``[low, high]``."""
+    return Rule(f"{low} ≤ {value} ≤ {high}", lambda v: v[low] <= v[value] <= v[high])
+
+
+def _all_cells(count: str, cells: str) -> Rule:
+    """Agree when the glued ``count`` equals the glued number of ``cells`` (every cell)."""
+    return Rule(f"{count} = {cells}", lambda v: v[count] == v[cells])
+
+
+_TT = THESIS_TABLE_CLAIMS
+_TABLES = "The thesis's own generated tables, re-analysed with their counts and standard deviations; {}"
+
+
 def _signed(x: float) -> str:
     return f"{x:+.2f}".replace("-", "−")
 
@@ -286,6 +301,57 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("thesis-defence-delta", "08_published", "Defended minus baseline revenue, mean over the thesis's per-α table",
           f"{_signed(_HEADLINE)} %", ("delta_mean",), "{delta_mean:+.2f} %",
           within("delta_mean", _HEADLINE, 0.005, "the published precision"),
+          _THESIS_RUNS, testable=THESIS_RUNS),
+    Claim("thesis-cost-about-3", "08_published",
+          "The defence costs about 3 % of revenue: the first sweep's five tiers, 95 % interval from their counts and SDs",
+          f"about {_signed(_TT['cost_about_pct'])} % (first sweep {_signed(_TT['first_sweep_mean_pct'])} %)",
+          ("tt_first_ratio", "tt_first_ratio_low", "tt_first_ratio_high", "tt_first_pred", "tt_final_pred",
+           "tt_status_cost", "tt_status_cost_final", "as_run_delta_mean"),
+          "{tt_first_ratio:+.2f} % [{tt_first_ratio_low:+.2f}, {tt_first_ratio_high:+.2f}], {tt_status_cost}; the shift "
+          "predicts {tt_first_pred:+.2f} % (first sweep) and {tt_final_pred:+.2f} % (final cohort: {tt_status_cost_final}); "
+          "book, market as run: {as_run_delta_mean:+.2f} %",
+          all_of(covers("tt_first_ratio_low", "tt_first_ratio_high", _TT["cost_about_pct"]), at_most("tt_first_ratio_high", 0)),
+          _TABLES.format("the cost must be distinguishable from zero"), figure="fig-published-other-costs", testable=THESIS_RUNS),
+    Claim("thesis-gap-narrows", "08_published", "The revenue gap narrows at high contamination (α ≥ 0.7 against below)",
+          f"{_signed(_TT['zone_high_pct'])} % against {_signed(_TT['zone_low_pct'])} %",
+          ("tt_zone_diff", "tt_zone_low", "tt_zone_high", "tt_zone_res_diff", "tt_status_zone", "tt_zone_book_diff"),
+          "narrowing {tt_zone_diff:+.2f} points [{tt_zone_low:+.2f}, {tt_zone_high:+.2f}] over cells, "
+          "{tt_zone_res_diff:+.2f} against the shifted baseline: {tt_status_zone}; book, as run: {tt_zone_book_diff:+.2f}",
+          at_least("tt_zone_low", 0), _TABLES.format("the per-α table gives no SDs, so the noise is the cells' scatter"),
+          figure="fig-published-shift", testable=THESIS_RUNS),
+    Claim("thesis-catalogue-coi", "08_published", "Larger catalogues preserve the COI at high contamination",
+          "α = 1: " + ", ".join(f"{_signed(v)} ({k})" for k, v in _TT["coi_preserved_alpha1"].items()),
+          ("tt_cat_high_slope", "tt_cat_high_low", "tt_cat_high_high", "tt_cat_one_slope", "tt_cat_sigma", "tt_status_catalogue"),
+          "slope on log10(size), α ≥ 0.7: {tt_cat_high_slope:+.2f} [{tt_cat_high_low:+.2f}, {tt_cat_high_high:+.2f}]; "
+          "α = 1 alone {tt_cat_one_slope:+.2f} (per-run SD {tt_cat_sigma:.2f}): {tt_status_catalogue}; book: not run",
+          at_least("tt_cat_high_low", 0), _TABLES.format("the grid gives no SDs; a book sweep over catalogue sizes was not run"),
+          figure="fig-published-coi-grid", testable=THESIS_RUNS),
+    Claim("thesis-leakage", "08_published", "Robust training lowers COI leakage at every α (PPO benchmark and final cohort)",
+          "lower at every α", ("tt_leak_negative", "tt_leak_cells", "tt_leak_low", "tt_leak_high", "tt_leak_final_negative", "tt_leak_final_cells",
+                              "tt_status_leak", "tt_book_leak_lower", "tt_book_leak_cells"),
+          "PPO {tt_leak_negative} of {tt_leak_cells} α lower, pooled [{tt_leak_low:+.4f}, {tt_leak_high:+.4f}]; final cohort "
+          "{tt_leak_final_negative} of {tt_leak_final_cells}: {tt_status_leak}; book, as run: {tt_book_leak_lower} of {tt_book_leak_cells}",
+          all_of(_all_cells("tt_leak_negative", "tt_leak_cells"), at_most("tt_leak_high", 0)),
+          _TABLES.format("the sign follows the baseline's slope in α under the shift"), testable=THESIS_RUNS),
+    Claim("thesis-ppo-pairs", "08_published", "PPO benchmark: robust loses revenue in every run pair at every α",
+          f"{_TT['ppo_revenue_wins']} of {_TT['ppo_pairs']} pairs won at every α; {_signed(_TT['ppo_revenue_pct'])} % overall",
+          ("tt_ppo_wins_total", "tt_ppo_ci_high_max", "tt_ppo_overall", "tt_ppo_pred", "tt_status_pairs", "tt_book_wins", "tt_book_pairs"),
+          "{tt_ppo_wins_total} wins; highest Welch upper end {tt_ppo_ci_high_max:+.0f}; {tt_ppo_overall:+.2f} % (shift predicts "
+          "{tt_ppo_pred:+.2f} %): {tt_status_pairs}; book, as run: {tt_book_wins} of {tt_book_pairs} pairs won",
+          all_of(equal("tt_ppo_wins_total", _TT["ppo_revenue_wins"]), at_most("tt_ppo_ci_high_max", 0),
+                 within("tt_ppo_overall", _TT["ppo_revenue_pct"], 0.005, "the printed precision")),
+          _TABLES.format("four runs a side"), figure="fig-published-other-costs", testable=THESIS_RUNS),
+    Claim("thesis-supra", "08_published", "The early baseline agent pushes prices to the cap (the price heat-map)",
+          f"all mass in the top bin from step {_TT['supra_top_bin_from_step']}",
+          ("tt_supra_step", "tt_supra_top_low", "tt_status_supra", "as_written_price"),
+          "from step {tt_supra_step:.0f} (top bin from {tt_supra_top_low:.1f}): {tt_status_supra}; book, as written: "
+          "learned prices {as_written_price:.1f} on average",
+          equal("tt_supra_step", _TT["supra_top_bin_from_step"]),
+          "The heat-map redrawn from its raw W&B histograms", figure="fig-published-supra", testable=THESIS_RUNS),
+    Claim("thesis-se-text", "08_published", "HC1 standard error of the per-sweep slope as the results text prints it",
+          f"{_TT['slope_se_hc1_text']:,.2f} (table {_TT['slope_se_hc1_table']:,.2f})", ("tt_se_recomputed", "tt_status_se"),
+          "{tt_se_recomputed:,.2f} ({tt_status_se})",
+          within("tt_se_recomputed", _TT["slope_se_hc1_text"], 0.005, "the printed precision"),
           _THESIS_RUNS, testable=THESIS_RUNS),
     *_protocol_claims("as_written", "the thesis's protocol in the market as written", _AS_WRITTEN),
     *_protocol_claims("as_run", "the same in the market as the thesis's sweep evidently ran it (mass proxy, "

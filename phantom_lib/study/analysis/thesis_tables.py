@@ -535,7 +535,7 @@ def pooled_delta(deltas: pd.DataFrame) -> dict[str, float]:
     w = 1.0 / deltas["se"] ** 2
     mean, se = float((w * deltas["delta"]).sum() / w.sum()), float(1.0 / np.sqrt(w.sum()))
     z = stats.norm.ppf(0.5 + LEVEL / 2)
-    return {"mean": mean, "se": se, "low": mean - z * se, "high": mean + z * se,
+    return {"mean": mean, "se": se, "low": float(mean - z * se), "high": float(mean + z * se),
             "negative": float((deltas["delta"] < 0).sum()), "cells": float(len(deltas))}
 
 
