@@ -108,3 +108,25 @@ def test_markdown_has_one_row_per_claim_and_links_only_existing_figures(tmp_path
     assert all(len(re.findall(r"(?<!\\)\|", row)) == 8 for row in rows)  # seven cells, no stray pipes
     assert "no: needs the real data" in rows[0] and "(not applied: this claim cannot be tested here)" in text
     assert text.count("agree if") == 3
+
+
+TABLE_CLAIMS = ("thesis-cost-about-3", "thesis-gap-narrows", "thesis-catalogue-coi", "thesis-leakage",
+                "thesis-ppo-pairs", "thesis-supra", "thesis-se-text")
+
+
+def test_each_claim_of_the_thesis_tables_has_a_row_that_reads_its_glue_and_decides(tmp_path: Path):
+    claims = [c for c in reproduction.CLAIMS if c.key in TABLE_CLAIMS]
+    assert [c.key for c in claims] == list(TABLE_CLAIMS) and {c.chapter for c in claims} == {"08_published"}
+    names = {n for c in claims for n in c.glue}
+    values = {n: (f"status of {n}" if n.startswith("tt_status") else 1.0) for n in names}
+    agree = {"tt_first_ratio_low": -4.0, "tt_first_ratio_high": -0.5, "tt_zone_low": 0.1, "tt_cat_high_low": 0.2,
+             "tt_leak_negative": 6, "tt_leak_cells": 6, "tt_leak_high": -0.001, "tt_ppo_wins_total": 0,
+             "tt_ppo_ci_high_max": -60.0, "tt_ppo_overall": -5.944, "tt_supra_step": 800.0, "tt_se_recomputed": 2185.224}
+    glued_notebook(tmp_path / "08_published.ipynb", {**values, **agree})
+    table = reproduction.rows(tmp_path, claims, pending=())
+    assert [r.verdict for r in table] == ["agree"] * len(claims)
+    assert all("nan" not in r.book.lower() and "status of tt_status" in r.book for r in table)
+    differ = {"tt_first_ratio_high": 0.01, "tt_zone_low": -0.01, "tt_cat_high_low": -0.01, "tt_leak_negative": 5,
+              "tt_ppo_overall": -5.946, "tt_supra_step": 900.0, "tt_se_recomputed": 2185.13}
+    glued_notebook(tmp_path / "08_published.ipynb", {**values, **agree, **differ})
+    assert [r.verdict for r in reproduction.rows(tmp_path, claims, pending=())] == ["differ"] * len(claims)

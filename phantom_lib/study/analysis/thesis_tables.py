@@ -128,7 +128,7 @@ def load(key: str, folder: str | Path = THESIS_TABLES_DIR) -> pd.DataFrame:
     path = Path(folder) / FILES[key]
     if not path.is_file():
         raise ThesisDataError(f"{path} is missing: the thesis's tables ship in data/published/thesis_generated/")
-    frame = pd.read_csv(path)
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])  # only a blank cell is missing
     problems = []
     for column in (c for c in frame.columns if c not in TEXT_COLUMNS):
         values = pd.to_numeric(frame[column], errors="coerce")
