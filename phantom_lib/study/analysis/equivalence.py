@@ -29,6 +29,8 @@ from scipy import stats
 from phantom_lib._validation import check, real, relation
 
 EQUIVALENT, NOT_EQUIVALENT, INCONCLUSIVE = "equivalent", "not equivalent", "inconclusive"
+ALPHA = 0.05
+"""The level of each one-sided test (the usual 5 %: a 90 % interval)."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Equivalence:
     margin: float
     p_lower: float
     p_upper: float
-    alpha: float = 0.05
+    alpha: float = ALPHA
 
     @property
     def verdict(self) -> str:
@@ -78,7 +80,7 @@ def _check(margin: float, alpha: float) -> None:
           real("tost", "alpha", alpha, low=0, high=0.5, low_open=True, high_open=True))
 
 
-def tost(estimate: float, se: float, margin: float, df: float = math.inf, alpha: float = 0.05) -> Equivalence:
+def tost(estimate: float, se: float, margin: float, df: float = math.inf, alpha: float = ALPHA) -> Equivalence:
     """TOST on an estimate with standard error ``se`` and ``df`` degrees of freedom (``inf``: normal).
 
     ``p_lower = 1 - T_df((estimate + margin) / se)``, ``p_upper = T_df((estimate - margin) / se)``;
@@ -93,7 +95,7 @@ def tost(estimate: float, se: float, margin: float, df: float = math.inf, alpha:
                        float(law.sf((estimate + margin) / se)), float(law.cdf((estimate - margin) / se)), alpha)
 
 
-def tost_draws(draws: np.ndarray, margin: float, estimate: float | None = None, alpha: float = 0.05) -> Equivalence:
+def tost_draws(draws: np.ndarray, margin: float, estimate: float | None = None, alpha: float = ALPHA) -> Equivalence:
     """TOST on bootstrap draws of an estimate (shape ``(n_boot,)``).
 
     ``p_lower`` is the share of draws at or below ``-margin``, ``p_upper`` the share at or above
@@ -111,7 +113,7 @@ def tost_draws(draws: np.ndarray, margin: float, estimate: float | None = None, 
                        float((draws <= -margin).mean()), float((draws >= margin).mean()), alpha)
 
 
-def tost_interval(low: float, high: float, margin: float, alpha: float = 0.05) -> str:
+def tost_interval(low: float, high: float, margin: float, alpha: float = ALPHA) -> str:
     """The verdict from a ``1 - 2 alpha`` interval ``[low, high]`` alone (no p-values needed).
 
     Equivalent when the interval lies inside ``(-margin, margin)``, not equivalent when it lies wholly
