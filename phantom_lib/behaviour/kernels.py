@@ -355,6 +355,18 @@ def smoothed_state_kl(p: Kernel, q: Kernel, pseudocount: float = 0.5) -> pd.Seri
     return pd.Series(np.where(observed, kl, np.nan), index=labels, name="kl")
 
 
+FLOOR_DOMINATES = 2.0
+"""The floored class KL *rests on the floor* when it exceeds the smoothed one more than this many
+times: then more than half of its size is what smoothing removes, the floor's share is a majority,
+the least that "most of its size comes from the floor" can mean. Chapter 04's verdict and the What
+holds up page's rule both use it."""
+
+
+def floor_dominates(floored: float, smoothed: float) -> bool:
+    """Whether the floored class KL rests on the floor: ``floored > FLOOR_DOMINATES * smoothed`` (nats)."""
+    return floored > FLOOR_DOMINATES * smoothed
+
+
 def smoothed_class_kl(p: Kernel, q: Kernel, pseudocount: float = 0.5) -> float:
     """Class-level KL(P || Q) under Dirichlet smoothing: the mean of :func:`smoothed_state_kl`
     over the source states both kernels observe (the sources :func:`class_kl` averages), nats."""

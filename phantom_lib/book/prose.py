@@ -17,6 +17,10 @@ tokens left after removing what may hold numbers legitimately:
 ``strict`` mode (the closing "What we found" sections of the chapters) scans inline code and
 math too; the lenient mode for prose pages lets literals in ``code`` and ``$math$`` stand
 (commands, parameter values, formulas).
+
+Prose built in Python (the What holds up page's statements and evidence, rendered from
+:mod:`phantom_lib.book.findings`) escapes a scan of the markdown sources; :func:`template_numbers`
+scans such a string strictly after blanking its ``str.format`` fields, which are the glued values.
 """
 
 from __future__ import annotations
@@ -154,6 +158,15 @@ def bare_numbers(markdown: str, strict: bool = True) -> list[Finding]:
             line = pattern.sub(_blank, line)
         found += [Finding(number, m.group(0), original) for m in _NUMBER.finditer(line)]
     return found
+
+
+_FORMAT_FIELD = re.compile(r"(?<!\{)\{[^{}]*\}(?!\})")
+
+
+def template_numbers(template: str) -> list[Finding]:
+    """Numbers typed into a string built in Python, its ``str.format`` fields (``{name:.2f}``, the
+    glued values) blanked first; strict, so inline code and math are scanned too."""
+    return bare_numbers(_FORMAT_FIELD.sub(_blank, template), strict=True)
 
 
 def closing_sections(markdown: str) -> str:

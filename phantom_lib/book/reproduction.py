@@ -70,10 +70,15 @@ fails the book build."""
 
 @dataclass(frozen=True)
 class Rule:
-    """An agree/differ test over the glued values, with its statement in words."""
+    """An agree/differ test over the glued values, with its statement in words.
+
+    ``registered`` is the commit of the pre-registration that fixed the rule before the data it
+    decides; ``None`` means the rule was written after the data (the pages say so).
+    """
 
     text: str
     test: Callable[[Mapping[str, Any]], bool] = field(compare=False)
+    registered: str | None = None
 
 
 def within(name: str, published: float, tolerance: float, why: str) -> Rule:

@@ -16,7 +16,10 @@ same cells and seeds).
 
 from phantom_lib.study.analysis.estimands import (
     COLLAPSE_SHARE,
+    bootstrap_deltas,
     clustered_delta,
+    is_placebo,
+    placebo_contrast,
     collapsed,
     per_share_summary,
     SweepResults,
@@ -72,10 +75,11 @@ from phantom_lib.study.sb3.qlearning import (
 )
 from phantom_lib.study.run.runner import run_trials, sweep
 from phantom_lib.study.design.store import ResultsStore, provenance
-from phantom_lib.study.analysis import thesis_runs, thesis_tables
+from phantom_lib.study.analysis import equivalence, thesis_runs, thesis_tables
 
 __all__ = [
-    "COLLAPSE_SHARE", "clustered_delta", "collapsed", "per_share_summary",
+    "COLLAPSE_SHARE", "bootstrap_deltas", "clustered_delta", "collapsed", "equivalence", "is_placebo",
+    "per_share_summary", "placebo_contrast",
     "BASELINE", "DESIGNS", "EVAL_METRICS", "FACTORS", "LEARNERS", "METRICS", "REFERENCE_POLICIES",
     "SB3_ALGORITHMS", "VARIANTS", "ConstantPolicy", "DigitisedFeatures", "ElasticityPolicy",
     "QLearnerConfig", "RandomPolicy", "ResultsStore", "StudyDesign", "SurgePolicy", "SweepResults",

@@ -136,3 +136,20 @@ def test_display_math_over_several_lines_is_a_formula_in_lenient_mode():
     text = "Before.\n\n$$\nE[p_{(1)}] = a + (b - a)/(n + 1)\n$$\n\nAfter 3 steps.\n"
     assert [(f.line, f.number) for f in prose.bare_numbers(text, strict=False)] == [(7, "3")]
     assert "1" in numbers(prose.bare_numbers(text, strict=True))
+
+
+def test_strings_built_in_python_are_scanned_outside_their_format_fields():
+    template = "slope {slope_pct:+.1f} % of the intercept, R² {r2:.3f}; p < 0.05 over 12 runs"
+    assert numbers(prose.template_numbers(template)) == ["0.05", "12"]
+    assert prose.template_numbers("chapter 06's interval {lo:.2f} to {hi:.2f} %") == []
+
+
+def test_the_findings_page_prose_built_in_python_quotes_only_glued_numbers():
+    from phantom_lib.book import findings
+
+    typed = []
+    for f in findings.FINDINGS:
+        for name in ("statement", "evidence", "could_fail", "why", "depends_on"):
+            typed += [f"{f.key}.{name}: {hit}" for hit in prose.template_numbers(getattr(f, name))]
+    assert not typed, "numbers typed in findings.py prose (glue them, or move a thesis figure to `published`): " \
+        + "; ".join(typed)

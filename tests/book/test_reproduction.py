@@ -18,14 +18,38 @@ GAP = next(c for c in reproduction.CLAIMS if c.key == "gap-human")
 MW = next(c for c in reproduction.CLAIMS if c.key == "mann-whitney")
 
 
-def test_claim_keys_are_unique_and_contract_lists_each_name_once():
+def glued_names(chapter: str) -> list[re.Pattern[str]]:
+    """The names a chapter source glues: literal names, and f-string names as patterns (each field
+    matches any word, so ``f"{name}_{key}"`` admits any name with an underscore: a loose bound)."""
+    source = (book.repo_root() / "notebooks" / f"{chapter}.md").read_text(encoding="utf-8")
+    found = re.findall(r"""glue\(\s*(f?)(["'])(.+?)\2""", source)
+    return [re.compile(re.sub(r"\\\{[^}]*\\\}", r"\\w*", re.escape(name)) if f else re.escape(name))
+            for f, _, name in found if re.sub(r"\{[^}]*\}", "", name)]  # a name with no literal part says nothing
+
+
+def test_claim_keys_are_unique_and_every_contract_name_is_glued_by_its_chapter():
     keys = [c.key for c in reproduction.CLAIMS]
     assert len(keys) == len(set(keys))
-    contract = reproduction.contract()
-    for chapter, names in contract.items():
-        assert len(names) == len(set(names)), chapter
-    assert contract["04_distinguish"] == ["human_mean_loo", "human_std_loo", "n_human_loo", "agent_mean_loo",
-                                          "agent_std_loo", "n_agent_loo", "u_loo", "p_loo"]
+    missing = {chapter: [n for n in names if not any(p.fullmatch(n) for p in glued_names(chapter))]
+               for chapter, names in reproduction.contract().items()}
+    assert not any(missing.values()), f"names the reproduction table reads but no chapter glues: {missing}"
+
+
+def test_every_name_a_finding_reads_is_glued_by_its_chapter():
+    from phantom_lib.book import findings
+
+    for f in findings.FINDINGS:
+        reads = [(f.chapter, n) for n in f.glue] + ([(f.artefact.chapter, n) for n in f.artefact.glue] if f.artefact else [])
+        missing = [(c, n) for c, n in reads if not any(p.fullmatch(n) for p in glued_names(c))]
+        assert not missing, f"{f.key} reads names its chapter does not glue: {missing}"
+
+
+def test_the_glue_scan_tells_a_glued_name_from_a_missing_one():
+    patterns = glued_names("08_published")
+    assert any(p.fullmatch("as_run_slope_pct") for p in patterns)  # glued as f"{key}_slope_pct"
+    assert any(p.fullmatch("resp_delta_lo90") for p in patterns)
+    assert not any(p.fullmatch("nosuchname") for p in patterns)
+    assert not any(p.fullmatch("defence_contrast_lo90") for p in glued_names("07_detection"))
 
 
 def test_every_figure_label_and_chapter_is_a_real_chapter():

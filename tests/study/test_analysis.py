@@ -167,6 +167,25 @@ def test_clustered_delta_by_hand_and_its_interval_resamples_twins():
     assert out["ci_low"] == pytest.approx(-10.0) and out["ci_high"] == pytest.approx(10.0)
 
 
+def test_placebo_contrast_by_hand_resamples_twins_and_cancels_a_common_artefact():
+    # group A (twin 100): placebo 100 (0 %), robust 90 (-10 %); group B (twin 200): both 190 (-5 %)
+    pairs = pd.DataFrame({
+        "algorithm": ["ppo"] * 4, "alpha0": [0.1, 0.1, 0.4, 0.4], "action_levels": [5] * 4, "seed": [0] * 4,
+        "eps_alpha": [0.0, 0.15, 0.0, 0.15], "defended": [100.0, 90.0, 190.0, 190.0],
+        "baseline": [100.0, 100.0, 200.0, 200.0]})
+    out = sa.placebo_contrast(pairs, n_boot=2000, seed=3)
+    assert out["robust"] == pytest.approx(100 * (280 - 300) / 300)
+    assert out["placebo"] == pytest.approx(100 * (290 - 300) / 300)
+    assert out["contrast"] == pytest.approx(-100 * 10 / 300) and (out["n_robust"], out["n_placebo"]) == (2, 2)
+    # resamples: A twice -10 - 0; B twice -5 - (-5) = 0; one of each in between
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((-10.0, 0.0))
+    same = pairs.assign(defended=pairs["baseline"] * (1 - 0.0138))  # one training artefact in every pair
+    assert sa.placebo_contrast(same, n_boot=200)["contrast"] == pytest.approx(0.0, abs=1e-12)
+    assert sa.bootstrap_deltas(same, n_boot=50, split=~sa.is_placebo(same)) == pytest.approx(np.zeros(50), abs=1e-9)
+    with pytest.raises(ValueError, match="placebo_contrast needs pairs with eps_alpha = 0"):
+        sa.placebo_contrast(pairs[pairs["eps_alpha"] > 0])
+
+
 def test_per_share_summary_by_hand():
     from phantom_lib.study.analysis import estimands as analysis
 

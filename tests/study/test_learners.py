@@ -61,12 +61,24 @@ def test_static_policy_keeps_prices_and_references_need_no_training():
     assert metrics["train_steps"] == 0 and metrics["curve_step"] == []
 
 
-def test_best_fixed_picks_the_constant_action_with_the_best_search_reward():
+def test_best_fixed_picks_the_constant_action_with_the_best_search_reward(monkeypatch):
+    from phantom_lib.study.sb3 import policies
+
+    # a hand-made search table: action -> mean reward; the best is action 3 (7.5), action 1 is second (7.0)
+    table = {0: 3.0, 1: 7.0, 2: 5.0, 3: 7.5, 4: 1.0}
+    calls = []
+
+    def scripted(policy, trial, alpha, episodes, seed):
+        calls.append((policy.action, alpha, episodes, seed))
+        return {"reward": table[policy.action]}
+
+    monkeypatch.setattr(policies, "run_episodes", scripted)
     trial = learners.TrialConfig.from_mapping({**SMALL, "algorithm": "best_fixed", "variant": "reference"})
-    chosen = learners.reference_policy(trial, seed=4).action
-    rewards = [learners.run_episodes(learners.ConstantPolicy(a), trial, trial.env.alpha0, 1, 4 + 10_000)["reward"]
-               for a in range(trial.env.action_levels)]
-    assert chosen == int(np.argmax(rewards))
+    assert learners.reference_policy(trial, seed=4).action == 3
+    # every action searched once, at the trial's own share, with its search budget, on seeds apart from evaluation's
+    assert calls == [(a, 0.25, trial.search_episodes, 10_004) for a in range(5)]
+    table[1] = 7.5  # a tie goes to the first (lowest) action
+    assert learners.reference_policy(trial, seed=4).action == 1
 
 
 def test_surge_and_elasticity_policies_by_hand():

@@ -235,28 +235,73 @@ def collapsed(results: SweepResults, share: float = COLLAPSE_SHARE) -> pd.DataFr
     return out.assign(collapsed=out["revenue"] < share * out["best_fixed_revenue"])
 
 
+def bootstrap_deltas(pairs: pd.DataFrame, n_boot: int = 4000, seed: int = 0,
+                     split: pd.Series | None = None) -> np.ndarray:
+    """Bootstrap draws (shape ``(n_boot,)``, %) of :func:`relative_delta`, resampling whole twin groups.
+
+    A baseline twin serves several defended cells (:data:`TWIN_KEYS`), so pairs sharing a twin are not
+    independent; each draw resamples the twin groups (algorithm x alpha0 x action set x seed) with
+    replacement. With ``split`` (a boolean Series over ``pairs``) each draw is the delta of the
+    ``split`` pairs minus the delta of the others, both over the same resampled groups: a contrast
+    within twin groups.
+    """
+    codes = pairs.groupby(list(TWIN_KEYS)).ngroup().to_numpy()
+    n_groups = int(codes.max()) + 1
+    draws = np.random.default_rng(seed).integers(0, n_groups, size=(n_boot, n_groups))
+
+    def resampled(mask: np.ndarray) -> np.ndarray:
+        sums = np.stack([np.bincount(codes[mask], weights=pairs[col].to_numpy(float)[mask], minlength=n_groups)
+                         for col in ("defended", "baseline")], axis=1)
+        totals = sums[draws].sum(axis=1)
+        return 100.0 * (totals[:, 0] - totals[:, 1]) / np.abs(totals[:, 1])
+
+    if split is None:
+        return resampled(np.ones(len(pairs), dtype=bool))
+    mask = split.to_numpy(dtype=bool)
+    return resampled(mask) - resampled(~mask)
+
+
 def clustered_delta(pairs: pd.DataFrame, n_boot: int = 4000, seed: int = 0, level: float = 0.95) -> dict[str, float]:
     """Defended minus baseline revenue (ratio of means, %) with a bootstrap interval that resamples
-    whole twin groups.
+    whole twin groups (:func:`bootstrap_deltas`).
 
-    A baseline twin serves several defended cells (:data:`TWIN_KEYS`), so pairs sharing a twin are
-    not independent; the independent units are the twin groups (algorithm x alpha0 x action set x
-    seed). The interval is the percentile interval of :func:`relative_delta` over ``n_boot``
-    resamples of twin groups with replacement. Also returned: the median of the per-pair relative
-    deltas, the number of pairs and of clusters, and the per-seed deltas' range.
+    The interval is the percentile interval of :func:`relative_delta` over ``n_boot`` resamples of
+    twin groups. Also returned: the median of the per-pair relative deltas, the number of pairs and
+    of clusters, and the per-seed deltas' range.
     """
-    groups = [g for _, g in pairs.groupby(list(TWIN_KEYS))]
-    rng = np.random.default_rng(seed)
-    sums = np.array([[g["defended"].sum(), g["baseline"].sum(), len(g)] for g in groups])
-    draws = rng.integers(0, len(groups), size=(n_boot, len(groups)))
-    totals = sums[draws].sum(axis=1)
-    boot = 100.0 * (totals[:, 0] - totals[:, 1]) / np.abs(totals[:, 1])
+    boot = bootstrap_deltas(pairs, n_boot, seed)
     low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
     per_seed = pairs.groupby("seed").apply(relative_delta, include_groups=False)
     return {"mean": relative_delta(pairs), "ci_low": float(low), "ci_high": float(high),
             "median_pair": float(100.0 * np.median(pairs["defended"] / pairs["baseline"] - 1.0)),
             "seed_min": float(per_seed.min()), "seed_max": float(per_seed.max()),
-            "n_pairs": len(pairs), "n_clusters": len(groups)}
+            "n_pairs": len(pairs), "n_clusters": int(pairs.groupby(list(TWIN_KEYS)).ngroups)}
+
+
+def is_placebo(pairs: pd.DataFrame) -> pd.Series:
+    """The placebo pairs: eps_alpha = 0, so the defended env has no adversary and its reward differs from
+    the twin's only by the COI penalty lambda_coi f InfoValue B, a term no policy can change (the
+    leakage f InfoValue does not depend on prices, chapter 06). A delta there is training noise."""
+    return pairs["eps_alpha"] == 0
+
+
+def placebo_contrast(pairs: pd.DataFrame, n_boot: int = 4000, seed: int = 0, level: float = 0.95) -> dict[str, float]:
+    """The defence cost as robust minus placebo: the delta of the robust pairs (eps_alpha > 0) minus the
+    delta of the placebo pairs (:func:`is_placebo`), in percentage points, with a bootstrap interval
+    over twin groups (each group holds both kinds of pair, so the contrast is within twins).
+
+    Returns ``robust``, ``placebo`` and ``contrast`` (%), the contrast's ``ci_low``/``ci_high`` at
+    ``level``, and the number of pairs of each kind. Raises ``ValueError`` when one kind is absent.
+    """
+    placebo = is_placebo(pairs)
+    if placebo.all() or not placebo.any():
+        raise ValueError("placebo_contrast needs pairs with eps_alpha = 0 and with eps_alpha > 0; "
+                         f"got {int(placebo.sum())} placebo of {len(pairs)}")
+    boot = bootstrap_deltas(pairs, n_boot, seed, split=~placebo)
+    low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    robust, base = relative_delta(pairs[~placebo]), relative_delta(pairs[placebo])
+    return {"robust": robust, "placebo": base, "contrast": robust - base, "ci_low": float(low),
+            "ci_high": float(high), "n_robust": int((~placebo).sum()), "n_placebo": int(placebo.sum())}
 
 
 def per_share_summary(results: SweepResults, metric: str = "revenue", steps: int = 1) -> pd.DataFrame:
