@@ -121,11 +121,14 @@ def audit(folder: Path, repo: Path | None = None) -> Audit:
     history (default: the work tree holding the folder) and its dirty paths against :data:`CODE_PATHS`."""
     folder = Path(folder)
     repo = repo or vcs.toplevel(folder) or folder
-    record = json.loads((folder / "provenance.json").read_text()) if (folder / "provenance.json").is_file() else {}
     if not (folder / MANIFEST_NAME).is_file():
         detail = _history_detail(folder)
         return Audit(folder, "no manifest", detail, [detail])
     mismatched = manifest_problems(folder)
+    try:
+        record = json.loads((folder / "provenance.json").read_text())
+    except (OSError, ValueError) as err:
+        record, mismatched = {}, mismatched + [f"{folder / 'provenance.json'}: cannot be read ({err})"]
     problems = mismatched + _record_problems(folder, record, repo)
     status = "manifest mismatch" if mismatched else "manifest ok"
     return Audit(folder, status, problems[0] if problems else "manifest ok", problems)

@@ -271,9 +271,10 @@ def engine_provenance(engine: str, store: ResultsStore, results: pd.DataFrame) -
     return {
         "name": "jax",
         "batch_sizes": sorted({r["batch_size"] for r in used}),
-        "devices": sorted({f"{r['backend']}:{r['device_kind']} x{r['device_count']}" for r in used}),
-        "jax_versions": sorted({r["jax_version"] for r in used}),
-        "compile_seconds_total": round(sum(r["compile_seconds"] for r in used), 1),
+        "devices": sorted({f"{r.get('backend', '?')}:{r.get('device_kind', '?')} x{r.get('device_count', '?')}"
+                           for r in used}),  # '?': a batch runner that did not report it
+        "jax_versions": sorted({str(r.get("jax_version", "?")) for r in used}),
+        "compile_seconds_total": round(sum(r.get("compile_seconds", 0.0) for r in used), 1),
         "n_batches": len(used),
         "batches": used,
         "sb3_trainable": {"n_trials": len(ok - set(last)),
