@@ -173,3 +173,69 @@ def test_smoke_sweep_through_ray_records_one_row_per_trial(tmp_path, ray_cluster
     trained = results[results.variant != "reference"]
     assert (trained.m_train_steps >= 256).all()
     assert (results[results.variant == "reference"].m_train_steps == 0).all()
+
+
+def test_trial_ids_keep_whole_words_and_stay_unique():
+    trials = study.design(study.DESIGNS["as-run"])
+    assert len({t.trial_id for t in trials}) == len(trials)
+    for trial in trials:
+        readable = trial.trial_id.rsplit("-seed=", 1)[0]
+        words = readable.split("-")[1:]
+        full = {f"{k}={v}".replace(" ", "_") for k, v in trial.config.items()}
+        assert all(word in full for word in words), trial.trial_id  # no word cut short
+        assert len(readable) <= 120
+    assert any(len(t.trial_id.rsplit('-seed=', 1)[0]) > 100 for t in trials)  # long enough to need cutting
+
+
+def test_run_trials_writes_what_load_results_reads_for_a_design_without_twins(tmp_path):
+    spec = study.StudyDesign({"x": (1, 3)}, seeds=(0, 1))
+    study.run_trials(study.design(spec), flaky, study.ResultsStore(tmp_path), study.SweepOptions(executor="local",
+                                                                                                 progress=False))
+    loaded = study.load_results(tmp_path)
+    assert sorted(loaded.trials["score"]) == [10, 11, 30, 31]
+    assert set(loaded.trials["variant"]) == {"defended"} and loaded.baseline.empty
+    assert loaded.provenance["kind"] == "trials" and loaded.provenance["n_design"] == 4
+    assert loaded.provenance["trainable"] == f"{__name__}:flaky"
+    assert sorted(json.loads((tmp_path / "manifest.json").read_text())["files"]) == [
+        "provenance.json", "results.parquet", "runs.jsonl"]
+
+
+def test_a_second_run_on_a_locked_folder_fails_naming_the_holder(tmp_path):
+    import os
+
+    store = study.ResultsStore(tmp_path)
+    with store.lock():
+        with pytest.raises(study_store.FolderInUseError, match=rf"in use by another run \(pid {os.getpid()}\)"):
+            study.run_trials(study.design(TINY), flaky, study.ResultsStore(tmp_path),
+                             study.SweepOptions(executor="local", progress=False))
+    assert not store.runs_path.exists()  # the refused run wrote nothing
+    assert len(study.run_trials(study.design(TINY), flaky, store, study.SweepOptions(executor="local",
+                                                                                       progress=False))) == 6
+
+
+def test_a_truncated_trial_file_is_moved_aside_and_its_trial_runs_again(tmp_path, capsys):
+    store = study.ResultsStore(tmp_path)
+    options = study.SweepOptions(executor="local", progress=False)
+    study.run_trials(study.design(TINY), flaky, store, options)
+    victim = study.design(TINY)[0]
+    path = store.path(victim.trial_id)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    assert victim.trial_id not in store.finished()
+    err = capsys.readouterr().err.strip()
+    assert err == (f"[phantom] {path} cannot be read ({err.split('(', 1)[1].split(')')[0]}): moved to "
+                   f"{store.corrupt_dir / path.name}; its trial will run again (--resume)")
+    assert (store.corrupt_dir / path.name).exists() and not path.exists()
+    again = study.run_trials(study.design(TINY), flaky, store, options)
+    assert len(again) == 6 and victim.trial_id in set(again.trial_id) and path.exists()
+
+
+def test_the_progress_bar_shows_an_eta_only_after_two_tasks():
+    from phantom_lib.study.run.runner import _Progress
+
+    bar = _Progress(total=10, done=0, enabled=True)
+    assert "remaining" not in (bar.bar.bar_format or "") and "ETA after two tasks" in str(bar.bar)
+    bar.update(1)
+    assert "ETA after two tasks" in str(bar.bar)
+    bar.update(1)
+    assert bar.bar.bar_format is None and "<" in str(bar.bar)  # tqdm's default: elapsed<remaining
+    bar.close()
