@@ -130,3 +130,15 @@ def test_an_unknown_name_or_missing_file_is_one_line(tmp_path: Path):
         files.resolve("nosuch")
     with pytest.raises(files.DesignFileError, match="no such design file"):
         files.resolve(str(tmp_path / "missing.toml"))
+
+
+def test_the_readme_example_design_loads_and_checks(tmp_path: Path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Your own study, declared in a file", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "my-study.toml").write_text(example)
+    (tmp_path / "my-study.prereg.toml").write_text("title = 'beside it'\n")
+    plan = files.load_plan(tmp_path / "my-study.toml")
+    files.check_trials(plan)
+    assert plan.kind == "study" and plan.preregistration == (tmp_path / "my-study.prereg.toml").resolve()
+    assert len(study.design(plan.design)) == 3 * (3 + 3 + 2 * 3)  # seeds x (cells + twins + references)
