@@ -7,7 +7,7 @@ function and prints where its output went:
 * ``phantom run NOTEBOOK -p NAME VALUE``: one chapter, papermill-style (:func:`phantom_lib.book.run_notebook`);
 * ``phantom data standin|check|bench``: generate the stand-in, validate a data source, time loading;
 * ``phantom bench``: the simulator benchmark (:func:`phantom_lib.perf.run_bench`);
-* ``phantom sweep``: the factorial study on Ray (:func:`phantom_lib.study.sweep`).
+* ``phantom sweep --design NAME|FILE``: a declared study on Ray (:func:`phantom_lib.study.sweep`).
 """
 
 from __future__ import annotations
@@ -106,16 +106,21 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _sweep_out(args: argparse.Namespace) -> Path:
-    return Path(args.out or f"results/sweep-{args.profile}")
+    return Path(args.out or f"results/sweep-{Path(args.design).stem}")
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from phantom_lib.study.run.options import SweepOptions
     from phantom_lib.study.run.runner import sweep
 
+    if args.old_profile is not None:
+        raise ValueError(f"--profile is not a sweep option any more: name the study with --design {args.old_profile} "
+                         "(a built-in design or a .toml design file)")
     out = _sweep_out(args)
     cache = None if args.compile_cache == "" else Path(args.compile_cache).expanduser()
-    results = sweep(args.profile, out, args.trainable, args.resume, args.executor, args.address, args.num_cpus,
-                    args.engine, args.batch_size, cache)
+    options = SweepOptions(trainable=args.trainable, resume=args.resume, executor=args.executor, address=args.address,
+                           num_cpus=args.num_cpus, engine=args.engine, batch_size=args.batch_size, compile_cache=cache)
+    results = sweep(args.design, out, options)
     failed = int((results["status"] != "ok").sum())
     print(f"[phantom] {len(results)} trials recorded in {out} ({failed} failed)")
     return 0
@@ -172,22 +177,35 @@ def _add_crosscheck(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_crosscheck)
 
 
+SWEEP_WRITES = ("writes OUT/results.parquet (one row per trial: its config, status, m_* metrics; read it with "
+                "phantom_lib.study.load_results(OUT) or pandas.read_parquet), provenance.json (commit, dirty "
+                "state, design, pre-registration, data, versions), manifest.json (sha256 of each file), runs.jsonl "
+                "and trials/ (one file per finished trial, for --resume)")
+
+
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
-    from phantom_lib.study.design.designs import DESIGNS
+    from phantom_lib.study.design.files import BUILTIN
     from phantom_lib.study.run.runner import DEFAULT_BATCH_SIZE, DEFAULT_TRAINABLE, ENGINES
 
-    parser = sub.add_parser("sweep", help="run the factorial study on Ray (resumable)")
-    parser.add_argument("--profile", choices=sorted(DESIGNS), default="smoke", help="the study design to run")
-    parser.add_argument("--out", help="results folder (default results/sweep-PROFILE)")
+    engines = "; ".join(f"{e}: {', '.join(n for n, p in BUILTIN.items() if (p.engine or 'sb3') == e)}" for e in ENGINES)
+    parser = sub.add_parser("sweep", help="run a declared study on Ray (resumable)",
+                            description=f"Run a study design on Ray (resumable); {SWEEP_WRITES}.")
+    parser.add_argument("--design", default="smoke", metavar="NAME|FILE",
+                        help=f"a built-in design ({', '.join(BUILTIN)}) or a .toml design file (default smoke). "
+                             "A design of kind 'study' must name a pre-registration file committed and unchanged "
+                             "from HEAD; kind 'smoke' (a check that it runs, used by the tests) needs none")
+    parser.add_argument("--profile", dest="old_profile", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help="results folder (default results/sweep-NAME); locked while a sweep writes it")
     parser.add_argument("--resume", action="store_true", help="run only the trials without a successful result")
     parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local cluster)")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the local cluster (default: all)")
     parser.add_argument("--executor", choices=["ray", "local"], default="ray",
                         help="'local' runs trials one by one in this process (debugging)")
     parser.add_argument("--trainable", default=DEFAULT_TRAINABLE, help="module:function called as f(config, seed)")
-    parser.add_argument("--engine", choices=ENGINES, default="sb3",
+    parser.add_argument("--engine", choices=ENGINES,
                         help="sb3: one trial per task (stable-baselines3); jax: one compiled batch of a slice per task "
-                             "(reference policies run the trainable)")
+                             "(reference policies run the trainable). Default: the design's engine, sb3 when it names "
+                             f"none ({engines})")
     parser.add_argument("--batch-size", type=int,
                         help=f"jax engine: trials per compiled batch (default {DEFAULT_BATCH_SIZE}, or the largest slice "
                              "when smaller); a trial's numbers depend on it")

@@ -42,8 +42,6 @@ from phantom_lib.study.analysis.estimands import (
 from phantom_lib.study.analysis.estimands import load as load_results
 from phantom_lib.study.design.designs import (
     BASELINE,
-    DESIGNS,
-    FACTORS,
     LEARNERS,
     REFERENCE_POLICIES,
     SB3_ALGORITHMS,
@@ -53,6 +51,7 @@ from phantom_lib.study.design.designs import (
     TrialConfig,
     design,
 )
+from phantom_lib.study.design.files import DESIGNS, FACTORS, StudyPlan, load_plan
 from phantom_lib.study.sb3.evaluate import EVAL_METRICS, evaluate, make_env, run_episodes
 from phantom_lib.study.sb3.learners import (
     METRICS,
@@ -73,6 +72,7 @@ from phantom_lib.study.sb3.qlearning import (
     QLearnerConfig,
     TabularQLearner,
 )
+from phantom_lib.study.run.options import SweepOptions
 from phantom_lib.study.run.runner import run_trials, sweep
 from phantom_lib.study.design.store import ResultsStore, provenance
 from phantom_lib.study.analysis import equivalence, thesis_runs, thesis_tables
@@ -82,7 +82,7 @@ __all__ = [
     "per_share_summary", "placebo_contrast",
     "BASELINE", "DESIGNS", "EVAL_METRICS", "FACTORS", "LEARNERS", "METRICS", "REFERENCE_POLICIES",
     "SB3_ALGORITHMS", "VARIANTS", "ConstantPolicy", "DigitisedFeatures", "ElasticityPolicy",
-    "QLearnerConfig", "RandomPolicy", "ResultsStore", "StudyDesign", "SurgePolicy", "SweepResults",
+    "QLearnerConfig", "RandomPolicy", "ResultsStore", "StudyDesign", "StudyPlan", "SweepOptions", "load_plan", "SurgePolicy", "SweepResults",
     "TabularQLearner", "Trial", "TrialConfig", "algorithm_summary", "anchors", "curves", "delta_definitions", "deltas_by",
     "design", "design_table", "evaluate", "factor_tests", "fit", "learning_curve", "load_results",
     "main_effects", "make_env", "paired", "paper_table", "provenance", "reference_policy",

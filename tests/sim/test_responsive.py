@@ -31,7 +31,8 @@ from phantom_lib.sim.gym_env import PhantomPricingEnv
 from phantom_lib.sim.market import F_UNSCORED, MarketConfig, true_demand, visit_probability
 from phantom_lib.sim.samplers import BACKENDS, make_sampler
 from phantom_lib.sim.samplers.numpy import NumpySampler, PerStateSampler
-from phantom_lib.study.design.designs import DESIGNS, TrialConfig, design
+from phantom_lib.study.design.designs import TrialConfig, design
+from phantom_lib.study.design.files import DESIGNS
 
 RESPONSIVE = {"proxy": "mass", "visits": "price_responsive"}
 

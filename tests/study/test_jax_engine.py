@@ -200,8 +200,9 @@ def test_resume_after_a_kill_loses_no_finished_batch(tmp_path):
         import slowbatches
         from phantom_lib import study
         design = study.StudyDesign({dict(KILL_DESIGN.factors)!r}, seeds=(0,), settings={{"eps_alpha": 0.15}})
-        study.run_trials(study.design(design), study.train, study.ResultsStore({str(out)!r}), executor="local",
-                         progress=False, engine="jax", batch_size=2, batch_runner=slowbatches.run_batch)
+        study.run_trials(study.design(design), study.train, study.ResultsStore({str(out)!r}),
+                         study.SweepOptions(executor="local", progress=False, engine="jax", batch_size=2),
+                         batch_runner=slowbatches.run_batch)
     """)
     kill_after(script, out / "trials", 3)
     store = study.ResultsStore(out)
@@ -216,8 +217,9 @@ def test_resume_after_a_kill_loses_no_finished_batch(tmp_path):
     try:
         import slowbatches
 
-        results = study.run_trials(study.design(KILL_DESIGN), study.train, store, executor="local", progress=False,
-                                   engine="jax", batch_size=2, batch_runner=slowbatches.run_batch)
+        results = study.run_trials(study.design(KILL_DESIGN), study.train, store,
+                                   study.SweepOptions(executor="local", progress=False, engine="jax", batch_size=2),
+                                   batch_runner=slowbatches.run_batch)
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("slowbatches", None)
@@ -242,8 +244,9 @@ def test_a_failing_batch_records_its_trials_and_the_others_finish(tmp_path, exec
         ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
     design = study.StudyDesign({"algorithm": ("dqn",), "alpha0": (0.1, 0.2)}, seeds=(0, 1),
                                settings={"eps_alpha": 0.15}, references=("static",))
-    results = study.run_trials(study.design(design), study.train, study.ResultsStore(tmp_path), executor=executor,
-                               progress=False, engine="jax", batch_size=2, batch_runner=failing_batch)
+    results = study.run_trials(study.design(design), study.train, study.ResultsStore(tmp_path),
+                               study.SweepOptions(executor=executor, progress=False, engine="jax", batch_size=2),
+                               batch_runner=failing_batch)
     assert len(results) == 8  # 2 batches of dqn trials (seed 0, seed 1) and 4 static references
     failed = results[results.status == "error"]
     assert sorted(failed.seed) == [1, 1] and set(failed.algorithm) == {"dqn"}
@@ -256,8 +259,8 @@ def test_a_jax_sweep_writes_the_sb3_schema_and_its_engine_and_devices(tmp_path, 
     design = study.StudyDesign({"algorithm": ("ppo",), "alpha0": (0.1, 0.4), "eps_alpha": (0.15,),
                                 "lambda_coi": (0.15,)}, seeds=(0, 1),
                                settings={k: v for k, v in SETTINGS.items()}, references=("static",))
-    monkeypatch.setitem(study.DESIGNS, "tinyjax", design)
-    results = study.sweep("tinyjax", tmp_path, executor="local", engine="jax", batch_size=3)
+    results = study.sweep(study.StudyPlan("tinyjax", design, kind="smoke"), tmp_path,
+                          study.SweepOptions(executor="local", engine="jax", batch_size=3, progress=False))
     assert (results.status == "ok").all(), results.error.tolist()
     assert len(results) == len(study.design(design)) == 8  # 4 ppo trials, 4 static references
     config_keys = set().union(*(t.config for t in study.design(design)))
@@ -290,8 +293,8 @@ def test_the_default_batch_size_is_the_largest_slice_up_to_16():
 
 
 def test_run_trials_rejects_an_unknown_engine(tmp_path):
-    with pytest.raises(ValueError, match="engine must be one of"):
-        study.run_trials([], study.train, study.ResultsStore(tmp_path), engine="torch")
+    with pytest.raises(ValueError, match=r"SweepOptions.engine = 'torch': expected one of 'sb3', 'jax'"):
+        study.run_trials([], study.train, study.ResultsStore(tmp_path), study.SweepOptions(engine="torch"))
     assert runner.ENGINES == ("sb3", "jax")
 
 

@@ -68,7 +68,7 @@ def run_events(out: Path) -> list[str]:
 @pytest.mark.slow
 def test_smoke_sweep_on_a_real_head_then_resumed_through_the_ray_client(ray_head: Head, tmp_path: Path):
     out = tmp_path / "sweep"
-    first = phantom_sweep("--profile", "smoke", "--address", ray_head.gcs, "--out", str(out))
+    first = phantom_sweep("--design", "smoke", "--address", ray_head.gcs, "--out", str(out))
     assert first.returncode == 0, first.stderr
     trials = study.design(study.DESIGNS["smoke"])
     results = pd.read_parquet(out / "results.parquet")
@@ -84,7 +84,7 @@ def test_smoke_sweep_on_a_real_head_then_resumed_through_the_ray_client(ray_head
     for path in lost:
         path.unlink()
     before = {p.name: p.stat().st_mtime_ns for p in (out / "trials").glob("*.parquet")}
-    again = phantom_sweep("--profile", "smoke", "--address", ray_head.client, "--out", str(out), "--resume")
+    again = phantom_sweep("--design", "smoke", "--address", ray_head.client, "--out", str(out), "--resume")
     assert again.returncode == 0, again.stderr
     after = {p.name: p.stat().st_mtime_ns for p in (out / "trials").glob("*.parquet")}
     assert sorted(set(after) - set(before)) == sorted(p.name for p in lost)
@@ -100,7 +100,7 @@ def test_smoke_sweep_on_a_real_head_then_resumed_through_the_ray_client(ray_head
 def test_an_unreachable_head_fails_at_once_in_one_line_and_logs_no_run(address: str, tmp_path: Path):
     out = tmp_path / "sweep"
     started = time.monotonic()
-    result = phantom_sweep("--profile", "smoke", "--address", address, "--out", str(out))
+    result = phantom_sweep("--design", "smoke", "--address", address, "--out", str(out))
     print(f"{address}: failed after {time.monotonic() - started:.1f} s")  # the bound is 30 s
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

@@ -68,7 +68,7 @@ def test_a_failing_trial_is_recorded_and_the_others_finish(tmp_path, executor, r
         ray = request.getfixturevalue("ray_cluster")
         ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
     store = study.ResultsStore(tmp_path)
-    results = study.run_trials(study.design(TINY), flaky, store, executor=executor, progress=False)
+    results = study.run_trials(study.design(TINY), flaky, store, study.SweepOptions(executor=executor, progress=False))
     assert len(results) == 6
     failed = results[results.status == "error"]
     assert sorted(failed.x) == [2, 2] and failed.error.str.contains("trial x=2 always fails").all()
@@ -77,7 +77,7 @@ def test_a_failing_trial_is_recorded_and_the_others_finish(tmp_path, executor, r
     assert ok.budget.tolist() == [5] * 4
     assert list(ok.m_curve.iloc[0]) == [1.0, 2.0]
     # resume re-runs only the failed ones
-    again = study.run_trials(study.design(TINY), flaky, store, executor=executor, progress=False)
+    again = study.run_trials(study.design(TINY), flaky, store, study.SweepOptions(executor=executor, progress=False))
     assert len(again) == 6 and (again.status == "error").sum() == 2
 
 
@@ -105,7 +105,7 @@ def test_resume_after_a_killed_sweep_runs_only_the_missing_trials(tmp_path):
         from phantom_lib import study
         profile = study.StudyDesign({{"x": tuple(range(8))}}, seeds=(0,), settings={{"log": {str(log)!r}}})
         study.run_trials(study.design(profile), slowtrain.train, study.ResultsStore({str(out)!r}),
-                         executor="local", progress=False)
+                         study.SweepOptions(executor="local", progress=False))
     """)
     kill_after(script, out / "trials", 3)
     store = study.ResultsStore(out)
@@ -117,7 +117,8 @@ def test_resume_after_a_killed_sweep_runs_only_the_missing_trials(tmp_path):
     try:
         import slowtrain
 
-        results = study.run_trials(study.design(profile), slowtrain.train, store, executor="local", progress=False)
+        results = study.run_trials(study.design(profile), slowtrain.train, store,
+                                   study.SweepOptions(executor="local", progress=False))
     finally:
         sys.path.remove(str(tmp_path))
     assert len(results) == 8 and (results.status == "ok").all()
@@ -146,28 +147,95 @@ def test_a_killed_run_keeps_its_wall_time_up_to_its_last_trial(tmp_path, monkeyp
         store.log_run("stop")
 
 
-def test_sweep_refuses_to_overwrite_without_resume(tmp_path, monkeypatch):
-    monkeypatch.setitem(study.DESIGNS, "tiny", TINY)
-    trainable = f"{__name__}:flaky"
-    first = study.sweep("tiny", tmp_path, trainable=trainable, executor="local")
+def test_sweep_refuses_to_overwrite_without_resume(tmp_path):
+    options = study.SweepOptions(trainable=f"{__name__}:flaky", executor="local", progress=False)
+    plan = study.StudyPlan("tiny", TINY, kind="smoke")
+    first = study.sweep(plan, tmp_path, options)
     assert len(first) == 6
     prov = (tmp_path / "provenance.json").read_text()
-    assert '"n_failed": 2' in prov and '"profile": "tiny"' in prov
+    assert '"n_failed": 2' in prov and '"design_name": "tiny"' in prov
     record = json.loads(prov)
     assert record["engine"]["name"] == "sb3" and record["engine"]["device_kind"] == "cpu"
     assert len(record["runs"]) == 1 and not record["runs"][0]["interrupted"]
     assert record["wall_seconds_all_runs"] == pytest.approx(record["runs"][0]["seconds"], abs=0.1)
     with pytest.raises(FileExistsError, match="--resume"):
-        study.sweep("tiny", tmp_path, trainable=trainable, executor="local")
+        study.sweep(plan, tmp_path, options)
 
 
 @pytest.mark.slow
 def test_smoke_sweep_through_ray_records_one_row_per_trial(tmp_path, ray_cluster):
 
     trials = study.design(study.DESIGNS["smoke"])
-    results = study.run_trials(trials, study.train, study.ResultsStore(tmp_path), executor="ray", progress=False)
+    results = study.run_trials(trials, study.train, study.ResultsStore(tmp_path),
+                               study.SweepOptions(executor="ray", progress=False))
     assert sorted(results.trial_id) == sorted(t.trial_id for t in trials)
     assert (results.status == "ok").all(), results.loc[results.status != "ok", "error"].tolist()
     trained = results[results.variant != "reference"]
     assert (trained.m_train_steps >= 256).all()
     assert (results[results.variant == "reference"].m_train_steps == 0).all()
+
+
+def test_trial_ids_keep_whole_words_and_stay_unique():
+    trials = study.design(study.DESIGNS["as-run"])
+    assert len({t.trial_id for t in trials}) == len(trials)
+    for trial in trials:
+        readable = trial.trial_id.rsplit("-seed=", 1)[0]
+        words = readable.split("-")[1:]
+        full = {f"{k}={v}".replace(" ", "_") for k, v in trial.config.items()}
+        assert all(word in full for word in words), trial.trial_id  # no word cut short
+        assert len(readable) <= 120
+    assert any(len(t.trial_id.rsplit('-seed=', 1)[0]) > 100 for t in trials)  # long enough to need cutting
+
+
+def test_run_trials_writes_what_load_results_reads_for_a_design_without_twins(tmp_path):
+    spec = study.StudyDesign({"x": (1, 3)}, seeds=(0, 1))
+    study.run_trials(study.design(spec), flaky, study.ResultsStore(tmp_path), study.SweepOptions(executor="local",
+                                                                                                 progress=False))
+    loaded = study.load_results(tmp_path)
+    assert sorted(loaded.trials["score"]) == [10, 11, 30, 31]
+    assert set(loaded.trials["variant"]) == {"defended"} and loaded.baseline.empty
+    assert loaded.provenance["kind"] == "trials" and loaded.provenance["n_design"] == 4
+    assert loaded.provenance["trainable"] == f"{__name__}:flaky"
+    assert sorted(json.loads((tmp_path / "manifest.json").read_text())["files"]) == [
+        "provenance.json", "results.parquet", "runs.jsonl"]
+
+
+def test_a_second_run_on_a_locked_folder_fails_naming_the_holder(tmp_path):
+    import os
+
+    store = study.ResultsStore(tmp_path)
+    with store.lock():
+        with pytest.raises(study_store.FolderInUseError, match=rf"in use by another run \(pid {os.getpid()}\)"):
+            study.run_trials(study.design(TINY), flaky, study.ResultsStore(tmp_path),
+                             study.SweepOptions(executor="local", progress=False))
+    assert not store.runs_path.exists()  # the refused run wrote nothing
+    assert len(study.run_trials(study.design(TINY), flaky, store, study.SweepOptions(executor="local",
+                                                                                       progress=False))) == 6
+
+
+def test_a_truncated_trial_file_is_moved_aside_and_its_trial_runs_again(tmp_path, capsys):
+    store = study.ResultsStore(tmp_path)
+    options = study.SweepOptions(executor="local", progress=False)
+    study.run_trials(study.design(TINY), flaky, store, options)
+    victim = study.design(TINY)[0]
+    path = store.path(victim.trial_id)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    assert victim.trial_id not in store.finished()
+    err = capsys.readouterr().err.strip()
+    assert err == (f"[phantom] {path} cannot be read ({err.split('(', 1)[1].split(')')[0]}): moved to "
+                   f"{store.corrupt_dir / path.name}; its trial will run again (--resume)")
+    assert (store.corrupt_dir / path.name).exists() and not path.exists()
+    again = study.run_trials(study.design(TINY), flaky, store, options)
+    assert len(again) == 6 and victim.trial_id in set(again.trial_id) and path.exists()
+
+
+def test_the_progress_bar_shows_an_eta_only_after_two_tasks():
+    from phantom_lib.study.run.runner import _Progress
+
+    bar = _Progress(total=10, done=0, enabled=True)
+    assert "remaining" not in (bar.bar.bar_format or "") and "ETA after two tasks" in str(bar.bar)
+    bar.update(1)
+    assert "ETA after two tasks" in str(bar.bar)
+    bar.update(1)
+    assert bar.bar.bar_format is None and "<" in str(bar.bar)  # tqdm's default: elapsed<remaining
+    bar.close()

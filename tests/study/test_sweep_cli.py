@@ -49,7 +49,7 @@ def test_a_plain_ray_init_announces_the_token_it_generates(tmp_path: Path):
 @pytest.mark.parametrize("executor", ["local", "ray"])
 def test_ctrl_c_keeps_finished_trials_and_says_how_to_resume(tmp_path: Path, executor: str):
     out = tmp_path / "sweep"
-    command = [str(PHANTOM), "sweep", "--profile", "smoke", "--trainable", "slowtrain:train", "--out", str(out),
+    command = [str(PHANTOM), "sweep", "--design", "smoke", "--trainable", "slowtrain:train", "--out", str(out),
                "--executor", executor, "--num-cpus", "2"]
     run = subprocess.Popen(command, env=sweep_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, start_new_session=True)

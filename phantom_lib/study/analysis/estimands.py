@@ -60,7 +60,12 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def load(folder: str | Path) -> SweepResults:
-    """Read ``folder/results.parquet`` and ``folder/provenance.json`` (relative paths: from the repo root).
+    """Read ``folder/results.parquet`` and ``folder/provenance.json`` (relative paths: from the repo root),
+    as :func:`~phantom_lib.study.sweep` and :func:`~phantom_lib.study.run_trials` write them.
+
+    A design without baseline twins or references has no ``variant`` column: its trials are read as
+    ``defended`` (the cells as given, :class:`TrialConfig`'s default), so :attr:`SweepResults.baseline`
+    is empty and pair-based analyses find no pairs.
 
     A factor of :data:`FACTOR_NAMES` that the design held at its default (the thesis's protocol has
     no ``action_levels`` factor) gets a column with :class:`EnvConfig`'s default, so every analysis
@@ -69,11 +74,11 @@ def load(folder: str | Path) -> SweepResults:
     table, prov = folder / "results.parquet", folder / "provenance.json"
     for path in (table, prov):
         if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: run `phantom sweep --profile PROFILE --out {folder}` first")
+            raise FileNotFoundError(f"{path} is missing: run `phantom sweep --design NAME|FILE --out {folder}` first")
     frame = pd.read_parquet(table)
     ok = frame[frame["status"] == "ok"].rename(columns=lambda c: c[2:] if c.startswith("m_") else c)
-    if "variant" not in ok:
-        raise ValueError(f"{table} has no 'variant' column: it was not written by a sweep with baseline twins")
+    if "variant" not in ok:  # a design without twins or references: every trial is a cell as given
+        ok = ok.assign(variant="defended")
     defaults = EnvConfig()
     ok = ok.assign(**{name: getattr(defaults, name) for name in FACTOR_NAMES[1:] if name not in ok})
     return SweepResults(ok.reset_index(drop=True), json.loads(prov.read_text()), int((frame["status"] != "ok").sum()))

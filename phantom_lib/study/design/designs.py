@@ -1,8 +1,7 @@
 """The study's designs: which trials a sweep runs and how one trial is configured (Model reference, section 7).
 
-* :data:`FACTORS`: the published 192-cell factorial (algorithm x alpha0 x eps_alpha x lambda_coi x
-  action_levels); :class:`StudyDesign` adds seeds, fixed settings, baseline twins and reference
-  policies; :data:`DESIGNS` holds the ``smoke`` and ``full`` designs of ``phantom sweep``.
+* :class:`StudyDesign`: factors and their levels, seeds, fixed settings, baseline twins and
+  reference policies (the built-in designs are TOML files read by :mod:`phantom_lib.study.design.files`).
 * :func:`design` lists every :class:`Trial` (a configuration dict and a seed) of a design.
 * :class:`TrialConfig` is one trial's configuration as a value: the learner or reference policy,
   its budgets, and the :class:`~phantom_lib.sim.EnvConfig` it trains in (the market's data source
@@ -22,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from phantom_lib._validation import check, choice, integer, real, relation
-from phantom_lib.published import EVALUATION
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.market import MarketConfig
 
@@ -43,16 +41,6 @@ EVALUATIONS = ("market", "training_env")
 
 STRESS_MIN = 0.15
 """Stress shares are alpha0 -/+ max(eps_alpha, STRESS_MIN)."""
-
-FACTORS: dict[str, tuple[Any, ...]] = {
-    "algorithm": ("ppo", "a2c", "dqn", "qtable"),
-    "alpha0": (0.1, 0.25, 0.4, 0.6),
-    "eps_alpha": (0.0, 0.15, 0.3),
-    "lambda_coi": (0.15, 0.30),
-    "action_levels": (5, 9),
-}
-"""The published factorial design: 4 x 4 x 3 x 2 x 2 = 192 configurations."""
-
 
 @dataclass(frozen=True)
 class StudyDesign:
@@ -92,108 +80,6 @@ class StudyDesign:
         )
 
 
-THESIS_BUDGET = EVALUATION["train_steps"]
-"""Training env steps per learner in the thesis's sweep."""
-
-THESIS_FACTORS: dict[str, tuple[Any, ...]] = {
-    "algorithm": ("ppo",),
-    "alpha0": EVALUATION["alphas"],
-    "eps_alpha": (EVALUATION["eps_alpha_defended"],),
-    "lambda_coi": (0.05, 0.15, 0.3),
-}
-"""The thesis's final sweep: PPO at eleven agent shares; defended runs at eps 0.2 and the three
-lambda_coi its published runs were configured with (``data/published/revenue_alpha_runs.csv``)."""
-
-THESIS_SEEDS: tuple[int, ...] = EVALUATION["seeds"]
-"""The thesis's training seeds."""
-
-THESIS_SETTINGS: dict[str, Any] = {
-    "timesteps": EVALUATION["train_steps"], "eval_episodes": EVALUATION["eval_episodes"],
-    "max_steps": EVALUATION["episode_steps"], "n_products": EVALUATION["n_products"], "curve_points": 10,
-    "n_candidates": 5,
-}
-"""Budgets and sizes of the thesis's protocol."""
-
-AS_RUN: dict[str, Any] = {"proxy": "mass", "adversary": "closed_form", "eta_ux": 0.0, "evaluation": "training_env"}
-"""The market as the thesis's sweep evidently ran it (Model reference, section 10): an
-un-normalised proxy, candidate shares scored in closed form, no user-experience penalties (its
-baseline runs' reward is revenue minus the floor cost), policies scored in their training env."""
-
-RESPONSIVE_FACTORS: dict[str, tuple[Any, ...]] = {
-    "algorithm": ("ppo",), "alpha0": (0.1, 0.4, 0.7, 1.0), "eps_alpha": (0.2,), "lambda_coi": (0.15,),
-}
-"""The small study of our price-responsive market: PPO at four agent shares, defended at the
-thesis's eps 0.2 and one lambda_coi."""
-
-RESPONSIVE: dict[str, Any] = {"n_products": 10, "proxy": "mass", "visits": "price_responsive"}
-"""Our extension's market, not the thesis's (Model reference, section 10): sessions visit in
-proportion to what the un-normalised true demand leaves, counted by the mass proxy, at 10 products."""
-
-DESIGNS: dict[str, StudyDesign] = {
-    "smoke": StudyDesign(
-        factors={"algorithm": ("ppo", "a2c", "dqn", "qtable"), "alpha0": (0.1, 0.4), "eps_alpha": (0.15,),
-                 "lambda_coi": (0.15,), "action_levels": (5,)},
-        seeds=(0,),
-        settings={"timesteps": 256, "eval_episodes": 1, "max_steps": 20, "curve_points": 4, "n_candidates": 5},
-        baseline_twins=True,
-        references=REFERENCE_POLICIES,
-    ),
-    "full": StudyDesign(
-        factors=FACTORS,
-        seeds=(0, 1, 2),
-        settings={"timesteps": 8192, "eval_episodes": 1, "max_steps": 100, "curve_points": 8, "n_candidates": 5},
-        baseline_twins=True,
-        references=REFERENCE_POLICIES,
-    ),
-    "factorial": StudyDesign(
-        factors=FACTORS,
-        seeds=(0, 1, 2),
-        settings={"timesteps": THESIS_BUDGET, "eval_episodes": 10, "max_steps": 100, "curve_points": 10,
-                  "n_candidates": 5},
-        baseline_twins=True,
-        references=REFERENCE_POLICIES,
-    ),
-    "as-written": StudyDesign(factors=THESIS_FACTORS, seeds=THESIS_SEEDS, settings=THESIS_SETTINGS,
-                              baseline_twins=True, references=("static", "best_fixed")),
-    "as-run": StudyDesign(factors=THESIS_FACTORS, seeds=THESIS_SEEDS, settings={**THESIS_SETTINGS, **AS_RUN},
-                          baseline_twins=True, references=("static", "best_fixed")),
-    "responsive": StudyDesign(factors=RESPONSIVE_FACTORS, seeds=(0, 1, 2), settings={**THESIS_SETTINGS, **RESPONSIVE},
-                              baseline_twins=True, references=("static", "best_fixed")),
-}
-"""The study designs ``phantom sweep --profile NAME`` runs.
-
-``factorial``: the 192-cell design x 3 seeds, baseline twins and reference policies at the thesis's
-training budget (:data:`THESIS_BUDGET` env steps per learner) and 10 evaluation episodes per share:
-the design the jax engine runs (``phantom sweep --profile factorial --engine jax``).
-
-``as-written`` and ``as-run``: the thesis's final protocol (:data:`phantom_lib.published.EVALUATION`:
-PPO at every agent share 0, 0.1, ..., 1, its three seeds, 100 products, defended with eps 0.2 at
-each of its three lambda_coi, beside baseline twins; 10 evaluation episodes of 100 steps), once in
-the market as the method is written (the defaults) and once in the market as the thesis's sweep
-evidently ran (:data:`AS_RUN`: the mass proxy, the closed-form adversary, no UX terms, scored in the
-training env; Model reference, section 10).
-
-``responsive``: **our extension, not the thesis's**: does robustness cost revenue once prices
-above valuations lose visitors? The market of :data:`RESPONSIVE` (``visits = "price_responsive"``,
-the mass proxy, 10 products; Model reference, section 10) with the thesis's budgets and sizes
-otherwise (:data:`THESIS_SETTINGS`): PPO at alpha0 0.1, 0.4, 0.7 and 1.0, defended at eps 0.2
-and lambda_coi 0.15, beside baseline twins and the ``static`` and ``best_fixed`` references,
-seeds 0, 1, 2 (4 defended + 4 baseline + 8 reference trials per seed, 48 in all).
-
-``smoke``: 8 design cells (4 algorithms x 2 alpha0), their 8 baseline twins and 10 reference
-trials, 256 training steps each: a check that everything runs, not a result.
-
-``full``: the 192-cell design x 3 seeds (576 trials), 32 x 3 baseline twins and 80 x 3
-reference trials (912 in all), 8192 training steps per learner (81 episodes of 100 steps and a
-part). Measured in that run on this 2-core machine: 57.3 minutes of wall time over two runs (the
-first was killed with its session after 184 trials and resumed), 6855 core-seconds in the trials,
-0.84 core-seconds per step of the per-trial budget; median env steps/s inside training 640 with
-eps_alpha > 0 (K = 5 market draws per step) and 1350 with eps_alpha = 0. An earlier run at 3072
-steps took 26.6 minutes. 90 minutes on 2 cores allow about 12,000 steps per learner on an idle
-machine.
-"""
-
-
 @dataclass(frozen=True)
 class Trial:
     """One run of the design: a configuration and a seed."""
@@ -203,13 +89,22 @@ class Trial:
 
     @property
     def trial_id(self) -> str:
-        """Stable, readable id, e.g. ``ppo-alpha0=0.1-...-seed=0-3f2a1c``: factor values then a hash."""
+        """Stable, readable id, e.g. ``ppo-action_levels=5-alpha0=0.1-...-seed=0-3f2a1c``: the algorithm, then
+        whole ``key=value`` words in key order while they fit in :data:`ID_WORDS_CHARS` characters (never
+        cut mid-word), the seed and a hash of the whole config and seed (which keeps ids unique)."""
         text = json.dumps({"config": self.config, "seed": self.seed}, sort_keys=True)
         digest = hashlib.sha1(text.encode()).hexdigest()[:6]
-        parts = [str(self.config.get("algorithm", "trial"))]
-        parts += [f"{k}={v}" for k, v in sorted(self.config.items()) if k != "algorithm"]
-        readable = re.sub(r"[^A-Za-z0-9._=-]+", "_", "-".join(parts))[:120]
+        words = [re.sub(r"[^A-Za-z0-9._=]+", "_", f"{k}={v}") for k, v in sorted(self.config.items()) if k != "algorithm"]
+        readable = re.sub(r"[^A-Za-z0-9._=]+", "_", str(self.config.get("algorithm", "trial")))
+        for word in words:
+            if len(readable) + 1 + len(word) > ID_WORDS_CHARS:
+                break
+            readable += f"-{word}"
         return f"{readable}-seed={self.seed}-{digest}"
+
+
+ID_WORDS_CHARS = 120
+"""Longest readable part of a trial id (a trial file's name), before the seed and the hash."""
 
 
 BASELINE: dict[str, Any] = {"lambda_coi": 0.0, "eps_alpha": 0.0, "n_candidates": 1}

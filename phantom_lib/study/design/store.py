@@ -3,20 +3,26 @@
 :class:`ResultsStore` writes each finished trial at once as its own parquet file (atomic
 rename), so a crash, a killed worker or Ctrl-C loses nothing, and logs each run's start and end in
 ``runs.jsonl`` so the wall time of a killed run survives ``--resume``, and each jax batch's record in
-``batches.jsonl`` (written before the batch's trials). :func:`provenance` records
-what produced a results table: the commit, the design, the data (source, sha256, synthetic or
-not), library versions, machine and time; :func:`engine_provenance` the engine, its devices and,
-for the jax engine, the batch each trial ran in (batch size, seeds, compile time).
+``batches.jsonl`` (written before the batch's trials). :meth:`ResultsStore.lock` holds an exclusive
+lock on the folder while a run writes it (a second run there fails with one line naming the holder).
+A trial file that cannot be read (truncated by a crash or a full disk) is moved to ``corrupt/`` with
+a one-line message, so ``--resume`` runs its trial again. :func:`provenance` records what produced a
+results table: the code (the bare commit, whether the tree was dirty, the sha256 of ``git diff HEAD``
+and the dirty paths: :func:`phantom_lib.study.design.vcs.tree_state`), the design, the data (source,
+sha256, synthetic or not), library versions, machine and time; :func:`engine_provenance` the engine,
+its devices and, for the jax engine, the batch each trial ran in (batch size, seeds, compile time).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import platform
-import subprocess
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -24,10 +30,19 @@ from typing import Any
 import pandas as pd
 
 from phantom_lib.data.sources import provenance as source_provenance
+from phantom_lib.study.design import vcs
 from phantom_lib.study.design.designs import StudyDesign, Trial, design
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 """The checkout the library runs from (its commit is recorded in provenance)."""
+
+
+LOCK_NAME = ".lock"
+"""The lock file of a results folder (holds the pid of the run writing it)."""
+
+
+class FolderInUseError(RuntimeError):
+    """Another run holds the results folder's lock (one line: the folder, the holder's pid, the fix)."""
 
 
 class ResultsStore:
@@ -37,8 +52,32 @@ class ResultsStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.trials_dir = self.root / "trials"
+        self.corrupt_dir = self.root / "corrupt"
         self.runs_path = self.root / "runs.jsonl"
         self.batches_path = self.root / "batches.jsonl"
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on the folder (``fcntl.flock`` on ``root/.lock``, which names
+        this process's pid) while the block runs; raise :class:`FolderInUseError` at once if another
+        process holds it. The lock goes with the process, so a killed run leaves none behind."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / LOCK_NAME).open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise FolderInUseError(f"{self.root} is in use by another run (pid {holder}): wait for it to "
+                                       "finish, or choose another --out") from None
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            try:
+                yield
+            finally:
+                handle.truncate(0)
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def path(self, trial_id: str) -> Path:
         return self.trials_dir / f"{trial_id}.parquet"
@@ -60,13 +99,19 @@ class ResultsStore:
         """Ids of trials with a successful result on disk."""
         return set(self.load().query("status == 'ok'")["trial_id"]) if self.trials_dir.exists() else set()
 
-    def log_run(self, event: str, commit: str | None = None) -> None:
-        """Append ``{"event": "start" | "end", "unix": now, "commit": ...}`` to ``runs.jsonl``."""
+    def log_run(self, event: str, commit: str | None = None, **extra: Any) -> None:
+        """Append ``{"event": "start" | "end", "unix": now, "commit": ..., **extra}`` to ``runs.jsonl``."""
         if event not in ("start", "end"):
             raise ValueError(f"event must be 'start' or 'end'; got {event!r}")
         self.root.mkdir(parents=True, exist_ok=True)
         with self.runs_path.open("a") as handle:
-            handle.write(json.dumps({"event": event, "unix": time.time(), "commit": commit}) + "\n")
+            handle.write(json.dumps({"event": event, "unix": time.time(), "commit": commit, **extra}) + "\n")
+
+    def run_events(self) -> list[dict[str, Any]]:
+        """Every line of ``runs.jsonl``, oldest first."""
+        if not self.runs_path.exists():
+            return []
+        return [json.loads(line) for line in self.runs_path.read_text().splitlines() if line.strip()]
 
     def log_batch(self, record: Mapping[str, Any]) -> None:
         """Append one jax batch's record (:class:`phantom_lib.study.jax.engine.BatchRecord` as a dict)."""
@@ -90,7 +135,7 @@ class ResultsStore:
         columns = ["started_unix", "ended_unix", "seconds", "interrupted", "commit"]
         if not self.runs_path.exists():
             return pd.DataFrame(columns=columns)
-        events = [json.loads(line) for line in self.runs_path.read_text().splitlines() if line.strip()]
+        events = self.run_events()
         starts = [e for e in events if e["event"] == "start"]
         ends = [e["unix"] for e in events if e["event"] == "end"]
         trials = self.load()
@@ -106,11 +151,27 @@ class ResultsStore:
         return pd.DataFrame(rows, columns=columns)
 
     def load(self) -> pd.DataFrame:
-        """All recorded trials as one frame (metrics columns prefixed ``m_``)."""
+        """All recorded trials as one frame (metrics columns prefixed ``m_``); an unreadable trial
+        file is moved aside (:meth:`_read`)."""
         files = sorted(self.trials_dir.glob("*.parquet")) if self.trials_dir.exists() else []
-        if not files:
+        frames = [frame for frame in map(self._read, files) if frame is not None]
+        if not frames:
             return pd.DataFrame(columns=["trial_id", "status"])
-        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        return pd.concat(frames, ignore_index=True)
+
+    def _read(self, path: Path) -> pd.DataFrame | None:
+        """One trial file, or ``None`` when it cannot be read: it is then moved to ``corrupt/``
+        (its trial counts as not run, so ``--resume`` runs it again) with one line on stderr."""
+        try:
+            return pd.read_parquet(path)
+        except Exception as err:  # pyarrow raises several types for a truncated or garbled file
+            self.corrupt_dir.mkdir(parents=True, exist_ok=True)
+            target = self.corrupt_dir / path.name
+            os.replace(path, target)
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            print(f"[phantom] {path} cannot be read ({reason}): moved to {target}; its trial will run again "
+                  "(--resume)", file=sys.stderr)
+            return None
 
 
 def data_provenance(source: str) -> dict[str, Any]:
@@ -119,12 +180,9 @@ def data_provenance(source: str) -> dict[str, Any]:
 
 
 def git_commit(root: Path) -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=40"],
-                             capture_output=True, text=True, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    """The bare commit checked out at ``root`` (40 hex digits), or ``"unknown"`` outside a checkout;
+    whether the tree was dirty is recorded beside it (:func:`phantom_lib.study.design.vcs.tree_state`)."""
+    return vcs.head(root) or "unknown"
 
 
 SOFTWARE = ("phantom_lib", "numpy", "pandas", "gymnasium", "stable-baselines3", "torch", "jax", "optax", "ray")
@@ -148,25 +206,38 @@ def machine() -> dict[str, Any]:
             "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
 
 
-def provenance(profile_name: str, spec: StudyDesign, trainable: str, seconds: float,
-               results: pd.DataFrame, commit: str | None = None) -> dict[str, Any]:
-    """What produced a results table: code (``commit``, default: the checkout's now), configuration,
-    software, machine, time."""
+def _only_value(results: pd.DataFrame, column: str) -> Any:
+    """The single value of ``column`` in ``results``, or ``None`` (no such column, or several values)."""
+    values = results[column].dropna().unique() if column in results else []
+    return values[0] if len(values) == 1 else None
+
+
+def design_record(spec: StudyDesign) -> dict[str, Any]:
+    """A design as plain data (factors, seeds, settings, twins, references)."""
+    return {"factors": {k: list(v) for k, v in spec.factors.items()}, "seeds": list(spec.seeds),
+            "settings": dict(spec.settings), "baseline_twins": spec.baseline_twins, "references": list(spec.references)}
+
+
+def provenance(design_name: str, spec: StudyDesign | None, trainable: str, seconds: float,
+               results: pd.DataFrame, tree: Mapping[str, Any] | None = None,
+               n_design: int | None = None) -> dict[str, Any]:
+    """What produced a results table: the code (``tree``: :func:`~phantom_lib.study.design.vcs.tree_state`
+    taken when the run started; default: the checkout's now), the design (``spec``; ``None`` for a
+    list of trials run without one, whose count is ``n_design``), software, machine, time."""
     versions = software_versions()
     ok = int((results.get("status") == "ok").sum()) if len(results) else 0
-    n_design = len(design(spec))
+    n_design = len(design(spec)) if spec is not None else int(n_design or 0)
+    settings = dict(spec.settings) if spec is not None else {}
     timing = {}
     if "m_train_steps_per_s" in results:
         rates = pd.to_numeric(results["m_train_steps_per_s"], errors="coerce").dropna()
         timing = {"train_steps_per_s_median": float(rates.median()) if len(rates) else None,
                   "trial_seconds_median": float(results["seconds"].median())}
     return {
-        "data": data_provenance(dict(spec.settings).get("data_source", "standin")),
-        "git_commit": commit or git_commit(REPO_ROOT),
-        "profile": profile_name,
-        "design": {"factors": {k: list(v) for k, v in spec.factors.items()}, "seeds": list(spec.seeds),
-                   "settings": dict(spec.settings), "baseline_twins": spec.baseline_twins,
-                   "references": list(spec.references)},
+        "data": data_provenance(settings.get("data_source") or _only_value(results, "data_source") or "standin"),
+        **(dict(tree) if tree is not None else vcs.tree_state(REPO_ROOT)),
+        "design_name": design_name,
+        "design": design_record(spec) if spec is not None else None,
         "trainable": trainable,
         "n_design": n_design,
         "n_trials": len(results),
@@ -200,9 +271,10 @@ def engine_provenance(engine: str, store: ResultsStore, results: pd.DataFrame) -
     return {
         "name": "jax",
         "batch_sizes": sorted({r["batch_size"] for r in used}),
-        "devices": sorted({f"{r['backend']}:{r['device_kind']} x{r['device_count']}" for r in used}),
-        "jax_versions": sorted({r["jax_version"] for r in used}),
-        "compile_seconds_total": round(sum(r["compile_seconds"] for r in used), 1),
+        "devices": sorted({f"{r.get('backend', '?')}:{r.get('device_kind', '?')} x{r.get('device_count', '?')}"
+                           for r in used}),  # '?': a batch runner that did not report it
+        "jax_versions": sorted({str(r.get("jax_version", "?")) for r in used}),
+        "compile_seconds_total": round(sum(r.get("compile_seconds", 0.0) for r in used), 1),
         "n_batches": len(used),
         "batches": used,
         "sb3_trainable": {"n_trials": len(ok - set(last)),

@@ -29,7 +29,9 @@ from phantom_lib.study.sb3.evaluate import evaluate
 from phantom_lib.study.jax.engine import batches, evaluate_constant, run_batch
 from phantom_lib.study.sb3.learners import train
 from phantom_lib.study.sb3.policies import reference_policy
-from phantom_lib.study.design.store import REPO_ROOT, data_provenance, git_commit, machine, software_versions
+from phantom_lib.study.design import vcs
+from phantom_lib.study.design.manifest import write_manifest
+from phantom_lib.study.design.store import REPO_ROOT, data_provenance, machine, software_versions
 
 CELL_KEYS = ("alpha0", "eps_alpha", "lambda_coi")
 """What identifies a cell in the cross-check tables."""
@@ -106,23 +108,25 @@ def crosscheck_summary(trials: pd.DataFrame, metrics: Sequence[str] = ("revenue"
 
 def write_crosscheck(folder: str | Path, cells: Sequence[Mapping[str, Any]], seeds: Sequence[int],
                      settings: Mapping[str, Any], algorithm: str = "ppo") -> pd.DataFrame:
-    """Run :func:`crosscheck_trials` and keep it: ``folder/trials.parquet`` and ``folder/provenance.json``
-    (commit, cells, seeds, settings, data, software, machine, wall time). Refuses a folder that
-    already holds a cross-check."""
+    """Run :func:`crosscheck_trials` and keep it: ``folder/trials.parquet``, ``folder/provenance.json``
+    (the code's state as the run started: :func:`~phantom_lib.study.design.vcs.tree_state`; cells,
+    seeds, settings, data, software, machine, wall time) and, last, ``folder/manifest.json``. Refuses a
+    folder that already holds a cross-check."""
     folder = Path(folder)
     if (folder / "trials.parquet").exists():
         raise FileExistsError(f"{folder} already holds a cross-check: choose another folder")
-    commit = git_commit(REPO_ROOT)
+    tree = vcs.tree_state(REPO_ROOT, exclude=folder)
     start = time.perf_counter()
     trials = crosscheck_trials(cells, seeds, settings, algorithm)
     folder.mkdir(parents=True, exist_ok=True)
     trials.to_parquet(folder / "trials.parquet", index=False)
-    record = {"git_commit": commit, "algorithm": algorithm, "cells": [dict(c) for c in cells], "seeds": list(seeds),
+    record = {**tree, "algorithm": algorithm, "cells": [dict(c) for c in cells], "seeds": list(seeds),
               "settings": dict(settings), "data": data_provenance(str(settings.get("data_source", "standin"))),
               "versions": software_versions(), "machine": machine(),
               "wall_seconds": round(time.perf_counter() - start, 1),
               "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (folder / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    write_manifest(folder, __name__)
     return trials
 
 

@@ -1,7 +1,8 @@
 """The factorial study runner: every trial of a design, on Ray, resumable (Model reference, section 7).
 
-``phantom sweep --profile {smoke,full} --engine {sb3,jax}`` runs the design's trials as Ray
-tasks, on a one-machine cluster by default or on an existing cluster (``--address`` or
+``phantom sweep --design NAME|FILE --engine {sb3,jax}`` runs a declared design's trials
+(:mod:`phantom_lib.study.design.files`) as Ray tasks, after checking that its pre-registration is
+committed (:mod:`phantom_lib.study.design.prereg`), on a one-machine cluster by default or on an existing cluster (``--address`` or
 ``RAY_ADDRESS``). With the SB3 engine each task is one trial (:func:`phantom_lib.study.sb3.learners.train`).
 With the jax engine each task is one batch of a slice (:mod:`phantom_lib.study.jax.engine`:
 trials sharing their static shapes, trained by one compiled program, vmapped over seeds and
@@ -18,11 +19,14 @@ results records the commit, design, data, library versions, machine and wall tim
 ``runs.jsonl`` logs when each run of the sweep in that folder started and ended, so the wall time
 of a run that was killed (it ends at its last finished trial) is not lost on ``--resume``;
 ``batches.jsonl`` records each jax batch (its trials, seeds, batch size, compile time and
-device), written before its trials.
+device), written before its trials. After the last trial of a run the runner writes
+``manifest.json`` (the sha256 of each file it wrote: :mod:`phantom_lib.study.design.manifest`).
+A run holds an exclusive lock on its folder (a second run there fails with one line).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -37,20 +41,14 @@ from typing import Any
 import pandas as pd
 
 from phantom_lib._net import unreachable_reason
-from phantom_lib.study.design.designs import DESIGNS, Trial, design
-from phantom_lib.study.design.store import (
-    REPO_ROOT,
-    ResultsStore,
-    engine_provenance,
-    git_commit,
-    provenance,
-)
+from phantom_lib.study.design import files, prereg, vcs
+from phantom_lib.study.design.designs import StudyDesign, Trial, design
+from phantom_lib.study.design.manifest import write_manifest
+from phantom_lib.study.design.store import REPO_ROOT, ResultsStore, engine_provenance, provenance
+from phantom_lib.study.run.options import DEFAULT_TRAINABLE, SweepOptions
 
 Trainable = Callable[[dict[str, Any], int], Mapping[str, Any]]
 """``train(config, seed) -> metrics``: one trial; metrics are scalars or lists of numbers."""
-
-DEFAULT_TRAINABLE = "phantom_lib.study.sb3.learners:train"
-"""The study's trainable (:func:`phantom_lib.study.sb3.learners.train`), named so a Ray worker imports it."""
 
 BatchRunner = Callable[[Sequence[Trial], int], tuple[list[Mapping[str, Any]], Any]]
 """``run_batch(trials, batch_size) -> (metrics per trial, record)``: one batch of one slice; the record
@@ -62,7 +60,7 @@ DEFAULT_BATCH_RUNNER = "phantom_lib.study.jax.engine:run_batch"
 DEFAULT_BATCH_SIZE = 16
 """Trials per compiled batch of the jax engine unless the sweep says otherwise."""
 
-ENGINES = ("sb3", "jax")
+ENGINES = files.ENGINES
 """``sb3``: one trial per task (:data:`DEFAULT_TRAINABLE`); ``jax``: one batch per task."""
 
 Result = tuple[Trial, dict[str, Any] | None, str | None, float]
@@ -212,42 +210,41 @@ def _ray_init(address: str | None, num_cpus: int | None) -> bool:
     return True
 
 
-def run_trials(
-    trials: Sequence[Trial],
-    trainable: Trainable,
-    store: ResultsStore,
-    executor: str = "ray",
-    address: str | None = None,
-    num_cpus: int | None = None,
-    progress: bool = True,
-    engine: str = "sb3",
-    batch_size: int | None = None,
-    batch_runner: BatchRunner | str = DEFAULT_BATCH_RUNNER,
-    compile_cache: Path | None = None,
-) -> pd.DataFrame:
-    """Run the trials that have no successful result in ``store``; return every recorded trial.
+class _Progress:
+    """The trials' progress bar; it shows an ETA only once a rate exists (two tasks finished in this
+    run: the first one's time includes starting workers and compiling)."""
 
-    ``executor="ray"`` runs the tasks on Ray (one CPU each, or an accelerator for a jax batch);
-    ``"local"`` runs them in this process one after another (debugging, tests). ``engine``
-    (:data:`ENGINES`) decides what a task is: ``sb3`` one trial, ``jax`` one batch of at most
-    ``batch_size`` trials of a slice (default :func:`default_batch_size`)
-    run by ``batch_runner`` (given ``compile_cache``, a folder for compiled programs, when set).
-    Results are written as each task finishes (a batch's record first).
-    """
-    from tqdm.auto import tqdm
+    WAITING = "{desc}: {n_fmt}/{total_fmt} [{elapsed}, ETA after two tasks]"
 
-    if executor not in ("ray", "local"):
-        raise ValueError(f"executor must be 'ray' or 'local'; got {executor!r}")
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
-    batch_size = batch_size or (default_batch_size(trials) if engine == "jax" else DEFAULT_BATCH_SIZE)
+    def __init__(self, total: int, done: int, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, initial=done, desc="trials", unit="trial", disable=not enabled,
+                        bar_format=self.WAITING)
+        self.tasks = 0
+
+    def update(self, n: int) -> None:
+        self.tasks += 1
+        if self.tasks == 2:
+            self.bar.bar_format = None  # tqdm's default: bar, rate and remaining time
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _execute_all(trials: Sequence[Trial], trainable: Trainable, store: ResultsStore, options: SweepOptions,
+                 batch_runner: BatchRunner | str) -> pd.DataFrame:
+    """Run the trials without a successful result in ``store`` (see :func:`run_trials`)."""
+    engine = options.engine or "sb3"
+    batch_size = options.batch_size or (default_batch_size(trials) if engine == "jax" else DEFAULT_BATCH_SIZE)
     runner = resolve_trainable(batch_runner) if isinstance(batch_runner, str) else batch_runner
-    if compile_cache is not None:
-        runner = partial(runner, compile_cache=str(compile_cache))
+    if options.compile_cache is not None:
+        runner = partial(runner, compile_cache=str(options.compile_cache))
     done = store.finished()
     todo = [t for t in trials if t.trial_id not in done]
     units = _units(todo, engine, batch_size)
-    bar = tqdm(total=len(trials), initial=len(trials) - len(todo), desc="trials", unit="trial", disable=not progress)
+    bar = _Progress(len(trials), len(trials) - len(todo), options.progress)
 
     def record(results: list[Result], batch: dict[str, Any] | None) -> None:
         if batch is not None:
@@ -256,13 +253,13 @@ def run_trials(
             store.write(trial, *result)
         bar.update(len(results))
 
-    if executor == "local":
+    if options.executor == "local":
         for unit, batched in units:
             record(*_execute_unit(trainable, runner if batched else None, unit, batch_size))
     elif units:
         import ray
 
-        started = _ray_init(address, num_cpus)
+        started = _ray_init(options.address, options.num_cpus)
         try:
             remote = ray.remote(max_retries=1)(_execute_unit)
             pending = {remote.options(**_task_resources(batched)).remote(trainable, runner if batched else None, unit,
@@ -283,41 +280,99 @@ def run_trials(
     return store.load()
 
 
-def sweep(
-    profile_name: str,
-    out: Path,
-    trainable: str = DEFAULT_TRAINABLE,
-    resume: bool = False,
-    executor: str = "ray",
-    address: str | None = None,
-    num_cpus: int | None = None,
-    engine: str = "sb3",
-    batch_size: int | None = None,
-    compile_cache: Path | None = None,
-) -> pd.DataFrame:
-    """Run a sweep profile into ``out`` (trials/, results.parquet, provenance.json) with ``engine``
-    (``compile_cache``: where the jax engine keeps compiled programs across processes and runs)."""
-    if profile_name not in DESIGNS:
-        raise ValueError(f"unknown study design {profile_name!r}; choose one of {sorted(DESIGNS)}")
-    profile = DESIGNS[profile_name]
-    store = ResultsStore(out)
-    if store.load().shape[0] and not resume:
-        raise FileExistsError(f"{out} already holds results: pass --resume to run only the missing trials, "
-                              "or choose another --out")
-    commit = git_commit(REPO_ROOT)  # the code that runs, before anyone edits it
-    if executor == "ray":
-        check_ray_address(address)  # an unreachable head fails before the run is logged
-    store.log_run("start", commit)
+def _name(trainable: Trainable | str) -> str:
+    """``module:function`` of a trainable."""
+    if isinstance(trainable, str):
+        return trainable
+    return f"{getattr(trainable, '__module__', '?')}:{getattr(trainable, '__qualname__', repr(trainable))}"
+
+
+def _record_run(trials: Sequence[Trial], trainable: Trainable, store: ResultsStore, options: SweepOptions,
+                batch_runner: BatchRunner | str, name: str, spec: StudyDesign | None,
+                extra: Mapping[str, Any]) -> pd.DataFrame:
+    """Run the missing trials and write the record: ``results.parquet``, ``provenance.json`` (the code's
+    state as the run started, ``extra`` merged in) and, last, ``manifest.json``. The caller holds the lock."""
+    tree = vcs.tree_state(REPO_ROOT, exclude=store.root)  # the code that runs, before anyone edits it
+    if options.executor == "ray":
+        check_ray_address(options.address)  # an unreachable head fails before the run is logged
+    prereg_sha = [p["sha256"] for p in extra.get("preregistration") or []]
+    store.log_run("start", tree["git_commit"], preregistration_sha256=prereg_sha)
     start = time.perf_counter()
-    results = run_trials(design(profile), resolve_trainable(trainable), store, executor, address, num_cpus,
-                         engine=engine, batch_size=batch_size, compile_cache=compile_cache)
-    results.to_parquet(Path(out) / "results.parquet", index=False)
+    results = _execute_all(trials, trainable, store, options, batch_runner)
+    results.to_parquet(store.root / "results.parquet", index=False)
     seconds = time.perf_counter() - start
-    store.log_run("end", commit)
-    record = provenance(profile_name, profile, trainable, seconds, results, commit)
-    record["engine"] = engine_provenance(engine, store, results)
+    store.log_run("end", tree["git_commit"])
+    record = provenance(name, spec, _name(options.trainable if spec is not None else trainable), seconds, results,
+                        tree, n_design=len(trials))
+    record.update(extra)
+    record["options"] = options.as_dict()
+    record["engine"] = engine_provenance(options.engine or "sb3", store, results)
     runs = store.runs()
     record["wall_seconds_all_runs"] = round(float(runs["seconds"].sum()), 1)
     record["runs"] = runs.to_dict(orient="records")
-    (Path(out) / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    (store.root / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    write_manifest(store.root, __name__)
     return results
+
+
+def run_trials(trials: Sequence[Trial], trainable: Trainable, store: ResultsStore, options: SweepOptions | None = None,
+               batch_runner: BatchRunner | str = DEFAULT_BATCH_RUNNER, name: str = "trials") -> pd.DataFrame:
+    """Run the trials that have no successful result in ``store``; return every recorded trial.
+
+    ``options.executor`` ``"ray"`` runs the tasks on Ray (one CPU each, or an accelerator for a jax
+    batch); ``"local"`` runs them in this process one after another. ``options.engine``
+    (:data:`ENGINES`, default ``sb3``) decides what a task is: ``sb3`` one trial of ``trainable``,
+    ``jax`` one batch of at most ``options.batch_size`` trials of a slice (default
+    :func:`default_batch_size`) run by ``batch_runner``. Trials are written as each task finishes
+    (a batch's record first); then, like :func:`sweep`, ``results.parquet``, ``provenance.json``
+    (design ``name``, no pre-registration) and ``manifest.json``, so
+    :func:`phantom_lib.study.load_results` reads the folder. Holds the folder's lock meanwhile.
+    """
+    options = options or SweepOptions()
+    with store.lock():
+        return _record_run(trials, trainable, store, options, batch_runner, name, None, {"kind": "trials"})
+
+
+def _plan(name_or_file: str | Path | files.StudyPlan) -> files.StudyPlan:
+    return name_or_file if isinstance(name_or_file, files.StudyPlan) else files.resolve(name_or_file)
+
+
+def _design_file(plan: files.StudyPlan) -> dict[str, Any] | None:
+    if plan.source is None:
+        return None
+    return {"path": str(plan.source), "sha256": hashlib.sha256(plan.source.read_bytes()).hexdigest()}
+
+
+def _same_rules_as_first_run(store: ResultsStore, registered: dict[str, Any] | None) -> None:
+    """A resumed folder keeps the pre-registration its first run started under."""
+    starts = [e for e in store.run_events() if e["event"] == "start" and "preregistration_sha256" in e]
+    now = [registered["sha256"]] if registered else []
+    if starts and starts[0]["preregistration_sha256"] != now:
+        raise prereg.PreregistrationError(f"the pre-registration changed since the first run in {store.root} "
+                                          "(its sha256 differs): results under two sets of rules; use a new --out")
+
+
+def sweep(name_or_file: str | Path | files.StudyPlan, out: Path, options: SweepOptions | None = None) -> pd.DataFrame:
+    """Run a declared design (a built-in name, a design file or a :class:`StudyPlan`) into ``out``:
+    ``trials/``, ``results.parquet``, ``provenance.json`` and ``manifest.json``.
+
+    Before anything runs: the design's trials are checked (with the default trainable), its
+    pre-registration must be committed and unchanged from HEAD (kind ``"smoke"`` needs none), ``out``
+    is locked, and a folder holding results needs ``options.resume`` (and the same pre-registration
+    as its first run). Provenance records the pre-registration's path, commit and sha256."""
+    plan = _plan(name_or_file)
+    options = options or SweepOptions()
+    options = options.replace(engine=options.engine or plan.engine or "sb3")
+    if options.trainable == DEFAULT_TRAINABLE:
+        files.check_trials(plan)
+    registered = prereg.require_committed(plan.preregistration) if plan.kind == "study" else None
+    store = ResultsStore(out)
+    with store.lock():
+        if store.load().shape[0] and not options.resume:
+            raise FileExistsError(f"{out} already holds results: pass --resume to run only the missing trials, "
+                                  "or choose another --out")
+        _same_rules_as_first_run(store, registered)
+        extra = {"kind": plan.kind, "design_file": _design_file(plan),
+                 "preregistration": [registered] if registered else None}
+        return _record_run(design(plan.design), resolve_trainable(options.trainable), store,
+                           options, DEFAULT_BATCH_RUNNER, plan.name, plan.design, extra)
