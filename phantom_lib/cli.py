@@ -31,13 +31,14 @@ def _book(args: argparse.Namespace) -> int:
 
 def _output_file(path: str, example: str) -> Path:
     """The file ``-o PATH`` names, checked before any long work: not a folder, and its folder
-    exists (created if needed) and takes a new file. Raises ``ValueError`` saying what to change."""
+    exists (created if needed, and said so) and takes a new file. Raises ``ValueError`` saying what to change."""
     target = Path(path).expanduser()
     if target.is_dir():
         raise ValueError(f"-o {path} is a folder: give a file name, e.g. -o {target / example}")
     blocking = next((p for p in target.parents if p.exists()), None)
     if blocking is not None and not blocking.is_dir():
         raise ValueError(f"-o {path}: {blocking} is a file, not a folder: choose another path")
+    created = not target.parent.exists()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=target.parent):
@@ -45,6 +46,8 @@ def _output_file(path: str, example: str) -> Path:
     except OSError as err:
         raise ValueError(f"-o {path}: cannot write in {target.parent} ({err.strerror or err}): "
                          "choose a folder you can write to") from None
+    if created:
+        print(f"[phantom] created folder {target.parent} for -o {path}")
     return target
 
 
@@ -149,7 +152,7 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("bench", help="time the simulator's market backends side by side")
     parser.add_argument("--quick", action="store_true", help="a short run (under a minute): fewer repeats and points")
-    parser.add_argument("-o", "--output", default="bench.json", help="where to write the JSON result (default: bench.json)")
+    parser.add_argument("-o", "--output", default="bench.json", help="where to write the JSON result (default: bench.json; missing folders are created)")
     parser.set_defaults(func=_bench)
 
 
@@ -186,8 +189,8 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
                         help="'local' runs trials one by one in this process (debugging)")
     parser.add_argument("--trainable", default=DEFAULT_TRAINABLE, help="module:function called as f(config, seed)")
     parser.add_argument("--engine", choices=ENGINES, default="sb3",
-                        help="sb3: one trial per task (stable-baselines3); jax: one compiled batch of a slice per task "
-                             "(reference policies run the trainable)")
+                        help="sb3 (the default): one trial per task (stable-baselines3); jax: one compiled batch of a "
+                             "slice per task (reference policies run the trainable)")
     parser.add_argument("--batch-size", type=int,
                         help=f"jax engine: trials per compiled batch (default {DEFAULT_BATCH_SIZE}, or the largest slice "
                              "when smaller); a trial's numbers depend on it")
