@@ -54,10 +54,20 @@ def _output_file(path: str, example: str) -> Path:
 def _run(args: argparse.Namespace) -> int:
     from phantom_lib.book.parameters import parse_parameters
 
+    from phantom_lib.book.key_results import fill_key_results
+
     source = book.find_notebook(args.notebook)
     output = _output_file(args.output or f"{source.stem}.executed.ipynb", f"{source.stem}.ipynb")
+    results_json = _output_file(args.results_json, "results.json") if args.results_json else None
     book.run_notebook(source, output, args.profile, parse_parameters(source, args.parameters))
     print(f"[phantom] executed notebook written to {output}")
+    found = fill_key_results(output)
+    if found:
+        print("[phantom] key results (What we found):")
+        print("\n".join(f"  {name} = {text}" for name, text in found.items()))
+    if results_json is not None:
+        results_json.write_text(json.dumps(found, indent=1) + "\n")
+        print(f"[phantom] key results written to {results_json}")
     return 0
 
 
@@ -230,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_run.add_argument("--profile", choices=profiles.names(), default=profiles.DEFAULT_PROFILE)
     p_run.add_argument("-o", "--output", help="executed notebook path (default: NN_name.executed.ipynb)")
+    p_run.add_argument("--results-json", metavar="FILE",
+                       help="also write the key results of the chapter's 'What we found' section as JSON")
     p_run.set_defaults(func=_run)
 
     _add_data(sub)
