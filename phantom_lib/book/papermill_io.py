@@ -38,13 +38,13 @@ class JupytextHandler:
 
     def read(self, path: str) -> str:
         """The notebook at ``path`` as ``.ipynb`` JSON (a jupytext source converted in memory)."""
-        text = self._other(path).read(path)
+        text = str(self._other(path).read(path))
         if not _jupytext_source(path):
             return text
         import jupytext
         import nbformat
 
-        return nbformat.writes(jupytext.reads(text, fmt="md"))
+        return str(nbformat.writes(jupytext.reads(text, fmt="md")))
 
     def write(self, buf: str, path: str) -> Any:
         return self._other(path).write(buf, path)
