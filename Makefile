@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 
 # Offline and quiet: no Hugging Face hub look-ups, no Ray telemetry.
 TEST_ENV := PHANTOM_PROFILE=smoke HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
-            RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled
+            RAY_USAGE_STATS_ENABLED=0
 
 # `make lab`: JupyterLab opens a chapter's .md source as a notebook (jupytext's viewer by default);
 # LAB_ARGS adds options, e.g. `make lab LAB_ARGS=--port=8890`.
@@ -38,11 +38,11 @@ browser:
 	fi
 
 book: install          ## execute every notebook (full profile) and build the HTML book
-	RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled $(BIN)/phantom book --profile full
+	RAY_USAGE_STATS_ENABLED=0 $(BIN)/phantom book --profile full
 	@echo "HTML: $(CURDIR)/_build/html/index.html"
 
 book-smoke: install    ## the same with the fast smoke profile
-	RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled $(BIN)/phantom book --profile smoke
+	RAY_USAGE_STATS_ENABLED=0 $(BIN)/phantom book --profile smoke
 	@echo "HTML: $(CURDIR)/_build/html/index.html"
 
 lab: install            ## JupyterLab on this checkout: notebooks/NN_*.md open as notebooks

@@ -31,13 +31,14 @@ def _book(args: argparse.Namespace) -> int:
 
 def _output_file(path: str, example: str) -> Path:
     """The file ``-o PATH`` names, checked before any long work: not a folder, and its folder
-    exists (created if needed) and takes a new file. Raises ``ValueError`` saying what to change."""
+    exists (created if needed, and said so) and takes a new file. Raises ``ValueError`` saying what to change."""
     target = Path(path).expanduser()
     if target.is_dir():
         raise ValueError(f"-o {path} is a folder: give a file name, e.g. -o {target / example}")
     blocking = next((p for p in target.parents if p.exists()), None)
     if blocking is not None and not blocking.is_dir():
         raise ValueError(f"-o {path}: {blocking} is a file, not a folder: choose another path")
+    created = not target.parent.exists()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=target.parent):
@@ -45,16 +46,28 @@ def _output_file(path: str, example: str) -> Path:
     except OSError as err:
         raise ValueError(f"-o {path}: cannot write in {target.parent} ({err.strerror or err}): "
                          "choose a folder you can write to") from None
+    if created:
+        print(f"[phantom] created folder {target.parent} for -o {path}")
     return target
 
 
 def _run(args: argparse.Namespace) -> int:
     from phantom_lib.book.parameters import parse_parameters
 
+    from phantom_lib.book.key_results import fill_key_results
+
     source = book.find_notebook(args.notebook)
     output = _output_file(args.output or f"{source.stem}.executed.ipynb", f"{source.stem}.ipynb")
+    results_json = _output_file(args.results_json, "results.json") if args.results_json else None
     book.run_notebook(source, output, args.profile, parse_parameters(source, args.parameters))
     print(f"[phantom] executed notebook written to {output}")
+    found = fill_key_results(output)
+    if found:
+        print("[phantom] key results (What we found):")
+        print("\n".join(f"  {name} = {text}" for name, text in found.items()))
+    if results_json is not None:
+        results_json.write_text(json.dumps(found, indent=1) + "\n")
+        print(f"[phantom] key results written to {results_json}")
     return 0
 
 
@@ -154,7 +167,7 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("bench", help="time the simulator's market backends side by side")
     parser.add_argument("--quick", action="store_true", help="a short run (under a minute): fewer repeats and points")
-    parser.add_argument("-o", "--output", default="bench.json", help="where to write the JSON result (default: bench.json)")
+    parser.add_argument("-o", "--output", default="bench.json", help="where to write the JSON result (default: bench.json; missing folders are created)")
     parser.set_defaults(func=_bench)
 
 
@@ -245,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_run.add_argument("--profile", choices=profiles.names(), default=profiles.DEFAULT_PROFILE)
     p_run.add_argument("-o", "--output", help="executed notebook path (default: NN_name.executed.ipynb)")
+    p_run.add_argument("--results-json", metavar="FILE",
+                       help="also write the key results of the chapter's 'What we found' section as JSON")
     p_run.set_defaults(func=_run)
 
     _add_data(sub)

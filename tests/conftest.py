@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -44,10 +45,15 @@ def smoke_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """A one-machine Ray cluster, started once for the whole test session."""
-    ray = pytest.importorskip("ray")
+    """A one-machine Ray cluster, started once for the whole test session the way a sweep starts it
+    (loopback only, Ray's token authentication left on)."""
+    if importlib.util.find_spec("ray") is None:  # not importorskip: ray is imported by connect, after its loopback switch
+        pytest.skip("ray is not installed")
+    from phantom_lib.study.run import ray_backend
+
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=200 * 1024**2)
+    ray_backend.connect(None, num_cpus=2)
+    import ray
+
     yield ray
-    ray.shutdown()
+    ray_backend.disconnect()

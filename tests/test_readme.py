@@ -33,3 +33,13 @@ def test_the_sweep_folder_the_readme_names_is_the_default():
     flowing = " ".join(README.split())  # the same words however the paragraph is wrapped
     assert "results go to `results/sweep-PROFILE`" in flowing and "writes to `results/sweep-PROFILE`" in flowing
     assert "Results and their provenance go to `data/results/`" not in README  # the old, wrong sentence
+
+
+def test_the_columns_the_readme_lists_for_results_parquet_are_in_a_sweeps_results():
+    import pandas as pd
+
+    row = next(line for line in README.splitlines() if line.startswith("| `results.parquet` |"))
+    named = {name for name in re.findall(r"`([a-z_0-9]+)`", row) if name != "results"}
+    columns = set(pd.read_parquet(ROOT / "data/results/as-run/results.parquet").columns)
+    named -= {"defended", "baseline", "reference", "ok", "error"} - columns  # values of variant and status
+    assert named <= columns, named - columns

@@ -6,7 +6,8 @@ profile's overrides, ``$PHANTOM_WHOCLICKED``, ``phantom run -p NAME VALUE``) is 
 against that cell first: an unknown name is an error that lists the known ones and suggests the
 closest, and a value must have its default's type (an integer for ``seed = 0``, a number for
 ``p_min = 10.0``, text for ``data_source = "standin"``, a list for ``table_ns = [1, 2]``; any
-value where the default is ``None``). Papermill itself would only warn about an unknown name and
+value where the default is ``None``), within its range (:mod:`phantom_lib.book.parameter_ranges`:
+``seed >= 0``, counts at least 1, shares in [0, 1]), and ``data_source`` a file that loads. Papermill itself would only warn about an unknown name and
 run with the default, and a wrong type would fail minutes later inside the kernel.
 
 A chapter's key in the profile table (:mod:`phantom_lib.book.profiles`) is the ``chapter`` entry
@@ -27,6 +28,7 @@ from typing import Any
 
 from phantom_lib._validation import is_integer, is_real, problem
 from phantom_lib.book import profiles
+from phantom_lib.book.parameter_ranges import data_source_problem, range_problem
 
 
 class ParameterError(ValueError):
@@ -148,7 +150,8 @@ def check_parameters(source: Path, values: Mapping[str, Any], declared: Iterable
     integer given for a number widened to float.
 
     Raises :class:`ParameterError` naming every unknown name (with the closest known one and the
-    full list) and every value whose type differs from its default's.
+    full list), every value whose type differs from its default's, every value outside its range
+    (:data:`phantom_lib.book.parameter_ranges.RANGES`) and a ``data_source`` that cannot be read.
     """
     params = {p.name: p for p in (declared if declared is not None else notebook_parameters(source))}
     owner = chapter_id(source)
@@ -163,7 +166,12 @@ def check_parameters(source: Path, values: Mapping[str, Any], declared: Iterable
         if not _conforms(value, default):
             problems.append(problem(owner, name, value, f"{_expected(default)}, like its default {params[name].value}"))
             continue
-        checked[name] = float(value) if is_real(default) and not is_integer(default) and is_integer(value) else value
+        value = float(value) if is_real(default) and not is_integer(default) and is_integer(value) else value
+        found = data_source_problem(owner, value) if name == "data_source" else range_problem(owner, name, value)
+        if found is not None:
+            problems.append(found)
+            continue
+        checked[name] = value
     if problems:
         raise ParameterError("; ".join(problems))
     return checked

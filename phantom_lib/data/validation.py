@@ -238,16 +238,33 @@ _FORMULA_START = ("=", "+", "-", "@")
 """First characters that make spreadsheet programs run a cell as a formula (CSV injection)."""
 
 
+def _earlier_than_before(check: _Checker) -> np.ndarray:
+    """Rows whose ``ts`` is earlier than the previous row of the same session and record type, in
+    file order (a session's interaction log and its price log are each written as they happen)."""
+    raw = check.raw
+    if not {"ts", "sessionId", "record_type"} <= set(raw.columns):
+        return np.zeros(len(raw), dtype=bool)
+    ts_text = _text(raw["ts"]) if raw["ts"].dtype.kind != "M" else raw["ts"]
+    ts = pd.to_datetime(ts_text, utc=True, errors="coerce", format="ISO8601")
+    previous = ts.groupby([_text(raw["sessionId"]), _text(raw["record_type"])]).shift()
+    return (ts < previous).fillna(False).to_numpy(dtype=bool)
+
+
 def data_notes(raw: pd.DataFrame, file_rows: bool = True) -> list[str]:
-    """What validation keeps but reports: time stamps without a zone (read as UTC) and text cells
-    a spreadsheet would run as formulas (first character ``=``, ``+``, ``-`` or ``@``, and not a
-    number). One line per finding with a count, an example row and what to do."""
+    """What validation keeps but reports: time stamps without a zone (read as UTC), time stamps
+    out of order within a session (earlier than the session's previous row of the same record
+    type) and text cells a spreadsheet would run as formulas (first character ``=``, ``+``, ``-``
+    or ``@``, and not a number). One line per finding with a count, an example row and what to do."""
     check = _Checker(raw.reset_index(drop=True), file_rows)
     if "ts" in check.raw and check.raw["ts"].dtype.kind != "M":
         ts = _text(check.raw["ts"])
         zoneless = (ts.notna() & ~ts.str.contains(_ZONE, regex=True)).fillna(False).to_numpy(dtype=bool)
         check.flag(zoneless, "ts", "have no time zone and were read as UTC",
                    "append Z if they are UTC, or write their offset (e.g. +01:00)")
+    check.flag(_earlier_than_before(check), "ts",
+               "are earlier than the previous row of their session (same record_type): out of order",
+               "kept as read (analyses sort by ts); check the export's clock or row order for these sessions",
+               show=("sessionId", "ts"))
     for name in check.raw.columns:
         if _KIND.get(name, "text") not in ("text", "label") or check.raw[name].dtype.kind in "iufbM":
             continue

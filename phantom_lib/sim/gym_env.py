@@ -148,6 +148,7 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
             raise ValueError("sampler replaces the market of the reference or numpy backend; the jax backend has its own")
         self._core: _Core = _JaxCore(config, behaviour) if config.backend == "jax" else _NumpyCore(config, behaviour, sampler)
         self._state: PricingState | None = None
+        self._ended = False
 
     @property
     def state(self) -> PricingState:
@@ -160,15 +161,22 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
         super().reset(seed=seed)
         state, obs = self._core.reset(self.np_random)
         self._state = state
+        self._ended = False
         self.episode_log.clear()
         self.episode_log.publish(state.prices)
         self.episode_log.respond(state.q, float(state.f), float(state.alpha_adv))
         return obs, {"agent_prob": float(state.f), "alpha_adv": float(state.alpha_adv)}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """One period; raises ``RuntimeError`` once the episode has terminated or been truncated
+        (gymnasium's convention: call :meth:`reset` first)."""
+        if self._ended:
+            raise RuntimeError("PhantomPricingEnv.step: the episode has ended (terminated or truncated): "
+                               "call reset() before stepping again")
         index = action_index(action, self.config.action_levels)
         state, obs, reward, terminated, truncated, info = self._core.step(self.state, index, self.np_random)
         self._state = state
+        self._ended = bool(terminated or truncated)
         self.episode_log.publish(state.prices)
         self.episode_log.respond(state.q, float(state.f), float(state.alpha_adv))
         return obs, float(reward), bool(terminated), bool(truncated), _plain(info)

@@ -148,10 +148,19 @@ def test_every_chapter_accepts_every_profile_it_is_given():
 
 def test_phantom_run_refuses_bad_parameters_before_a_kernel_starts(tmp_path: Path):
     out = tmp_path / "out.ipynb"
+    not_data = tmp_path / "notes.csv"
+    not_data.write_text("a,b\n1,2\n")  # a readable file, but not WhoClickedIt
     for args, message in [
         (["-p", "nosuch", "1"], "phantom run: error: 03_coi has no parameter 'nosuch'; its parameters are profile, seed,"),
         (["-p", "n_drawz", "5"], "phantom run: error: 03_coi has no parameter 'n_drawz' (did you mean 'n_draws'?);"),
         (["-p", "seed", "abc"], "phantom run: error: 03_coi.seed = 'abc': expected an integer, like its default 0"),
+        (["-p", "seed", "-1"], "phantom run: error: 03_coi.seed = -1: expected an integer >= 0\n"),
+        (["-p", "n_draws", "0"], "phantom run: error: 03_coi.n_draws = 0: expected an integer >= 1\n"),
+        (["-p", "data_source", str(tmp_path / "nowhere.csv")],
+         f"phantom run: error: 03_coi.data_source = '{tmp_path / 'nowhere.csv'}': expected 'standin', 'hub' or a "
+         "readable whoclicked.csv (data source"),
+        (["-p", "data_source", str(not_data)], f"phantom run: error: 03_coi.data_source = '{not_data}': expected "
+         "'standin', 'hub' or a readable whoclicked.csv ("),
     ]:
         result = subprocess.run([str(PHANTOM), "run", "03", *args, "-o", str(out)], capture_output=True, text=True)
         assert result.returncode == 1 and result.stderr.startswith(message), result.stderr
@@ -181,3 +190,29 @@ def test_papermill_reads_every_parameter_line_without_a_warning(chapter: Path, t
         names = papermill.inspect_notebook(str(notebook))
     assert not [r.getMessage() for r in caplog.records if "Unable to parse" in r.getMessage()]
     assert names
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("seed", -1, "an integer >= 0"),
+    ("n_boot", 0, "an integer >= 1"),
+    ("headline_alpha", 1.5, "a finite number in [0, 1]"),
+    ("power_alpha", 0.0, "a finite number in (0, 1)"),
+    ("temperature", 0.0, "a finite number > 0"),
+    ("alphas", [0.1, 1.2], "a list whose items are a finite number in [0, 1]"),
+    ("engine", "torch", "one of 'jax', 'sb3'"),
+])
+def test_a_value_outside_its_declared_range_is_refused(name: str, value, expected: str):
+    assert book_parameters.range_problem("07_x", name, value) == f"07_x.{name} = {value!r}: expected {expected}"
+
+
+def test_every_declared_range_names_a_parameter_and_every_default_is_inside_it():
+    from phantom_lib.book.parameter_ranges import RANGES
+
+    declared = {}
+    for source in book.notebook_sources() + build.page_sources():
+        for p in book_parameters.notebook_parameters(source):
+            declared[(source.stem, p.name)] = p.default
+    assert set(RANGES) <= {name for _, name in declared}  # no range for a name no chapter has (a typo)
+    outside = [(chapter, name, value) for (chapter, name), value in declared.items()
+               if book_parameters.range_problem(chapter, name, value) is not None]
+    assert outside == []

@@ -81,7 +81,7 @@ def test_duplicated_rows_are_an_error_unless_allowed(tmp_path, capsys):
 def test_zone_less_time_stamps_and_formula_cells_are_reported_and_kept(tmp_path, capsys):
     rows = fixture_rows()
     rows[1]["ts"] = "2025-12-05T10:00:10.000"  # no zone
-    rows[2]["ts"] = "2025-12-05 10:00:05"  # no zone either
+    rows[2]["ts"] = "2025-12-05 10:00:15"  # no zone either (and after row 1, so in order)
     rows[4]["page"] = "=HYPERLINK(\"http://example.invalid\",\"click\")"
     rows[5]["productId"] = "@SUM(A1:A9)"
     rows[6]["productId"] = "-12"  # a number, not a formula
@@ -124,3 +124,21 @@ def test_exactly_the_rows_equal_in_every_column_count_as_duplicates(copies, near
         data.validate(raw)
     duplicates = [p for p in caught.value.problems if p.startswith("rows: ")]
     assert duplicates and duplicates[0].startswith(f"rows: {expected} row(s) repeat an earlier row")
+
+
+def test_time_stamps_out_of_order_within_a_session_are_reported_and_kept(tmp_path, capsys):
+    """The hand-written fixture has one such row: s1's admin page view at 10:00:05 written after its
+    page view at 10:00:10 (s2's row at 10:00:40 before them is another session; price logs are their
+    own stream)."""
+    rows = fixture_rows()
+    loaded = data.load(write(tmp_path / "fixture.csv", rows))
+    assert [note for note in loaded.report.notes if "out of order" in note] == [
+        "ts: 1 row(s) are earlier than the previous row of their session (same record_type): out of order; "
+        f"e.g. row 2 (line 4) has sessionId='s1', ts={rows[2]['ts']!r}. Fix: kept as read (analyses sort by ts); "
+        "check the export's clock or row order for these sessions"]
+    assert loaded.frame["ts"].iloc[2] == pd.Timestamp("2025-12-05T10:00:05Z")  # kept
+    assert cli.main(["data", "check", str(tmp_path / "fixture.csv")]) == 0
+    assert "out of order" in capsys.readouterr().out
+
+    rows[2]["ts"] = rows[1]["ts"]  # the same instant is not out of order
+    assert not any("out of order" in note for note in data.load(write(tmp_path / "ordered.csv", rows)).report.notes)

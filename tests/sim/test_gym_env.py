@@ -142,6 +142,10 @@ def test_truncation_at_max_steps_is_not_termination(beh, backend):
     env.reset(seed=0)
     ends = [env.step(4)[2:4] for _ in range(3)]
     assert ends == [(False, False), (False, False), (False, True)]
+    with pytest.raises(RuntimeError, match=r"episode has ended .* call reset\(\)"):
+        env.step(4)  # gymnasium's convention: no rewards after the end
+    env.reset(seed=0)
+    assert env.step(4)[2:4] == (False, False)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "jax"])
@@ -159,6 +163,8 @@ def test_termination_after_patience_steps_below_the_margin_floor(beh, backend):
         if terminated:
             break
     assert terminated and np.allclose(obs[3:6], 10.0)
+    with pytest.raises(RuntimeError, match="episode has ended"):
+        env.step(0)
 
 
 def test_seeds_reproduce_episodes_within_a_backend(beh, jax_env):

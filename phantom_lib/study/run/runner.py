@@ -29,8 +29,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import logging
-import os
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -40,11 +38,11 @@ from typing import Any
 
 import pandas as pd
 
-from phantom_lib._net import unreachable_reason
 from phantom_lib.study.design import files, prereg, vcs
 from phantom_lib.study.design.designs import StudyDesign, Trial, design
 from phantom_lib.study.design.manifest import write_manifest
 from phantom_lib.study.design.store import REPO_ROOT, ResultsStore, engine_provenance, provenance
+from phantom_lib.study.run import ray_backend
 from phantom_lib.study.run.options import DEFAULT_TRAINABLE, SweepOptions
 
 Trainable = Callable[[dict[str, Any], int], Mapping[str, Any]]
@@ -123,91 +121,12 @@ def _units(todo: Sequence[Trial], engine: str, batch_size: int) -> list[tuple[li
     return [(b, True) for b in batches(learned, batch_size)] + [([t], False) for t in others]
 
 
-def _task_resources(batched: bool) -> dict[str, float]:
-    """Ray resources of a task: a jax batch takes an accelerator when the cluster has one."""
-    import ray
-
-    if batched:
-        cluster = ray.cluster_resources()
-        for name in ("GPU", "TPU"):
-            if cluster.get(name, 0) >= 1:
-                return {"num_cpus": 1, "num_gpus": 1} if name == "GPU" else {"num_cpus": 1, "resources": {"TPU": 1}}
-    return {"num_cpus": 1}
-
-
 def resolve_trainable(spec: str) -> Trainable:
     """Import ``"package.module:function"``."""
     module_name, _, attr = spec.partition(":")
     if not attr:
         raise ValueError(f"trainable {spec!r} must look like 'package.module:function'")
     return getattr(importlib.import_module(module_name), attr)
-
-
-RAY_PROBE_TIMEOUT = 5.0
-"""Seconds allowed for the TCP probe of a Ray head before ``ray.init`` (which would retry for minutes)."""
-
-_RAY_FIX = ("start the head there (`ray start --head --port=6379`, plus `--ray-client-server-port=10001` "
-            "for ray:// addresses), correct --address / $RAY_ADDRESS, or leave both unset to run on this machine")
-
-
-class RayConnectionError(RuntimeError):
-    """The Ray cluster named by ``--address`` or ``$RAY_ADDRESS`` cannot be used (one line: what
-    was tried and how to fix it)."""
-
-
-def _ray_address(address: str | None) -> str | None:
-    """The cluster to join: ``address``, else ``$RAY_ADDRESS``; ``None`` for a local cluster."""
-    return address or os.environ.get("RAY_ADDRESS") or None
-
-
-def check_ray_address(address: str | None) -> None:
-    """Fail within :data:`RAY_PROBE_TIMEOUT` seconds when the Ray head named by ``address`` (or
-    ``$RAY_ADDRESS``) does not accept connections: raises :class:`RayConnectionError` naming the
-    address, the reason (connection refused, unknown host, no answer) and the fix. ``None``,
-    ``"local"`` and ``"auto"`` are left to ``ray.init``."""
-    target = _ray_address(address)
-    if target in (None, "local", "auto"):
-        return
-    host, _, port = target.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise RayConnectionError(f"Ray address {target!r} is not HOST:PORT or ray://HOST:PORT: write it like "
-                                 "head.example.org:6379 (what `ray start --head` prints) or ray://head.example.org:10001")
-    reason = unreachable_reason(host.strip("[]"), int(port), RAY_PROBE_TIMEOUT)
-    if reason is not None:
-        raise RayConnectionError(f"cannot reach the Ray head at {target} ({reason}): {_RAY_FIX}")
-
-
-def _ray_init(address: str | None, num_cpus: int | None) -> bool:
-    """Start (or connect to) Ray unless already running; True if this call started it.
-
-    Ray's INFO lines (the cluster it started, the authentication token it generated) are not
-    printed: only warnings and errors, less the notice that a local cluster enabled token
-    authentication (the secure default, nothing for the user to do). A cluster that cannot be joined raises
-    :class:`RayConnectionError` (one line) instead of Ray's retries and traceback.
-    """
-    import ray
-
-    if ray.is_initialized():
-        return False
-    address = _ray_address(address)
-    check_ray_address(address)
-    quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
-    try:
-        if address:
-            ray.init(address=address, **quiet)
-        else:
-            logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                     object_store_memory=200 * 1024**2, **quiet)
-    except (ConnectionError, TimeoutError, RuntimeError, SystemExit) as err:  # SystemExit: Ray's GCS time-out
-        tried = f"the Ray cluster at {address}" if address else "a local Ray cluster"
-        fix = _RAY_FIX
-        if isinstance(err, ConnectionAbortedError) and str(address).startswith("ray://"):
-            fix = ("the head's Ray client server could not start a server for this client (Ray issue 63202, "
-                   "a gRPC fork race): restart the head with GRPC_ENABLE_FORK_SUPPORT=0 in its environment")
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "no message"
-        raise RayConnectionError(f"cannot start or join {tried} ({type(err).__name__}: {first}): {fix}") from None
-    return True
 
 
 class _Progress:
@@ -257,12 +176,12 @@ def _execute_all(trials: Sequence[Trial], trainable: Trainable, store: ResultsSt
         for unit, batched in units:
             record(*_execute_unit(trainable, runner if batched else None, unit, batch_size))
     elif units:
-        import ray
+        started = ray_backend.connect(options.address, options.num_cpus)
+        import ray  # after connect, which sets Ray's loopback switch for a local cluster before the first import
 
-        started = _ray_init(options.address, options.num_cpus)
         try:
             remote = ray.remote(max_retries=1)(_execute_unit)
-            pending = {remote.options(**_task_resources(batched)).remote(trainable, runner if batched else None, unit,
+            pending = {remote.options(**ray_backend.task_resources(batched)).remote(trainable, runner if batched else None, unit,
                                                                           batch_size): unit
                        for unit, batched in units}
             while pending:
@@ -275,7 +194,7 @@ def _execute_all(trials: Sequence[Trial], trainable: Trainable, store: ResultsSt
                 record(results, batch)
         finally:
             if started:
-                ray.shutdown()
+                ray_backend.disconnect()
     bar.close()
     return store.load()
 
@@ -294,7 +213,7 @@ def _record_run(trials: Sequence[Trial], trainable: Trainable, store: ResultsSto
     state as the run started, ``extra`` merged in) and, last, ``manifest.json``. The caller holds the lock."""
     tree = vcs.tree_state(REPO_ROOT, exclude=store.root)  # the code that runs, before anyone edits it
     if options.executor == "ray":
-        check_ray_address(options.address)  # an unreachable head fails before the run is logged
+        ray_backend.check_ray_address(options.address)  # an unreachable head fails before the run is logged
     prereg_sha = [p["sha256"] for p in extra.get("preregistration") or []]
     store.log_run("start", tree["git_commit"], preregistration_sha256=prereg_sha)
     start = time.perf_counter()
@@ -306,6 +225,7 @@ def _record_run(trials: Sequence[Trial], trainable: Trainable, store: ResultsSto
                         tree, n_design=len(trials))
     record.update(extra)
     record["options"] = options.as_dict()
+    record["ray_address"] = ray_backend.cluster_address() if options.executor == "ray" else None
     record["engine"] = engine_provenance(options.engine or "sb3", store, results)
     runs = store.runs()
     record["wall_seconds_all_runs"] = round(float(runs["seconds"].sum()), 1)
