@@ -308,3 +308,22 @@ def test_evaluation_has_no_adversary_unless_the_trial_asks_for_its_training_env(
     assert market_k5 == market_k1
     # in the training env the adversary keeps the worst of five shares: never a better reward
     assert robust_k5["reward"] <= market_k5["reward"] and robust_k5 != market_k5
+
+
+EPS0_K5 = ppo(0.4, 0.15, 3, eps_alpha=0.0)  # defended with eps 0 and K = 5 in its config: one candidate scored
+TWIN = Trial({**SETTINGS, "algorithm": "ppo", "alpha0": 0.4, "eps_alpha": 0.0, "lambda_coi": 0.0, "n_candidates": 1,
+              "variant": "baseline"}, 4)
+EPS0_OTHER = ppo(0.1, 0.3, 5, eps_alpha=0.0)
+
+
+def test_a_trial_does_not_depend_on_which_trial_leads_its_batch():
+    """eps 0 trials score one candidate whatever K their config names: one program for all of them,
+    so a trial gets the same numbers led by a K = 5 config, led by a K = 1 one, or at another position
+    (the bug: the program was built from the batch's first trial, so a K = 5 leader made every trial
+    of the batch draw five candidate shares and keep one)."""
+    led_by_k5 = jax_engine.run_batch([EPS0_K5, TWIN], 2)[0]
+    led_by_twin = jax_engine.run_batch([TWIN, EPS0_OTHER], 2)[0]
+    k5_second = jax_engine.run_batch([EPS0_OTHER, EPS0_K5], 2)[0]
+    assert without_timings(led_by_k5[1]) == without_timings(led_by_twin[0])  # TWIN
+    assert without_timings(led_by_k5[0]) == without_timings(k5_second[1])  # EPS0_K5
+    assert without_timings(led_by_twin[1]) == without_timings(k5_second[0])  # EPS0_OTHER
