@@ -105,24 +105,30 @@ def _learned(trials: Sequence[Trial]) -> list[Trial]:
     return [t for t in trials if t.config.get("algorithm") in JAX_ALGORITHMS]
 
 
-def default_batch_size(trials: Sequence[Trial]) -> int:
-    """The jax batch size of a design: :data:`DEFAULT_BATCH_SIZE`, or its largest slice when smaller
-    (a smoke design's slices of two trials are not padded to 16). Computed from every trial of the
-    design, not only the missing ones, so a resumed run batches at the same size."""
-    from phantom_lib.study.jax.engine import batches
+def jax_batch_sizes(trials: Sequence[Trial], largest: int | None = None) -> dict[Any, int]:
+    """Each slice's jax batch size: the largest divisor of the slice's trial count up to ``largest``
+    (:data:`DEFAULT_BATCH_SIZE` by default) that is a multiple of this process's device count
+    (:func:`phantom_lib.study.jax.engine.batch_sizes`): no padding, and a batch shards evenly over
+    the devices. Computed from every trial of the design, not only the missing ones, so a resumed
+    run batches at the same sizes."""
+    import jax
 
-    return max([len(b) for b in batches(_learned(trials), DEFAULT_BATCH_SIZE)], default=1)
+    from phantom_lib.study.jax.engine import batch_sizes
+
+    return batch_sizes(_learned(trials), largest or DEFAULT_BATCH_SIZE, jax.device_count())
 
 
-def _units(todo: Sequence[Trial], engine: str, batch_size: int) -> list[tuple[list[Trial], bool]]:
-    """The tasks of a run: ``(trials, batched)``; batches of the jax engine first (they take longest)."""
+def _units(todo: Sequence[Trial], engine: str, sizes: dict[Any, int]) -> list[tuple[list[Trial], bool, int]]:
+    """The tasks of a run: ``(trials, batched, batch size)``; batches of the jax engine first (they
+    take longest), each at its slice's size in ``sizes`` (:func:`jax_batch_sizes`)."""
     if engine == "sb3":
-        return [([t], False) for t in todo]
-    from phantom_lib.study.jax.engine import batches
+        return [([t], False, 1) for t in todo]
+    from phantom_lib.study.jax.engine import batches, slice_key
 
     learned = _learned(todo)
     others = [t for t in todo if t not in learned]
-    return [(b, True) for b in batches(learned, batch_size)] + [([t], False) for t in others]
+    return ([(b, True, sizes[slice_key(b[0].config)]) for b in batches(learned, sizes)]
+            + [([t], False, 1) for t in others])
 
 
 def _task_resources(batched: bool) -> dict[str, float]:
@@ -229,8 +235,8 @@ def run_trials(
 
     ``executor="ray"`` runs the tasks on Ray (one CPU each, or an accelerator for a jax batch);
     ``"local"`` runs them in this process one after another (debugging, tests). ``engine``
-    (:data:`ENGINES`) decides what a task is: ``sb3`` one trial, ``jax`` one batch of at most
-    ``batch_size`` trials of a slice (default :func:`default_batch_size`)
+    (:data:`ENGINES`) decides what a task is: ``sb3`` one trial, ``jax`` one batch of a slice, at
+    the slice's size (:func:`jax_batch_sizes`: a divisor of the slice up to ``batch_size``)
     run by ``batch_runner`` (given ``compile_cache``, a folder for compiled programs, when set).
     Results are written as each task finishes (a batch's record first).
     """
@@ -240,13 +246,13 @@ def run_trials(
         raise ValueError(f"executor must be 'ray' or 'local'; got {executor!r}")
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
-    batch_size = batch_size or (default_batch_size(trials) if engine == "jax" else DEFAULT_BATCH_SIZE)
+    sizes = jax_batch_sizes(trials, batch_size) if engine == "jax" else {}
     runner = resolve_trainable(batch_runner) if isinstance(batch_runner, str) else batch_runner
     if compile_cache is not None:
         runner = partial(runner, compile_cache=str(compile_cache))
     done = store.finished()
     todo = [t for t in trials if t.trial_id not in done]
-    units = _units(todo, engine, batch_size)
+    units = _units(todo, engine, sizes)
     bar = tqdm(total=len(trials), initial=len(trials) - len(todo), desc="trials", unit="trial", disable=not progress)
 
     def record(results: list[Result], batch: dict[str, Any] | None) -> None:
@@ -257,8 +263,8 @@ def run_trials(
         bar.update(len(results))
 
     if executor == "local":
-        for unit, batched in units:
-            record(*_execute_unit(trainable, runner if batched else None, unit, batch_size))
+        for unit, batched, size in units:
+            record(*_execute_unit(trainable, runner if batched else None, unit, size))
     elif units:
         import ray
 
@@ -266,8 +272,8 @@ def run_trials(
         try:
             remote = ray.remote(max_retries=1)(_execute_unit)
             pending = {remote.options(**_task_resources(batched)).remote(trainable, runner if batched else None, unit,
-                                                                          batch_size): unit
-                       for unit, batched in units}
+                                                                          size): unit
+                       for unit, batched, size in units}
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 unit = pending.pop(ready[0])
