@@ -227,7 +227,7 @@ def test_resume_after_a_kill_loses_no_finished_batch(tmp_path):
     assert all(b["batch_size"] == 2 for b in store.batches())
 
 
-def failing_batch(trials, batch_size):
+def failing_batch(trials, batch_size, compile_cache=None):
     if any(t.seed == 1 for t in trials):
         raise RuntimeError("this batch always fails")
     rows = [{"score": t.config["alpha0"] * 10 + t.seed} for t in trials]
@@ -243,7 +243,8 @@ def test_a_failing_batch_records_its_trials_and_the_others_finish(tmp_path, exec
     design = study.StudyDesign({"algorithm": ("dqn",), "alpha0": (0.1, 0.2)}, seeds=(0, 1),
                                settings={"eps_alpha": 0.15}, references=("static",))
     results = study.run_trials(study.design(design), study.train, study.ResultsStore(tmp_path), executor=executor,
-                               progress=False, engine="jax", batch_size=2, batch_runner=failing_batch)
+                               progress=False, engine="jax", batch_size=2, batch_runner=failing_batch,
+                               compile_cache=tmp_path / "cache")  # the slice's second batch waits for its first
     assert len(results) == 8  # 2 batches of dqn trials (seed 0, seed 1) and 4 static references
     failed = results[results.status == "error"]
     assert sorted(failed.seed) == [1, 1] and set(failed.algorithm) == {"dqn"}
@@ -352,3 +353,15 @@ def test_a_trial_alone_equals_the_same_trial_in_a_larger_batch(algorithm):
     alone = jax_engine.run_batch([trial(0.25, 6)], 1)[0][0]
     batched = jax_engine.run_batch([trial(0.1, 2), trial(0.4, 1), trial(0.25, 6)], 3)[0][2]
     assert without_timings(alone) == without_timings(batched)
+
+
+def test_with_a_compile_cache_one_batch_per_slice_compiles_before_the_slice_s_others_start():
+    seeds = study.design(study.StudyDesign({"algorithm": ("ppo", "dqn"), "alpha0": (0.1, 0.4)}, seeds=(0, 1),
+                                           settings={"eps_alpha": 0.15}, references=("static",)))
+    units = runner._units(seeds, "jax", runner.jax_batch_sizes(seeds, 2))
+    first, waiting = runner._compile_waves(units, "jax", cached=True)
+    assert [(u[0].config["algorithm"], len(u)) for u, batched, _ in first] == [("ppo", 2), ("dqn", 2)]
+    assert sorted(len(tasks) for key, tasks in waiting.items() if key is not None) == [1, 1]  # each slice's 2nd batch
+    assert sum(len(tasks) for tasks in waiting.values()) + len(first) == len(units)
+    assert all(not batched for _, batched, _ in waiting[None])  # references wait for the last slice
+    assert runner._compile_waves(units, "jax", cached=False) == (units, {})

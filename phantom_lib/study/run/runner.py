@@ -131,6 +131,34 @@ def _units(todo: Sequence[Trial], engine: str, sizes: dict[Any, int]) -> list[tu
             + [([t], False, 1) for t in others])
 
 
+def _program_of(unit: Sequence[Trial]) -> Any:
+    """The slice (hence the compiled programs) of a task's trials."""
+    from phantom_lib.study.jax.engine import slice_key
+
+    return slice_key(unit[0].config)
+
+
+def _compile_waves(units: list[tuple[list[Trial], bool, int]], engine: str,
+                   cached: bool) -> tuple[list[tuple[list[Trial], bool, int]], dict[Any, list[tuple[list[Trial], bool, int]]]]:
+    """Which tasks start at once and which wait (keyed by the slice they wait for): with the jax
+    engine and a compile cache, one batch per slice starts (it compiles the slice's two programs
+    into the cache) and the slice's other batches wait for it, so no two workers compile the same
+    program; the unbatched tasks (key None) wait for the last slice's release, so the long jax
+    batches are queued first. Without a cache, or with no batch, all start."""
+    if engine != "jax" or not cached or not any(batched for _, batched, _ in units):
+        return units, {}
+    first: list[tuple[list[Trial], bool, int]] = []
+    waiting: dict[Any, list[tuple[list[Trial], bool, int]]] = {}
+    for task in units:
+        key = _program_of(task[0]) if task[1] else None
+        if key is not None and key not in waiting:
+            first.append(task)
+            waiting[key] = []
+        else:
+            waiting.setdefault(key, []).append(task)
+    return first, waiting
+
+
 def _task_resources(batched: bool) -> dict[str, float]:
     """Ray resources of a task: a jax batch takes an accelerator when the cluster has one."""
     import ray
@@ -271,9 +299,16 @@ def run_trials(
         started = _ray_init(address, num_cpus)
         try:
             remote = ray.remote(max_retries=1)(_execute_unit)
-            pending = {remote.options(**_task_resources(batched)).remote(trainable, runner if batched else None, unit,
-                                                                          size): unit
-                       for unit, batched, size in units}
+
+            def submit(unit: list[Trial], batched: bool, size: int) -> None:
+                pending[remote.options(**_task_resources(batched)).remote(trainable, runner if batched else None, unit,
+                                                                          size)] = unit
+
+            pending: dict[Any, list[Trial]] = {}
+            first, waiting = _compile_waves(units, engine, compile_cache is not None)
+            for task in first:
+                submit(*task)
+            compiled, n_programs = 0, len(waiting) - (None in waiting)
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 unit = pending.pop(ready[0])
@@ -282,6 +317,13 @@ def run_trials(
                 except Exception as err:  # the worker died: record it, go on
                     results, batch = [(t, None, f"{type(err).__name__}: {err}", float("nan")) for t in unit], None
                 record(results, batch)
+                program = _program_of(unit) if engine == "jax" else None
+                if program is not None and program in waiting:  # compiled and cached: release its other batches
+                    compiled += 1
+                    bar.set_postfix_str(f"compiled {compiled} of {n_programs} slices' programs")
+                    released = waiting.pop(program) + (waiting.pop(None) if list(waiting) == [None] else [])
+                    for task in released:
+                        submit(*task)
         finally:
             if started:
                 ray.shutdown()
