@@ -365,3 +365,31 @@ def test_with_a_compile_cache_one_batch_per_slice_compiles_before_the_slice_s_ot
     assert sum(len(tasks) for tasks in waiting.values()) + len(first) == len(units)
     assert all(not batched for _, batched, _ in waiting[None])  # references wait for the last slice
     assert runner._compile_waves(units, "jax", cached=False) == (units, {})
+
+
+TWO_DEVICES = """
+import json, sys
+sys.path[:0] = [{tests!r}, {tests!r} + "/.."]
+import jax
+from test_jax_engine import ppo, without_timings
+from phantom_lib.study.jax import engine
+rows, record = engine.run_batch([ppo(0.1, 0.15, 0), ppo(0.4, 0.3, 1)], 2)
+print(json.dumps({{"devices": jax.device_count(), "used": record.devices_used,
+                  "rows": [without_timings(r) for r in rows]}}))
+"""
+
+
+def test_a_batch_split_over_two_host_devices_gives_the_numbers_of_one_device():
+    import os
+    import subprocess
+    from pathlib import Path
+
+    def run(devices: int) -> dict:
+        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+        code = TWO_DEVICES.format(tests=str(Path(__file__).parent))
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    one, two = run(1), run(2)
+    assert (one["devices"], one["used"], two["devices"], two["used"]) == (1, 1, 2, 2)
+    assert one["rows"] == two["rows"]

@@ -320,7 +320,8 @@ _COMPILED: dict[Any, Any] = {}
 def _compiled(name: str, program: Any, args: tuple[Any, ...], cache_key: Any) -> tuple[Any, float]:
     """``program`` compiled for ``args`` (cached); returns (executable, compile seconds, 0 if cached)."""
     leaves, tree = jax.tree.flatten(args)
-    key = (name, cache_key, str(tree), tuple((np.shape(x), str(getattr(x, "dtype", type(x)))) for x in leaves))
+    key = (name, cache_key, str(tree), tuple((np.shape(x), str(getattr(x, "dtype", type(x))),
+                                              str(getattr(x, "sharding", None))) for x in leaves))
     if key in _COMPILED:
         return _COMPILED[key], 0.0
     start = time.perf_counter()
@@ -338,7 +339,8 @@ class BatchRecord:
             to fill the batch (0 for every batch of a whole slice, :func:`batches`). compile_seconds: compile time of the
             two programs in this process (0 when already compiled). train_seconds, eval_seconds:
             wall times of the batch. engine, backend, device_kind, device_count, jax_version:
-            where it ran.
+            where it ran. devices_used: devices the batch's trials were split over
+            (:func:`trial_sharding`; 1 when the batch size is not a multiple of the device count).
     """
 
     slice: dict[str, Any]
@@ -354,9 +356,27 @@ class BatchRecord:
     device_kind: str
     device_count: int
     jax_version: str
+    devices_used: int
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def trial_sharding(size: int) -> Any:
+    """How a batch of ``size`` trials is laid over this process's devices: split along the trial
+    axis over every device (``NamedSharding`` on a one-axis ``Mesh``) when ``size`` is a multiple of
+    the device count, else ``None`` (the default device). Each trial's program is unchanged, so
+    its numbers do not depend on the devices (a test runs one batch on 1 and 2 host devices)."""
+    devices = jax.devices()
+    if len(devices) == 1 or size % len(devices):
+        return None
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("trials",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("trials"))
+
+
+def _placed(inputs: _Inputs, sharding: Any) -> _Inputs:
+    """``inputs`` split over the devices along the trial axis (unchanged when ``sharding`` is None)."""
+    return inputs if sharding is None else jax.device_put(inputs, sharding)
 
 
 def device_info() -> dict[str, Any]:
@@ -457,7 +477,8 @@ def run_batch(trials: Sequence[Trial], batch_size: int | None = None,
     if compile_cache is not None:
         use_compile_cache(compile_cache)
     ready = _prepare(trials, batch_size)
-    configs, size, inputs = ready.configs, ready.size, ready.inputs
+    sharding = trial_sharding(ready.size)
+    configs, size, inputs = ready.configs, ready.size, _placed(ready.inputs, sharding)
     spec = ready.spec(ready.program.algorithm, learner_config(ready.program))
     train = jax.vmap(spec.train_one, in_axes=(None, 0))
     train_exe, compile_train = _compiled("train", train, (ready.base, inputs), spec)
@@ -471,6 +492,6 @@ def run_batch(trials: Sequence[Trial], batch_size: int | None = None,
         row.update(training_record(rewards[i], revenues[i], train_seconds / len(trials), trial.curve_points))
     record = BatchRecord(dict(slice_key(trials[0].config)), [t.trial_id for t in trials], [t.seed for t in trials],
                          size, size - len(trials), compile_train + compile_eval, train_seconds, eval_seconds, "jax",
-                         **device_info())
+                         **device_info(), devices_used=1 if sharding is None else jax.device_count())
     return rows, record
 
