@@ -7,6 +7,8 @@ from phantom_lib.study.jax import audit
 
 
 def test_a_trial_is_affected_when_its_last_batch_was_led_by_a_config_naming_more_candidates(tmp_path):
+    tmp_path = tmp_path / "results" / "sweep"
+    tmp_path.mkdir(parents=True)
     results = pd.DataFrame({
         "trial_id": ["lead5", "twin", "eps0", "lead1", "other", "k5"],
         "algorithm": ["ppo"] * 6, "variant": ["defended", "baseline", "defended", "baseline", "defended", "defended"],

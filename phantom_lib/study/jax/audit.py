@@ -59,7 +59,7 @@ def affected_counts(results_root: str | Path) -> pd.DataFrame:
     """Per result folder under ``results_root``: trials checked and trials affected."""
     out = []
     for folder in sorted(p for p in Path(results_root).iterdir() if p.is_dir()):
-        if (folder / "batches.jsonl").exists():
+        if (folder / "batches.jsonl").exists() and (folder / "results.parquet").exists():
             hit, total = affected_trials(folder), int((pd.read_parquet(folder / "results.parquet")["status"] == "ok").sum())
         elif (folder / "trials.parquet").exists():
             rows = pd.read_parquet(folder / "trials.parquet")
