@@ -220,8 +220,8 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
                              "(reference policies run the trainable). Default: the design's engine, sb3 when it names "
                              f"none ({engines})")
     parser.add_argument("--batch-size", type=int,
-                        help=f"jax engine: trials per compiled batch (default {DEFAULT_BATCH_SIZE}, or the largest slice "
-                             "when smaller); a trial's numbers depend on it")
+                        help=f"jax engine: most trials per compiled batch (default {DEFAULT_BATCH_SIZE}); each slice runs "
+                             "at its largest divisor up to this (no padding), recorded per batch")
     parser.add_argument("--compile-cache", default="~/.cache/phantom_lib/jax",
                         help="jax engine: folder of compiled programs shared by workers and runs ('' to disable; "
                              "default ~/.cache/phantom_lib/jax)")

@@ -83,8 +83,10 @@ def test_slices_share_static_shapes_and_batches_keep_order():
                      "action_levels": 9}, 0),
               ppo(0.25, 0.3, 2)]
     got = [[trials.index(t) for t in batch] for batch in jax_engine.batches(trials, 2)]
-    # K = 5 ppo (0, 2, 6) in batches of two; eps_alpha 0 defended and the baseline twin both score K = 1
-    assert got == [[0, 2], [6], [1, 3], [4], [5]]
+    # K = 5 ppo (0, 2, 6): three trials, so batches of one (2 does not divide 3); eps_alpha 0 defended
+    # and the baseline twin both score K = 1: one slice, one program
+    assert got == [[0], [2], [6], [1, 3], [4], [5]]
+    assert [[trials.index(t) for t in batch] for batch in jax_engine.batches(trials, 3)] == [[0, 2, 6], [1, 3], [4], [5]]
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         jax_engine.batches(trials, 0)
     with pytest.raises(ValueError, match="one slice"):
@@ -137,12 +139,10 @@ def test_a_constant_action_is_evaluated_like_a_learner(batches):
 
 def evaluation_memory(trials: list[Trial]) -> int:
     """Working memory (bytes, XLA's own accounting) of the compiled evaluation program of a batch."""
-    configs, size, env, _, eval_env, eval_base, inputs = jax_engine._prepare(trials, len(trials))
-    first = configs[0]
-    spec = jax_engine._Slice(jax_engine.CONSTANT, None, env, eval_env, first.reward_scale, first.eval_episodes,
-                             first.env.max_steps)
-    policies = np.zeros(size, np.int32)
-    return jax.jit(spec.evaluate).lower(eval_base, policies, inputs).compile().memory_analysis().temp_size_in_bytes
+    ready = jax_engine._prepare(trials, len(trials))
+    spec = ready.spec(jax_engine.CONSTANT, None)
+    policies = np.zeros(ready.size, np.int32)
+    return jax.jit(spec.evaluate).lower(ready.eval_base, policies, ready.inputs).compile().memory_analysis().temp_size_in_bytes
 
 
 def test_evaluation_memory_does_not_grow_with_the_batch():
@@ -229,7 +229,7 @@ def test_resume_after_a_kill_loses_no_finished_batch(tmp_path):
     assert all(b["batch_size"] == 2 for b in store.batches())
 
 
-def failing_batch(trials, batch_size):
+def failing_batch(trials, batch_size, compile_cache=None):
     if any(t.seed == 1 for t in trials):
         raise RuntimeError("this batch always fails")
     rows = [{"score": t.config["alpha0"] * 10 + t.seed} for t in trials]
@@ -245,7 +245,8 @@ def test_a_failing_batch_records_its_trials_and_the_others_finish(tmp_path, exec
     design = study.StudyDesign({"algorithm": ("dqn",), "alpha0": (0.1, 0.2)}, seeds=(0, 1),
                                settings={"eps_alpha": 0.15}, references=("static",))
     results = study.run_trials(study.design(design), study.train, study.ResultsStore(tmp_path),
-                               study.SweepOptions(executor=executor, progress=False, engine="jax", batch_size=2),
+                               study.SweepOptions(executor=executor, progress=False, engine="jax", batch_size=2,
+                                                  compile_cache=tmp_path / "cache"),  # the slice's second batch waits for its first
                                batch_runner=failing_batch)
     assert len(results) == 8  # 2 batches of dqn trials (seed 0, seed 1) and 4 static references
     failed = results[results.status == "error"]
@@ -260,7 +261,7 @@ def test_a_jax_sweep_writes_the_sb3_schema_and_its_engine_and_devices(tmp_path, 
                                 "lambda_coi": (0.15,)}, seeds=(0, 1),
                                settings={k: v for k, v in SETTINGS.items()}, references=("static",))
     results = study.sweep(study.StudyPlan("tinyjax", design, kind="smoke"), tmp_path,
-                          study.SweepOptions(executor="local", engine="jax", batch_size=3, progress=False))
+                          study.SweepOptions(executor="local", engine="jax", batch_size=3, progress=False))  # 4 trials: 2 x 2
     assert (results.status == "ok").all(), results.error.tolist()
     assert len(results) == len(study.design(design)) == 8  # 4 ppo trials, 4 static references
     config_keys = set().union(*(t.config for t in study.design(design)))
@@ -268,7 +269,7 @@ def test_a_jax_sweep_writes_the_sb3_schema_and_its_engine_and_devices(tmp_path, 
                 *(f"m_{name}" for name in study.METRICS)}
     assert set(results.columns) == expected
     engine = json.loads((tmp_path / "provenance.json").read_text())["engine"]
-    assert engine["name"] == "jax" and engine["batch_sizes"] == [3] and engine["n_batches"] == 2
+    assert engine["name"] == "jax" and engine["batch_sizes"] == [2] and engine["n_batches"] == 2
     assert engine["devices"] == [f"{jax.default_backend()}:{jax.devices()[0].device_kind} x{jax.device_count()}"]
     assert engine["jax_versions"] == [jax.__version__]
     assert sorted(s for b in engine["batches"] for s in b["seeds"]) == [0, 0, 1, 1]
@@ -277,19 +278,30 @@ def test_a_jax_sweep_writes_the_sb3_schema_and_its_engine_and_devices(tmp_path, 
     ppo_rows = results[results.algorithm == "ppo"].set_index("trial_id")
     first = engine["batches"][0]
     trial_by_id = {t.trial_id: t for t in study.design(design)}
-    rows, _ = jax_engine.run_batch([trial_by_id[i] for i in first["trial_ids"]], 3)
+    rows, _ = jax_engine.run_batch([trial_by_id[i] for i in first["trial_ids"]], 2)
     for trial_id, row in zip(first["trial_ids"], rows):
         assert ppo_rows.loc[trial_id, "m_revenue"] == row["revenue"]
 
 
-def test_the_default_batch_size_is_the_largest_slice_up_to_16():
+@pytest.mark.parametrize(("n", "largest", "multiple", "size"), [
+    (18, 16, 1, 9), (48, 16, 1, 16), (36, 16, 1, 12), (13, 16, 1, 13), (17, 16, 1, 1), (2, 16, 1, 2),
+    (18, 16, 2, 6), (9, 16, 2, 9),  # 9 has no even divisor: the largest divisor, run unsharded
+])
+def test_a_slice_batch_size_is_its_largest_divisor_within_the_bounds(n, largest, multiple, size):
+    assert jax_engine.divisor_batch_size(n, largest, multiple) == size
+    assert n % size == 0
+
+
+def test_the_runner_batches_every_slice_at_a_divisor_of_its_size_up_to_16():
     def design(alphas, seeds):
         return study.design(study.StudyDesign({"algorithm": ("ppo", "static"), "alpha0": alphas}, seeds=seeds,
                                               settings={"eps_alpha": 0.15, "variant": "defended"}))
 
-    assert runner.default_batch_size(design((0.1, 0.4), (0,))) == 2  # two ppo trials; static is no learner
-    assert runner.default_batch_size(design((0.1, 0.2, 0.3, 0.4, 0.5, 0.6), (0, 1, 2))) == 16  # 18 trials
-    assert runner.default_batch_size([]) == 1
+    assert list(runner.jax_batch_sizes(design((0.1, 0.4), (0,))).values()) == [2]  # static is no learner
+    eighteen = design((0.1, 0.2, 0.3, 0.4, 0.5, 0.6), (0, 1, 2))
+    assert list(runner.jax_batch_sizes(eighteen).values()) == [9]  # 18 trials: two batches of 9, no padding
+    assert [len(u) for u, batched, _ in runner._units(eighteen, "jax", runner.jax_batch_sizes(eighteen)) if batched] == [9, 9]
+    assert runner.jax_batch_sizes([]) == {}
 
 
 def test_run_trials_rejects_an_unknown_engine(tmp_path):
@@ -311,3 +323,76 @@ def test_evaluation_has_no_adversary_unless_the_trial_asks_for_its_training_env(
     assert market_k5 == market_k1
     # in the training env the adversary keeps the worst of five shares: never a better reward
     assert robust_k5["reward"] <= market_k5["reward"] and robust_k5 != market_k5
+
+
+EPS0_K5 = ppo(0.4, 0.15, 3, eps_alpha=0.0)  # defended with eps 0 and K = 5 in its config: one candidate scored
+TWIN = Trial({**SETTINGS, "algorithm": "ppo", "alpha0": 0.4, "eps_alpha": 0.0, "lambda_coi": 0.0, "n_candidates": 1,
+              "variant": "baseline"}, 4)
+EPS0_OTHER = ppo(0.1, 0.3, 5, eps_alpha=0.0)
+
+
+def test_a_trial_does_not_depend_on_which_trial_leads_its_batch():
+    """eps 0 trials score one candidate whatever K their config names: one program for all of them,
+    so a trial gets the same numbers led by a K = 5 config, led by a K = 1 one, or at another position
+    (the bug: the program was built from the batch's first trial, so a K = 5 leader made every trial
+    of the batch draw five candidate shares and keep one)."""
+    led_by_k5 = jax_engine.run_batch([EPS0_K5, TWIN], 2)[0]
+    led_by_twin = jax_engine.run_batch([TWIN, EPS0_OTHER], 2)[0]
+    k5_second = jax_engine.run_batch([EPS0_OTHER, EPS0_K5], 2)[0]
+    assert without_timings(led_by_k5[1]) == without_timings(led_by_twin[0])  # TWIN
+    assert without_timings(led_by_k5[0]) == without_timings(k5_second[1])  # EPS0_K5
+    assert without_timings(led_by_twin[1]) == without_timings(k5_second[0])  # EPS0_OTHER
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "dqn"])
+def test_a_trial_alone_equals_the_same_trial_in_a_larger_batch(algorithm):
+    """At these shapes (and at the factorial's market, measured: batch sizes 1, 2, 4, 8 at 4,096
+    steps) a trial's numbers do not depend on the batch size either: each trial's networks are its
+    own, so the batched products are per-trial products."""
+    def trial(alpha0, seed):
+        return Trial({**SETTINGS, "algorithm": algorithm, "alpha0": alpha0, "eps_alpha": 0.15, "lambda_coi": 0.15,
+                      "variant": "defended"}, seed)
+
+    alone = jax_engine.run_batch([trial(0.25, 6)], 1)[0][0]
+    batched = jax_engine.run_batch([trial(0.1, 2), trial(0.4, 1), trial(0.25, 6)], 3)[0][2]
+    assert without_timings(alone) == without_timings(batched)
+
+
+def test_with_a_compile_cache_one_batch_per_slice_compiles_before_the_slice_s_others_start():
+    seeds = study.design(study.StudyDesign({"algorithm": ("ppo", "dqn"), "alpha0": (0.1, 0.4)}, seeds=(0, 1),
+                                           settings={"eps_alpha": 0.15}, references=("static",)))
+    units = runner._units(seeds, "jax", runner.jax_batch_sizes(seeds, 2))
+    first, waiting = runner._compile_waves(units, "jax", cached=True)
+    assert [(u[0].config["algorithm"], len(u)) for u, batched, _ in first] == [("ppo", 2), ("dqn", 2)]
+    assert sorted(len(tasks) for key, tasks in waiting.items() if key is not None) == [1, 1]  # each slice's 2nd batch
+    assert sum(len(tasks) for tasks in waiting.values()) + len(first) == len(units)
+    assert all(not batched for _, batched, _ in waiting[None])  # references wait for the last slice
+    assert runner._compile_waves(units, "jax", cached=False) == (units, {})
+
+
+TWO_DEVICES = """
+import json, sys
+sys.path[:0] = [{tests!r}, {tests!r} + "/.."]
+import jax
+from test_jax_engine import ppo, without_timings
+from phantom_lib.study.jax import engine
+rows, record = engine.run_batch([ppo(0.1, 0.15, 0), ppo(0.4, 0.3, 1)], 2)
+print(json.dumps({{"devices": jax.device_count(), "used": record.devices_used,
+                  "rows": [without_timings(r) for r in rows]}}))
+"""
+
+
+def test_a_batch_split_over_two_host_devices_gives_the_numbers_of_one_device():
+    import os
+    import subprocess
+    from pathlib import Path
+
+    def run(devices: int) -> dict:
+        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+        code = TWO_DEVICES.format(tests=str(Path(__file__).parent))
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    one, two = run(1), run(2)
+    assert (one["devices"], one["used"], two["devices"], two["used"]) == (1, 1, 2, 2)
+    assert one["rows"] == two["rows"]

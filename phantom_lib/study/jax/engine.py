@@ -1,18 +1,24 @@
 """The study on the jax engine: batches of trials trained and evaluated by compiled programs (Model reference, section 7).
 
 A *slice* is a group of trials that share every static shape and setting: the algorithm, the
-action levels, the number of candidate shares actually scored (K, or 1 when eps_alpha = 0),
-the budgets and the market sizes. Trials of a slice differ only in alpha0, eps_alpha,
-lambda_coi (values inside the programs, see :func:`with_cell`) and the seed. :func:`batches`
-cuts each slice into batches of at most ``batch_size`` trials; :func:`run_batch` pads a short
-batch to ``batch_size`` with copies of its last trial (their results are dropped), trains it
-with one compiled program (``jit(vmap(train))`` of :mod:`phantom_lib.study.jax.learners`) and
-evaluates it with another. Compiled programs are kept per process, so every batch of a slice
-after the first in a process (a Ray worker runs many) skips compilation.
+action levels, the number of candidate shares actually scored (K, or 1 when eps_alpha = 0:
+:func:`effective_env`), the budgets and the market sizes (:func:`slice_key`). Trials of a slice
+differ only in alpha0, eps_alpha, lambda_coi (values inside the programs, see :func:`with_cell`)
+and the seed. A slice's two programs (``jit(vmap(train))`` of :mod:`phantom_lib.study.jax.learners`
+and the evaluation) are built from its key alone (:func:`program_trial`), never from one of its
+trials. :func:`batches` cuts each slice into batches of one size, a divisor of the slice's trial
+count (:func:`divisor_batch_size`), so no batch is padded; :func:`run_batch` still pads a short
+batch (a resumed slice that is not whole batches) with copies of its last trial, recorded as
+``padding``. Compiled programs are kept per process, so every batch of a slice after the first in
+a process (a Ray worker runs many) skips compilation.
 
-Why a fixed batch size: batched matrix products round differently from unbatched ones, so a
-trial's numbers depend on the batch size it ran at (not on which trials share its batch:
-a test holds that). The batch size is recorded with the seeds (:class:`BatchRecord`).
+The engine's contract: a trial's numbers are a function of its config, its seed and its batch
+size; neither its neighbours in the batch nor its position change them (tests hold both, with
+batches that mix configs naming K = 5 and K = 1). The batch size is recorded with the seeds
+(:class:`BatchRecord`) because batched matrix products may round differently from unbatched
+ones; on this CPU build they do not at the engine's shapes (a test holds a trial alone equal to
+the same trial in a batch of three; measured: equal at batch sizes 1, 2, 4, 8 for PPO and DQN at
+the factorial's market and 4,096 steps), but that is XLA's choice, not a guarantee.
 
 Randomness: trial (config, seed) trains with ``fold_in(key(seed), 0)`` and evaluates with
 ``fold_in(key(seed), 1)`` (threefry keys, so a vmapped trial draws what it would draw alone), on
@@ -112,23 +118,75 @@ def learner_config(trial: TrialConfig) -> PPOConfig | A2CConfig | DQNConfig | QT
     raise ValueError(f"the jax engine trains {JAX_ALGORITHMS}; {trial.algorithm!r} is evaluated by the trainable")
 
 
+def effective_env(env: EnvConfig) -> EnvConfig:
+    """``env`` with K set to the number of candidate shares actually scored: 1 when eps_alpha = 0
+    (:attr:`EnvConfig.candidates`). The two draw the same market with the same meaning, but a
+    program built for K = 5 draws five candidates' sessions per step and keeps the first, so its
+    random numbers (and cost) differ from the K = 1 program's: programs are built from this."""
+    return env.replace(n_candidates=len(env.candidates))
+
+
 def slice_key(config: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """What trials of one slice share: every config entry but the cell fields and the variant
-    label, with ``n_candidates`` replaced by the number of candidates actually scored."""
+    """What trials of one slice share, i.e. what determines their compiled programs: every config
+    entry but the cell fields and the variant label, with ``n_candidates`` replaced by the number
+    of candidates actually scored (:func:`effective_env`). The programs are built from this key
+    alone (:func:`program_trial`), never from a batch's first trial."""
     trial = TrialConfig.from_mapping(config)
     shared = {k: v for k, v in config.items() if k not in (*CELL_FIELDS, "variant", "n_candidates")}
-    shared["n_candidates"] = len(trial.env.candidates)
+    shared["n_candidates"] = effective_env(trial.env).n_candidates
     return tuple(sorted(shared.items()))
 
 
-def batches(trials: Sequence[Trial], batch_size: int) -> list[list[Trial]]:
-    """The trials cut into batches of at most ``batch_size``, each within one slice (order kept)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-    slices: dict[tuple[tuple[str, Any], ...], list[Trial]] = {}
+def program_trial(key: tuple[tuple[str, Any], ...]) -> TrialConfig:
+    """The trial config a slice's programs are built from: the key's settings and placeholder cell
+    values (alpha0 0.5, lambda_coi 0, eps_alpha 0 or 0.25 so that K candidates are scored); every
+    trial's own cell values are put in inside the programs (:func:`with_cell`)."""
+    settings = dict(key)
+    eps = 0.0 if settings["n_candidates"] == 1 else 0.25
+    return TrialConfig.from_mapping({**settings, "alpha0": 0.5, "eps_alpha": eps, "lambda_coi": 0.0})
+
+
+SliceKey = tuple[tuple[str, Any], ...]
+"""A slice's settings (:func:`slice_key`)."""
+
+
+def slices(trials: Sequence[Trial]) -> dict[SliceKey, list[Trial]]:
+    """The trials grouped by slice (first appearance order, trial order kept within a slice)."""
+    groups: dict[SliceKey, list[Trial]] = {}
     for trial in trials:
-        slices.setdefault(slice_key(trial.config), []).append(trial)
-    return [group[i : i + batch_size] for group in slices.values() for i in range(0, len(group), batch_size)]
+        groups.setdefault(slice_key(trial.config), []).append(trial)
+    return groups
+
+
+def divisor_batch_size(n_trials: int, largest: int, multiple: int = 1) -> int:
+    """The batch size of a slice of ``n_trials``: its largest divisor <= ``largest`` that is a
+    multiple of ``multiple`` (the device count, so a batch shards evenly), else its largest
+    divisor <= ``largest``. A divisor, so the slice's batches are all full: no padding."""
+    if largest < 1 or multiple < 1:
+        raise ValueError(f"batch_size must be >= 1 (and the device multiple); got {largest} and {multiple}")
+    divisors = [d for d in range(min(largest, n_trials), 0, -1) if n_trials % d == 0]
+    return next((d for d in divisors if d % multiple == 0), divisors[0] if divisors else 1)
+
+
+def batch_sizes(trials: Sequence[Trial], largest: int, multiple: int = 1) -> dict[SliceKey, int]:
+    """Each slice's batch size (:func:`divisor_batch_size`). Computed from a whole design, not from
+    the trials a resumed run still needs, so a resumed trial runs at the size it would have had."""
+    return {key: divisor_batch_size(len(group), largest, multiple) for key, group in slices(trials).items()}
+
+
+def batches(trials: Sequence[Trial], batch_size: int | Mapping[SliceKey, int]) -> list[list[Trial]]:
+    """The trials cut into batches, each within one slice (order kept). ``batch_size``: each
+    slice's size (:func:`batch_sizes`), or the largest size allowed, from which the sizes of these
+    trials' slices are computed. A slice of a resumed run that is not a whole number of batches
+    ends with a short batch (:func:`run_batch` pads it to the slice's size)."""
+    sizes = batch_sizes(trials, batch_size) if isinstance(batch_size, int) else batch_size
+    out = []
+    for key, group in slices(trials).items():
+        size = sizes[key]
+        if size < 1:
+            raise ValueError(f"batch_size must be >= 1; got {size}")
+        out += [group[i : i + size] for i in range(0, len(group), size)]
+    return out
 
 
 class _Inputs(NamedTuple):
@@ -262,7 +320,8 @@ _COMPILED: dict[Any, Any] = {}
 def _compiled(name: str, program: Any, args: tuple[Any, ...], cache_key: Any) -> tuple[Any, float]:
     """``program`` compiled for ``args`` (cached); returns (executable, compile seconds, 0 if cached)."""
     leaves, tree = jax.tree.flatten(args)
-    key = (name, cache_key, str(tree), tuple((np.shape(x), str(getattr(x, "dtype", type(x)))) for x in leaves))
+    key = (name, cache_key, str(tree), tuple((np.shape(x), str(getattr(x, "dtype", type(x))),
+                                              str(getattr(x, "sharding", None))) for x in leaves))
     if key in _COMPILED:
         return _COMPILED[key], 0.0
     start = time.perf_counter()
@@ -276,16 +335,19 @@ class BatchRecord:
 
     Attributes:
         slice: the slice's shared settings. trial_ids, seeds: the batch's trials (padding excluded).
-        batch_size: trials per program (padding included). compile_seconds: compile time of the
+        batch_size: trials per program (padding included). padding: copies of the last trial added
+            to fill the batch (0 for every batch of a whole slice, :func:`batches`). compile_seconds: compile time of the
             two programs in this process (0 when already compiled). train_seconds, eval_seconds:
             wall times of the batch. engine, backend, device_kind, device_count, jax_version:
-            where it ran.
+            where it ran. devices_used: devices the batch's trials were split over
+            (:func:`trial_sharding`; 1 when the batch size is not a multiple of the device count).
     """
 
     slice: dict[str, Any]
     trial_ids: list[str]
     seeds: list[int]
     batch_size: int
+    padding: int
     compile_seconds: float
     train_seconds: float
     eval_seconds: float
@@ -294,9 +356,27 @@ class BatchRecord:
     device_kind: str
     device_count: int
     jax_version: str
+    devices_used: int
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def trial_sharding(size: int) -> Any:
+    """How a batch of ``size`` trials is laid over this process's devices: split along the trial
+    axis over every device (``NamedSharding`` on a one-axis ``Mesh``) when ``size`` is a multiple of
+    the device count, else ``None`` (the default device). Each trial's program is unchanged, so
+    its numbers do not depend on the devices (a test runs one batch on 1 and 2 host devices)."""
+    devices = jax.devices()
+    if len(devices) == 1 or size % len(devices):
+        return None
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("trials",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("trials"))
+
+
+def _placed(inputs: _Inputs, sharding: Any) -> _Inputs:
+    """``inputs`` split over the devices along the trial axis (unchanged when ``sharding`` is None)."""
+    return inputs if sharding is None else jax.device_put(inputs, sharding)
 
 
 def device_info() -> dict[str, Any]:
@@ -306,10 +386,30 @@ def device_info() -> dict[str, Any]:
             "device_count": len(devices), "jax_version": jax.__version__}
 
 
-def _prepare(trials: Sequence[Trial], batch_size: int | None) -> tuple[list[TrialConfig], int, Any, Any, Any, Any, _Inputs]:
-    """Check a batch and build what its programs need: trial configs, batch size, the training env
-    and params (K of the slice), the evaluation env and params (K = 1: the market as it is, or the
-    training env itself when the trial's ``evaluation`` is ``"training_env"``) and the padded inputs."""
+class _Prepared(NamedTuple):
+    """A checked batch and what its programs need (see :func:`_prepare`)."""
+
+    configs: list[TrialConfig]
+    size: int
+    program: TrialConfig
+    env: Any
+    base: Any
+    eval_env: Any
+    eval_base: Any
+    inputs: _Inputs
+
+    def spec(self, algorithm: str, config: Any) -> _Slice:
+        """The slice's programs for ``algorithm`` (its learner ``config``)."""
+        p = self.program
+        return _Slice(algorithm, config, self.env, self.eval_env, p.reward_scale, p.eval_episodes, p.env.max_steps)
+
+
+def _prepare(trials: Sequence[Trial], batch_size: int | None) -> _Prepared:
+    """Check a batch and build what its programs need from its slice key (:func:`program_trial`),
+    not from any one trial: the training env and params (K scored by the slice), the evaluation
+    env and params (K = 1: the market as it is, or the training env itself when the trial's
+    ``evaluation`` is ``"training_env"``) and the inputs (padded with copies of the last trial
+    when ``batch_size`` exceeds the trials)."""
     if not trials:
         raise ValueError("a batch needs at least one trial")
     size = batch_size or len(trials)
@@ -318,12 +418,13 @@ def _prepare(trials: Sequence[Trial], batch_size: int | None) -> tuple[list[Tria
         raise ValueError(f"a batch holds at most batch_size={size} trials of one slice; got {len(trials)} trials "
                          f"in {len(keys)} slices (use jax_engine.batches)")
     configs = [TrialConfig.from_mapping(t.config) for t in trials]
-    behaviour = load_behaviour(configs[0].env.market.data_source)
-    env, base = jax_env.make(configs[0].env, behaviour)
-    eval_env, eval_base = jax_env.make(evaluation_env(configs[0]), behaviour)
+    program = program_trial(keys.pop())
+    behaviour = load_behaviour(program.env.market.data_source)
+    env, base = jax_env.make(program.env, behaviour)
+    eval_env, eval_base = jax_env.make(evaluation_env(program), behaviour)
     padded = list(range(len(trials))) + [len(trials) - 1] * (size - len(trials))
     inputs = _inputs([configs[i] for i in padded], [trials[i].seed for i in padded])
-    return configs, size, env, base, eval_env, eval_base, inputs
+    return _Prepared(configs, size, program, env, base, eval_env, eval_base, inputs)
 
 
 def _evaluation_rows(spec: _Slice, configs: Sequence[TrialConfig], eval_base: Any, policies: Any,
@@ -344,11 +445,10 @@ def evaluate_constant(trials: Sequence[Trial], actions: Sequence[int], batch_siz
     """Evaluate a fixed action per trial (a constant price scale) exactly as :func:`run_batch`
     evaluates the trial's learner: same evaluation envs and keys, so the two compare with common
     random numbers. Returns the evaluation metrics (no training figures) per trial."""
-    configs, size, env, _, eval_env, eval_base, inputs = _prepare(trials, batch_size)
-    first = configs[0]
-    spec = _Slice(CONSTANT, None, env, eval_env, first.reward_scale, first.eval_episodes, first.env.max_steps)
-    padded = list(actions) + [actions[-1]] * (size - len(actions))
-    return _evaluation_rows(spec, configs, eval_base, np.asarray(padded, np.int32), inputs)[0]
+    ready = _prepare(trials, batch_size)
+    padded = list(actions) + [actions[-1]] * (ready.size - len(actions))
+    return _evaluation_rows(ready.spec(CONSTANT, None), ready.configs, ready.eval_base, np.asarray(padded, np.int32),
+                            ready.inputs)[0]
 
 
 def use_compile_cache(folder: str | Path) -> None:
@@ -376,21 +476,22 @@ def run_batch(trials: Sequence[Trial], batch_size: int | None = None,
     """
     if compile_cache is not None:
         use_compile_cache(compile_cache)
-    configs, size, env, base, eval_env, eval_base, inputs = _prepare(trials, batch_size)
-    first = configs[0]
-    spec = _Slice(first.algorithm, learner_config(first), env, eval_env, first.reward_scale, first.eval_episodes,
-                  first.env.max_steps)
+    ready = _prepare(trials, batch_size)
+    sharding = trial_sharding(ready.size)
+    configs, size, inputs = ready.configs, ready.size, _placed(ready.inputs, sharding)
+    spec = ready.spec(ready.program.algorithm, learner_config(ready.program))
     train = jax.vmap(spec.train_one, in_axes=(None, 0))
-    train_exe, compile_train = _compiled("train", train, (base, inputs), spec)
+    train_exe, compile_train = _compiled("train", train, (ready.base, inputs), spec)
     start = time.perf_counter()
-    policies, (rewards, revenues) = jax.block_until_ready(train_exe(base, inputs))
+    policies, (rewards, revenues) = jax.block_until_ready(train_exe(ready.base, inputs))
     train_seconds = time.perf_counter() - start
-    rows, compile_eval, eval_seconds = _evaluation_rows(spec, configs, eval_base, policies, inputs)
+    rows, compile_eval, eval_seconds = _evaluation_rows(spec, configs, ready.eval_base, policies, inputs)
     rewards, revenues = np.asarray(rewards), np.asarray(revenues)
     for i, (row, trial) in enumerate(zip(rows, configs)):
         row["eval_seconds"] = eval_seconds / len(trials)
         row.update(training_record(rewards[i], revenues[i], train_seconds / len(trials), trial.curve_points))
     record = BatchRecord(dict(slice_key(trials[0].config)), [t.trial_id for t in trials], [t.seed for t in trials],
-                         size, compile_train + compile_eval, train_seconds, eval_seconds, "jax", **device_info())
+                         size, size - len(trials), compile_train + compile_eval, train_seconds, eval_seconds, "jax",
+                         **device_info(), devices_used=1 if sharding is None else jax.device_count())
     return rows, record
 

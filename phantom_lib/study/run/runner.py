@@ -101,24 +101,58 @@ def _learned(trials: Sequence[Trial]) -> list[Trial]:
     return [t for t in trials if t.config.get("algorithm") in JAX_ALGORITHMS]
 
 
-def default_batch_size(trials: Sequence[Trial]) -> int:
-    """The jax batch size of a design: :data:`DEFAULT_BATCH_SIZE`, or its largest slice when smaller
-    (a smoke design's slices of two trials are not padded to 16). Computed from every trial of the
-    design, not only the missing ones, so a resumed run batches at the same size."""
-    from phantom_lib.study.jax.engine import batches
+def jax_batch_sizes(trials: Sequence[Trial], largest: int | None = None) -> dict[Any, int]:
+    """Each slice's jax batch size: the largest divisor of the slice's trial count up to ``largest``
+    (:data:`DEFAULT_BATCH_SIZE` by default) that is a multiple of this process's device count
+    (:func:`phantom_lib.study.jax.engine.batch_sizes`): no padding, and a batch shards evenly over
+    the devices. Computed from every trial of the design, not only the missing ones, so a resumed
+    run batches at the same sizes."""
+    import jax
 
-    return max([len(b) for b in batches(_learned(trials), DEFAULT_BATCH_SIZE)], default=1)
+    from phantom_lib.study.jax.engine import batch_sizes
+
+    return batch_sizes(_learned(trials), largest or DEFAULT_BATCH_SIZE, jax.device_count())
 
 
-def _units(todo: Sequence[Trial], engine: str, batch_size: int) -> list[tuple[list[Trial], bool]]:
-    """The tasks of a run: ``(trials, batched)``; batches of the jax engine first (they take longest)."""
+def _units(todo: Sequence[Trial], engine: str, sizes: dict[Any, int]) -> list[tuple[list[Trial], bool, int]]:
+    """The tasks of a run: ``(trials, batched, batch size)``; batches of the jax engine first (they
+    take longest), each at its slice's size in ``sizes`` (:func:`jax_batch_sizes`)."""
     if engine == "sb3":
-        return [([t], False) for t in todo]
-    from phantom_lib.study.jax.engine import batches
+        return [([t], False, 1) for t in todo]
+    from phantom_lib.study.jax.engine import batches, slice_key
 
     learned = _learned(todo)
     others = [t for t in todo if t not in learned]
-    return [(b, True) for b in batches(learned, batch_size)] + [([t], False) for t in others]
+    return ([(b, True, sizes[slice_key(b[0].config)]) for b in batches(learned, sizes)]
+            + [([t], False, 1) for t in others])
+
+
+def _program_of(unit: Sequence[Trial]) -> Any:
+    """The slice (hence the compiled programs) of a task's trials."""
+    from phantom_lib.study.jax.engine import slice_key
+
+    return slice_key(unit[0].config)
+
+
+def _compile_waves(units: list[tuple[list[Trial], bool, int]], engine: str,
+                   cached: bool) -> tuple[list[tuple[list[Trial], bool, int]], dict[Any, list[tuple[list[Trial], bool, int]]]]:
+    """Which tasks start at once and which wait (keyed by the slice they wait for): with the jax
+    engine and a compile cache, one batch per slice starts (it compiles the slice's two programs
+    into the cache) and the slice's other batches wait for it, so no two workers compile the same
+    program; the unbatched tasks (key None) wait for the last slice's release, so the long jax
+    batches are queued first. Without a cache, or with no batch, all start."""
+    if engine != "jax" or not cached or not any(batched for _, batched, _ in units):
+        return units, {}
+    first: list[tuple[list[Trial], bool, int]] = []
+    waiting: dict[Any, list[tuple[list[Trial], bool, int]]] = {}
+    for task in units:
+        key = _program_of(task[0]) if task[1] else None
+        if key is not None and key not in waiting:
+            first.append(task)
+            waiting[key] = []
+        else:
+            waiting.setdefault(key, []).append(task)
+    return first, waiting
 
 
 def resolve_trainable(spec: str) -> Trainable:
@@ -148,6 +182,10 @@ class _Progress:
             self.bar.bar_format = None  # tqdm's default: bar, rate and remaining time
         self.bar.update(n)
 
+    def note(self, text: str) -> None:
+        """Show ``text`` beside the bar (e.g. how many slices' programs are compiled)."""
+        self.bar.set_postfix_str(text)
+
     def close(self) -> None:
         self.bar.close()
 
@@ -156,13 +194,13 @@ def _execute_all(trials: Sequence[Trial], trainable: Trainable, store: ResultsSt
                  batch_runner: BatchRunner | str) -> pd.DataFrame:
     """Run the trials without a successful result in ``store`` (see :func:`run_trials`)."""
     engine = options.engine or "sb3"
-    batch_size = options.batch_size or (default_batch_size(trials) if engine == "jax" else DEFAULT_BATCH_SIZE)
+    sizes = jax_batch_sizes(trials, options.batch_size) if engine == "jax" else {}
     runner = resolve_trainable(batch_runner) if isinstance(batch_runner, str) else batch_runner
     if options.compile_cache is not None:
         runner = partial(runner, compile_cache=str(options.compile_cache))
     done = store.finished()
     todo = [t for t in trials if t.trial_id not in done]
-    units = _units(todo, engine, batch_size)
+    units = _units(todo, engine, sizes)
     bar = _Progress(len(trials), len(trials) - len(todo), options.progress)
 
     def record(results: list[Result], batch: dict[str, Any] | None) -> None:
@@ -173,17 +211,24 @@ def _execute_all(trials: Sequence[Trial], trainable: Trainable, store: ResultsSt
         bar.update(len(results))
 
     if options.executor == "local":
-        for unit, batched in units:
-            record(*_execute_unit(trainable, runner if batched else None, unit, batch_size))
+        for unit, batched, size in units:
+            record(*_execute_unit(trainable, runner if batched else None, unit, size))
     elif units:
         started = ray_backend.connect(options.address, options.num_cpus)
         import ray  # after connect, which sets Ray's loopback switch for a local cluster before the first import
 
         try:
             remote = ray.remote(max_retries=1)(_execute_unit)
-            pending = {remote.options(**ray_backend.task_resources(batched)).remote(trainable, runner if batched else None, unit,
-                                                                          batch_size): unit
-                       for unit, batched in units}
+
+            def submit(unit: list[Trial], batched: bool, size: int) -> None:
+                resources = ray_backend.task_resources(batched)
+                pending[remote.options(**resources).remote(trainable, runner if batched else None, unit, size)] = unit
+
+            pending: dict[Any, list[Trial]] = {}
+            first, waiting = _compile_waves(units, engine, options.compile_cache is not None)
+            for task in first:
+                submit(*task)
+            compiled, n_programs = 0, len(waiting) - (None in waiting)
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 unit = pending.pop(ready[0])
@@ -192,6 +237,13 @@ def _execute_all(trials: Sequence[Trial], trainable: Trainable, store: ResultsSt
                 except Exception as err:  # the worker died: record it, go on
                     results, batch = [(t, None, f"{type(err).__name__}: {err}", float("nan")) for t in unit], None
                 record(results, batch)
+                program = _program_of(unit) if engine == "jax" else None
+                if program is not None and program in waiting:  # compiled and cached: release its other batches
+                    compiled += 1
+                    bar.note(f"compiled {compiled} of {n_programs} slices' programs")
+                    released = waiting.pop(program) + (waiting.pop(None) if list(waiting) == [None] else [])
+                    for task in released:
+                        submit(*task)
         finally:
             if started:
                 ray_backend.disconnect()
@@ -242,8 +294,8 @@ def run_trials(trials: Sequence[Trial], trainable: Trainable, store: ResultsStor
     ``options.executor`` ``"ray"`` runs the tasks on Ray (one CPU each, or an accelerator for a jax
     batch); ``"local"`` runs them in this process one after another. ``options.engine``
     (:data:`ENGINES`, default ``sb3``) decides what a task is: ``sb3`` one trial of ``trainable``,
-    ``jax`` one batch of at most ``options.batch_size`` trials of a slice (default
-    :func:`default_batch_size`) run by ``batch_runner``. Trials are written as each task finishes
+    ``jax`` one batch of a slice at the slice's size (:func:`jax_batch_sizes`: a divisor of the
+    slice up to ``options.batch_size``) run by ``batch_runner``. Trials are written as each task finishes
     (a batch's record first); then, like :func:`sweep`, ``results.parquet``, ``provenance.json``
     (design ``name``, no pre-registration) and ``manifest.json``, so
     :func:`phantom_lib.study.load_results` reads the folder. Holds the folder's lock meanwhile.

@@ -1,0 +1,29 @@
+"""The audit of committed jax results: which trials ran a program built for more candidates than they score."""
+
+import pandas as pd
+
+from phantom_lib.study.design.store import ResultsStore
+from phantom_lib.study.jax import audit
+
+
+def test_a_trial_is_affected_when_its_last_batch_was_led_by_a_config_naming_more_candidates(tmp_path):
+    tmp_path = tmp_path / "results" / "sweep"
+    tmp_path.mkdir(parents=True)
+    results = pd.DataFrame({
+        "trial_id": ["lead5", "twin", "eps0", "lead1", "other", "k5"],
+        "algorithm": ["ppo"] * 6, "variant": ["defended", "baseline", "defended", "baseline", "defended", "defended"],
+        "alpha0": [0.1, 0.1, 0.4, 0.1, 0.4, 0.4], "eps_alpha": [0.0, 0.0, 0.0, 0.0, 0.0, 0.15],
+        "lambda_coi": [0.15, 0.0, 0.3, 0.0, 0.3, 0.3], "seed": [0, 0, 0, 1, 1, 1],
+        "n_candidates": [5, 1, 5, 1, 5, 5], "status": ["ok"] * 6,
+    })
+    results.to_parquet(tmp_path / "results.parquet")
+    store = ResultsStore(tmp_path)
+    store.log_batch({"slice": {"n_candidates": 1}, "trial_ids": ["lead5", "twin", "eps0"]})  # K = 5 leader: all three
+    store.log_batch({"slice": {"n_candidates": 1}, "trial_ids": ["lead1", "other"]})  # K = 1 leader: none
+    store.log_batch({"slice": {"n_candidates": 5}, "trial_ids": ["k5"]})  # scores its 5: none
+    store.log_batch({"slice": {"n_candidates": 1}, "trial_ids": ["twin", "lead1"]})  # twin re-run (resumed), K = 1 leader
+    hit = audit.affected_trials(tmp_path)
+    assert hit["trial_id"].tolist() == ["lead5", "eps0"]
+    assert hit["program_k"].tolist() == [5, 5] and hit["scored_k"].tolist() == [1, 1]
+    counts = audit.affected_counts(tmp_path.parent).set_index("folder").loc[tmp_path.name]
+    assert (counts["trials"], counts["affected"]) == (6, 2)
