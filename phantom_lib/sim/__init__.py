@@ -37,6 +37,7 @@ from phantom_lib.sim.samplers import (
 )
 from phantom_lib.sim.dynamics import (
     ADVERSARIES,
+    REWARD_BASES,
     ANCHOR_MARKUP,
     Candidates,
     Market,
@@ -72,6 +73,7 @@ from phantom_lib.sim.probe import (
 
 __all__ = [
     "ADVERSARIES",
+    "REWARD_BASES",
     "ANCHOR_MARKUP",
     "BACKENDS",
     "Candidates",
