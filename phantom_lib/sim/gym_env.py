@@ -198,7 +198,7 @@ class _NumpyCore(_Core):
     def _market(self, rng: np.random.Generator) -> Market:
         sampler = self.sampler
 
-        def sample(demand: FloatArray, alphas: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+        def sample(demand: FloatArray, alphas: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
             drawn = sampler.sample_at(demand, alphas, rng)
             return drawn.q, drawn.f, drawn.n_states, drawn.sales
 

@@ -155,9 +155,7 @@ class SalesModel:
         x = self.x.reshape(2, -1)
         order = np.argsort(x, axis=1)
         xs, ws = np.take_along_axis(x, order, 1), np.take_along_axis(w, order, 1)
-        zero = np.zeros((2, 1))
-        suffix = lambda a: np.concatenate([np.cumsum(a[:, ::-1], axis=1)[:, ::-1], zero], axis=1)  # noqa: E731
-        return xs, suffix(ws), suffix(ws * xs)
+        return xs, _suffix_sums(ws), _suffix_sums(ws * xs)
 
     def symmetric_objective(self, prices: npt.ArrayLike, alpha: float, objective: str = "sales") -> FloatArray:
         """:meth:`objective` at symmetric price vectors p 1 for each p of ``prices`` (P,), in
@@ -178,6 +176,11 @@ class SalesModel:
             return g @ w["proxy"]
         sales = g @ w["sales"]
         return sales - self.config.p_low * (rho @ w["sales"]) if objective == "sales_profit" else sales
+
+
+def _suffix_sums(a: FloatArray) -> FloatArray:
+    """Row-wise sums of a[:, k:] for k = 0 .. n, shape (rows, n + 1) (the last column 0)."""
+    return np.concatenate([np.cumsum(a[:, ::-1], axis=1)[:, ::-1], np.zeros((a.shape[0], 1))], axis=1)
 
 
 def _check_objective(objective: str) -> None:
@@ -243,7 +246,7 @@ def symmetric_optimum(model: SalesModel, alpha: float, objective: str = "sales",
         return model.symmetric_objective(p, alpha, objective)
 
     lo, hi = model.config.p_low, model.config.p_high
-    grid = np.linspace(lo, hi, int(round((hi - lo) / GRID_STEP)) + 1)
+    grid = np.linspace(lo, hi, round((hi - lo) / GRID_STEP) + 1)
     values = value(grid)
     best = int(np.argmax(values))
     if candidates is not None:

@@ -6,7 +6,14 @@ import pytest
 
 from phantom_lib.behaviour import load_behaviour
 from phantom_lib.sim.config import EnvConfig
-from phantom_lib.sim.oracle import SalesModel, contamination_map, held_prices, nd_optimum, oracle, symmetric_optimum
+from phantom_lib.sim.oracle import (
+    SalesModel,
+    contamination_map,
+    held_prices,
+    nd_optimum,
+    oracle,
+    symmetric_optimum,
+)
 from phantom_lib.sim.samplers import make_sampler
 
 RESPONSIVE = {"proxy": "mass", "visits": "price_responsive"}

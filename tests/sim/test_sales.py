@@ -173,7 +173,7 @@ def test_every_env_reports_sales_and_rewards_them_when_asked(backend):
                                       market=market), b)
     env.reset(seed=0)
     for action in (0, 4, 8, 2):
-        _, reward, _, _, info = env.step(action)
+        *_, info = env.step(action)
         prices = env.state.prices
         assert info["sales_revenue"] == pytest.approx(float(np.dot(info["sales"], prices)), rel=1e-5)
         assert info["units_sold"] == info["sales"].sum() and info["profit"] == pytest.approx(
