@@ -16,6 +16,12 @@ v_{t+1} = (v_t restricted to non-stop states) T_Y without ``session_end``,
 
     m_Y = sum_{t < L_max} v_t . omega,    E[states] = sum_{t < L_max} v_t . 1.
 
+The same propagation gives the probability that a session is absorbed at a stop state (it records
+``checkout_start`` before ``session_end`` and before L_max states), beta_Y = sum_{t < L_max} v_t[stop]:
+a stop state is recorded at most once, so these events are disjoint. In the market that pays for sales
+(Model reference, section 12) a visiting session absorbed at checkout buys one unit, so beta_Y is the
+purchase probability of a visiting class-Y session.
+
 Products do not enter m_Y: every state's product is drawn from the class's demand condition c_Y
 (section 3), so E[q_i] = sum_Y share_Y m_Y c_Y[i] and, at a fixed price vector p,
 
@@ -53,11 +59,14 @@ class SessionMass:
         mass: m_Y, expected omega-weighted count of the recorded states of a session (omega units).
         states: expected number of recorded states of a session.
         max_len: the cap L_max the expectation was taken under.
+        checkout: beta_Y, the probability that a session records a stop state (``checkout_start``),
+            i.e. is absorbed at checkout before ``session_end`` and L_max (0 without stop states).
     """
 
     mass: float
     states: float
     max_len: int
+    checkout: float
 
 
 def session_mass(kernel: Kernel, max_len: int = MAX_LEN, stop: Sequence[str] = (CHECKOUT,)) -> SessionMass:
@@ -71,7 +80,8 @@ def session_mass(kernel: Kernel, max_len: int = MAX_LEN, stop: Sequence[str] = (
             ignored (they are never reached).
 
     Returns:
-        the expected mass and number of recorded states per session.
+        the expected mass and number of recorded states per session, and beta_Y, the probability
+        that it is absorbed at a stop state.
     """
     if isinstance(max_len, bool) or not isinstance(max_len, int | np.integer) or max_len < 1:
         raise ValueError(f"max_len (L_max) must be an integer >= 1; got {max_len!r}")
@@ -79,25 +89,28 @@ def session_mass(kernel: Kernel, max_len: int = MAX_LEN, stop: Sequence[str] = (
     goes_on = np.ones(kernel.n_states)
     goes_on[[kernel.index(label) for label in stop if label in kernel.labels]] = 0.0
     occupancy = kernel.pi0.copy()
-    mass = states = 0.0
+    mass = states = checkout = 0.0
     for _ in range(int(max_len)):
         occupancy[kernel.end] = 0.0
         mass += float(occupancy @ weights)
         states += float(occupancy.sum())
+        checkout += float(occupancy @ (1.0 - goes_on))
         occupancy = (occupancy * goes_on) @ kernel.matrix
-    return SessionMass(mass, states, int(max_len))
+    return SessionMass(mass, states, int(max_len), checkout)
 
 
 def class_masses(behaviour: Behaviour, max_len: int = MAX_LEN) -> pd.DataFrame:
     """m_Y and expected recorded states per class of a market's behaviour.
 
     Returns:
-        a frame indexed by class (``human``, ``agent``) with columns ``mass`` (m_Y, omega units) and
-        ``states`` (expected recorded states per session).
+        a frame indexed by class (``human``, ``agent``) with columns ``mass`` (m_Y, omega units),
+        ``states`` (expected recorded states per session) and ``checkout`` (beta_Y, the probability
+        that a session is absorbed at checkout: it buys, if it visits, in the market of section 12).
     """
     stop = [behaviour.labels[i] for i in behaviour.stop]
     rows = {cls: session_mass(getattr(behaviour, cls), max_len, stop) for cls in CLASSES}
-    return pd.DataFrame({cls: {"mass": r.mass, "states": r.states} for cls, r in rows.items()}).T.rename_axis("class")
+    table = {cls: {"mass": r.mass, "states": r.states, "checkout": r.checkout} for cls, r in rows.items()}
+    return pd.DataFrame(table).T.rename_axis("class")
 
 
 def mixture_mass(alpha: npt.ArrayLike, human: float, agent: float) -> FloatArray:

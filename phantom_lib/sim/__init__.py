@@ -5,7 +5,9 @@ market (:mod:`~phantom_lib.sim.market`; backends in :mod:`~phantom_lib.sim.sampl
 step code of :mod:`~phantom_lib.sim.dynamics` runs the robust pricing loop; :class:`PhantomPricingEnv`
 is its gymnasium adapter and :mod:`~phantom_lib.sim.jax_env` its functional jax twin (gymnax
 style, ``from phantom_lib.sim import jax_env``: not imported here, so using the simulator does
-not load jax); :mod:`~phantom_lib.sim.errata` measures where the original engine differed.
+not load jax); :mod:`~phantom_lib.sim.errata` measures where the original engine differed;
+:mod:`~phantom_lib.sim.oracle` computes the optimal fixed price of the market that pays for sales
+(``from phantom_lib.sim import oracle``).
 """
 
 from phantom_lib.sim.config import (
@@ -37,6 +39,7 @@ from phantom_lib.sim.samplers import (
 )
 from phantom_lib.sim.dynamics import (
     ADVERSARIES,
+    REWARD_BASES,
     ANCHOR_MARKUP,
     Candidates,
     Market,
@@ -72,6 +75,7 @@ from phantom_lib.sim.probe import (
 
 __all__ = [
     "ADVERSARIES",
+    "REWARD_BASES",
     "ANCHOR_MARKUP",
     "BACKENDS",
     "Candidates",

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phantom_lib._validation import check, choice, integer, is_real, real, relation
-from phantom_lib.sim.dynamics import ADVERSARIES, ANCHOR_MARKUP, SCALE_RANGE, Candidates, StepParams
+from phantom_lib.sim.dynamics import ADVERSARIES, ANCHOR_MARKUP, REWARD_BASES, SCALE_RANGE, Candidates, StepParams
 from phantom_lib.sim.market import MarketConfig
 from phantom_lib.sim.samplers import BACKENDS
 
@@ -44,6 +44,11 @@ class EnvConfig:
         adversary: how the worst candidate share is found, one of
             :data:`~phantom_lib.sim.dynamics.ADVERSARIES` (Model reference, section 10):
             ``"sampled"`` (default: each candidate's own market draw) or ``"closed_form"``.
+        reward_on: what the reward's revenue is computed on, one of
+            :data:`~phantom_lib.sim.dynamics.REWARD_BASES` (Model reference, section 12):
+            ``"proxy"`` (default, the thesis: p.q) or ``"sales"`` (the control platform: the
+            units sold replace q throughout the reward; needs ``adversary = "sampled"``, since
+            the closed-form adversary scores candidates on the proxy).
         market: N, M, valuations, session length and proxy (:class:`MarketConfig`).
     """
 
@@ -62,6 +67,7 @@ class EnvConfig:
     patience: int = 5
     backend: str = "numpy"
     adversary: str = "sampled"
+    reward_on: str = "proxy"
     market: MarketConfig = field(default_factory=MarketConfig)
 
     def __post_init__(self) -> None:
@@ -82,6 +88,9 @@ class EnvConfig:
                      f"above p_low ({self.p_low!r})"),
             choice(owner, "backend", self.backend, BACKENDS),
             choice(owner, "adversary", self.adversary, ADVERSARIES),
+            choice(owner, "reward_on", self.reward_on, REWARD_BASES),
+            relation(owner, "reward_on", self.reward_on, self.reward_on != "sales" or self.adversary == "sampled",
+                     "'proxy' with adversary = 'closed_form' (it scores candidates on the proxy); or set adversary = 'sampled'"),
             relation(owner, "market", self.market, isinstance(self.market, MarketConfig), "a MarketConfig"),
         )
 

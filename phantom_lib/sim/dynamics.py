@@ -46,6 +46,10 @@ def action_index(action: Any, levels: int) -> int:
 ADVERSARIES = ("sampled", "closed_form")
 """How a step picks its worst candidate share (``EnvConfig.adversary``, Model reference, section 10)."""
 
+REWARD_BASES = ("proxy", "sales")
+"""What the reward's revenue is computed on (``EnvConfig.reward_on``, Model reference, section 12):
+the proxy q (the thesis's platform) or the units sold (a platform that learns from its sales)."""
+
 
 class StepParams(NamedTuple):
     """Numbers of one environment configuration (a pytree: numpy or jax leaves).
@@ -93,13 +97,14 @@ class Market(NamedTuple):
         demand: prices p (N,) -> true demand d (2, N) per class, rows summing to 100 (or all
             zero when every price exceeds every valuation; to 100 rho_Y with price-responsive
             visits, Model reference, section 10); drawn once per step.
-        sample: (d (2, N), candidate shares (K',)) -> (q (K', N), f (K',), sampled states (K',)):
-            M sessions per share at demand condition c_Y = d_Y / sum(d_Y) (of which only the
-            visiting ones record states with price-responsive visits).
+        sample: (d (2, N), candidate shares (K',)) -> (q (K', N), f (K',), sampled states (K',),
+            sales (K', N)): M sessions per share at demand condition c_Y = d_Y / sum(d_Y) (of which
+            only the visiting ones record states with price-responsive visits) and the units
+            they buy (Model reference, section 12).
     """
 
     demand: Callable[[Any], Any]
-    sample: Callable[[Any, Any], tuple[Any, Any, Any]]
+    sample: Callable[[Any, Any], tuple[Any, Any, Any, Any]]
 
 
 class Candidates(NamedTuple):
@@ -168,29 +173,46 @@ def price_terms(xp: Any, prices: Any, prev_prices: Any, params: StepParams) -> d
     }
 
 
-def reward_terms(xp: Any, prices: Any, q: Any, f: Any, priced: dict[str, Any], params: StepParams) -> dict[str, Any]:
-    """Reward and its terms for each candidate (Model reference, section 6).
+def reward_terms(
+    xp: Any, prices: Any, q: Any, f: Any, priced: dict[str, Any], params: StepParams, sales: Any = None,
+    reward_on: str = "proxy",
+) -> dict[str, Any]:
+    """Reward and its terms for each candidate (Model reference, sections 6 and 12).
 
     Args:
         prices: p_t, shape (N,). q: proxies, shape (K, N). f: agent probabilities, shape (K,).
         priced: :func:`price_terms` of this step.
+        sales: units bought per candidate and product, shape (K, N), or ``None`` (no sales terms).
+        reward_on: one of :data:`REWARD_BASES` (static): the volume vector x the reward is computed
+            on, x = q (``"proxy"``, the thesis) or x = sales (``"sales"``, which needs ``sales``).
 
     Returns:
-        arrays of shape (K,): revenue p.q, budget B = max(p_low * S, 1) with S = sum(q) (100
-        with the share proxy; the mean mass per session with the mass proxy), profit, coi_leak,
-        coi_penalty, ux_penalty, supra_penalty and reward
-        r = w_profit * profit - coi_penalty - ux_penalty - supra_penalty.
+        arrays of shape (K,): revenue = proxy_revenue = p.q (the thesis's revenue on the
+        proxy, whatever ``reward_on``), with ``sales``: sales_revenue p.sales (price units) and
+        units_sold sum(sales); then on the basis x: budget B = max(p_low * S, 1) with S = sum(x)
+        (100 with the share proxy; the mean mass per session with the mass proxy; units sold on
+        sales), profit p.x - p_low * S, coi_leak, coi_penalty, ux_penalty, supra_penalty and
+        reward r = w_profit * profit - coi_penalty - ux_penalty - supra_penalty.
     """
-    total = q.sum(axis=-1)
+    if reward_on not in REWARD_BASES or (reward_on == "sales" and sales is None):
+        raise ValueError(f"reward_on must be one of {REWARD_BASES} (and 'sales' needs the step's sales); got {reward_on!r}")
+    proxy_revenue = q @ prices
+    extra: dict[str, Any] = {}
+    if sales is not None:
+        sold = sales.astype(prices.dtype)
+        extra = {"proxy_revenue": proxy_revenue, "sales_revenue": sold @ prices, "units_sold": sold.sum(axis=-1)}
+    basis = sold if reward_on == "sales" else q
+    total = basis.sum(axis=-1)
     budget = xp.maximum(params.p_low * total, 1.0)
-    revenue = q @ prices
+    revenue = basis @ prices
     profit = revenue - params.p_low * total
     coi_leak = f * params.info_value
     coi_penalty = params.lambda_coi * coi_leak * budget
     ux_penalty = params.eta_ux * budget * (priced["volatility"] + 0.5 * priced["upward"])
     supra_penalty = 0.5 * params.eta_ux * budget * priced["supra"]
     return {
-        "revenue": revenue,
+        "revenue": proxy_revenue,
+        **extra,
         "budget": budget,
         "profit": profit,
         "agent_prob": f,
@@ -208,7 +230,7 @@ def initial_state(xp: Any, prices: Any, market: Market, params: StepParams) -> t
     Returns ``(state, sampled_states)``.
     """
     alpha0 = xp.reshape(xp.asarray(params.alpha0), (1,))
-    q, f, n_states = market.sample(market.demand(prices), alpha0)
+    q, f, n_states, _ = market.sample(market.demand(prices), alpha0)
     zero = xp.zeros((), dtype=xp.int32)
     state = PricingState(prices, q[0], f[0], xp.asarray(params.alpha0, dtype=q.dtype), zero, zero)
     return state, n_states.sum()
@@ -222,6 +244,7 @@ def robust_step(
     market: Market,
     candidates: Candidates,
     adversary: str = "sampled",
+    reward_on: str = "proxy",
 ) -> tuple[PricingState, Any, Any, Any, dict[str, Any]]:
     """One step of the PHANTOM defensive pricing loop.
 
@@ -237,10 +260,13 @@ def robust_step(
         action: index into ``params.scales`` (the caller keeps it in range).
         market: the follower (:class:`Market`). candidates: the shares scored (:class:`Candidates`).
         adversary: one of :data:`ADVERSARIES` (static: it changes the shapes drawn).
+        reward_on: one of :data:`REWARD_BASES` (static): the reward on the proxy or on the
+            units sold (:func:`reward_terms`; the sampled candidates are ranked by that reward).
 
     Returns:
         ``(state, reward, terminated, truncated, info)``; info holds the kept sample's reward
-        terms, ``alpha_adv``, ``zero_demand`` (1.0 when every product's true demand is zero for
+        terms (among them revenue = proxy_revenue, sales_revenue and units_sold), its ``sales``
+        (N,: units bought per product), ``alpha_adv``, ``zero_demand`` (1.0 when every product's true demand is zero for
         both classes, the step's prices above every valuation; else 0.0), ``candidate`` (k*), ``candidate_rewards`` (K,: the sampled rewards,
         or the closed-form scores; +inf where a candidate is not active) and ``sampled_states``
         (session states drawn in the step).
@@ -254,12 +280,12 @@ def robust_step(
         if candidates.active is not None:
             scores = xp.where(candidates.active, scores, xp.inf)
         k = xp.argmin(scores)
-        q, f, n_states = market.sample(demand, xp.reshape(alphas[k], (1,)))
-        terms = reward_terms(xp, prices, q, f, priced, params)
+        q, f, n_states, sales = market.sample(demand, xp.reshape(alphas[k], (1,)))
+        terms = reward_terms(xp, prices, q, f, priced, params, sales, reward_on)
         kept = 0
     else:
-        q, f, n_states = market.sample(demand, alphas)
-        terms = reward_terms(xp, prices, q, f, priced, params)
+        q, f, n_states, sales = market.sample(demand, alphas)
+        terms = reward_terms(xp, prices, q, f, priced, params, sales, reward_on)
         scores = terms["reward"]
         if candidates.active is not None:
             scores = xp.where(candidates.active, scores, xp.inf)
@@ -272,6 +298,7 @@ def robust_step(
     info = {name: value[kept] for name, value in terms.items()}
     info.update(priced)
     info.update(
+        sales=sales[kept],
         alpha_adv=alpha_adv,
         zero_demand=xp.asarray(demand.sum() == 0, dtype=q.dtype),
         candidate=k,

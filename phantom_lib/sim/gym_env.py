@@ -117,7 +117,8 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
 
     Action: Discrete(action_levels), price multiplier ``config.scales[action]``.
     Observation: float32 (2N + 4,) = [q, p, f_last, alpha_adv_last, alpha0, eps_alpha].
-    Step info (Python numbers): revenue, budget, profit, agent_prob, coi_leak, coi_penalty,
+    Step info (Python numbers): revenue (= proxy_revenue, p.q), sales_revenue, units_sold, sales
+    (N,: units bought per product; Model reference, section 12), budget, profit, agent_prob, coi_leak, coi_penalty,
     ux_penalty, supra_penalty, reward (the kept candidate's terms), volatility, upward, supra,
     supra_share, coi_level, margin, alpha_adv, candidate (k*), candidate_rewards (K,),
     sampled_states. Episodes are truncated at ``max_steps`` and terminated after ``patience``
@@ -205,9 +206,9 @@ class _NumpyCore(_Core):
     def _market(self, rng: np.random.Generator) -> Market:
         sampler = self.sampler
 
-        def sample(demand: FloatArray, alphas: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+        def sample(demand: FloatArray, alphas: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
             drawn = sampler.sample_at(demand, alphas, rng)
-            return drawn.q, drawn.f, drawn.n_states
+            return drawn.q, drawn.f, drawn.n_states, drawn.sales
 
         return Market(lambda prices: sampler.draw_demand(prices, rng), sample)
 
@@ -218,7 +219,7 @@ class _NumpyCore(_Core):
 
     def step(self, state: PricingState, action: int, rng: np.random.Generator) -> tuple[Any, ...]:
         new, reward, terminated, truncated, info = robust_step(
-            np, state, action, self.params, self._market(rng), self.candidates, self.config.adversary
+            np, state, action, self.params, self._market(rng), self.candidates, self.config.adversary, self.config.reward_on
         )
         return new, observe(np, new, self.params), reward, terminated, truncated, info
 

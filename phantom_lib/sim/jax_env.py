@@ -21,7 +21,7 @@ probability about 1/P, P = ``pool_paths``). :meth:`FunctionalPricingEnv.refresh`
 The candidate shares and the class split are computed inside the step from ``params.step.alpha0``
 and ``params.step.eps_alpha`` (:func:`~phantom_lib.sim.dynamics.candidate_shares`), so a batch
 of environments may vmap over alpha0, eps_alpha and lambda_coi with one compiled program; the
-number of candidates K, N, M, L_max, the proxy, the visits switch, the adversary and the pool
+number of candidates K, N, M, L_max, the proxy, the visits and agents_buy switches, the adversary, reward_on and the pool
 sizes are static.
 Actions outside [0, action_levels) are clipped to the nearest level (a pure function cannot
 raise; the host drivers raise instead). Episodes do not reset themselves: after ``terminated``
@@ -111,6 +111,8 @@ class FunctionalPricingEnv:
         pool: the pool's static sizes (:class:`~phantom_lib.sim.samplers.jax.PoolShape`).
         visits: ``MarketConfig.visits`` (``"price_responsive"``: our extension, Model reference,
             section 10).
+        agents_buy: ``MarketConfig.agents_buy``. reward_on: ``EnvConfig.reward_on`` (Model
+            reference, section 12).
     """
 
     n_products: int
@@ -122,6 +124,8 @@ class FunctionalPricingEnv:
     adversary: str
     pool: PoolShape
     visits: str = "fixed"
+    agents_buy: bool = True
+    reward_on: str = "proxy"
 
     @property
     def observation_size(self) -> int:
@@ -137,9 +141,9 @@ class FunctionalPricingEnv:
     def _market(self, key: Any, params: EnvParams) -> Market:
         key_demand, key_sessions = jax.random.split(key)
 
-        def sample(demand: Any, alphas: Any) -> tuple[Any, Any, Any]:
+        def sample(demand: Any, alphas: Any) -> tuple[Any, Any, Any, Any]:
             return market_draw(key_sessions, demand, alphas, params.market, params.pool, self.pool, self.n_sessions, self.proxy,
-                               self.visits)
+                               self.visits, self.agents_buy)
 
         return Market(lambda prices: draw_demand(key_demand, prices, params.market, self.visits), sample)
 
@@ -160,7 +164,7 @@ class FunctionalPricingEnv:
         action = jnp.clip(action, 0, params.step.scales.shape[0] - 1)
         candidates = candidate_shares(jnp, params.step.alpha0, params.step.eps_alpha, self.n_candidates)
         new, reward, terminated, truncated, info = robust_step(
-            jnp, state, action, params.step, self._market(key, params), candidates, self.adversary
+            jnp, state, action, params.step, self._market(key, params), candidates, self.adversary, self.reward_on
         )
         return observe(jnp, new, params.step), new, reward, terminated, truncated, info
 
@@ -174,7 +178,7 @@ def make(
     Args:
         pool_paths: P, paths per class (at least K * M). pool_blocks: B, spacing blocks (at
             least :func:`~phantom_lib.sim.samplers.jax.spacing_slots`: 2 K G, plus 2 K with
-            price-responsive visits; default :data:`POOL_BLOCKS` within :data:`POOL_SPACING_MB`).
+            price-responsive visits, plus 2 K for the sales; default :data:`POOL_BLOCKS` within :data:`POOL_SPACING_MB`).
         seed: seeds the first pool (:meth:`FunctionalPricingEnv.refresh` draws others).
     """
     market = config.market
@@ -190,7 +194,7 @@ def make(
     shape = PoolShape.of(market, k, pool_paths, pool_blocks)
     env = FunctionalPricingEnv(
         market.n_products, market.n_sessions, market.max_len, behaviour.end, k, market.proxy, config.adversary, shape,
-        market.visits,
+        market.visits, market.agents_buy, config.reward_on,
     )
     step = StepParams(*(_as_jax(v) for v in config.step_params()))
     pool = jax.jit(walk_pool, static_argnums=(2, 3, 4))(make_key(seed), arrays, shape, market.max_len, behaviour.end)
@@ -249,7 +253,7 @@ about 3,500 sessions per class from it; steps' windows share paths with probabil
 W / 2048 per session (see the sampler module)."""
 
 HOST_POOL_BLOCKS = 256
-"""Spacing blocks in :class:`HostEnv`'s pool (enough for K <= 32 with 4 weight categories, K <= 25 with
+"""Spacing blocks in :class:`HostEnv`'s pool (enough for K <= 25 with 4 weight categories, K <= 21 with
 price-responsive visits: :func:`~phantom_lib.sim.samplers.jax.spacing_slots`)."""
 
 

@@ -10,7 +10,9 @@ Given prices p (N,) and a share of agent sessions alpha, one market draw
    until ``session_end`` or ``checkout_start`` is reached or L_max states are recorded. In the
    factorised form of the expansion the next product is drawn from c_Y whatever the current
    one, so an event path and i.i.d. product draws give the expanded chain's distribution;
-4. returns the demand proxy q (N,) over all M sessions and the step's agent probability
+4. returns the demand proxy q (N,) over all M sessions, the step's purchases (sales: a session
+   absorbed at ``checkout_start`` buys one unit of that state's product; Model reference,
+   section 12; agents only if ``MarketConfig.agents_buy``) and the step's agent probability
    f = mean f(s) over the sessions that can be scored (section 4). The proxy is one of
    :data:`PROXIES` (``MarketConfig.proxy``, Model reference, section 10): ``"share"`` (the
    default, section 1) q = 100 * q_hat / sum(q_hat), or ``"mass"`` q = q_hat / M, the mean
@@ -44,7 +46,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from phantom_lib._validation import check, choice, integer, real, relation
+from phantom_lib._validation import boolean, check, choice, integer, real, relation
 from phantom_lib.behaviour import kl
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.data.events import PROXY_EPS
@@ -107,6 +109,10 @@ class MarketConfig:
             mean less demand); with ``"share"`` the normalisation hides the lost visitors (q
             still sums to 100 while anyone visits). True demand is then reported in share points
             of the free-goods demand (rows sum to 100 rho_Y).
+        agents_buy: whether agent sessions buy (Model reference, section 12): ``True`` (default)
+            an agent session absorbed at checkout buys one unit on behalf of a person, like a
+            human session; ``False`` agents only reconnoitre: they never buy, but their states
+            still count in the proxy.
         path_reuse: numpy backend (Model reference, section 11): how many sessions one walked
             event path serves on average. 1 (default): every session is a fresh path, so market
             draws are independent. Above 1 a step's sessions are distinct paths drawn from a
@@ -128,6 +134,7 @@ class MarketConfig:
     proxy: str = "share"
     visits: str = "fixed"
     path_reuse: int = 1
+    agents_buy: bool = True
 
     def __post_init__(self) -> None:
         owner = "MarketConfig"
@@ -141,7 +148,13 @@ class MarketConfig:
                      "'standin' or the path of a whoclicked.csv file"),
             choice(owner, "proxy", self.proxy, PROXIES),
             choice(owner, "visits", self.visits, VISITS),
+            boolean(owner, "agents_buy", self.agents_buy),
         )
+
+    @functools.cached_property
+    def buyers(self) -> FloatArray:
+        """1.0 for each class whose sessions buy, shape (2,) (human, agent): (1, 1) or (1, 0)."""
+        return _frozen([1.0, float(self.agents_buy)])
 
     @functools.cached_property
     def mu(self) -> FloatArray:
@@ -305,12 +318,16 @@ class MarketSample:
         demand: true demand per class (shared by the candidates), shape (2, N), rows sum to 100
             (100 rho_Y with price-responsive visits, :func:`true_demand`).
         n_states: session states sampled per candidate, shape (K,) (the work done).
+        sales: units bought per candidate and product, int shape (K, N): one unit of the product of
+            each visiting session's ``checkout_start`` state (agents' only with
+            ``MarketConfig.agents_buy``; Model reference, section 12).
     """
 
     q: FloatArray
     f: FloatArray
     demand: FloatArray
     n_states: IntArray
+    sales: IntArray
 
 
 class Sampler(ABC):

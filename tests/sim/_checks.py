@@ -114,7 +114,7 @@ def env_steps_numpy(backend, beh, config, n, seed, prices=STEP_PRICES, sampler=N
 
     def sample(d, a):
         s = sampler.sample_at(d, a, rng)
-        return s.q, s.f, s.n_states
+        return s.q, s.f, s.n_states, s.sales
 
     market = Market(lambda p: sampler.draw_demand(p, rng), sample)
     params, candidates = config.step_params(), config.candidate_set()

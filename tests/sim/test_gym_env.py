@@ -92,7 +92,7 @@ def test_robust_step_reward_terms_by_hand():
 
     def sample(d, alphas):
         np.testing.assert_allclose(alphas, [0.2, 0.4])
-        return q, f, np.array([7, 9])
+        return q, f, np.array([7, 9]), np.zeros((2, 2), dtype=np.int64)
 
     new, reward, terminated, truncated, info = robust_step(np, state, 3, params, Market(demand, sample), config.candidate_set())
     # S = 100, B = 10 * 100 = 1000; revenue 55*60 + 110*40 = 7700 and 55*30 + 110*70 = 9350

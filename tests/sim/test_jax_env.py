@@ -168,7 +168,7 @@ def test_shared_pool_dependence_is_as_claimed_and_shrinks_with_the_pool(beh):
 
         def two(key):
             k_states, k_blocks, k1, k2 = jax.random.split(key, 4)
-            per_path = jnp.zeros((2, size, 5), jnp.int32).at[..., 1].set(jax.random.randint(k_states, (2, size), 0, 25))
+            per_path = jnp.zeros((2, size, 6), jnp.int32).at[..., 1].set(jax.random.randint(k_states, (2, size), 0, 25))
             pool = jax_backend.Pool(jnp.zeros((2, size + 1), jnp.uint32), jax_backend._prefix(per_path),
                                     jnp.cumsum(jax.random.exponential(k_blocks, (4, shape.n_max + 1)), axis=1))
             draw = lambda k: jax_backend.market_draw(k, demand, jnp.zeros(1), arrays, pool, shape, 10, "share")[2][0]  # noqa: E731

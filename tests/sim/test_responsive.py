@@ -68,15 +68,15 @@ def test_visits_switch_is_validated_defaults_to_fixed_and_reaches_every_env():
 
 
 def test_jax_pool_needs_the_visit_blocks_too():
-    """Price-responsive draws use 2 K G product blocks and 2 K visit blocks (G = 4 weight
-    categories here: 4 omega values among the recordable states)."""
+    """Price-responsive draws use 2 K G product blocks, 2 K visit blocks and 2 K sales blocks
+    (G = 3 weight categories here: 3 omega values among the recordable states)."""
     b = deterministic_behaviour()
     config = EnvConfig(n_candidates=2, market=DETERMINISTIC)
     n_categories = np.unique(np.delete(b.weights, b.end)).size
     product_blocks = 2 * 2 * n_categories
-    with pytest.raises(ValueError, match=rf"pool_blocks >= {product_blocks + 4} \(spacing_slots\)"):
-        jax_env.make(config, b, pool_blocks=product_blocks)
-    jax_env.make(config.replace(visits="fixed"), b, pool_blocks=product_blocks)  # enough without visits
+    with pytest.raises(ValueError, match=rf"pool_blocks >= {product_blocks + 4 + 4} \(spacing_slots\)"):
+        jax_env.make(config, b, pool_blocks=product_blocks + 4)
+    jax_env.make(config.replace(visits="fixed"), b, pool_blocks=product_blocks + 4)  # enough without visits
 
 
 def test_responsive_design_is_our_small_study():

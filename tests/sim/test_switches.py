@@ -75,7 +75,7 @@ def test_mass_proxy_sets_the_floor_cost_and_budget():
     config = EnvConfig(alpha0=0.3, eps_alpha=0.3, n_candidates=2, lambda_coi=0.0, market=DETERMINISTIC).replace(proxy="mass")
     sampler = make_sampler("numpy", b, config.market)
     rng = np.random.default_rng(1)
-    market = Market(lambda p: sampler.draw_demand(p, rng), lambda d, a: (lambda s: (s.q, s.f, s.n_states))(sampler.sample_at(d, a, rng)))
+    market = Market(lambda p: sampler.draw_demand(p, rng), lambda d, a: (lambda s: (s.q, s.f, s.n_states, s.sales))(sampler.sample_at(d, a, rng)))
     state = PricingState(np.array([100.0, 40.0, 100.0]), np.zeros(3), 0.5, 0.3, np.int32(0), np.int32(0))
     _, reward, _, _, info = robust_step(np, state, 4, config.step_params(), market, config.candidate_set())
     supra = 2 * (100 / 60 - 1) ** 2 / 3
@@ -99,7 +99,8 @@ class Recorder:
     def market(self):
         def sample(d, alphas):
             self.asked.append(np.array(alphas))
-            return np.tile(self.q, (len(alphas), 1)), np.full(len(alphas), self.f), np.full(len(alphas), 5)
+            k = len(alphas)
+            return np.tile(self.q, (k, 1)), np.full(k, self.f), np.full(k, 5), np.zeros((k, self.q.size), dtype=np.int64)
 
         return Market(lambda prices: self.demand, sample)
 

@@ -31,6 +31,14 @@ the candidate's run (two prefix rows again; the rest of the run is unused). Exac
 independent of the paths, which are i.i.d., so the first V of a run are V i.i.d. paths
 independent of V; the product counts then use the visiting states only.
 
+**Sales** (Model reference, section 12): each pooled path also records whether it ends at
+``checkout_start`` (a visiting session absorbed there buys one unit of that state's product),
+so the buying sessions B_{k,Y} of a candidate's visiting run are two prefix rows again, and
+their products are Multinomial(B_{k,Y}, c_Y) drawn from the 2K spacing blocks that follow the
+draw's product (and visit) blocks: the proxy's draws are unchanged by them. As in the numpy
+backend, q and the sales each have their exact law, but the sale's product is a second draw,
+independent of the checkout state's product counted in q.
+
 **Exactness.** Pool entries (paths, spacing blocks) are i.i.d. draws, walked without looking
 at prices or shares; a draw selects distinct entries (consecutive runs) at offsets independent
 of their values. So the sessions of one draw are i.i.d. paths of each class's chain and its
@@ -93,6 +101,7 @@ class MarketArrays(NamedTuple):
             move to ``session_end``; last column +inf (``market.search_cdf``).
         cdf0: initial CDFs, shape (2, S).
         category: weight category of each state, int32 (S,). omega: weight of each category, (G,).
+        stop: 1 at stop states (``checkout_start``: a session there buys), int32 (S,).
         log_centroid: log(q + EPS) of each class centroid kernel, shape (2, S, S).
         observed: centroid source events with at least one pair, shape (2, S) (bool).
         mu, sd: valuation mean and sd per class, shape (2,). noise_std, temperature: scalars.
@@ -102,6 +111,7 @@ class MarketArrays(NamedTuple):
     cdf0: Any
     category: Any
     omega: Any
+    stop: Any
     log_centroid: Any
     observed: Any
     mu: Any
@@ -116,8 +126,8 @@ class Pool(NamedTuple):
     Attributes:
         f_prefix: prefix sums mod 2^32 of each path's f in fixed point (f * 2^f_bits, 0 where it
             cannot be scored), uint32 (2, P + 1); row i sums the paths before i.
-        count_prefix: prefix sums of each path's (can be scored, states, states per category),
-            int32 (2, P + 1, 2 + G).
+        count_prefix: prefix sums of each path's (can be scored, states, ends at checkout, states
+            per category), int32 (2, P + 1, 3 + G).
         spacings: partial sums S_1 .. S_{n_max + 1} of i.i.d. Exp(1), float32 (B, n_max + 1).
     """
 
@@ -170,6 +180,7 @@ def market_arrays(behaviour: Behaviour, config: MarketConfig) -> MarketArrays:
         cdf0=f32(search_cdf(np, pi0)),
         category=jnp.asarray(category, dtype=jnp.int32),
         omega=f32(omega),
+        stop=jnp.asarray(np.isin(np.arange(s), behaviour.stop), dtype=jnp.int32),
         log_centroid=f32(np.log(probs + EPS)),
         observed=jnp.asarray(totals[..., 0] > 0),
         mu=f32(config.mu),
@@ -253,8 +264,9 @@ def walk_pool(key: Any, arrays: MarketArrays, shape: PoolShape, max_len: int, en
     n_categories = arrays.omega.shape[0]
     per_category = (jax.nn.one_hot(arrays.category[jnp.maximum(paths, 0)], n_categories, dtype=jnp.int32)
                     * recorded[..., None]).sum(0)  # (2, P, G)
+    checkout = (arrays.stop[jnp.maximum(paths, 0)] * recorded).sum(0)  # (2, P): 1 where the path ends at checkout
     counts = jnp.concatenate([scored[..., None].astype(jnp.int32), recorded.sum(0)[..., None].astype(jnp.int32),
-                              per_category], axis=-1)
+                              checkout[..., None].astype(jnp.int32), per_category], axis=-1)
     fixed = jnp.round(f * 2.0**shape.f_bits).astype(jnp.uint32)
     spacings = jnp.cumsum(jax.random.exponential(key_spacings, (shape.blocks, shape.n_max + 1)), axis=1)
     return Pool(_prefix(fixed), _prefix(counts), spacings)
@@ -278,7 +290,13 @@ def draw_demand(key: Any, prices: Any, arrays: MarketArrays, visits: str = "fixe
 
 def spacing_slots(n_candidates: int, n_categories: int, visits: str) -> int:
     """Spacing blocks one market draw uses: 2 K G product multinomials, plus 2 K visit
-    binomials with price-responsive visits (a pool needs at least this many, :class:`PoolShape`)."""
+    binomials with price-responsive visits, plus 2 K sales multinomials (a pool needs at least
+    this many, :class:`PoolShape`)."""
+    return _sales_skip(n_candidates, n_categories, visits) + 2 * n_candidates
+
+
+def _sales_skip(n_candidates: int, n_categories: int, visits: str) -> int:
+    """Blocks a draw uses before its sales blocks: 2 K G products, then 2 K visits if responsive."""
     return 2 * n_candidates * (n_categories + (visits == "price_responsive"))
 
 
@@ -334,8 +352,8 @@ def visiting_sessions(key: Any, counts: Any, rho: Any, spacings: Any, steps: int
 
 def market_draw(
     key: Any, demand: Any, alphas: Any, arrays: MarketArrays, pool: Pool, shape: PoolShape, n_sessions: int, proxy: str,
-    visits: str = "fixed",
-) -> tuple[Any, Any, Any]:
+    visits: str = "fixed", agents_buy: bool = True,
+) -> tuple[Any, Any, Any, Any]:
     """M sessions for each of K candidate shares at true demand ``demand`` (2, N), from ``pool``.
 
     Args:
@@ -343,16 +361,19 @@ def market_draw(
         shape: the pool's static sizes. proxy: one of ``PROXIES``. visits: one of ``VISITS``
             (static): with ``"price_responsive"`` only V ~ Binomial(n_{k,Y}, rho_Y) sessions of
             each class and candidate visit (:func:`visiting_sessions`), the first V of the run.
+        agents_buy: whether agent sessions at checkout buy (static; ``MarketConfig.agents_buy``).
 
     Returns:
-        ``(q (K, N), f (K,), sampled states (K,))``.
+        ``(q (K, N), f (K,), sampled states (K,), sales (K, N))``: sales are the units bought,
+        int32, Multinomial(B_{k,Y}, c_Y) over the B_{k,Y} visiting sessions ending at checkout.
     """
     n_agents = n_agents_of(alphas, n_sessions)
     counts = jnp.stack([n_sessions - n_agents, n_agents])  # (2, K)
     bounds = jnp.concatenate([jnp.zeros((2, 1), jnp.int32), jnp.cumsum(counts, axis=1)], axis=1)  # (2, K + 1)
     key_windows, key_blocks = jax.random.split(key)
+    k, n_categories = alphas.shape[0], arrays.omega.shape[0]
     if visits == "price_responsive":
-        product_slots = 2 * alphas.shape[0] * arrays.omega.shape[0]  # the visit blocks follow the 2 K G product blocks
+        product_slots = 2 * k * n_categories  # the visit blocks follow the 2 K G product blocks
         counts = visiting_sessions(key_blocks, counts, visit_probability(jnp, demand), pool.spacings, shape.search_steps,
                                    product_slots)
     offsets = jax.random.randint(key_windows, (2,), 0, shape.paths - bounds[:, -1] + 1)
@@ -361,12 +382,16 @@ def market_draw(
     f_sum = ((jnp.take_along_axis(pool.f_prefix, ends, axis=1) - jnp.take_along_axis(pool.f_prefix, starts, axis=1))
              .astype(jnp.float32).sum(0) * 2.0**-shape.f_bits)  # uint32 wraps back
     rows = jnp.arange(2)[:, None]
-    runs = pool.count_prefix[rows, ends] - pool.count_prefix[rows, starts]  # (2, K, 2 + G)
+    runs = pool.count_prefix[rows, ends] - pool.count_prefix[rows, starts]  # (2, K, 3 + G)
     n_scored, n_states = runs[..., 0].sum(0), runs[..., 1].sum(0)
-    products = spacing_multinomials(key_blocks, runs[..., 2:], demand_condition(demand, jnp), pool.spacings, shape.search_steps)
+    condition = demand_condition(demand, jnp)
+    products = spacing_multinomials(key_blocks, runs[..., 3:], condition, pool.spacings, shape.search_steps)
+    buying = runs[..., 2:3] * jnp.array([[[1]], [[int(agents_buy)]]], dtype=runs.dtype)  # (2, K, 1)
+    sales = spacing_multinomials(key_blocks, buying, condition, pool.spacings, shape.search_steps,
+                                 _sales_skip(k, n_categories, visits)).sum(axis=(0, 2))
     q_hat = jnp.einsum("ykgn,g->kn", products.astype(jnp.float32), arrays.omega)
     f = jnp.where(n_scored > 0, f_sum / jnp.maximum(n_scored, 1), F_UNSCORED)
-    return market_proxy(jnp, q_hat, proxy, n_sessions), f, n_states
+    return market_proxy(jnp, q_hat, proxy, n_sessions), f, n_states, sales
 
 
 class JaxSampler(Sampler):
@@ -385,10 +410,11 @@ class JaxSampler(Sampler):
             cfg = self.config
             shape = PoolShape.of(cfg, k, k * cfg.n_sessions, spacing_slots(k, int(self.arrays.omega.shape[0]), cfg.visits))
 
-            def fresh(key: Any, demand: Any, alphas: Any, arrays: MarketArrays) -> tuple[Any, Any, Any]:
+            def fresh(key: Any, demand: Any, alphas: Any, arrays: MarketArrays) -> tuple[Any, Any, Any, Any]:
                 key_pool, key_draw = jax.random.split(key)
                 pool = walk_pool(key_pool, arrays, shape, cfg.max_len, self.behaviour.end)
-                return market_draw(key_draw, demand, alphas, arrays, pool, shape, cfg.n_sessions, cfg.proxy, cfg.visits)
+                return market_draw(key_draw, demand, alphas, arrays, pool, shape, cfg.n_sessions, cfg.proxy, cfg.visits,
+                                   cfg.agents_buy)
 
             self._draws[k] = jax.jit(fresh)
         return self._draws[k]
@@ -397,10 +423,11 @@ class JaxSampler(Sampler):
         alphas = np.asarray(alphas, dtype=float)
         agents_in_split(self.config.n_sessions, alphas)  # validates the shares
         key = jax.random.key(int(rng.integers(0, 2**32 - 1)), impl=KEY_IMPL)
-        q, f, n_states = jax.device_get(
+        q, f, n_states, sales = jax.device_get(
             self._draw(alphas.size)(key, jnp.asarray(demand, jnp.float32), jnp.asarray(alphas, jnp.float32), self.arrays)
         )
-        return MarketSample(q=np.asarray(q, float), f=np.asarray(f, float), demand=np.asarray(demand, float), n_states=np.asarray(n_states))
+        return MarketSample(q=np.asarray(q, float), f=np.asarray(f, float), demand=np.asarray(demand, float),
+                            n_states=np.asarray(n_states), sales=np.asarray(sales, dtype=np.int64))
 
 
 SAMPLER = JaxSampler

@@ -37,6 +37,16 @@ Why it is fast (each point removes a cost the reference pays):
   visit does not matter, only how many, and the first V paths of a run are V i.i.d. paths
   independent of V; their totals are again two prefix rows (of the window's prefix sums, kept
   for each prepared draw), and their products the same multinomials.
+* sales (Model reference, section 12): a session buys one unit of the product of its
+  ``checkout_start`` state, so each pooled path also records whether it ends there, the
+  candidates' totals give the number of buying sessions B_{k,Y} per class, and their products
+  are Multinomial(B_{k,Y}, c_Y): one more ``multinomial`` call per draw, from a second generator
+  (:func:`sales_stream`) so that the proxy's draws stay those of a market without sales. Each
+  of q and the sales has its exact law; the checkout state's product is drawn twice, though
+  (once among the proxy's cart states, once for the sale), so within a step the sales are
+  independent of the proxy's product counts given the paths, where in the per-state walk that
+  state's product is also counted in q (the reference backend and :class:`PerStateSampler`
+  keep that coupling).
 
 Consumers that need every session (the defence experiment) use :meth:`NumpySampler.sessions`
 (one product per state); :class:`PerStateSampler` is this backend with one product per state in
@@ -116,9 +126,29 @@ AHEAD = 64
 vector of candidate shares (fewer when one draw alone needs more than :data:`POOL_BLOCK`
 sessions of a class): it does not depend on prices, so only the products are left per draw."""
 
-STAT_F, STAT_SCORED, STAT_STATES, STAT_CATEGORIES = 0, 1, 2, 3
+STAT_F, STAT_SCORED, STAT_STATES, STAT_CHECKOUT, STAT_CATEGORIES = 0, 1, 2, 3, 4
 """Columns of a pooled path's statistics: f (0 where it cannot be scored), 1.0 where it can,
-its number of recorded states, then its number of states in each weight category."""
+its number of recorded states, 1.0 where it ends at a stop state (``checkout_start``: a
+purchase), then its number of states in each weight category."""
+
+SALES_STREAM = 0x5A1E5
+"""Spawn-key tag of the generator the numpy backend draws the products of purchases from
+(:func:`sales_stream`)."""
+
+
+def sales_stream(rng: np.random.Generator) -> np.random.Generator:
+    """A generator for the sales' product draws, derived from ``rng``'s seed (not its state).
+
+    Its seed sequence is ``rng``'s with :data:`SALES_STREAM` appended to the spawn key, so it is
+    independent of ``rng``'s stream, drawing from it leaves ``rng``'s numbers unchanged (the
+    market without sales draws exactly what it drew before), and the same seed gives the same sales.
+    """
+    seed = getattr(rng.bit_generator, "seed_seq", None)
+    if not isinstance(seed, np.random.SeedSequence):
+        raise ValueError("the numpy market backend needs a generator built from a seed (np.random.default_rng(seed)); "
+                         f"got one with seed sequence {seed!r}")
+    child = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, SALES_STREAM), pool_size=seed.pool_size)
+    return np.random.Generator(type(rng.bit_generator)(child))
 
 
 @dataclass
@@ -132,8 +162,8 @@ class _PathPool:
     Attributes:
         events: recorded states of the sessions, flat and session-major.
         offsets: session i's states are ``events[offsets[i]:offsets[i + 1]]``, shape (n + 1,).
-        stats: per-session statistics (columns :data:`STAT_F` ...), shape (n, 3 + G).
-        prefix: prefix sums of ``stats`` (row i = sum over sessions < i), shape (n + 1, 3 + G).
+        stats: per-session statistics (columns :data:`STAT_F` ...), shape (n, 4 + G).
+        prefix: prefix sums of ``stats`` (row i = sum over sessions < i), shape (n + 1, 4 + G).
     """
 
     events: IntArray
@@ -159,8 +189,9 @@ class _PathPool:
         """Sessions :meth:`take` has not used yet."""
         return self.size - self.start
 
-    def add(self, paths: IntArray, f: FloatArray, category: IntArray, capacity: int | None = None) -> None:
-        """Append walked paths (n, L) (-1 after the end) and their f (n,) (NaN: not scorable).
+    def add(self, paths: IntArray, f: FloatArray, category: IntArray, stop: FloatArray, capacity: int | None = None) -> None:
+        """Append walked paths (n, L) (-1 after the end) and their f (n,) (NaN: not scorable);
+        ``category`` (S,) is each state's weight category, ``stop`` (S,) 1.0 at stop states.
 
         Paths already taken are dropped; with a ``capacity`` the oldest paths beyond it as well.
         """
@@ -171,7 +202,8 @@ class _PathPool:
         owner = np.repeat(np.arange(n) * n_categories, lengths)
         per_category = np.bincount(owner + category[events], minlength=n * n_categories).reshape(n, n_categories)
         scored = np.isfinite(f)
-        stats = np.column_stack([np.where(scored, f, 0.0), scored, lengths, per_category])
+        checkout = np.bincount(np.repeat(np.arange(n), lengths), weights=stop[events], minlength=n)
+        stats = np.column_stack([np.where(scored, f, 0.0), scored, lengths, checkout, per_category])
         keep = self.start if capacity is None else max(self.start, self.size + paths.shape[0] - capacity)
         self.events = np.concatenate([self.events[self.offsets[keep]:], events])
         self.stats = np.concatenate([self.stats[keep:], stats])
@@ -201,12 +233,14 @@ class _Ahead:
             (A, K, 2G) (human categories first): the multinomial sizes n_{k,Y,g}.
         f: the step agent probability per candidate, shape (A, K).
         states: states sampled per candidate, shape (A, K).
+        checkout: sessions ending at checkout per candidate and class, shape (A, K, 2).
         next: the next draw to use.
     """
 
     n_states: IntArray
     f: FloatArray
     states: IntArray
+    checkout: IntArray
     next: int = 0
 
     @property
@@ -222,7 +256,7 @@ class _AheadWindows:
 
     Attributes:
         prefix: per class, the pool's prefix rows over each draw's window of that class's
-            sessions, shape (A, W_Y + 1, 3 + G): row j minus row 0 totals the window's first j.
+            sessions, shape (A, W_Y + 1, 4 + G): row j minus row 0 totals the window's first j.
         starts: where each candidate's run starts in its class's window, shape (2, K).
         counts: sessions per class and candidate, shape (2, K) (the Binomial sizes).
         next: the next draw to use.
@@ -238,19 +272,20 @@ class _AheadWindows:
         """A, the draws prepared."""
         return int(self.prefix[0].shape[0])
 
-    def totals(self, t: int, visits: IntArray) -> tuple[IntArray, FloatArray, IntArray]:
+    def totals(self, t: int, visits: IntArray) -> tuple[IntArray, FloatArray, IntArray, IntArray]:
         """:func:`_summaries` of draw ``t`` when candidate k's first ``visits[Y, k]`` sessions of
-        class Y visit: shapes (K, 2G), (K,), (K,)."""
+        class Y visit: shapes (K, 2G), (K,), (K,), (K, 2)."""
         human, agent = (prefix[t, start + v] - prefix[t, start] for prefix, start, v in zip(self.prefix, self.starts, visits))
         return _summaries(human, agent)
 
 
-def _summaries(human: FloatArray, agent: FloatArray) -> tuple[IntArray, FloatArray, IntArray]:
-    """Multinomial sizes, f and states from per-class session totals (shape (..., 3 + G) each).
+def _summaries(human: FloatArray, agent: FloatArray) -> tuple[IntArray, FloatArray, IntArray, IntArray]:
+    """Multinomial sizes, f, states and purchases from per-class session totals (shape (..., 4 + G) each).
 
     Returns:
-        ``(n_states, f, states)``: shapes (..., 2G) (human categories first), (...) (mean f over
-        the scorable sessions, :data:`F_UNSCORED` when none) and (...) (recorded states).
+        ``(n_states, f, states, checkout)``: shapes (..., 2G) (human categories first), (...)
+        (mean f over the scorable sessions, :data:`F_UNSCORED` when none), (...) (recorded
+        states) and (..., 2) (sessions ending at checkout, human and agent).
     """
     both = human + agent
     g = STAT_CATEGORIES
@@ -259,6 +294,7 @@ def _summaries(human: FloatArray, agent: FloatArray) -> tuple[IntArray, FloatArr
         np.concatenate([human[..., g:], agent[..., g:]], axis=-1).astype(np.int64),  # exact integers
         np.divide(both[..., STAT_F], n_scored, out=np.full(n_scored.shape, F_UNSCORED), where=n_scored > 0),
         both[..., STAT_STATES].astype(np.int64),
+        np.stack([human[..., STAT_CHECKOUT], agent[..., STAT_CHECKOUT]], axis=-1).astype(np.int64),
     )
 
 
@@ -273,9 +309,11 @@ class NumpySampler(Sampler):
         self._cdf, self._cdf0 = search_cdf(np, matrices), search_cdf(np, pi0)
         self._weights = behaviour.weights
         self._omega, self._category = weight_categories(behaviour.weights, behaviour.end)
+        self._stop = np.isin(np.arange(behaviour.n_states), behaviour.stop).astype(float)
         self._omega2 = np.concatenate([self._omega, self._omega])  # one weight per (class, category)
         self._ahead: dict[tuple[float, ...], _Ahead | _AheadWindows] = {}
         self._pool_rng: np.random.Generator | None = None
+        self._sales_rng: np.random.Generator | None = None
         self._fresh, self._reused = self._empty_pools(), self._empty_pools()
 
     def _empty_pools(self) -> tuple[_PathPool, _PathPool]:
@@ -286,6 +324,17 @@ class NumpySampler(Sampler):
         if rng is not self._pool_rng:
             self._fresh, self._reused, self._pool_rng = self._empty_pools(), self._empty_pools(), rng
             self._ahead = {}
+            self._sales_rng = None  # derived when first needed (:meth:`_sales`)
+
+    def _sales(self, checkout: IntArray, condition: FloatArray) -> IntArray:
+        """Units bought per candidate and product, shape (K, N): the products of the buying
+        sessions ``checkout`` (K, 2) (agents' dropped unless ``agents_buy``), Multinomial(B_{k,Y},
+        c_Y) from :func:`sales_stream` of the current generator."""
+        if self._sales_rng is None:
+            assert self._pool_rng is not None
+            self._sales_rng = sales_stream(self._pool_rng)
+        buying = checkout * self.config.buyers.astype(np.int64)
+        return self._sales_rng.multinomial(buying, condition).sum(axis=1)  # type: ignore[no-any-return]
 
     def _walk(self, cls: int, n: int, rng: np.random.Generator) -> tuple[IntArray, FloatArray]:
         """``n`` paths of class ``cls``, session-major (n, L), and their f (n,) (NaN: not scorable)."""
@@ -301,7 +350,7 @@ class NumpySampler(Sampler):
         self._pools(rng)
         pool = self._fresh[cls]
         if pool.remaining < n:
-            pool.add(*self._walk(cls, max(POOL_BLOCK, n), rng), self._category)
+            pool.add(*self._walk(cls, max(POOL_BLOCK, n), rng), self._category, self._stop)
         return pool
 
     def _reused_pool(self, cls: int, n: int, rng: np.random.Generator) -> _PathPool:
@@ -311,7 +360,7 @@ class NumpySampler(Sampler):
         self._pools(rng)
         pool = self._reused[cls]
         if pool.size < n or pool.drawn >= self.config.path_reuse * POOL_BLOCK:
-            pool.add(*self._walk(cls, max(POOL_BLOCK, n), rng), self._category, max(POOL_BLOCKS * POOL_BLOCK, n))
+            pool.add(*self._walk(cls, max(POOL_BLOCK, n), rng), self._category, self._stop, max(POOL_BLOCKS * POOL_BLOCK, n))
         return pool
 
     def _take_events(self, cls: int, n: int, rng: np.random.Generator) -> tuple[IntArray, IntArray, FloatArray]:
@@ -381,7 +430,7 @@ class NumpySampler(Sampler):
                 pool = self._reused_pool(cls, size, rng)
                 offsets = pool.windows(size, ahead, rng)
             within = np.arange(size + 1) if responsive else bounds[cls]
-            rows.append(pool.prefix[offsets[:, None] + within])  # (A, W_Y + 1 or K + 1, 3 + G)
+            rows.append(pool.prefix[offsets[:, None] + within])  # (A, W_Y + 1 or K + 1, 4 + G)
         if responsive:
             return _AheadWindows((rows[0], rows[1]), bounds[:, :-1], counts)
         human, agent = (r[:, 1:] - r[:, :-1] for r in rows)
@@ -397,9 +446,9 @@ class NumpySampler(Sampler):
         t = ahead.next
         ahead.next += 1
         if isinstance(ahead, _AheadWindows):
-            n_states, f, states = ahead.totals(t, self._visiting(ahead.counts, demand, rng))
+            n_states, f, states, checkout = ahead.totals(t, self._visiting(ahead.counts, demand, rng))
         else:
-            n_states, f, states = ahead.n_states[t], ahead.f[t], ahead.states[t]
+            n_states, f, states, checkout = ahead.n_states[t], ahead.f[t], ahead.states[t], ahead.checkout[t]
         total = demand.sum(axis=1, keepdims=True)
         condition = demand / total if total.all() else demand_condition(demand)  # the same c, fast path first
         products = rng.multinomial(n_states, np.repeat(condition, self._omega.size, axis=0))  # (K, 2G, N)
@@ -408,6 +457,7 @@ class NumpySampler(Sampler):
             f=f,
             demand=demand,
             n_states=states,
+            sales=self._sales(checkout, condition),
         )
 
 
@@ -418,6 +468,7 @@ class PerStateSampler(NumpySampler):
     inverse-CDF product draw per state and a ``bincount`` of the proxies of all K candidates.
     Exact as well; kept as the bench's "before" and as the per-state witness of the tests. With
     price-responsive visits it takes only the V_{k,Y} ~ Binomial(n_{k,Y}, rho_Y) visiting sessions.
+    Its sales are the products drawn for the sessions' ``checkout_start`` states (no extra draw).
     """
 
     name = "numpy-per-state"
@@ -427,13 +478,15 @@ class PerStateSampler(NumpySampler):
         counts = self._visiting(self._class_counts(alphas), demand, rng)
         k, n = counts.shape[1], cfg.n_products
         cdf = search_cdf(np, demand_condition(demand))
-        keys, weights, per_session = [], [], []
+        keys, weights, per_session, bought = [], [], [], []
         for cls in (0, 1):
             events, lengths, stats = self._take_events(cls, int(counts[cls].sum()), rng)
             candidate = np.repeat(np.arange(k), counts[cls])
-            keys.append(np.repeat(candidate, lengths) * n + _products(cdf[cls], events.size, rng))
+            key = np.repeat(candidate, lengths) * n + _products(cdf[cls], events.size, rng)
+            keys.append(key)
             weights.append(self._weights[events])
             per_session.append((candidate, stats))
+            bought.append(key[(self._stop[events] > 0) & bool(cfg.buyers[cls])])
         # q_hat (Model reference, section 1) per (candidate, product): omega-weighted event counts
         q_hat = np.bincount(np.concatenate(keys), weights=np.concatenate(weights), minlength=k * n)
         candidate = np.concatenate([c for c, _ in per_session])
@@ -445,6 +498,7 @@ class PerStateSampler(NumpySampler):
             f=np.divide(f_sum, n_scored, out=np.full(k, F_UNSCORED), where=n_scored > 0),
             demand=demand,
             n_states=n_states.astype(np.int64),
+            sales=np.bincount(np.concatenate(bought), minlength=k * n).reshape(k, n),
         )
 
 

@@ -13,7 +13,10 @@ Unlike the original, rows are sources (erratum 1) and sessions start from pi0 an
 condition (erratum 3). Memory grows as (E*N)^2: at E = 9 and N = 1000 one frame needs 648 MB.
 With price-responsive visits (our extension, Model reference, section 10) each session first
 draws one uniform and visits when it is below its class's rho_Y: the literal Bernoulli thinning
-the other backends replace by one Binomial count per class and candidate.
+the other backends replace by one Binomial count per class and candidate. A session whose last
+recorded state is ``checkout_start`` buys one unit of that state's product (sales, Model
+reference, section 12; agents only with ``MarketConfig.agents_buy``): read off the walk, no
+extra draw.
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ class ReferenceSampler(Sampler):
         k, m = n_agents.size, cfg.n_sessions
         paths = np.full((k, m, cfg.max_len), -1, dtype=np.int64)
         q_hat = np.zeros((k, cfg.n_products))
+        sales = np.zeros((k, cfg.n_products), dtype=np.int64)
+        stop = set(behaviour.stop)
         for j, n_a in enumerate(n_agents):
             for y, sessions in ((0, range(m - n_a)), (1, range(m - n_a, m))):
                 frame = expanded_frame(self.states, behaviour.matrices[y], condition[y])
@@ -112,11 +117,14 @@ class ReferenceSampler(Sampler):
                     events, products = self._session(frame, behaviour.pi0[y], condition[y], rng)
                     paths[j, session, : len(events)] = events
                     q_hat[j] += demand_proxy(products, behaviour.weights[events], cfg.n_products)[0]
+                    if events and events[-1] in stop and cfg.buyers[y]:
+                        sales[j, products[-1]] += 1
         return MarketSample(
             q=market_proxy(np, q_hat, cfg.proxy, cfg.n_sessions),
             f=step_agent_probability(paths, behaviour, cfg.temperature),
             demand=demand,
             n_states=(paths >= 0).sum(axis=(1, 2)),
+            sales=sales,
         )
 
 
