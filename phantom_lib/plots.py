@@ -53,10 +53,10 @@ FIGURE_DPI = 150
 """Pixels per inch of every chapter figure: a 4-inch-wide figure is 600 px, legible at 1280 px."""
 
 
-CONTENT_WIDTH_PX = 740
+CONTENT_WIDTH_PX = 672
 """Width of the book's text column (CSS px) in the 1280 px page the browser check opens
-(sphinx-book-theme with both sidebars; measured on the built book). A figure wider than it, at
-:data:`FIGURE_DPI`, is scaled down to it."""
+(sphinx-book-theme with both sidebars): the width at which the browser check measured every wide
+chapter figure of the smoke build. A figure wider than it, at :data:`FIGURE_DPI`, is scaled down to it."""
 
 CSS_PX_PER_INCH = 96
 """CSS pixels per inch: a point is 1/72 inch, so 9 pt is 12 CSS px."""

@@ -95,7 +95,7 @@ def test_small_type_is_raised_and_large_type_kept():
     fig = _small_type_figure()
     fig.axes[0].set_title("a title", fontsize=20)
     plots.make_legible(fig)
-    floor = plots.MIN_TEXT_PT / plots.display_scale(11.0)  # 9 pt / (740 / 1056) = 12.8 pt
+    floor = plots.MIN_TEXT_PT / plots.display_scale(11.0)  # 9 pt / (672 / 1056) = 14.1 pt
     sizes = {t.get_text(): t.get_fontsize() for t in plots.texts(fig)}
     assert sizes["collapse"] == pytest.approx(floor) and sizes["baseline"] == pytest.approx(floor)
     assert sizes["a title"] == 20
