@@ -6,7 +6,10 @@ colour per meaning, the same in every figure of the book (human vs agent, baseli
 the thesis's figures vs ours), and :func:`series_colours` gives a chapter's own series (detectors,
 families of price laws) colours that never borrow one of those meanings. Figures are sized for the
 book's page: about 7 inches for a figure in the text column, 9.5 to 10 inches for a cell tagged
-``full-width``, so type stays legible once the browser scales the image to the column. Every kernel
+``full-width``. The browser scales a wide image down to the column, and its type with it, so
+:func:`make_legible` raises every text of a figure to :data:`MIN_TEXT_PT` at the size the book
+displays it (:func:`display_scale`); in a notebook, :func:`use_book_style` makes every figure pass
+through it (:func:`legible_png`), and the PNG records its smallest type for the browser check. Every kernel
 function returns a matplotlib ``Figure`` with axis labels and units (the caption in the chapter
 carries the title), and draws nothing it was not given: the numbers come from
 :mod:`phantom_lib.behaviour.kernels` and :mod:`phantom_lib.behaviour.markov`.
@@ -16,12 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import io
+
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 
 from phantom_lib.behaviour.kernels import Kernel, event_of
 from phantom_lib.data.events import CATEGORY_WEIGHTS, SESSION_END, category_of
@@ -47,8 +53,27 @@ FIGURE_DPI = 150
 """Pixels per inch of every chapter figure: a 4-inch-wide figure is 600 px, legible at 1280 px."""
 
 
+CONTENT_WIDTH_PX = 672
+"""Width of the book's text column (CSS px) in the 1280 px page the browser check opens
+(sphinx-book-theme with both sidebars): the width at which the browser check measured every wide
+chapter figure of the smoke build. A figure wider than it, at :data:`FIGURE_DPI`, is scaled down to it."""
+
+CSS_PX_PER_INCH = 96
+"""CSS pixels per inch: a point is 1/72 inch, so 9 pt is 12 CSS px."""
+
+MIN_TEXT_PT = 9.0
+"""Smallest type, in points at the size the book displays a figure, that a reader can read."""
+
+TEXT_PT_KEY = "phantom:min-text-pt"
+"""PNG text key under which :func:`legible_png` records the figure's smallest type (points at the
+figure's own size); ``phantom:dpi`` holds the resolution it was saved at."""
+
+
 def use_book_style() -> None:
-    """Set matplotlib's defaults for the book: :data:`FIGURE_DPI`, readable type, :data:`CYCLE`."""
+    """Set matplotlib's defaults for the book: :data:`FIGURE_DPI`, readable type, :data:`CYCLE`.
+
+    Inside IPython (a chapter), also route every displayed figure through :func:`legible_png`.
+    """
     plt.rcParams.update({
         "figure.dpi": FIGURE_DPI,
         "savefig.dpi": FIGURE_DPI,
@@ -60,6 +85,61 @@ def use_book_style() -> None:
         "axes.spines.top": False,
         "axes.spines.right": False,
     })
+    _show_figures_legibly()
+
+
+def _show_figures_legibly() -> None:
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    import matplotlib
+
+    plt.switch_backend(matplotlib.get_backend())  # load the inline backend now, so its formatter does not replace ours
+    shell.display_formatter.formatters["image/png"].for_type(Figure, legible_png)
+
+
+def display_scale(width_in: float, display_px: float = CONTENT_WIDTH_PX, dpi: float = FIGURE_DPI) -> float:
+    """Displayed size over drawn size of a figure ``width_in`` inches wide saved at ``dpi``.
+
+    The browser shows the image at its pixel width, or at ``display_px`` CSS px if narrower:
+    ``min(width_in * dpi, display_px) / (width_in * 96)``.
+    """
+    return min(width_in * dpi, display_px) / (width_in * CSS_PX_PER_INCH)
+
+
+def texts(fig: Figure) -> list[Text]:
+    """The figure's visible, non-empty text artists (titles, labels, ticks, legends, annotations)."""
+    fig.draw_without_rendering()
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def min_text_pt(fig: Figure) -> float:
+    """Size in points (at the figure's own size) of its smallest visible text; ``inf`` if none."""
+    return min((t.get_fontsize() for t in texts(fig)), default=float("inf"))
+
+
+def make_legible(fig: Figure, display_px: float = CONTENT_WIDTH_PX) -> Figure:
+    """Raise every text of ``fig`` smaller than :data:`MIN_TEXT_PT` at its displayed size
+    (``display_px`` CSS px wide at most) to that size; returns ``fig``."""
+    floor = MIN_TEXT_PT / display_scale(fig.get_size_inches()[0], display_px, fig.dpi)
+    for text in texts(fig):
+        if text.get_fontsize() < floor:
+            text.set_fontsize(floor)
+    return fig
+
+
+def legible_png(fig: Figure, display_px: float = CONTENT_WIDTH_PX) -> bytes | None:
+    """``fig`` as a PNG (tight bounding box, as IPython saves it) after :func:`make_legible`, with
+    its smallest type recorded under :data:`TEXT_PT_KEY`; ``None`` for a figure with no axes."""
+    if not fig.axes:
+        return None
+    make_legible(fig, display_px)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=fig.dpi,
+                metadata={TEXT_PT_KEY: f"{min_text_pt(fig):.3f}", "phantom:dpi": f"{fig.dpi:g}"})
+    return buffer.getvalue()
 
 
 SERIES_CYCLE = ("#E69F00", "#56B4E9", "#882255", "#999933", "#332288", "#44AA99", "#AA4499", "#DDCC77")

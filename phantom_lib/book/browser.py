@@ -7,7 +7,14 @@ images that did not load (``naturalWidth == 0``), formulas MathJax did not types
 internal links whose file or ``#anchor`` does not exist, links to "hosts" that are file names
 (``http://MODEL.md``: a document cited as if it were a web site), figures rendered narrower than
 :data:`MIN_FIGURE_WIDTH` CSS px on the 1280 px page, and captions whose text colour falls below
-the WCAG AA contrast ratio :data:`MIN_CAPTION_CONTRAST` against their background. Saves a full-page screenshot of each page. Every page is then opened again
+the WCAG AA contrast ratio :data:`MIN_CAPTION_CONTRAST` against their background. It also fails
+what renders wrong: Markdown table syntax (``|---|``, ``| a | b |`` rows) or TeX (``$x$``,
+``\\frac``, ``coi\\_penalty``) left as text a reader sees, including TeX escapes MathJax printed
+literally inside ``\\text{...}`` and formulas it could not parse; a typeset formula wider than the
+box that holds it (clipped or scrolled); an image whose alt text is a file path, or a figure with
+none; and figure type smaller than :data:`MIN_TEXT_PT` points at the size the page shows the image
+(from the smallest type each chapter figure records in its PNG, :func:`phantom_lib.plots.legible_png`).
+Saves a full-page screenshot of each page. Every page is then opened again
 from the file system (``file://``, the same checks but links) to show the book works without
 a server.
 
@@ -29,6 +36,8 @@ from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
+
+from phantom_lib.plots import CSS_PX_PER_INCH, MIN_TEXT_PT, TEXT_PT_KEY
 
 CHROMIUM = Path("/usr/bin/chromium")
 """Debian's ``chromium`` package (``apt-get install chromium``); Playwright's own browser
@@ -56,6 +65,13 @@ MIN_CAPTION_CONTRAST = 4.5
 
 FILE_SUFFIXES = {"md", "py", "ipynb", "csv", "txt", "json", "yml", "yaml", "toml", "gz", "parquet", "png", "rst", "bib"}
 """A link whose host ends in one of these is a file name mistaken for a web address."""
+RAW_MARKDOWN_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\||(?:^|\n)[ \t]*\|[^|\n]+\|[^|\n]+\|")
+"""A Markdown table's separator row, or a row of two cells or more, in a page's visible text."""
+RAW_TEX = re.compile(r"\$[^$\s][^$\n]*\$|\\[A-Za-z]{2,}|\\[_{}$%&#]")
+"""TeX in a page's visible text: ``$...$``, a control word (``\\frac``), an escape (``\\_``)."""
+PATH_ALT = re.compile(r"^\S*(?:/|\.(?:png|jpe?g|svg|gif|webp))\S*$", re.I)
+"""Alt text that is a file name or path, not a description."""
+
 SKIPPED_DIRS = {"_static", "_sources", "_images", "reports", "_downloads"}
 
 _LOAD_ALL_IMAGES = """async () => {
@@ -68,6 +84,42 @@ _MATH = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
   return [document.querySelectorAll(".math").length, document.querySelectorAll("mjx-container").length];
 }"""
+_VISIBLE_TEXT = """() => {
+  const skip = 'pre, code, script, style, textarea, mjx-container, .math, .highlight, .MathJax, nav, .bd-sidebar-primary';
+  const blocks = new Map();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest(skip) || !node.textContent.trim()) continue;
+    const style = getComputedStyle(parent);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    const block = parent.closest('p, li, td, th, dt, dd, h1, h2, h3, h4, h5, h6, figcaption, caption, blockquote, div, section') || document.body;
+    blocks.set(block, (blocks.get(block) || '') + node.textContent);
+  }
+  return [...blocks.values()];
+}"""
+_TEX_INSIDE_MATH = r"""() => {
+  if (!(window.MathJax && MathJax.startup && MathJax.startup.document)) return [];
+  const found = [];
+  for (const item of MathJax.startup.document.math) {
+    const mml = MathJax.startup.toMML(item.root);
+    const literal = [...mml.matchAll(/<mtext[^>]*>([^<]*\\[^<]*)<\/mtext>/g)].map(m => m[1]);
+    const errors = [...mml.matchAll(/<merror[^>]*>[\s\S]*?<\/merror>/g)].map(m => m[0].replace(/<[^>]+>/g, ' ').trim());
+    for (const text of [...literal, ...errors]) found.push([String(item.math).slice(0, 60), text.slice(0, 60)]);
+  }
+  return found;
+}"""
+_WIDE_MATH = """() => [...document.querySelectorAll('mjx-container')].flatMap(c => {
+  const inner = c.querySelector('mjx-math');
+  if (!inner) return [];
+  let box = c.parentElement;
+  while (box && getComputedStyle(box).display.startsWith('inline')) box = box.parentElement;
+  const width = inner.getBoundingClientRect().width, room = box ? box.clientWidth : width;
+  return width > room + 1 ? [[(c.querySelector('mjx-assistive-mml') || c).textContent.trim().slice(0, 60), width, room]] : [];
+})"""
+_IMAGES = """() => [...document.querySelectorAll('img')].map(img => [
+  img.getAttribute('src') || '', img.getAttribute('alt'), img.naturalWidth, img.getBoundingClientRect().width,
+  !!img.closest('.cell_output, figure')])"""
 _LINKS = "() => [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"
 _FIGURES = """() => [...document.querySelectorAll('.cell_output img, figure img')]
   .filter(img => img.naturalWidth > 0)
@@ -109,6 +161,11 @@ class PageReport:
     narrow_figures: list[str] = field(default_factory=list)
     faint_captions: list[str] = field(default_factory=list)
     unrendered_math: list[str] = field(default_factory=list)
+    raw_markdown: list[str] = field(default_factory=list)
+    raw_tex: list[str] = field(default_factory=list)
+    wide_math: list[str] = field(default_factory=list)
+    path_alt_text: list[str] = field(default_factory=list)
+    small_figure_text: list[str] = field(default_factory=list)
     n_images: int = 0
     n_links: int = 0
 
@@ -124,6 +181,11 @@ class PageReport:
             f"figure narrower than {MIN_FIGURE_WIDTH} px": self.narrow_figures,
             f"caption contrast below {MIN_CAPTION_CONTRAST}:1": self.faint_captions,
             "math not typeset": self.unrendered_math,
+            "Markdown table syntax shown as text": self.raw_markdown,
+            "TeX shown as text": self.raw_tex,
+            "formula wider than its box": self.wide_math,
+            "image without a description (alt text missing or a file path)": self.path_alt_text,
+            f"figure text below {MIN_TEXT_PT:g} pt as displayed": self.small_figure_text,
         }
         return [f"{self.page}: {kind}: {item}" for kind, items in kinds.items() for item in items]
 
@@ -170,6 +232,70 @@ def file_link(href: str) -> bool:
     return parts.scheme in {"http", "https"} and len(host) == 2 and host[1].lower() in FILE_SUFFIXES
 
 
+def raw_source(blocks: list[str]) -> tuple[list[str], list[str]]:
+    """The visible text blocks that show Markdown table syntax, and those that show TeX (each
+    shortened to the match and its surroundings)."""
+
+    def around(text: str, match: re.Match) -> str:
+        return " ".join(text[max(match.start() - 20, 0):match.end() + 20].split())
+
+    tables = [around(b, m) for b in blocks if (m := RAW_MARKDOWN_TABLE.search(b))]
+    tex = [around(b, m) for b in blocks if (m := RAW_TEX.search(b))]
+    return tables, tex
+
+
+def alt_problem(src: str, alt: str | None, content: bool) -> str | None:
+    """Why an image's alt text describes nothing: a path-like alt for any image, a missing or
+    empty one for a figure (``content``: inside a cell output or ``<figure>``); else ``None``."""
+    if alt and PATH_ALT.match(alt.strip()):
+        return f"{src} (alt {alt!r})"
+    if content and not (alt or "").strip():
+        return f"{src} (no alt text)"
+    return None
+
+
+def figure_text_pt(image: Path, displayed_px: float) -> float | None:
+    """Smallest type of a PNG written by :func:`phantom_lib.plots.legible_png`, in points at
+    ``displayed_px`` CSS px wide; ``None`` when the PNG records no type size."""
+    from PIL import Image
+
+    with Image.open(image) as png:
+        info, width_px = getattr(png, "text", {}), png.width
+    if TEXT_PT_KEY not in info:
+        return None
+    dpi = float(info.get("phantom:dpi", 72))
+    return float(info[TEXT_PT_KEY]) * displayed_px / (width_px / dpi * CSS_PX_PER_INCH)
+
+
+def _local_file(html_dir: Path, page_url: str, src: str) -> Path | None:
+    target = urlsplit(urljoin(page_url, src))
+    if target.scheme == "file":
+        path = Path(unquote(target.path))
+    elif target.hostname in LOCAL_HOSTS:
+        path = html_dir / unquote(target.path).lstrip("/")
+    else:
+        return None
+    return path if path.is_file() else None
+
+
+def _check_rendering(page, report: PageReport, html_dir: Path) -> None:
+    tables, tex = raw_source(page.evaluate(_VISIBLE_TEXT))
+    report.raw_markdown += tables
+    report.raw_tex += tex + [f"in {formula.strip()}: {text}" for formula, text in page.evaluate(_TEX_INSIDE_MATH)]
+    report.wide_math += [f"{text} ({width:.0f} px in {room:.0f} px)" for text, width, room in page.evaluate(_WIDE_MATH)]
+    for src, alt, natural, shown, content in page.evaluate(_IMAGES):
+        if (problem := alt_problem(src, alt, content)) is not None:
+            report.path_alt_text.append(problem)
+        path = _local_file(html_dir, page.url, src) if natural and content and src.lower().endswith(".png") else None
+        if path is None:
+            continue
+        pt = figure_text_pt(path, shown)
+        if pt is None:
+            report.small_figure_text.append(f"{src} (records no type size: not drawn through plots.legible_png)")
+        elif pt < MIN_TEXT_PT:
+            report.small_figure_text.append(f"{src} ({pt:.1f} pt at {shown:.0f} px)")
+
+
 @contextmanager
 def serve(html_dir: Path) -> Iterator[str]:
     """Serve ``html_dir`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
@@ -206,6 +332,7 @@ def _visit(context, url: str, report: PageReport, html_dir: Path, screenshot: Pa
     images = page.evaluate(_LOAD_ALL_IMAGES)
     report.n_images = len(images)
     report.broken_images += [src for src, width in images if width == 0]
+    _check_rendering(page, report, html_dir)
     report.narrow_figures += [f"{src} ({width:.0f} px)" for src, width in page.evaluate(_FIGURES) if width < MIN_FIGURE_WIDTH]
     report.faint_captions += [f"{text!r} ({ratio:.2f}:1)" for text, ratio in page.evaluate(_CAPTIONS)
                               if ratio < MIN_CAPTION_CONTRAST]

@@ -87,3 +87,85 @@ def test_file_names_are_not_hosts():
     assert browser.file_link("http://MODEL.md") and browser.file_link("https://data/README.md") is False
     assert browser.file_link("https://notes.ipynb") and not browser.file_link("https://example.org/MODEL.md")
     assert not browser.file_link("mailto:x@example.md") and not browser.file_link("../model.html")
+
+
+def _figure_png(path: Path, text_pt: float, width_in: float = 10.0) -> None:
+    """A figure ``width_in`` wide saved through ``plots.legible_png`` after its type is set to
+    ``text_pt`` (so the check reads the size the PNG records, not a guess)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from phantom_lib import plots
+
+    fig, ax = plt.subplots(figsize=(width_in, 3), dpi=plots.FIGURE_DPI)
+    ax.set_xlabel("price", fontsize=text_pt)
+    ax.tick_params(labelsize=text_pt)
+    path.write_bytes(plots.legible_png(fig, display_px=10_000))  # this display width keeps every size as set
+    plt.close(fig)
+
+
+def test_the_checker_fails_what_renders_wrong(tmp_path: Path):
+    """Each rendering rule on a page made to break it, beside a page that keeps every rule."""
+    from phantom_lib.book import offline
+
+    offline.vendor_mathjax(tmp_path / "_static", "mathjax/tex-chtml.js")
+    # at most 10 inches at 150 dpi shown 700 px wide: scale >= 700 / 960, so 14 pt type shows above 10.2 pt;
+    # 10 pt type shows below 9 pt as long as the tight box keeps 7.8 inches or more
+    _figure_png(tmp_path / "small.png", 10.0)
+    _figure_png(tmp_path / "large.png", 14.0)
+    (tmp_path / "plain.png").write_bytes(PIXEL)
+    head = """<!DOCTYPE html><html><head><meta charset="utf-8"><script>window.MathJax = {tex: {inlineMath: [['\\\\(', '\\\\)']]}};</script>
+<script defer src="_static/mathjax/tex-chtml.js"></script></head><body><main style="width: 700px">"""
+    (tmp_path / "bad.html").write_text(head + r"""
+<p>| category | weight ω | actions |
+|:---|---:|:---|
+| cart | 1.0 | add_to_cart |</p>
+<p>The reward is $r = w\,\text{profit}$ and \frac{a}{b}.</p>
+<div class="math">\[ \text{coi\_penalty} = \lambda f I B \]</div>
+<div class="math">\[ a + b + c + d + e + f + g + h + i + j + k + l + m + n + o + p + q + r + s + t + u + v + w + x + y + z + a + b + c + d + e + f + g + h + i + j + k + l + m \]</div>
+<figure><img src="large.png" alt="large.png" style="width: 700px"></figure>
+<figure><img src="small.png" alt="A figure with small type" style="width: 700px"></figure>
+<figure><img src="plain.png" style="width: 700px"></figure>
+</main></body></html>""")
+    (tmp_path / "index.html").write_text(head + r"""
+<table><tr><th>category</th><th>weight</th></tr><tr><td>cart</td><td>1.0</td></tr></table>
+<p>Revenue is \(p \cdot q\); the code says <code>| a | b |</code> and <code>$x$</code>.</p>
+<pre>|---|---|
+| a | b |
+\frac{a}{b}</pre>
+<div class="math">\[ \mathrm{coi\_penalty} = \lambda\, f\, I\, B \]</div>
+<figure><img src="large.png" alt="Revenue against price, one line per policy" style="width: 700px"></figure>
+</main></body></html>""")
+    reports = {r.page: r for r in browser.check_site(tmp_path)}
+    good, bad = reports["index.html"], reports["bad.html"]
+    assert good.problems() == [], good.problems()
+    assert len(bad.raw_markdown) == 1 and "|:---|" in bad.raw_markdown[0]
+    assert any("$r = w" in t for t in bad.raw_tex) and any("\\frac" in t for t in bad.raw_tex)
+    assert any("coi\\_penalty" in t for t in bad.raw_tex)
+    assert len(bad.wide_math) == 1 and "in 700 px" in bad.wide_math[0]
+    assert bad.path_alt_text == ["large.png (alt 'large.png')", "plain.png (no alt text)"]
+    assert len(bad.small_figure_text) == 2
+    from PIL import Image
+
+    width_in = Image.open(tmp_path / "small.png").width / 150  # the tight box, at most the 10 inches drawn
+    assert bad.small_figure_text[0] == f"small.png ({10 * 700 / (width_in * 96):.1f} pt at 700 px)"
+    assert "records no type size" in bad.small_figure_text[1]
+    assert [p.split(": ", 1)[1] for p in reports["bad.html (file://)"].problems()] == [
+        p.split(": ", 1)[1] for p in bad.problems()]
+
+
+def test_raw_markdown_and_tex_patterns():
+    tables, tex = browser.raw_source(["| a | b |\n|---|---|", "a | b", "costs $5", "x = $a+b$", "coi\\_penalty",
+                                      "a \\frac{1}{2}", "a\\b"])
+    assert len(tables) == 1
+    assert tex == ["x = $a+b$", "coi\\_penalty", "a \\frac{1}{2}"]
+
+
+def test_alt_text_must_describe_the_image():
+    assert browser.alt_problem("x.png", "../_images/abc.png", False)
+    assert browser.alt_problem("x.png", "fig_1.png", True)
+    assert browser.alt_problem("x.png", None, True) and browser.alt_problem("x.png", " ", True)
+    assert browser.alt_problem("x.png", None, False) is None
+    assert browser.alt_problem("x.png", "Revenue against price per policy", True) is None

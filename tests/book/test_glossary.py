@@ -14,8 +14,10 @@ GLOSSARY = ROOT / "book" / "glossary.md"
 
 JARGON = ("omega units", "charm ladder", "InfoValue", "ddof 0", "stand-in", "leave-one-out centroid",
           "baseline twin", "COI level", "COI leak", "proxy mass", "sampling zero", "eps floor",
-          "Dirichlet smoothing", "kernel-generated features", "leakage group", "size-calibrated power")
-"""Terms the chapters use without defining them on the spot (issue 19 names the first ones)."""
+          "Dirichlet smoothing", "kernel-generated features", "leakage group", "size-calibrated power",
+          "revenue", "evaluation shift", "market as written", "market as run", "best fixed price", "collapse",
+          "oracle", "regret", "equivalence margin")
+"""Terms the chapters use without defining them on the spot (issue 19 names the first ones, issue 28 the last)."""
 
 
 def entries() -> dict[str, str]:

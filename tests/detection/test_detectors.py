@@ -217,3 +217,30 @@ def test_multitask_comparison_reports_both_twins():
     assert np.isnan(table.loc["single-task", "purchase AUC"])
     assert 0 <= table.loc["multi-task", "purchase AUC"] <= 1
     assert table["agent low"].le(table["agent AUC"]).all() and table["agent AUC"].le(table["agent high"]).all()
+
+
+class Fixed(detectors_module.Detector):
+    """A detector whose scores are given (to pin which one is the best)."""
+
+    def __init__(self, name, values):
+        self.name, self.values = name, values
+
+    def score(self, cohort):
+        return pd.Series(self.values, index=cohort.ids, name=self.name)
+
+
+def test_the_tree_is_distilled_from_the_detector_with_the_highest_auc_first_on_ties():
+    cohort = random_cohort(60)
+    agent = cohort.features["is_agent"].to_numpy().astype(float)
+    noisy = np.where(np.arange(len(agent)) % 5 == 0, 1 - agent, agent)  # 1 in 5 flipped: AUC below 1
+    cv, config = detectors.CVConfig(n_splits=3), detectors.DistilConfig(max_depth=1, min_samples_leaf=1)
+    suite = {"noisy": Fixed("noisy", noisy), "exact": Fixed("exact", agent), "inverse": Fixed("inverse", 1 - agent)}
+    best = detectors.compare_detectors(cohort, suite, n_boot=10, teacher="best", distil_config=config, cv=cv)
+    assert best.tree.teacher == "exact" == best.evaluation.drop(index="tree")["auc"].idxmax()
+    np.testing.assert_array_equal(best.tree.teacher_agent.to_numpy(), agent)
+    tied = {"exact": Fixed("exact", agent), "copy": Fixed("copy", agent)}
+    assert detectors.compare_detectors(cohort, tied, n_boot=10, distil_config=config, cv=cv).tree.teacher == "exact"
+    named = detectors.compare_detectors(cohort, suite, n_boot=10, teacher="noisy", distil_config=config, cv=cv)
+    assert named.tree.teacher == "noisy"
+    with pytest.raises(KeyError, match="teacher 'boosted' is not in the suite"):
+        detectors.compare_detectors(cohort, suite, n_boot=10, teacher="boosted", distil_config=config, cv=cv)
