@@ -296,8 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(filter(None, (args.command, getattr(args, "data_command", None))))
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        pass  # reported below, once the interrupted job's objects are gone (a progress bar prints when released)
+    except KeyboardInterrupt:  # reported below, once the interrupted job's objects are gone (a progress bar prints when released)
+        kernels = sys.modules.get("phantom_lib.book.kernel")  # loaded only once a chapter's kernel started
+        if kernels is not None:
+            kernels.kill_live_kernels()  # it runs in its own session: Ctrl-C reached only this process
     except BrokenPipeError:  # the reader went away (`phantom data check | head`): nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
