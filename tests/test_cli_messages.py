@@ -20,8 +20,9 @@ def test_an_output_path_in_missing_folders_is_created_and_said(tmp_path: Path, c
 def test_the_sweep_help_names_the_default_engine(capsys):
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["sweep", "--help"])
-    assert "sb3 (the default)" in " ".join(capsys.readouterr().out.split())
-    assert cli.build_parser().parse_args(["sweep"]).engine == "sb3"
+    flowing = " ".join(capsys.readouterr().out.split())
+    assert "Default: the design's engine, sb3 when it names none" in flowing
+    assert "sb3: full, smoke; jax: as-run, as-written, factorial" in flowing  # each built-in design's engine
 
 
 def test_the_bench_help_says_it_creates_folders(capsys):

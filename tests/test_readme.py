@@ -28,10 +28,10 @@ def test_each_python_snippet_runs_as_written(snippet: str, tmp_path: Path):
 
 
 def test_the_sweep_folder_the_readme_names_is_the_default():
-    args = cli.build_parser().parse_args(["sweep", "--profile", "smoke"])
+    args = cli.build_parser().parse_args(["sweep", "--design", "smoke"])
     assert cli._sweep_out(args) == Path("results/sweep-smoke")
     flowing = " ".join(README.split())  # the same words however the paragraph is wrapped
-    assert "results go to `results/sweep-PROFILE`" in flowing and "writes to `results/sweep-PROFILE`" in flowing
+    assert "results go to `results/sweep-NAME`" in flowing and "writes to `results/sweep-NAME`" in flowing
     assert "Results and their provenance go to `data/results/`" not in README  # the old, wrong sentence
 
 
