@@ -42,7 +42,11 @@ import pandas as pd
 
 from phantom_lib.sim.oracle import SalesModel, oracle_frame
 from phantom_lib.study.analysis import equivalence as eq
-from phantom_lib.study.analysis.estimands import bootstrap_deltas, relative_delta, seed_ci
+from phantom_lib.study.analysis.estimands import (
+    bootstrap_deltas,
+    relative_delta,
+    seed_ci,
+)
 from phantom_lib.study.design import prereg
 
 DEFENCES = ("none", "robust", "filter", "sales")
