@@ -43,6 +43,7 @@ import pandas as pd
 from phantom_lib.sim.oracle import SalesModel, oracle_frame
 from phantom_lib.study.analysis import equivalence as eq
 from phantom_lib.study.analysis.estimands import (
+    REPO_ROOT,
     bootstrap_deltas,
     relative_delta,
     seed_ci,
@@ -204,3 +205,18 @@ def registered_margin(path: str | Path, name: str | None = None) -> eq.Margin:
                          f"registered_margin: name = None: {path} declares {len(names)} margins {names}; name one")
     item = chosen[0]
     return eq.Margin(float(item["value"]), str(item.get("unit", "% of sales revenue")), str(item["reason"]))
+
+
+def preregistration_of(provenance: dict[str, Any], fallback: str | Path | None = None) -> tuple[Path, str | None]:
+    """The pre-registration a result folder's ``provenance`` records (its first), as (path, commit):
+    a relative path is read from the repository root. Without one (a smoke run) the ``fallback``
+    file, with commit ``None`` (its rules then count as written after these data)."""
+    entries = provenance.get("preregistration") or []
+    entries = entries if isinstance(entries, list) else [entries]
+    if entries:
+        path = Path(entries[0]["path"])
+        return (path if path.is_absolute() else REPO_ROOT / path), entries[0].get("commit")
+    if fallback is None:
+        raise ValueError("provenance.preregistration = None: the results record no pre-registration; "
+                         "pass the design's pre-registration file as fallback")
+    return Path(fallback), None
