@@ -109,6 +109,10 @@ def test_defence_effects_per_alpha_and_pooled_over_positive_shares():
     pooled = table[table["alpha0"] == "pooled"].iloc[0]
     assert pooled["delta"] == pytest.approx(-1.0) and pooled["n_pairs"] == 3  # alpha0 = 0 left out
     assert set(table["alpha0"]) == {0.0, 0.4, "pooled"}
+    nobody_buys = pairs_frame([1.0] * 3).assign(alpha0=1.0, sales_revenue=0.0)
+    with_empty = regret.defence_effects(pd.concat([a, nobody_buys], ignore_index=True), 1.0, n_boot=200)
+    assert set(with_empty["alpha0"]) == {0.4, "pooled"}
+    assert with_empty.set_index("alpha0").loc["pooled", "n_pairs"] == 3
 
 
 PREREG = """title = "t"

@@ -182,10 +182,13 @@ def defence_effect(pairs: pd.DataFrame, margin: float, n_boot: int = 4000, seed:
 def defence_effects(table: pd.DataFrame, margin: float, n_boot: int = 4000, seed: int = 0,
                     defences: Sequence[str] = DEFENCES[1:]) -> pd.DataFrame:
     """:func:`defence_effect` for each defence present and each ``agents_buy``: per alpha0, and
-    pooled over alpha0 > 0 (``alpha0 = "pooled"``). Cells with fewer than two pairs are left out."""
+    pooled over alpha0 > 0 (``alpha0 = "pooled"``). A pair with no sales on either side (nobody
+    buys: agents only, and they do not buy) says nothing about a relative effect and is left out;
+    so are cells with fewer than two pairs."""
     rows = []
     for defence in (d for d in defences if (table["defence"] == d).any()):
         pairs = defence_pairs(table, defence)
+        pairs = pairs[(pairs["defended"] != 0) | (pairs["baseline"] != 0)]
         for buy, part in pairs.groupby("agents_buy"):
             cells = [(float(a), g) for a, g in part.groupby("alpha0")] + [("pooled", part[part["alpha0"] > 0])]
             rows += [{"defence": defence, "agents_buy": bool(buy), "alpha0": alpha, **defence_effect(g, margin, n_boot, seed)}
