@@ -160,3 +160,20 @@ def test_oracle_table_per_agents_buy():
     assert (buy["sales_star_se"] > 0).all()
     same = oracle_frame(model.with_market(agents_buy=True), [0.0, 1.0])
     np.testing.assert_allclose(buy["p_star"].to_numpy(), same["p_star"].to_numpy())
+
+
+def test_sales_findings_read_the_registered_margin_and_flip_at_it(tmp_path):
+    from phantom_lib.book import findings
+
+    path = tmp_path / "sales.prereg.toml"
+    path.write_text(PREREG.format(margins='[[margins]]\nname = "sales-delta"\nvalue = 1.0\nreason = "why"\n'))
+    robust = findings.sales_findings(path, "abc123")[0]
+    assert robust.null.registered == "abc123" and robust.null.margin.value == 1.0
+    values = {name: 0.0 for name in robust.glue}
+    inside = values | {"eff_robust_buy_lo90": -0.9, "eff_robust_buy_hi90": 0.9}
+    straddles = values | {"eff_robust_buy_lo90": -1.1, "eff_robust_buy_hi90": 0.9}
+    outside = values | {"eff_robust_buy_lo90": 1.1, "eff_robust_buy_hi90": 1.5}
+    assert findings.decide(robust, inside).startswith(eq.EQUIVALENT)
+    assert findings.decide(robust, straddles) == eq.INCONCLUSIVE
+    assert findings.decide(robust, outside) == eq.NOT_EQUIVALENT
+    assert robust.key not in findings.after_the_data([robust])
