@@ -34,7 +34,11 @@ from typing import Any
 from phantom_lib.behaviour import FLOOR_DOMINATES
 from phantom_lib.book import glued
 from phantom_lib.book.reproduction import CHAPTER_TITLES, Rule
-from phantom_lib.published import BASELINE_REGRESSION, DEFENCE_REVENUE_DELTA_PCT, DISTINGUISHABILITY
+from phantom_lib.published import (
+    BASELINE_REGRESSION,
+    DEFENCE_REVENUE_DELTA_PCT,
+    DISTINGUISHABILITY,
+)
 from phantom_lib.study.analysis import equivalence as eq
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
