@@ -21,6 +21,7 @@ written after it (``None``); the page flags the latter. :func:`statuses` reads t
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections import Counter
@@ -33,7 +34,11 @@ from typing import Any
 from phantom_lib.behaviour import FLOOR_DOMINATES
 from phantom_lib.book import glued
 from phantom_lib.book.reproduction import CHAPTER_TITLES, Rule
-from phantom_lib.published import BASELINE_REGRESSION, DEFENCE_REVENUE_DELTA_PCT, DISTINGUISHABILITY
+from phantom_lib.published import (
+    BASELINE_REGRESSION,
+    DEFENCE_REVENUE_DELTA_PCT,
+    DISTINGUISHABILITY,
+)
 from phantom_lib.study.analysis import equivalence as eq
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
@@ -538,3 +543,37 @@ def evidence(findings: Iterable[Finding] = FINDINGS) -> list[Finding]:
 def checks(findings: Iterable[Finding] = FINDINGS) -> list[Finding]:
     """The checks (never counted as findings), in order."""
     return [f for f in findings if f.kind == CHECK]
+
+
+SALES_DEFENCES = {"robust": "the thesis's robust training", "filter": "filtering the proxy with chapter 07's detector",
+                  "sales": "learning from sales instead of the proxy (the control)"}
+"""Chapter 09's defences, each compared with no defence by sales revenue."""
+
+
+def sales_findings(prereg_path: str | Path, commit: str | None) -> tuple[Finding, ...]:
+    """Chapter 09's verdicts as evidence: per defence, its effect on sales revenue against no defence
+    (agents buy, pooled over alpha > 0), tested for equivalence at the margin of the sales study's
+    pre-registration at ``prereg_path`` (:func:`~phantom_lib.study.analysis.regret.registered_margin`);
+    ``commit`` is that file's commit as the results' provenance records it (``Rule.registered``;
+    ``None``: flagged as written after the data). Not yet in :data:`FINDINGS`: the lead adds them once
+    the study's results and pre-registration are committed."""
+    from phantom_lib.study.analysis.regret import registered_margin
+
+    margin = registered_margin(prereg_path)
+    out = []
+    for defence, words in SALES_DEFENCES.items():
+        names = tuple(f"eff_{defence}_{tag}_{key}" for tag in ("buy", "recon") for key in ("delta", "lo90", "hi90"))
+        null = equivalent_interval(names[1], names[2], margin)
+        out.append(Finding(
+            f"sales-{defence}-equivalent", "book", DEFEND,
+            f"Our extension, not the thesis's: in a market that pays for sales, {words} leaves sales revenue "
+            "unchanged (agents buy, pooled over the shares above zero).",
+            "09_sales", names,
+            f"stand-in: {defence} minus none {{{names[0]}:+.2f}} % (the equivalence test's interval over twin groups "
+            f"{{{names[1]}:+.2f}} to {{{names[2]}:+.2f}} %); agents only reconnoitre (PPO): {{{names[3]}:+.2f}} %",
+            None, null=dataclasses.replace(null, registered=commit),
+            could_fail="a defence that moved learned prices towards or away from the sales optimum would change "
+                       "sales revenue by more than the margin.",
+            why="Scored by sales revenue against the undefended twin at the same share, agents_buy and seed.",
+            figure="fig-sales-regret", depends_on="agents_buy; the agents' valuations (the contamination map)"))
+    return tuple(out)

@@ -60,6 +60,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "recon_agents": 200,
         },
         "08_published": {"mc_sessions": 4000, "probe_draws": 40, "probe_steps": 60},  # reads the thesis's tables and the committed sweep
+        "09_sales": {  # reads the committed sales study; without it, runs a shrunk copy of its design (a check)
+            "rerun_if_missing": True, "engine": "sb3", "shrink_timesteps": 256, "n_draws": 4000, "n_boot": 300,
+            "map_alphas": [0.0, 0.5, 1.0], "map_agent_mus": [20.0, 45.0, 80.0], "map_agent_sds": [5.0, 15.0],
+        },
     },
     "full": {
         "01_dataset": {},
@@ -70,6 +74,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "06_sweep": {},
         "07_detection": {},
         "08_published": {},
+        "09_sales": {},
     },
 }
 

@@ -60,6 +60,7 @@ CHAPTER_TITLES = {
     "06_sweep": "06 Factorial study",
     "07_detection": "07 Detection",
     "08_published": "08 Published results, re-derived",
+    "09_sales": "09 The question, answered",
 }
 
 PENDING_CHAPTERS: frozenset[str] = frozenset()

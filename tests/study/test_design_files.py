@@ -142,3 +142,15 @@ def test_the_readme_example_design_loads_and_checks(tmp_path: Path):
     files.check_trials(plan)
     assert plan.kind == "study" and plan.preregistration == (tmp_path / "my-study.prereg.toml").resolve()
     assert len(study.design(plan.design)) == 3 * (3 + 3 + 2 * 3)  # seeds x (cells + twins + references)
+
+
+def test_shrunk_copy_keeps_the_listed_levels_and_drops_the_rules():
+    from phantom_lib.study.design import files
+
+    plan = files.BUILTIN["responsive"]
+    small = files.shrunk(plan, {"alpha0": [0.4, 0.5], "algorithm": ["ppo"]}, (1,), {"timesteps": 64})
+    assert small.design.factors["alpha0"] == (0.4,) and small.design.seeds == (1,)
+    assert small.design.settings["timesteps"] == 64 and small.design.settings["visits"] == "price_responsive"
+    assert (small.kind, small.preregistration, small.design.references) == ("smoke", None, ())
+    with pytest.raises(files.DesignFileError, match="levels alpha0 of the design has"):
+        files.shrunk(plan, {"alpha0": [0.5]}, (0,), {})

@@ -241,16 +241,17 @@ def collapsed(results: SweepResults, share: float = COLLAPSE_SHARE) -> pd.DataFr
 
 
 def bootstrap_deltas(pairs: pd.DataFrame, n_boot: int = 4000, seed: int = 0,
-                     split: pd.Series | None = None) -> np.ndarray:
+                     split: pd.Series | None = None, keys: Sequence[str] = TWIN_KEYS) -> np.ndarray:
     """Bootstrap draws (shape ``(n_boot,)``, %) of :func:`relative_delta`, resampling whole twin groups.
 
     A baseline twin serves several defended cells (:data:`TWIN_KEYS`), so pairs sharing a twin are not
     independent; each draw resamples the twin groups (algorithm x alpha0 x action set x seed) with
     replacement. With ``split`` (a boolean Series over ``pairs``) each draw is the delta of the
     ``split`` pairs minus the delta of the others, both over the same resampled groups: a contrast
-    within twin groups.
+    within twin groups. ``keys`` name a twin group's columns (default :data:`TWIN_KEYS`; the sales
+    study pairs a defence with its undefended twin by algorithm, alpha0, agents_buy and seed).
     """
-    codes = pairs.groupby(list(TWIN_KEYS)).ngroup().to_numpy()
+    codes = pairs.groupby(list(keys)).ngroup().to_numpy()
     n_groups = int(codes.max()) + 1
     draws = np.random.default_rng(seed).integers(0, n_groups, size=(n_boot, n_groups))
 

@@ -250,3 +250,20 @@ DESIGNS: dict[str, StudyDesign] = {name: plan.design for name, plan in BUILTIN.i
 
 FACTORS: dict[str, tuple[Any, ...]] = dict(DESIGNS["factorial"].factors)
 """The published factorial design: 4 x 4 x 3 x 2 x 2 = 192 configurations (from ``builtin/factorial.toml``)."""
+
+
+def shrunk(plan: StudyPlan, levels: Mapping[str, Any], seeds: tuple[int, ...], budget: Mapping[str, int]) -> StudyPlan:
+    """A smoke copy of ``plan`` (a check that it runs, never a result): each factor named in ``levels``
+    keeps only the listed levels it has, ``seeds`` replace the seeds and ``budget`` entries the budget
+    (timesteps, eval_episodes, ...); no references and no pre-registration. Raises
+    :class:`DesignFileError` when a factor would keep no level."""
+    factors = {name: tuple(v for v in values if name not in levels or v in levels[name])
+               for name, values in plan.design.factors.items()}
+    empty = [name for name, values in factors.items() if not values]
+    if empty:
+        raise DesignFileError(problem("shrunk", "levels", dict(levels), f"levels {empty[0]} of the design has "
+                                      f"({list(plan.design.factors[empty[0]])})"))
+    spec = dataclasses.replace(plan.design, factors=factors, seeds=tuple(seeds), references=(),
+                               settings={**plan.design.settings, **budget})
+    return dataclasses.replace(plan, name=f"{plan.name}-shrunk", design=spec, kind="smoke", preregistration=None,
+                               description=f"a shrunk copy of {plan.name} (a check that it runs, not a result)")
