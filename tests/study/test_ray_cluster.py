@@ -114,7 +114,7 @@ def test_the_readme_head_listens_on_loopback_only_and_refuses_a_client_without_i
     assert {name for name, _, _ in sockets} >= {"gcs_server", "raylet"}
     assert [s for s in sockets if s[1] not in LOOPBACK] == []
     started = time.monotonic()
-    refused = phantom_sweep("--profile", "smoke", "--address", ray_head.gcs, "--out", str(tmp_path / "sweep"))
+    refused = phantom_sweep("--design", "smoke", "--address", ray_head.gcs, "--out", str(tmp_path / "sweep"))
     print(f"refused after {time.monotonic() - started:.1f} s")
     assert refused.returncode == 1
     # Ray's core prints a warning per retry (C++ logging, before Python's; not ours to silence); ours is the one line
