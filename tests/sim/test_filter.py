@@ -15,7 +15,13 @@ import dataclasses
 
 import numpy as np
 import pytest
-from _checks import AGENT_MASS, ALPHA, HUMAN_MASS, deterministic_behaviour, same_distribution
+from _checks import (
+    AGENT_MASS,
+    ALPHA,
+    HUMAN_MASS,
+    deterministic_behaviour,
+    same_distribution,
+)
 from _simulator_cases import behaviour
 from scipy import stats
 

@@ -271,7 +271,8 @@ DESIGNS: dict[str, StudyDesign] = {name: plan.design for name, plan in BUILTIN.i
 
 ``factorial`` (the 192-cell design x 3 seeds at the thesis's budget, jax engine), ``as-written`` and
 ``as-run`` (the thesis's protocol in the market as written and as its sweep evidently ran),
-``responsive`` (our price-responsive extension), ``full`` (the factorial at 8192 steps, sb3) and
+``responsive`` (our price-responsive extension), ``sales`` (the market that pays for sales: four
+defence arms x alpha0, Model reference, section 12), ``full`` (the factorial at 8192 steps, sb3) and
 ``smoke`` (26 trials, a check that everything runs). Each file's comments say more."""
 
 FACTORS: dict[str, tuple[Any, ...]] = dict(DESIGNS["factorial"].factors)
