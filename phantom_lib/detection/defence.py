@@ -277,6 +277,22 @@ def defence_experiment(behaviour: Behaviour, market: MarketConfig, config: Defen
     return pd.DataFrame(rows)
 
 
+RATE_CONFIG = DefenceConfig(alphas=(0.5,), n_steps=100)
+"""How :func:`detector_rates` measures by default: 100 market draws at alpha 0.5 (50 sessions of each class)."""
+
+
+def detector_rates(behaviour: Behaviour, market: MarketConfig, config: DefenceConfig = RATE_CONFIG) -> tuple[float, float]:
+    """The detector's error rates under the ``exclude`` rule, as chapter 07's defence experiment measures them:
+    ``(tpr, fpr)`` = the share of agent sessions and of human sessions flagged (f >= threshold), pooled
+    over :func:`defence_experiment`'s draws (every draw has the same class counts at one alpha, so the
+    mean of per-draw shares is the pooled share). The filtering defence's rates
+    (``MarketConfig.filter_tpr`` / ``filter_fpr``) come from here."""
+    if len(config.alphas) != 1 or not 0 < config.alphas[0] < 1:
+        raise ValueError(f"DefenceConfig.alphas = {config.alphas!r}: expected one share strictly between 0 and 1 for detector_rates")
+    flagged = defence_experiment(behaviour, market, config).query("mode == 'exclude'")
+    return float(flagged["agents_excluded"].mean()), float(flagged["humans_excluded"].mean())
+
+
 def summarise_defence(results: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard error over the steps of :func:`defence_experiment`, per (alpha, mode).
 

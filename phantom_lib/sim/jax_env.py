@@ -112,7 +112,8 @@ class FunctionalPricingEnv:
         visits: ``MarketConfig.visits`` (``"price_responsive"``: our extension, Model reference,
             section 10).
         agents_buy: ``MarketConfig.agents_buy``. reward_on: ``EnvConfig.reward_on`` (Model
-            reference, section 12).
+            reference, section 12). filter_keep: ``MarketConfig.filter_keep`` (the filtering
+            defence's keep probabilities per class, or ``None``).
     """
 
     n_products: int
@@ -126,6 +127,7 @@ class FunctionalPricingEnv:
     visits: str = "fixed"
     agents_buy: bool = True
     reward_on: str = "proxy"
+    filter_keep: tuple[float, float] | None = None
 
     @property
     def observation_size(self) -> int:
@@ -143,7 +145,7 @@ class FunctionalPricingEnv:
 
         def sample(demand: Any, alphas: Any) -> tuple[Any, Any, Any, Any]:
             return market_draw(key_sessions, demand, alphas, params.market, params.pool, self.pool, self.n_sessions, self.proxy,
-                               self.visits, self.agents_buy)
+                               self.visits, self.agents_buy, self.filter_keep)
 
         return Market(lambda prices: draw_demand(key_demand, prices, params.market, self.visits), sample)
 
@@ -194,7 +196,7 @@ def make(
     shape = PoolShape.of(market, k, pool_paths, pool_blocks)
     env = FunctionalPricingEnv(
         market.n_products, market.n_sessions, market.max_len, behaviour.end, k, market.proxy, config.adversary, shape,
-        market.visits, market.agents_buy, config.reward_on,
+        market.visits, market.agents_buy, config.reward_on, market.filter_keep,
     )
     step = StepParams(*(_as_jax(v) for v in config.step_params()))
     pool = jax.jit(walk_pool, static_argnums=(2, 3, 4))(make_key(seed), arrays, shape, market.max_len, behaviour.end)

@@ -119,6 +119,12 @@ class MarketConfig:
             pool (each draw keeps its exact distribution) but draws of different steps may share
             paths: faster, and averages over many steps vary up to ``path_reuse`` times more
             than with fresh paths (they rest on fewer distinct paths).
+        filter_tpr, filter_fpr: the filtering defence (Model reference, section 12), both ``None``
+            (default: no filter) or both in [0, 1]: a detector flags each visiting agent session
+            with probability ``filter_tpr`` and each visiting human session with ``filter_fpr``;
+            flagged sessions are dropped before q is computed (a person flagged is lost signal, an
+            agent missed stays in), while every visitor still buys and counts in f. Backends
+            ``reference`` and ``jax`` only.
     """
 
     n_products: int = 10
@@ -135,6 +141,8 @@ class MarketConfig:
     visits: str = "fixed"
     path_reuse: int = 1
     agents_buy: bool = True
+    filter_tpr: float | None = None
+    filter_fpr: float | None = None
 
     def __post_init__(self) -> None:
         owner = "MarketConfig"
@@ -149,7 +157,19 @@ class MarketConfig:
             choice(owner, "proxy", self.proxy, PROXIES),
             choice(owner, "visits", self.visits, VISITS),
             boolean(owner, "agents_buy", self.agents_buy),
+            *(real(owner, name, getattr(self, name), low=0, high=1)
+              for name in ("filter_tpr", "filter_fpr") if getattr(self, name) is not None),
+            relation(owner, "filter_fpr", self.filter_fpr, (self.filter_tpr is None) == (self.filter_fpr is None),
+                     f"set together with filter_tpr (got filter_tpr = {self.filter_tpr!r}): both None (no filter) or both rates"),
         )
+
+    @property
+    def filter_keep(self) -> tuple[float, float] | None:
+        """Probability that a visiting session is kept in q, per class (human 1 - fpr, agent 1 - tpr),
+        or ``None`` without the filtering defence."""
+        if self.filter_tpr is None or self.filter_fpr is None:
+            return None
+        return (1.0 - float(self.filter_fpr), 1.0 - float(self.filter_tpr))
 
     @functools.cached_property
     def buyers(self) -> FloatArray:

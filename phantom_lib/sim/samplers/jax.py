@@ -352,7 +352,7 @@ def visiting_sessions(key: Any, counts: Any, rho: Any, spacings: Any, steps: int
 
 def market_draw(
     key: Any, demand: Any, alphas: Any, arrays: MarketArrays, pool: Pool, shape: PoolShape, n_sessions: int, proxy: str,
-    visits: str = "fixed", agents_buy: bool = True,
+    visits: str = "fixed", agents_buy: bool = True, keep: tuple[float, float] | None = None,
 ) -> tuple[Any, Any, Any, Any]:
     """M sessions for each of K candidate shares at true demand ``demand`` (2, N), from ``pool``.
 
@@ -362,6 +362,9 @@ def market_draw(
             (static): with ``"price_responsive"`` only V ~ Binomial(n_{k,Y}, rho_Y) sessions of
             each class and candidate visit (:func:`visiting_sessions`), the first V of the run.
         agents_buy: whether agent sessions at checkout buy (static; ``MarketConfig.agents_buy``).
+        keep: the filtering defence (static; ``MarketConfig.filter_keep``): with per-class keep
+            probabilities, q counts only :func:`kept_sessions` of each class's visitors (the first
+            ones of its run: sessions of a class are exchangeable); sales and f count every visitor.
 
     Returns:
         ``(q (K, N), f (K,), sampled states (K,), sales (K, N))``: sales are the units bought,
@@ -385,13 +388,33 @@ def market_draw(
     runs = pool.count_prefix[rows, ends] - pool.count_prefix[rows, starts]  # (2, K, 3 + G)
     n_scored, n_states = runs[..., 0].sum(0), runs[..., 1].sum(0)
     condition = demand_condition(demand, jnp)
-    products = spacing_multinomials(key_blocks, runs[..., 3:], condition, pool.spacings, shape.search_steps)
+    if keep is not None:
+        kept = kept_sessions(jax.random.fold_in(key, KEEP_STREAM), counts, keep)
+        seen = pool.count_prefix[rows, starts + kept] - pool.count_prefix[rows, starts]  # the kept sessions' runs
+    else:
+        seen = runs
+    products = spacing_multinomials(key_blocks, seen[..., 3:], condition, pool.spacings, shape.search_steps)
     buying = runs[..., 2:3] * jnp.array([[[1]], [[int(agents_buy)]]], dtype=runs.dtype)  # (2, K, 1)
     sales = spacing_multinomials(key_blocks, buying, condition, pool.spacings, shape.search_steps,
                                  _sales_skip(k, n_categories, visits)).sum(axis=(0, 2))
     q_hat = jnp.einsum("ykgn,g->kn", products.astype(jnp.float32), arrays.omega)
     f = jnp.where(n_scored > 0, f_sum / jnp.maximum(n_scored, 1), F_UNSCORED)
     return market_proxy(jnp, q_hat, proxy, n_sessions), f, n_states, sales
+
+
+KEEP_STREAM = 7
+"""``fold_in(key, KEEP_STREAM)`` of a draw's key draws the filtering defence's kept counts (a stream
+of its own, so the filter leaves every other draw of the step unchanged)."""
+
+
+def kept_sessions(key: Any, counts: Any, keep: tuple[float, float]) -> Any:
+    """Sessions left in q by the filtering defence: Binomial(counts[y, k], keep[y]), int32 (2, K).
+
+    A keep probability of 1 keeps every session exactly (so rates 0 equal no filter bit for bit).
+    """
+    p = jnp.asarray(keep, jnp.float32)[:, None]
+    drawn = jax.random.binomial(key, counts.astype(jnp.float32), jnp.broadcast_to(p, counts.shape)).astype(jnp.int32)
+    return jnp.where(p >= 1.0, counts, jnp.clip(drawn, 0, counts))
 
 
 class JaxSampler(Sampler):
@@ -414,7 +437,7 @@ class JaxSampler(Sampler):
                 key_pool, key_draw = jax.random.split(key)
                 pool = walk_pool(key_pool, arrays, shape, cfg.max_len, self.behaviour.end)
                 return market_draw(key_draw, demand, alphas, arrays, pool, shape, cfg.n_sessions, cfg.proxy, cfg.visits,
-                                   cfg.agents_buy)
+                                   cfg.agents_buy, cfg.filter_keep)
 
             self._draws[k] = jax.jit(fresh)
         return self._draws[k]

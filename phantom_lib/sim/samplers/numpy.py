@@ -304,6 +304,9 @@ class NumpySampler(Sampler):
     name = "numpy"
 
     def __init__(self, behaviour: Behaviour, config: MarketConfig) -> None:
+        if config.filter_keep is not None:
+            raise ValueError(f"MarketConfig.filter_tpr = {config.filter_tpr!r}: the filtering defence runs on the "
+                             "'jax' and 'reference' backends; set EnvConfig.backend to one of them")
         super().__init__(behaviour, config)
         matrices, pi0 = absorbing_chains(behaviour)
         self._cdf, self._cdf0 = search_cdf(np, matrices), search_cdf(np, pi0)

@@ -16,7 +16,8 @@ draws one uniform and visits when it is below its class's rho_Y: the literal Ber
 the other backends replace by one Binomial count per class and candidate. A session whose last
 recorded state is ``checkout_start`` buys one unit of that state's product (sales, Model
 reference, section 12; agents only with ``MarketConfig.agents_buy``): read off the walk, no
-extra draw.
+extra draw. With the filtering defence (``MarketConfig.filter_tpr`` / ``filter_fpr``) each visiting
+session then draws one more uniform and is left out of q when flagged (it still buys and counts in f).
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class ReferenceSampler(Sampler):
         q_hat = np.zeros((k, cfg.n_products))
         sales = np.zeros((k, cfg.n_products), dtype=np.int64)
         stop = set(behaviour.stop)
+        keep = cfg.filter_keep
         for j, n_a in enumerate(n_agents):
             for y, sessions in ((0, range(m - n_a)), (1, range(m - n_a, m))):
                 frame = expanded_frame(self.states, behaviour.matrices[y], condition[y])
@@ -116,7 +118,8 @@ class ReferenceSampler(Sampler):
                         continue  # the session does not visit: it records nothing
                     events, products = self._session(frame, behaviour.pi0[y], condition[y], rng)
                     paths[j, session, : len(events)] = events
-                    q_hat[j] += demand_proxy(products, behaviour.weights[events], cfg.n_products)[0]
+                    if keep is None or rng.random() < keep[y]:  # a flagged session leaves q
+                        q_hat[j] += demand_proxy(products, behaviour.weights[events], cfg.n_products)[0]
                     if events and events[-1] in stop and cfg.buyers[y]:
                         sales[j, products[-1]] += 1
         return MarketSample(

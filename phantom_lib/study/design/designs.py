@@ -55,7 +55,13 @@ class StudyDesign:
             then labelled ``variant="defended"``.
         references: reference policies (:data:`REFERENCE_POLICIES`) evaluated, once
             per seed, at every distinct (alpha0, lambda_coi, action_levels, ...) cell of the
-            design without training (``variant="reference"``, eps_alpha 0, K 1).
+            design without training (``variant="reference"``, eps_alpha 0, K 1), preset factors
+            left out (a reference is not defended).
+        blocks: sub-designs whose union is the design: each block replaces the levels of some
+            factors (e.g. fewer alpha0 levels for one algorithm); none = the one full product.
+        presets: factor -> level -> settings that level stands for (e.g. ``defence`` -> ``robust``
+            -> {eps_alpha 0.2, lambda_coi 0.15}): a cell with that level gets the settings (over the
+            fixed ones) and keeps the level as a label.
     """
 
     factors: Mapping[str, Sequence[Any]]
@@ -63,10 +69,22 @@ class StudyDesign:
     settings: Mapping[str, Any] = field(default_factory=dict)
     baseline_twins: bool = False
     references: tuple[str, ...] = ()
+    blocks: tuple[Mapping[str, Sequence[Any]], ...] = ()
+    presets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         owner = "StudyDesign"
         factors, settings = dict(self.factors), dict(self.settings)
+        unknown_block = sorted({k for b in self.blocks for k in b} - set(factors))
+        unlevelled = sorted(f"{f}={lv!r}" for f, table in self.presets.items() if f in factors
+                            for lv in {*factors[f], *(x for b in self.blocks for x in b.get(f, ()))} if lv not in table)
+        check(
+            owner,
+            relation(owner, "blocks", self.blocks, not unknown_block and all(all(len(v) > 0 for v in b.values()) for b in self.blocks),
+                     f"blocks that set levels of declared factors only, each with >= 1 level (not factors: {unknown_block})"),
+            relation(owner, "presets", dict(self.presets), set(self.presets) <= set(factors) and not unlevelled,
+                     f"presets of declared factors with settings for every level (missing: {unlevelled})"),
+        )
         check(
             owner,
             relation(owner, "factors", factors, bool(factors) and all(len(v) > 0 for v in factors.values()),
@@ -111,18 +129,37 @@ BASELINE: dict[str, Any] = {"lambda_coi": 0.0, "eps_alpha": 0.0, "n_candidates":
 """Model reference, section 6: the baseline (no defence) is lambda_coi 0, eps_alpha 0, K 1."""
 
 
+def _levels(spec: StudyDesign) -> list[dict[str, Any]]:
+    """The factor levels of every design cell: the product of each block's levels (the union of the
+    blocks, in order, repeats dropped), or of the factors' levels without blocks."""
+    names = list(spec.factors)
+    out: dict[str, dict[str, Any]] = {}
+    for block in spec.blocks or ({},):
+        levels = {**dict(spec.factors), **dict(block)}
+        for values in itertools.product(*(levels[n] for n in names)):
+            cell = dict(zip(names, values))
+            out.setdefault(json.dumps(cell, sort_keys=True), cell)
+    return list(out.values())
+
+
+def _with_presets(spec: StudyDesign, levels: Mapping[str, Any]) -> dict[str, Any]:
+    """A cell's config: the fixed settings, each preset level's settings, then the levels."""
+    presets = {k: v for name, table in spec.presets.items() for k, v in table[levels[name]].items()}
+    return {**dict(spec.settings), **presets, **levels}
+
+
 def _cells(spec: StudyDesign) -> list[dict[str, Any]]:
     """Every configuration of the profile (design cells, then twins, then references), no seed."""
-    names = list(spec.factors)
-    cells = [{**dict(spec.settings), **dict(zip(names, values))}
-             for values in itertools.product(*(spec.factors[n] for n in names))]
+    levels = _levels(spec)
+    cells = [_with_presets(spec, cell) for cell in levels]
     if not (spec.baseline_twins or spec.references):
         return cells
     extra: list[dict[str, Any]] = []
     if spec.baseline_twins:
         extra += [{**cell, **BASELINE, "variant": "baseline"} for cell in cells]
+    plain = [{**dict(spec.settings), **{k: v for k, v in cell.items() if k not in spec.presets}} for cell in levels]
     extra += [{**cell, "algorithm": name, "eps_alpha": 0.0, "n_candidates": 1, "variant": "reference"}
-              for name in spec.references for cell in cells]
+              for name in spec.references for cell in plain]
     unique = {json.dumps(c, sort_keys=True): c for c in extra}  # twins and references repeat across cells
     return [{**cell, "variant": "defended"} for cell in cells] + list(unique.values())
 
@@ -160,11 +197,14 @@ class TrialConfig:
             each evaluated share, K = 1, no adversary) or ``"training_env"`` (the trial's own env,
             its adversary included, as the thesis's sweep evidently scored them: Model reference,
             section 10).
+        defence: the design's defence arm (a label for the analysis, e.g. ``"robust"``; the
+            settings it stands for are in the config itself), ``""`` when the design names none.
     """
 
     algorithm: str
     env: EnvConfig = field(default_factory=EnvConfig)
     variant: str = "defended"
+    defence: str = ""
     timesteps: int = 2048
     eval_episodes: int = 1
     curve_points: int = 10

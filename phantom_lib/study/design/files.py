@@ -22,6 +22,13 @@
     [market]                           # any other trial, env or market setting (proxy, visits, n_products, ...)
     proxy = "mass"
 
+    [[blocks]]                         # optional: the design is the union of blocks, each the product
+    algorithm = ["dqn"]                # of the factors with these levels replaced
+    alpha0 = [0.1]
+
+    [presets.defence.robust]           # optional: a factor's level standing for settings (the
+    eps_alpha = 0.2                    # factor 'defence' is a label kept in each trial's config)
+
 Every error is one line naming the file and the key: ``my.toml: factors.alpha0 = 'x': expected a
 finite number in [0, 1]``.
 """
@@ -55,7 +62,7 @@ BUDGET = ("timesteps", "eval_episodes", "max_steps", "curve_points", "search_epi
 """Keys of a design file's ``[budget]`` table."""
 
 TOP_KEYS = ("name", "kind", "description", "preregistration", "engine", "seeds", "baseline_twins", "references",
-            "factors", "budget", "market")
+            "factors", "budget", "market", "blocks", "presets")
 
 
 class DesignFileError(ValueError):
@@ -120,7 +127,7 @@ def _table(where: str, data: dict[str, Any], name: str, allowed: tuple[str, ...]
 def _market_keys() -> tuple[str, ...]:
     """Keys a ``[market]`` table may set: every trial, env and market field but the budget and labels."""
     names = {f.name for cls in (TrialConfig, EnvConfig, MarketConfig) for f in dataclasses.fields(cls)}
-    return tuple(sorted(names - set(BUDGET) - {"algorithm", "variant", "env", "market"}))
+    return tuple(sorted(names - set(BUDGET) - {"algorithm", "variant", "defence", "env", "market"}))
 
 
 def _header(where: str, data: dict[str, Any], stem: str) -> dict[str, Any]:
@@ -161,6 +168,23 @@ def _preregistration(where: str, data: dict[str, Any], source: Path, kind: str) 
     return (source.parent / value).resolve()
 
 
+def _blocks(where: str, data: dict[str, Any]) -> tuple[dict[str, list[Any]], ...]:
+    """``[[blocks]]``: an array of tables of factor levels, each checked like ``[factors]``."""
+    blocks = data.get("blocks", [])
+    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+        raise _fail(where, "blocks", blocks, "an array of tables ([[blocks]]) of factor levels")
+    return tuple(_table(where, {"factors": b}, "factors", None) for b in blocks)
+
+
+def _presets(where: str, data: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """``[presets.FACTOR.LEVEL]``: tables of trial settings, each checked like ``[market]``."""
+    presets = data.get("presets", {})
+    if not isinstance(presets, dict) or not all(isinstance(t, dict) for t in presets.values()):
+        raise _fail(where, "presets", presets, "tables [presets.FACTOR.LEVEL] of settings")
+    return {factor: {level: _table(where, {f"presets.{factor}.{level}": settings}, f"presets.{factor}.{level}", _market_keys())
+                     for level, settings in table.items()} for factor, table in presets.items()}
+
+
 def load_plan(path: str | Path) -> StudyPlan:
     """Read and check the design file at ``path`` (see the module's docstring for the format).
 
@@ -187,7 +211,9 @@ def load_plan(path: str | Path) -> StudyPlan:
     try:
         spec = StudyDesign(factors={k: tuple(v) for k, v in factors.items()}, seeds=tuple(head["seeds"]),
                            settings={**budget, **market}, baseline_twins=head["baseline_twins"],
-                           references=tuple(head["references"]))
+                           references=tuple(head["references"]),
+                           blocks=tuple({k: tuple(v) for k, v in b.items()} for b in _blocks(where, data)),
+                           presets=_presets(where, data))
     except ConfigError as err:
         raise DesignFileError(f"{where}: {err.problems[0].removeprefix('StudyDesign.')}") from None
     return StudyPlan(name=head["name"], design=spec, kind=head["kind"], engine=head["engine"],
@@ -208,7 +234,7 @@ def check_trials(plan: StudyPlan) -> None:
     (:meth:`TrialConfig.from_mapping`): unknown keys and bad values raise :class:`DesignFileError`
     with one line naming the key where the file declares it."""
     where = str(plan.source) if plan.source else plan.name
-    known = set(_market_keys()) | set(BUDGET) | {"algorithm", "variant"}
+    known = set(_market_keys()) | set(BUDGET) | {"algorithm", "variant", "defence"}
     unknown = sorted(set(plan.design.factors) - known)
     if unknown:
         raise DesignFileError(f"{where}: factors.{unknown[0]}: not a trial setting the study's trainable reads "
@@ -245,7 +271,8 @@ DESIGNS: dict[str, StudyDesign] = {name: plan.design for name, plan in BUILTIN.i
 
 ``factorial`` (the 192-cell design x 3 seeds at the thesis's budget, jax engine), ``as-written`` and
 ``as-run`` (the thesis's protocol in the market as written and as its sweep evidently ran),
-``responsive`` (our price-responsive extension), ``full`` (the factorial at 8192 steps, sb3) and
+``responsive`` (our price-responsive extension), ``sales`` (the market that pays for sales: four
+defence arms x alpha0, Model reference, section 12), ``full`` (the factorial at 8192 steps, sb3) and
 ``smoke`` (26 trials, a check that everything runs). Each file's comments say more."""
 
 FACTORS: dict[str, tuple[Any, ...]] = dict(DESIGNS["factorial"].factors)

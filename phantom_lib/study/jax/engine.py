@@ -126,13 +126,17 @@ def effective_env(env: EnvConfig) -> EnvConfig:
     return env.replace(n_candidates=len(env.candidates))
 
 
+LABELS = ("variant", "defence")
+"""Trial config entries that only label a trial for the analysis (never part of a slice key)."""
+
+
 def slice_key(config: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     """What trials of one slice share, i.e. what determines their compiled programs: every config
-    entry but the cell fields and the variant label, with ``n_candidates`` replaced by the number
+    entry but the cell fields and the labels (:data:`LABELS`), with ``n_candidates`` replaced by the number
     of candidates actually scored (:func:`effective_env`). The programs are built from this key
     alone (:func:`program_trial`), never from a batch's first trial."""
     trial = TrialConfig.from_mapping(config)
-    shared = {k: v for k, v in config.items() if k not in (*CELL_FIELDS, "variant", "n_candidates")}
+    shared = {k: v for k, v in config.items() if k not in (*CELL_FIELDS, *LABELS, "n_candidates")}
     shared["n_candidates"] = effective_env(trial.env).n_candidates
     return tuple(sorted(shared.items()))
 

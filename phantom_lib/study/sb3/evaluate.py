@@ -27,8 +27,10 @@ from phantom_lib.sim.gym_env import PhantomPricingEnv
 from phantom_lib.study.design.designs import TrialConfig
 
 EVAL_METRICS = ("reward", "revenue", "profit", "coi_level", "coi_leak", "margin", "volatility", "zero_demand",
-                "supra_share", "agent_prob")
-"""Per-step quantities averaged in evaluation (names of the env's ``info`` entries)."""
+                "supra_share", "agent_prob", "sales_revenue", "units_sold", "proxy_revenue")
+"""Per-step quantities averaged in evaluation (names of the env's ``info`` entries). ``revenue`` and
+``proxy_revenue`` are both p.q (the thesis's revenue on the interest proxy); ``sales_revenue`` is
+p.sales and ``units_sold`` sum(sales), the units bought (Model reference, section 12)."""
 
 
 def make_env(trial: TrialConfig, alpha0: float | None = None, robust: bool = True,
@@ -108,10 +110,11 @@ def stress_summary(main: dict[str, float], low: dict[str, float], high: dict[str
         shares: the stress shares (alpha_lo, alpha_hi).
     """
     out = dict(main)
-    for name in ("reward", "revenue", "coi_leak"):
+    for name in ("reward", "revenue", "coi_leak", "sales_revenue"):
         out[f"{name}_lo"], out[f"{name}_hi"] = low[name], high[name]
     out["worst_reward"] = min(main["reward"], low["reward"], high["reward"])
     out["worst_revenue"] = min(main["revenue"], low["revenue"], high["revenue"])
+    out["worst_sales_revenue"] = min(main["sales_revenue"], low["sales_revenue"], high["sales_revenue"])
     out["worst_leak"] = max(main["coi_leak"], low["coi_leak"], high["coi_leak"])
     out.update(alpha_lo=shares[0], alpha_hi=shares[1])
     return out

@@ -21,9 +21,11 @@ Evaluation follows :mod:`phantom_lib.study.sb3.evaluate`; reference policies are
 Metrics (per-step means over the evaluation episodes at alpha0, env units): ``reward``,
 ``revenue``, ``profit``, ``coi_level``, ``coi_leak``, ``margin``, ``volatility``, ``zero_demand``
 (the share of steps whose prices leave every product with zero true demand for both classes),
-``supra_share``, ``agent_prob``, ``episode_return``, ``episode_length``; stress figures
-``reward_lo``/``reward_hi``, ``revenue_lo``/``revenue_hi``, ``coi_leak_lo``/``coi_leak_hi`` and
-the worst cases ``worst_reward``, ``worst_revenue`` (minimum over the three shares) and
+``supra_share``, ``agent_prob``, ``sales_revenue`` (p.sales, price units), ``units_sold`` and
+``proxy_revenue`` (= ``revenue``, p.q; Model reference, section 12), ``episode_return``,
+``episode_length``; stress figures ``reward_lo``/``reward_hi``, ``revenue_lo``/``revenue_hi``,
+``coi_leak_lo``/``coi_leak_hi``, ``sales_revenue_lo``/``sales_revenue_hi`` and the worst cases
+``worst_reward``, ``worst_revenue``, ``worst_sales_revenue`` (minimum over the three shares) and
 ``worst_leak`` (maximum); budgets and timings ``train_steps``, ``train_seconds``,
 ``train_steps_per_s`` (env steps per second inside training, learner updates included),
 ``eval_seconds``; learning curves ``curve_step`` (training steps at the end of each of
@@ -64,7 +66,8 @@ from phantom_lib.study.sb3.qlearning import (
 )
 
 METRICS = (*EVAL_METRICS, "episode_return", "episode_length", "reward_lo", "reward_hi", "revenue_lo", "revenue_hi",
-           "coi_leak_lo", "coi_leak_hi", "worst_reward", "worst_revenue", "worst_leak", "alpha_lo", "alpha_hi",
+           "coi_leak_lo", "coi_leak_hi", "sales_revenue_lo", "sales_revenue_hi", "worst_reward", "worst_revenue",
+           "worst_sales_revenue", "worst_leak", "alpha_lo", "alpha_hi",
            "eval_seconds", "train_steps", "train_seconds", "train_steps_per_s", "curve_step", "curve_reward",
            "curve_revenue")
 """Every key :func:`train` returns (see the module docstring)."""
