@@ -52,9 +52,8 @@ def _output_file(path: str, example: str) -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from phantom_lib.book.parameters import parse_parameters
-
     from phantom_lib.book.key_results import fill_key_results
+    from phantom_lib.book.parameters import parse_parameters
 
     source = book.find_notebook(args.notebook)
     output = _output_file(args.output or f"{source.stem}.executed.ipynb", f"{source.stem}.ipynb")
@@ -198,7 +197,11 @@ SWEEP_WRITES = ("writes OUT/results.parquet (one row per trial: its config, stat
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     from phantom_lib.study.design.files import BUILTIN
-    from phantom_lib.study.run.runner import DEFAULT_BATCH_SIZE, DEFAULT_TRAINABLE, ENGINES
+    from phantom_lib.study.run.runner import (
+        DEFAULT_BATCH_SIZE,
+        DEFAULT_TRAINABLE,
+        ENGINES,
+    )
 
     engines = "; ".join(f"{e}: {', '.join(n for n, p in BUILTIN.items() if (p.engine or 'sb3') == e)}" for e in ENGINES)
     parser = sub.add_parser("sweep", help="run a declared study on Ray (resumable)",

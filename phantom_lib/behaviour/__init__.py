@@ -9,19 +9,29 @@ calibration) and for power (:mod:`~phantom_lib.behaviour.power`); :class:`Behavi
 simulator samples from (:func:`load_behaviour` estimates it from a data source).
 """
 
-from phantom_lib.behaviour.model import (
-    Behaviour,
-    CLASSES,
-    load_behaviour,
+from phantom_lib.behaviour.distinguish import (
+    MIN_EVENTS,
+    SHORT,
+    UNSHARED,
+    ScoreConfig,
+    Scores,
+    class_centroids,
+    class_divergence,
+    class_gaps,
+    encode,
+    paths_table,
+    score_table,
+    transition_contributions,
 )
 from phantom_lib.behaviour.kernels import (
     FINE_COLUMNS,
-    FactorisedChain,
+    FLOOR_DOMINATES,
     GRANULARITIES,
-    Kernel,
-    KernelError,
     MAX_EXPANDED_STATES,
     ROW_SUM_TOLERANCE,
+    FactorisedChain,
+    Kernel,
+    KernelError,
     add_state,
     checked_demand,
     class_demand,
@@ -33,15 +43,22 @@ from phantom_lib.behaviour.kernels import (
     estimate_kernel,
     event_of,
     expand,
+    floor_dominates,
     from_counts,
     paths_to_table,
     sample_paths,
     smoothed_class_kl,
-    FLOOR_DOMINATES,
-    floor_dominates,
     smoothed_state_kl,
     state_kl,
     transition_counts,
+)
+from phantom_lib.behaviour.kl import (
+    EPS,
+    count_pairs,
+    divergence,
+    gaps,
+    kl_terms,
+    path_gaps,
 )
 from phantom_lib.behaviour.markov import (
     Absorption,
@@ -59,34 +76,27 @@ from phantom_lib.behaviour.mass import (
     predicted_revenue,
     session_mass,
 )
-from phantom_lib.behaviour.kl import (
-    EPS,
-    count_pairs,
-    divergence,
-    gaps,
-    kl_terms,
-    path_gaps,
+from phantom_lib.behaviour.model import (
+    CLASSES,
+    Behaviour,
+    load_behaviour,
 )
-from phantom_lib.behaviour.distinguish import (
-    MIN_EVENTS,
-    SHORT,
-    ScoreConfig,
-    Scores,
-    UNSHARED,
-    class_centroids,
-    class_divergence,
-    class_gaps,
-    encode,
-    paths_table,
-    score_table,
-    transition_contributions,
+from phantom_lib.behaviour.power import (
+    MAX_DRAWS_PER_PATH,
+    PowerConfig,
+    calibrated_threshold,
+    minimum_detectable_effect,
+    power_by_size,
+    power_curve,
+    sample_scorable,
+    simulate_p_values,
 )
 from phantom_lib.behaviour.separation import (
+    PROB_CLIP,
+    STREAMS,
     CohortConfig,
     CohortTest,
     MannWhitney,
-    PROB_CLIP,
-    STREAMS,
     auc,
     auc_bootstrap,
     best_temperature,
@@ -103,16 +113,6 @@ from phantom_lib.behaviour.separation import (
     roc_curve,
     temperature_scan,
     u_statistic,
-)
-from phantom_lib.behaviour.power import (
-    MAX_DRAWS_PER_PATH,
-    PowerConfig,
-    calibrated_threshold,
-    minimum_detectable_effect,
-    power_by_size,
-    power_curve,
-    sample_scorable,
-    simulate_p_values,
 )
 
 __all__ = [

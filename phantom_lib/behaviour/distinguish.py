@@ -34,7 +34,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib._validation import boolean, check, real, relation
+from phantom_lib._validation import (
+    Boolean,
+    Real,
+    Text,
+    Validated,
+)
 from phantom_lib.behaviour.kl import (
     EPS,
     FloatArray,
@@ -103,7 +108,7 @@ UNSHARED = "no source event shared with a class centroid"
 
 
 @dataclass(frozen=True)
-class ScoreConfig:
+class ScoreConfig(Validated):
     """How trajectories are scored.
 
     Attributes:
@@ -121,17 +126,13 @@ class ScoreConfig:
     state: str = "event"
     end_transition: bool = False
 
-    def __post_init__(self) -> None:
-        owner = "ScoreConfig"
-        check(
-            owner,
-            boolean(owner, "loo", self.loo),
-            real(owner, "temperature", self.temperature, low=0, low_open=True),
-            real(owner, "eps", self.eps, low=0, low_open=True),
-            relation(owner, "state", self.state, isinstance(self.state, str) and bool(self.state),
-                     "the name of a column of the trajectory table, e.g. 'event'"),
-            boolean(owner, "end_transition", self.end_transition),
-        )
+    _parameter_constraints = {
+        "loo": (Boolean(),),
+        "temperature": (Real(low=0, low_open=True),),
+        "eps": (Real(low=0, low_open=True),),
+        "state": (Text("the name of a column of the trajectory table, e.g. 'event'"),),
+        "end_transition": (Boolean(),),
+    }
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,11 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import optimize, stats
 
-from phantom_lib._validation import check, integer, real
+from phantom_lib._validation import (
+    Integer,
+    Real,
+    Validated,
+)
 from phantom_lib.behaviour.distinguish import EPS, Scores, agent_probability, class_gaps
 from phantom_lib.published import DISTINGUISHABILITY
 
@@ -37,7 +41,7 @@ def _positive_int(owner: str, name: str, value: object, minimum: int) -> None:
 
 
 @dataclass(frozen=True)
-class CohortConfig:
+class CohortConfig(Validated):
     """Resampling settings of the cohort test.
 
     Attributes:
@@ -52,15 +56,12 @@ class CohortConfig:
     confidence: float = 0.95
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        owner = "CohortConfig"
-        check(
-            owner,
-            integer(owner, "n_boot", self.n_boot, low=1),
-            integer(owner, "n_perm", self.n_perm, low=1),
-            integer(owner, "seed", self.seed, low=0),
-            real(owner, "confidence", self.confidence, low=0, high=1, low_open=True, high_open=True),
-        )
+    _parameter_constraints = {
+        "n_boot": (Integer(low=1),),
+        "n_perm": (Integer(low=1),),
+        "confidence": (Real(low=0, high=1, low_open=True, high_open=True),),
+        "seed": (Integer(low=0),),
+    }
 
     def generator(self, stream: str) -> np.random.Generator:
         """An independent generator per use, from ``seed``: one of :data:`STREAMS`."""

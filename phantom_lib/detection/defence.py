@@ -43,13 +43,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from phantom_lib._validation import (
-    check,
-    choice,
-    each,
-    integer,
-    is_real,
-    real,
-    relation,
+    Choice,
+    Each,
+    Integer,
+    Real,
+    Rule,
+    Text,
+    Validated,
 )
 from phantom_lib.behaviour import distinguish
 from phantom_lib.behaviour.kernels import demand_condition
@@ -181,7 +181,7 @@ def defended_proxy(interest: FloatArray, weights: npt.ArrayLike) -> FloatArray:
 
 
 @dataclass(frozen=True)
-class DefenceConfig:
+class DefenceConfig(Validated):
     """The demand-proxy defence experiment.
 
     Attributes:
@@ -207,22 +207,18 @@ class DefenceConfig:
     p_high: float = 150.0
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        owner = "DefenceConfig"
-        check(
-            owner,
-            each(owner, "alphas", self.alphas, lambda o, n, v: real(o, n, v, low=0, high=1)),
-            integer(owner, "n_steps", self.n_steps, low=1),
-            choice(owner, "detector", self.detector, DETECTORS),
-            real(owner, "threshold", self.threshold, low=0, high=1, low_open=True),
-            real(owner, "temperature", self.temperature, low=0, low_open=True),
-            real(owner, "surge_low", self.surge_low, low=0),
-            relation(owner, "surge_high", self.surge_high, is_real(self.surge_high) and is_real(self.surge_low)
-                     and self.surge_low <= self.surge_high, f"a finite number >= surge_low ({self.surge_low!r})"),
-            real(owner, "p_low", self.p_low, low=0, low_open=True),
-            relation(owner, "p_high", self.p_high, is_real(self.p_high) and is_real(self.p_low) and self.p_low < self.p_high,
-                     f"a finite number above p_low ({self.p_low!r})"),
-        )
+    _parameter_constraints = {
+        "alphas": (Each(Real(low=0, high=1)),),
+        "n_steps": (Integer(low=1),),
+        "detector": (Choice(DETECTORS),),
+        "threshold": (Real(low=0, high=1, low_open=True),),
+        "temperature": (Real(low=0, low_open=True),),
+        "surge_high": (Real(), Rule(lambda c: c.surge_low <= c.surge_high, "a finite number >= surge_low ({surge_low!r})")),
+        "surge_low": (Real(low=0),),
+        "p_low": (Real(low=0, low_open=True),),
+        "p_high": (Real(), Rule(lambda c: c.p_low < c.p_high, "a finite number above p_low ({p_low!r})")),
+        "seed": (Integer(low=0),),
+    }
 
 
 def reprice(prices: FloatArray, q: FloatArray, config: DefenceConfig) -> FloatArray:
@@ -306,7 +302,7 @@ def summarise_defence(results: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class ReconConfig:
+class ReconConfig(Validated):
     """The reconnaissance/clean-purchase split (module docstring, part 2).
 
     Attributes:
@@ -328,19 +324,16 @@ class ReconConfig:
     p_high: float = 150.0
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        owner = "ReconConfig"
-        check(
-            owner,
-            each(owner, "depths", self.depths, lambda o, n, v: integer(o, n, v, low=0)),
-            integer(owner, "n_agents", self.n_agents, low=1),
-            real(owner, "markup", self.markup, low=0),
-            real(owner, "interest_cap", self.interest_cap, low=0, low_open=True),
-            relation(owner, "clean_path", self.clean_path, len(self.clean_path) > 0, "at least one event (the purchase)"),
-            real(owner, "p_low", self.p_low, low=0, low_open=True),
-            relation(owner, "p_high", self.p_high, is_real(self.p_high) and is_real(self.p_low) and self.p_low < self.p_high,
-                     f"a finite number above p_low ({self.p_low!r})"),
-        )
+    _parameter_constraints = {
+        "depths": (Each(Integer(low=0)),),
+        "n_agents": (Integer(low=1),),
+        "markup": (Real(low=0),),
+        "interest_cap": (Real(low=0, low_open=True),),
+        "clean_path": (Each(Text("an event name")),),
+        "p_low": (Real(low=0, low_open=True),),
+        "p_high": (Real(), Rule(lambda c: c.p_low < c.p_high, "a finite number above p_low ({p_low!r})")),
+        "seed": (Integer(low=0),),
+    }
 
 
 def markup_factor(interest: npt.ArrayLike, config: ReconConfig) -> FloatArray:

@@ -24,13 +24,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib._validation import check, integer, real, relation
+from phantom_lib._validation import (
+    Constraint,
+    Integer,
+    Real,
+    Validated,
+    relation,
+)
 from phantom_lib.behaviour.distinguish import ScoreConfig, score_table
 from phantom_lib.detection.features import (
     FEATURES,
@@ -68,6 +74,16 @@ def columns_problem(owner: str, columns: Sequence[str]) -> str | None:
     unknown = [c for c in columns if c not in FEATURES]
     return relation(owner, "columns", tuple(columns), bool(columns) and not unknown,
                     f"a non-empty list of features.FEATURES (unknown: {unknown})")
+
+
+class FeatureColumns(Constraint):
+    """A non-empty list of :data:`features.FEATURES` (the configs' ``columns``), via :func:`columns_problem`."""
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return columns_problem(owner, value)
+
+    def bad_value(self) -> Any:
+        return ("no_such_feature",)
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,7 +172,7 @@ class Detector(ABC):
 
 
 @dataclass(frozen=True)
-class RuleConfig:
+class RuleConfig(Validated):
     """The original rule: agent when all three hold.
 
     Attributes:
@@ -169,14 +185,11 @@ class RuleConfig:
     min_velocity: float = 0.2
     max_conversion: float = 0.01
 
-    def __post_init__(self) -> None:
-        owner = "RuleConfig"
-        check(
-            owner,
-            integer(owner, "min_interactions", self.min_interactions, low=1),
-            real(owner, "min_velocity", self.min_velocity, low=0, low_open=True),
-            real(owner, "max_conversion", self.max_conversion, low=0, high=1),
-        )
+    _parameter_constraints = {
+        "min_interactions": (Integer(low=1),),
+        "min_velocity": (Real(low=0, low_open=True),),
+        "max_conversion": (Real(low=0, high=1),),
+    }
 
 
 class RuleDetector(Detector):
@@ -218,7 +231,7 @@ class KLDetector(Detector):
 
 
 @dataclass(frozen=True)
-class CVConfig:
+class CVConfig(Validated):
     """Grouped K-fold cross-validation (scikit-learn's StratifiedGroupKFold, shuffled).
 
     Attributes:
@@ -229,9 +242,10 @@ class CVConfig:
     n_splits: int = 5
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        owner = "CVConfig"
-        check(owner, integer(owner, "n_splits", self.n_splits, low=2), integer(owner, "seed", self.seed, low=0))
+    _parameter_constraints = {
+        "n_splits": (Integer(low=2),),
+        "seed": (Integer(low=0),),
+    }
 
 
 def grouped_splits(y: npt.ArrayLike, groups: npt.ArrayLike, config: CVConfig | None = None) -> list[Split]:

@@ -5,15 +5,15 @@ asserted in tests.
 
 from phantom_lib.perf.bench import (
     BATCHED_CONFIGS,
-    BenchConfig,
     ENGINES,
     LARGE,
     LOOKUP_FUNCTIONS,
     LOOKUP_PART,
     PER_STATE,
     REUSED,
-    ReferenceProfile,
     SCALING_BASE,
+    BenchConfig,
+    ReferenceProfile,
     batched,
     batched_rollout,
     equivalence_draws,

@@ -50,7 +50,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from phantom_lib._validation import check, each, integer, real, relation
+from phantom_lib._validation import (
+    Each,
+    Integer,
+    Real,
+    Satisfies,
+    Text,
+    Validated,
+    integer,
+)
 from phantom_lib.behaviour.model import Behaviour, load_behaviour
 from phantom_lib.published import PROFILE, PROFILE_MARKET
 from phantom_lib.sim.config import EnvConfig
@@ -83,7 +91,7 @@ BATCHED_CONFIGS = {
 
 
 @dataclass(frozen=True)
-class BenchConfig:
+class BenchConfig(Validated):
     """What ``phantom bench`` measures and how long it may take.
 
     Attributes:
@@ -121,21 +129,23 @@ class BenchConfig:
     seed: int = 0
     data_source: str = "standin"
 
-    def __post_init__(self) -> None:
-        owner = "BenchConfig"
-        at_least_one = lambda o, n, v: integer(o, n, v, low=1)  # noqa: E731
-        steps_ok = isinstance(self.steps, dict) and set(self.steps) == set(ENGINES) and all(
-            integer(owner, "steps", v, low=1) is None for v in self.steps.values())
-        check(
-            owner,
-            *(integer(owner, name, getattr(self, name), low=1)
-              for name in ("repeats", "path_reuse", "batch_steps", "scaling_steps")),
-            relation(owner, "steps", self.steps, steps_ok, f"a count >= 1 for each of {ENGINES}"),
-            real(owner, "min_seconds", self.min_seconds, low=0),
-            *(each(owner, name, getattr(self, name), at_least_one)
-              for name in ("batch_sizes", "workers", "n_products", "n_sessions", "n_candidates")),
-            *(real(owner, name, getattr(self, name), low=0, low_open=True) for name in ("reference_memory_mb", "reference_seconds")),
-        )
+    _parameter_constraints = {
+        "repeats": (Integer(low=1),),
+        "path_reuse": (Integer(low=1),),
+        "batch_steps": (Integer(low=1),),
+        "scaling_steps": (Integer(low=1),),
+        "steps": (Satisfies(lambda s: isinstance(s, dict) and set(s) == set(ENGINES) and all(integer("", "", v, low=1) is None for v in s.values()), f"a count >= 1 for each of {ENGINES}", bad={}),),
+        "min_seconds": (Real(low=0),),
+        "batch_sizes": (Each(Integer(low=1)),),
+        "workers": (Each(Integer(low=1)),),
+        "n_products": (Each(Integer(low=1)),),
+        "n_sessions": (Each(Integer(low=1)),),
+        "n_candidates": (Each(Integer(low=1)),),
+        "reference_memory_mb": (Real(low=0, low_open=True),),
+        "reference_seconds": (Real(low=0, low_open=True),),
+        "seed": (Integer(low=0),),
+        "data_source": (Text("'standin' or the path of a whoclicked.csv file"),),
+    }
 
     @classmethod
     def quick(cls) -> BenchConfig:

@@ -13,38 +13,14 @@ not load jax); :mod:`~phantom_lib.sim.errata` measures where the original engine
 from phantom_lib.sim.config import (
     EnvConfig,
 )
-from phantom_lib.sim.market import (
-    F_UNSCORED,
-    MarketConfig,
-    MarketSample,
-    PROXIES,
-    SHARE_TOTAL,
-    Sampler,
-    absorbing_chains,
-    agents_in_split,
-    market_proxy,
-    normalised_proxy,
-    proxy_bound,
-    search_cdf,
-    session_classes,
-    step_agent_probability,
-    true_demand,
-    VISITS,
-    visit_probability,
-    weight_categories,
-)
-from phantom_lib.sim.samplers import (
-    BACKENDS,
-    make_sampler,
-)
 from phantom_lib.sim.dynamics import (
     ADVERSARIES,
     REWARD_BASES,
     ANCHOR_MARKUP,
+    SCALE_RANGE,
     Candidates,
     Market,
     PricingState,
-    SCALE_RANGE,
     StepParams,
     action_index,
     candidate_shares,
@@ -55,22 +31,46 @@ from phantom_lib.sim.dynamics import (
     reward_terms,
     robust_step,
 )
-from phantom_lib.sim.gym_env import (
-    EpisodeLog,
-    PhantomPricingEnv,
-)
 from phantom_lib.sim.errata import (
-    ErrataConfig,
     ORIGINAL_NAV_ACTIONS,
+    ErrataConfig,
     cart_weight_effect,
     mixture_f_effect,
     resample_effect,
     transposed_kernel,
     walk_effects,
 )
+from phantom_lib.sim.gym_env import (
+    EpisodeLog,
+    PhantomPricingEnv,
+)
+from phantom_lib.sim.market import (
+    F_UNSCORED,
+    PROXIES,
+    SHARE_TOTAL,
+    VISITS,
+    MarketConfig,
+    MarketSample,
+    Sampler,
+    absorbing_chains,
+    agents_in_split,
+    market_proxy,
+    normalised_proxy,
+    proxy_bound,
+    search_cdf,
+    session_classes,
+    step_agent_probability,
+    true_demand,
+    visit_probability,
+    weight_categories,
+)
 from phantom_lib.sim.probe import (
     adversary_choices,
     revenue_by_share,
+)
+from phantom_lib.sim.samplers import (
+    BACKENDS,
+    make_sampler,
 )
 
 __all__ = [

@@ -21,14 +21,15 @@ from phantom_lib.behaviour.model import Behaviour, load_behaviour
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import (
     Market,
-    action_index,
     PricingState,
+    action_index,
     initial_state,
     observe,
     robust_step,
 )
-from phantom_lib.sim.market import Sampler, proxy_bound
+from phantom_lib.sim.market import Sampler
 from phantom_lib.sim.samplers import make_sampler
+from phantom_lib.sim.spaces import observation_bounds
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -116,7 +117,8 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
             backends; e.g. :class:`~phantom_lib.sim.samplers.numpy.PerStateSampler` in the bench).
 
     Action: Discrete(action_levels), price multiplier ``config.scales[action]``.
-    Observation: float32 (2N + 4,) = [q, p, f_last, alpha_adv_last, alpha0, eps_alpha].
+    Observation: float32 (2N + 4,) = [q, p, f_last, alpha_adv_last, alpha0, eps_alpha]
+    (slots named by :class:`~phantom_lib.sim.spaces.ObsLayout`, box by :func:`~phantom_lib.sim.spaces.observation_bounds`).
     Step info (Python numbers): revenue (= proxy_revenue, p.q), sales_revenue, units_sold, sales
     (N,: units bought per product; Model reference, section 12), budget, profit, agent_prob, coi_leak, coi_penalty,
     ux_penalty, supra_penalty, reward (the kept candidate's terms), volatility, upward, supra,
@@ -138,13 +140,8 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
         self.config = config
         self.behaviour = behaviour
         self.episode_log = EpisodeLog()
-        n = config.market.n_products
         self.action_space = gym.spaces.Discrete(config.action_levels)
-        eps_high = max(1.0, float(config.eps_alpha))
-        low = np.concatenate([np.zeros(n), np.full(n, config.p_low), [0.0, 0.0, 0.0, 0.0]]).astype(np.float32)
-        q_high = proxy_bound(config.market, behaviour.weights)
-        high = np.concatenate([np.full(n, q_high), np.full(n, config.p_high), [1.0, 1.0, 1.0, eps_high]]).astype(np.float32)
-        self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+        self.observation_space = gym.spaces.Box(*observation_bounds(config, behaviour), dtype=np.float32)
         if sampler is not None and config.backend == "jax":
             raise ValueError("sampler replaces the market of the reference or numpy backend; the jax backend has its own")
         self._core: _Core = _JaxCore(config, behaviour) if config.backend == "jax" else _NumpyCore(config, behaviour, sampler)

@@ -46,7 +46,14 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from phantom_lib._validation import boolean, check, choice, integer, real, relation
+from phantom_lib._validation import (
+    Boolean,
+    Choice,
+    Integer,
+    Real,
+    Text,
+    Validated,
+)
 from phantom_lib.behaviour import kl
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.data.events import PROXY_EPS
@@ -79,7 +86,7 @@ def _frozen(values: list[float]) -> FloatArray:
 
 
 @dataclass(frozen=True)
-class MarketConfig:
+class MarketConfig(Validated):
     """Parameters of the market (Model reference, section 5).
 
     Attributes:
@@ -136,20 +143,22 @@ class MarketConfig:
     path_reuse: int = 1
     agents_buy: bool = True
 
-    def __post_init__(self) -> None:
-        owner = "MarketConfig"
-        check(
-            owner,
-            *(integer(owner, name, getattr(self, name), low=1) for name in ("n_products", "n_sessions", "max_len", "path_reuse")),
-            *(real(owner, name, getattr(self, name)) for name in ("human_mu", "agent_mu")),
-            *(real(owner, name, getattr(self, name), low=0) for name in ("human_sd", "agent_sd", "noise_std")),
-            real(owner, "temperature", self.temperature, low=0, low_open=True),
-            relation(owner, "data_source", self.data_source, isinstance(self.data_source, str) and bool(self.data_source),
-                     "'standin' or the path of a whoclicked.csv file"),
-            choice(owner, "proxy", self.proxy, PROXIES),
-            choice(owner, "visits", self.visits, VISITS),
-            boolean(owner, "agents_buy", self.agents_buy),
-        )
+    _parameter_constraints = {
+        "n_products": (Integer(low=1),),
+        "n_sessions": (Integer(low=1),),
+        "max_len": (Integer(low=1),),
+        "path_reuse": (Integer(low=1),),
+        "human_mu": (Real(),),
+        "agent_mu": (Real(),),
+        "human_sd": (Real(low=0),),
+        "agent_sd": (Real(low=0),),
+        "noise_std": (Real(low=0),),
+        "temperature": (Real(low=0, low_open=True),),
+        "data_source": (Text("'standin' or the path of a whoclicked.csv file"),),
+        "proxy": (Choice(PROXIES),),
+        "visits": (Choice(VISITS),),
+        "agents_buy": (Boolean(),),
+    }
 
     @functools.cached_property
     def buyers(self) -> FloatArray:

@@ -8,7 +8,6 @@ generator walks Markov chains with :mod:`phantom_lib.behaviour`, so it sits afte
 the data flow; :mod:`phantom_lib.data` only knows where the shipped file lies.
 """
 
-from phantom_lib.standin.rows import generate, to_bytes, write
 from phantom_lib.standin.model import (
     AGENT,
     EVENTS,
@@ -19,6 +18,7 @@ from phantom_lib.standin.model import (
     event_split,
     generating_kernels,
 )
+from phantom_lib.standin.rows import generate, to_bytes, write
 
 __all__ = [
     "AGENT",

@@ -15,7 +15,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib._validation import check, integer, real, relation
+from phantom_lib._validation import (
+    Integer,
+    Validated,
+    check,
+    integer,
+    real,
+    relation,
+)
 from phantom_lib.behaviour import kernels
 from phantom_lib.data import events
 from phantom_lib.published import DATA_CARD
@@ -160,7 +167,7 @@ KERNELS = {"human": HUMAN, "agent": AGENT}
 
 
 @dataclass(frozen=True)
-class StandinConfig:
+class StandinConfig(Validated):
     """What to generate.
 
     Attributes:
@@ -174,14 +181,11 @@ class StandinConfig:
     scale: int = 1
     admin_views: int = 4
 
-    def __post_init__(self) -> None:
-        owner = "StandinConfig"
-        check(
-            owner,
-            integer(owner, "seed", self.seed, low=0),
-            integer(owner, "scale", self.scale, low=1),
-            integer(owner, "admin_views", self.admin_views, low=0, high=CLASS_TOTALS["human"]["experiments"]),
-        )
+    _parameter_constraints = {
+        "seed": (Integer(low=0),),
+        "scale": (Integer(low=1),),
+        "admin_views": (Integer(low=0, high=CLASS_TOTALS["human"]["experiments"]),),
+    }
 
 
 # --------------------------------------------------------------------------- counts

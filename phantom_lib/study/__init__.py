@@ -14,25 +14,26 @@ A2C, DQN and the Q-learner in JAX) and :mod:`~phantom_lib.study.run.crosscheck` 
 same cells and seeds).
 """
 
+from phantom_lib.study.analysis import equivalence, thesis_runs, thesis_tables
 from phantom_lib.study.analysis.estimands import (
     COLLAPSE_SHARE,
-    bootstrap_deltas,
-    clustered_delta,
-    is_placebo,
-    placebo_contrast,
-    collapsed,
-    per_share_summary,
     SweepResults,
     algorithm_summary,
     anchors,
+    bootstrap_deltas,
+    clustered_delta,
+    collapsed,
     curves,
     delta_definitions,
     deltas_by,
     design_table,
     factor_tests,
+    is_placebo,
     main_effects,
     paired,
     paper_table,
+    per_share_summary,
+    placebo_contrast,
     relative_delta,
     seed_ci,
     slope,
@@ -40,6 +41,14 @@ from phantom_lib.study.analysis.estimands import (
     win_rates,
 )
 from phantom_lib.study.analysis.estimands import load as load_results
+from phantom_lib.study.common import (
+    EVAL_METRICS,
+    METRICS,
+    DigitisedFeatures,
+    QLearnerConfig,
+    learning_curve,
+    sb3_hyperparameters,
+)
 from phantom_lib.study.design.designs import (
     BASELINE,
     LEARNERS,
@@ -52,14 +61,11 @@ from phantom_lib.study.design.designs import (
     design,
 )
 from phantom_lib.study.design.files import DESIGNS, FACTORS, StudyPlan, load_plan
-from phantom_lib.study.sb3.evaluate import EVAL_METRICS, evaluate, make_env, run_episodes
-from phantom_lib.study.sb3.learners import (
-    METRICS,
-    fit,
-    learning_curve,
-    sb3_hyperparameters,
-    train,
-)
+from phantom_lib.study.design.store import ResultsStore, provenance
+from phantom_lib.study.run.options import SweepOptions
+from phantom_lib.study.run.runner import run_trials, sweep
+from phantom_lib.study.sb3.evaluate import evaluate, make_env, run_episodes
+from phantom_lib.study.sb3.learners import fit, train
 from phantom_lib.study.sb3.policies import (
     ConstantPolicy,
     ElasticityPolicy,
@@ -67,15 +73,7 @@ from phantom_lib.study.sb3.policies import (
     SurgePolicy,
     reference_policy,
 )
-from phantom_lib.study.sb3.qlearning import (
-    DigitisedFeatures,
-    QLearnerConfig,
-    TabularQLearner,
-)
-from phantom_lib.study.run.options import SweepOptions
-from phantom_lib.study.run.runner import run_trials, sweep
-from phantom_lib.study.design.store import ResultsStore, provenance
-from phantom_lib.study.analysis import equivalence, thesis_runs, thesis_tables
+from phantom_lib.study.sb3.qlearning import TabularQLearner
 
 __all__ = [
     "COLLAPSE_SHARE", "bootstrap_deltas", "clustered_delta", "collapsed", "equivalence", "is_placebo",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from phantom_lib import study as learners
-from phantom_lib.study.sb3.learners import REFERENCE_HYPERPARAMETERS
+from phantom_lib.study.common import REFERENCE_HYPERPARAMETERS
 
 # a small, fast market: 3 products, 10 sessions per draw, 20-step episodes
 SMALL = {"n_products": 3, "n_sessions": 10, "max_steps": 20, "alpha0": 0.25, "eps_alpha": 0.15,

@@ -20,7 +20,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from phantom_lib._validation import check, choice, integer, real, relation
+from phantom_lib._validation import (
+    Boolean,
+    Choice,
+    Each,
+    InstanceOf,
+    Integer,
+    Real,
+    Rule,
+    Satisfies,
+    Validated,
+)
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.market import MarketConfig
 
@@ -43,7 +53,7 @@ STRESS_MIN = 0.15
 """Stress shares are alpha0 -/+ max(eps_alpha, STRESS_MIN)."""
 
 @dataclass(frozen=True)
-class StudyDesign:
+class StudyDesign(Validated):
     """What one sweep runs.
 
     Attributes:
@@ -64,20 +74,13 @@ class StudyDesign:
     baseline_twins: bool = False
     references: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
-        owner = "StudyDesign"
-        factors, settings = dict(self.factors), dict(self.settings)
-        check(
-            owner,
-            relation(owner, "factors", factors, bool(factors) and all(len(v) > 0 for v in factors.values()),
-                     "at least one factor, each with at least one level"),
-            relation(owner, "factors", factors, not (self.baseline_twins or self.references) or "algorithm" in factors,
-                     "an 'algorithm' factor (baseline_twins and references need one)"),
-            relation(owner, "seeds", self.seeds, len(self.seeds) > 0, "at least one seed"),
-            relation(owner, "settings", settings, not set(factors) & set(settings),
-                     f"no name that is also a factor (both: {sorted(set(factors) & set(settings))})"),
-            *(choice(owner, "references", name, REFERENCE_POLICIES) for name in self.references),
-        )
+    _parameter_constraints = {
+        "factors": (Satisfies(lambda f: isinstance(f, Mapping) and bool(f) and all(len(v) > 0 for v in f.values()), "at least one factor, each with at least one level", bad={}), Rule(lambda d: not (d.baseline_twins or d.references) or "algorithm" in d.factors, "an 'algorithm' factor (baseline_twins and references need one)")),
+        "seeds": (Each(Integer(low=0)),),
+        "settings": (InstanceOf(Mapping, "a mapping of setting name -> value"), Rule(lambda d: not set(d.factors) & set(d.settings), lambda d: f"no name that is also a factor (both: {sorted(set(d.factors) & set(d.settings))})")),
+        "baseline_twins": (Boolean(),),
+        "references": (Each(Choice(REFERENCE_POLICIES), min_length=0),),
+    }
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ def design(spec: StudyDesign) -> list[Trial]:
 
 
 @dataclass(frozen=True)
-class TrialConfig:
+class TrialConfig(Validated):
     """One trial of the study (the ``config`` the trainable receives, as a value).
 
     Attributes:
@@ -172,29 +175,17 @@ class TrialConfig:
     reward_scale: float = 1e-3
     evaluation: str = "market"
 
-    def __post_init__(self) -> None:
-        owner = "TrialConfig"
-        env = self.env
-        check(
-            owner,
-            choice(owner, "algorithm", self.algorithm, LEARNERS + REFERENCE_POLICIES),
-            choice(owner, "variant", self.variant, VARIANTS),
-            relation(owner, "variant", self.variant,
-                     self.variant not in VARIANTS or (self.variant == "reference") == (self.algorithm in REFERENCE_POLICIES),
-                     f"'reference' exactly when algorithm is a reference policy {REFERENCE_POLICIES} "
-                     f"(algorithm is {self.algorithm!r})"),
-            relation(owner, "variant", self.variant,
-                     self.variant != "baseline" or (env.lambda_coi, env.eps_alpha, env.n_candidates) == (0, 0, 1),
-                     "'baseline' only with lambda_coi 0, eps_alpha 0 and n_candidates 1 (Model reference, section 6; "
-                     f"got {env.lambda_coi}, {env.eps_alpha}, {env.n_candidates})"),
-            *(integer(owner, name, getattr(self, name), low=1)
-              for name in ("timesteps", "eval_episodes", "curve_points", "search_episodes")),
-            relation(owner, "timesteps", self.timesteps,
-                     self.algorithm not in LEARNERS or not isinstance(self.timesteps, int) or self.timesteps >= self.curve_points,
-                     f">= curve_points ({self.curve_points})"),
-            real(owner, "reward_scale", self.reward_scale, low=0, low_open=True),
-            choice(owner, "evaluation", self.evaluation, EVALUATIONS),
-        )
+    _parameter_constraints = {
+        "algorithm": (Choice(LEARNERS + REFERENCE_POLICIES),),
+        "env": (InstanceOf(EnvConfig, "an EnvConfig"),),
+        "variant": (Choice(VARIANTS), Rule(lambda t: (t.variant == "reference") == (t.algorithm in REFERENCE_POLICIES), f"'reference' exactly when algorithm is a reference policy {REFERENCE_POLICIES} (algorithm is {{algorithm!r}})"), Rule(lambda t: t.variant != "baseline" or (t.env.lambda_coi, t.env.eps_alpha, t.env.n_candidates) == (0, 0, 1), "'baseline' only with lambda_coi 0, eps_alpha 0 and n_candidates 1 (Model reference, section 6; got {env.lambda_coi}, {env.eps_alpha}, {env.n_candidates})")),
+        "timesteps": (Integer(low=1), Rule(lambda t: t.algorithm not in LEARNERS or t.timesteps >= t.curve_points, ">= curve_points ({curve_points})")),
+        "eval_episodes": (Integer(low=1),),
+        "curve_points": (Integer(low=1),),
+        "search_episodes": (Integer(low=1),),
+        "reward_scale": (Real(low=0, low_open=True),),
+        "evaluation": (Choice(EVALUATIONS),),
+    }
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> TrialConfig:

@@ -39,7 +39,12 @@ from typing import Any
 from phantom_lib._validation import ConfigError, problem
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.market import MarketConfig
-from phantom_lib.study.design.designs import REFERENCE_POLICIES, StudyDesign, TrialConfig, design
+from phantom_lib.study.design.designs import (
+    REFERENCE_POLICIES,
+    StudyDesign,
+    TrialConfig,
+    design,
+)
 
 BUILTIN_DIR = Path(__file__).with_name("builtin")
 """The built-in design files (and their pre-registrations)."""

@@ -28,8 +28,8 @@ market pools walked from ``fold_in(key(seed), 2)`` and ``fold_in(key(seed), 3)``
 Evaluation follows :mod:`phantom_lib.study.sb3.evaluate`: ``eval_episodes`` deterministic episodes at
 alpha0 and at each stress share, in the evaluation env (K = 1, no adversary, the trial's
 eps_alpha and lambda_coi; the observation's alpha0 is the share), the same episode keys at the
-three shares; :func:`~phantom_lib.study.sb3.evaluate.stress_summary` adds the stress and worst-case
-metrics. Metric names and meanings are those of :data:`phantom_lib.study.sb3.learners.METRICS`, with
+three shares; :func:`~phantom_lib.study.common.stress_summary` adds the stress and worst-case
+metrics. Metric names and meanings are those of :data:`phantom_lib.study.common.METRICS`, with
 one difference in what the timings mean: ``train_seconds`` and ``eval_seconds`` are each
 trial's share of its batch's wall time (batch time / trials in the batch, padding excluded;
 compile time excluded and recorded in the batch record), so ``train_steps_per_s`` is the
@@ -51,15 +51,18 @@ import numpy as np
 from phantom_lib.behaviour.model import load_behaviour
 from phantom_lib.sim import jax_env
 from phantom_lib.sim.config import EnvConfig
-from phantom_lib.sim.gym_env import PhantomPricingEnv
+from phantom_lib.sim.spaces import observation_bounds
+from phantom_lib.study.common import (
+    EVAL_METRICS,
+    DigitisedFeatures,
+    stress_summary,
+    training_record,
+)
 from phantom_lib.study.design.designs import Trial, TrialConfig
-from phantom_lib.study.sb3.evaluate import EVAL_METRICS, stress_summary
 from phantom_lib.study.jax.actor_critic import A2CConfig, PPOConfig
 from phantom_lib.study.jax.learners import JAX_ALGORITHMS, Learner, learner
 from phantom_lib.study.jax.q import DQNConfig, QTableConfig
 from phantom_lib.study.jax.view import LearnerEnv, ViewParams
-from phantom_lib.study.sb3.learners import training_record
-from phantom_lib.study.sb3.qlearning import DigitisedFeatures
 
 CELL_FIELDS = ("alpha0", "eps_alpha", "lambda_coi")
 """Trial settings that vary inside a batch (values in the compiled program, not shapes)."""
@@ -207,9 +210,9 @@ def _inputs(trials: Sequence[TrialConfig], seeds: Sequence[int]) -> _Inputs:
     for trial in trials:
         shares = (trial.env.alpha0, *trial.stress_shares)
         evaluate.append(stack([cell_values(evaluation_env(trial).replace(alpha0=a)) for a in shares]))
-        box = PhantomPricingEnv(trial.env).observation_space  # unit_box's bounds
-        lows.append(box.low)
-        highs.append(box.high)
+        low, high = observation_bounds(trial.env, load_behaviour(trial.env.market.data_source))  # unit_box's
+        lows.append(low)
+        highs.append(high)
     return _Inputs(np.asarray(seeds, np.uint32), stack([cell_values(t.env) for t in trials]), stack(evaluate),
                    np.stack(lows), np.stack(highs))
 
@@ -471,7 +474,7 @@ def run_batch(trials: Sequence[Trial], batch_size: int | None = None,
         compile_cache: a folder for :func:`use_compile_cache` (None: compile in memory only).
 
     Returns:
-        ``(metrics per trial, record)``: the metrics of :data:`phantom_lib.study.sb3.learners.METRICS`
+        ``(metrics per trial, record)``: the metrics of :data:`phantom_lib.study.common.METRICS`
         for each trial, in order, and the batch's :class:`BatchRecord`.
     """
     if compile_cache is not None:

@@ -24,14 +24,19 @@ import pandas as pd
 from scipy import stats
 
 from phantom_lib.study.analysis.estimands import seed_ci
+from phantom_lib.study.design import vcs
 from phantom_lib.study.design.designs import Trial, TrialConfig
-from phantom_lib.study.sb3.evaluate import evaluate
+from phantom_lib.study.design.manifest import write_manifest
+from phantom_lib.study.design.store import (
+    REPO_ROOT,
+    data_provenance,
+    machine,
+    software_versions,
+)
 from phantom_lib.study.jax.engine import batches, evaluate_constant, run_batch
+from phantom_lib.study.sb3.evaluate import evaluate
 from phantom_lib.study.sb3.learners import train
 from phantom_lib.study.sb3.policies import reference_policy
-from phantom_lib.study.design import vcs
-from phantom_lib.study.design.manifest import write_manifest
-from phantom_lib.study.design.store import REPO_ROOT, data_provenance, machine, software_versions
 
 CELL_KEYS = ("alpha0", "eps_alpha", "lambda_coi")
 """What identifies a cell in the cross-check tables."""

@@ -41,7 +41,12 @@ import pandas as pd
 from phantom_lib.study.design import files, prereg, vcs
 from phantom_lib.study.design.designs import StudyDesign, Trial, design
 from phantom_lib.study.design.manifest import write_manifest
-from phantom_lib.study.design.store import REPO_ROOT, ResultsStore, engine_provenance, provenance
+from phantom_lib.study.design.store import (
+    REPO_ROOT,
+    ResultsStore,
+    engine_provenance,
+    provenance,
+)
 from phantom_lib.study.run import ray_backend
 from phantom_lib.study.run.options import DEFAULT_TRAINABLE, SweepOptions
 

@@ -9,9 +9,10 @@ reference, is scored against the same market, so revenue, profit, COI level and 
 across variants. Shares: alpha0 (``eval_episodes`` episodes) and the stress shares
 alpha0 -/+ max(eps_alpha, 0.15), clipped to [0, 1] (``eval_episodes`` each).
 
-Metrics: :func:`run_episodes` gives per-step means of :data:`EVAL_METRICS` plus ``episode_return``
+Metrics: :func:`run_episodes` gives per-step means of :data:`~phantom_lib.study.common.EVAL_METRICS` plus ``episode_return``
 and ``episode_length``; :func:`evaluate` adds the stress figures and worst cases (the full list of a
-trial's metrics is documented in :mod:`phantom_lib.study.sb3.learners`).
+trial's metrics is documented in :mod:`phantom_lib.study.sb3.learners`); :func:`evaluate` ends with
+:func:`~phantom_lib.study.common.stress_summary`, which the jax engine shares.
 """
 
 from __future__ import annotations
@@ -24,11 +25,8 @@ import numpy.typing as npt
 
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.gym_env import PhantomPricingEnv
+from phantom_lib.study.common import EVAL_METRICS, stress_summary
 from phantom_lib.study.design.designs import TrialConfig
-
-EVAL_METRICS = ("reward", "revenue", "profit", "coi_level", "coi_leak", "margin", "volatility", "zero_demand",
-                "supra_share", "agent_prob")
-"""Per-step quantities averaged in evaluation (names of the env's ``info`` entries)."""
 
 
 def make_env(trial: TrialConfig, alpha0: float | None = None, robust: bool = True,
@@ -97,21 +95,3 @@ def evaluate(policy: Policy, trial: TrialConfig, seed: int, unit_obs: bool = Fal
     low = run_episodes(policy, trial, lo, trial.eval_episodes, eval_seed, unit_obs)
     high = run_episodes(policy, trial, hi, trial.eval_episodes, eval_seed, unit_obs)
     return stress_summary(main, low, high, (lo, hi))
-
-
-def stress_summary(main: dict[str, float], low: dict[str, float], high: dict[str, float],
-                   shares: tuple[float, float]) -> dict[str, float]:
-    """The metrics at alpha0 with the stress figures and worst cases added (every engine's evaluation).
-
-    Args:
-        main, low, high: :func:`run_episodes`-style means at alpha0 and at the two stress shares.
-        shares: the stress shares (alpha_lo, alpha_hi).
-    """
-    out = dict(main)
-    for name in ("reward", "revenue", "coi_leak"):
-        out[f"{name}_lo"], out[f"{name}_hi"] = low[name], high[name]
-    out["worst_reward"] = min(main["reward"], low["reward"], high["reward"])
-    out["worst_revenue"] = min(main["revenue"], low["revenue"], high["revenue"])
-    out["worst_leak"] = max(main["coi_leak"], low["coi_leak"], high["coi_leak"])
-    out.update(alpha_lo=shares[0], alpha_hi=shares[1])
-    return out
