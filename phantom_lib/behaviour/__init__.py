@@ -9,6 +9,15 @@ calibration) and for power (:mod:`~phantom_lib.behaviour.power`); :class:`Behavi
 simulator samples from (:func:`load_behaviour` estimates it from a data source).
 """
 
+from phantom_lib.behaviour.class_divergence import (
+    FLOOR_DOMINATES,
+    class_kl,
+    describe,
+    floor_dominates,
+    smoothed_class_kl,
+    smoothed_state_kl,
+    state_kl,
+)
 from phantom_lib.behaviour.distinguish import (
     MIN_EVENTS,
     SHORT,
@@ -25,7 +34,6 @@ from phantom_lib.behaviour.distinguish import (
 )
 from phantom_lib.behaviour.kernels import (
     FINE_COLUMNS,
-    FLOOR_DOMINATES,
     GRANULARITIES,
     MAX_EXPANDED_STATES,
     ROW_SUM_TOLERANCE,
@@ -36,20 +44,14 @@ from phantom_lib.behaviour.kernels import (
     checked_demand,
     class_demand,
     class_kernels,
-    class_kl,
     demand_condition,
-    describe,
     estimate_by_class,
     estimate_kernel,
     event_of,
     expand,
-    floor_dominates,
     from_counts,
     paths_to_table,
     sample_paths,
-    smoothed_class_kl,
-    smoothed_state_kl,
-    state_kl,
     transition_counts,
 )
 from phantom_lib.behaviour.kl import (

@@ -14,7 +14,12 @@ A2C, DQN and the Q-learner in JAX) and :mod:`~phantom_lib.study.run.crosscheck` 
 same cells and seeds).
 """
 
-from phantom_lib.study.analysis import equivalence, thesis_runs, thesis_tables
+from phantom_lib.study.analysis import (
+    equivalence,
+    thesis_heatmap,
+    thesis_runs,
+    thesis_tables,
+)
 from phantom_lib.study.analysis.estimands import (
     COLLAPSE_SHARE,
     SweepResults,
@@ -85,5 +90,5 @@ __all__ = [
     "design", "design_table", "evaluate", "factor_tests", "fit", "learning_curve", "load_results",
     "main_effects", "make_env", "paired", "paper_table", "provenance", "reference_policy",
     "relative_delta", "run_episodes", "run_trials", "sb3_hyperparameters", "seed_ci", "slope", "sweep",
-    "thesis_runs", "thesis_tables", "train", "varying", "win_rates",
+    "thesis_heatmap", "thesis_runs", "thesis_tables", "train", "varying", "win_rates",
 ]

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from phantom_lib.behaviour.class_divergence import class_kl, describe, state_kl
 from phantom_lib.behaviour.distinguish import pair_counts
 from phantom_lib.behaviour.kernels import (
     MAX_EXPANDED_STATES,
@@ -22,14 +23,11 @@ from phantom_lib.behaviour.kernels import (
     checked_demand,
     class_demand,
     class_kernels,
-    class_kl,
     demand_condition,
-    describe,
     estimate_kernel,
     expand,
     paths_to_table,
     sample_paths,
-    state_kl,
 )
 from phantom_lib.behaviour.markov import (
     absorbing_chain,

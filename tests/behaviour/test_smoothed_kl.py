@@ -6,14 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib.behaviour.kernels import (
-    KernelError,
+from phantom_lib.behaviour.class_divergence import (
     class_kl,
     describe,
-    estimate_by_class,
-    from_counts,
     smoothed_class_kl,
     smoothed_state_kl,
+)
+from phantom_lib.behaviour.kernels import (
+    KernelError,
+    estimate_by_class,
+    from_counts,
 )
 
 

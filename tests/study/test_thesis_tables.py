@@ -16,6 +16,7 @@ from scipy import stats
 
 from phantom_lib.published import BASELINE_REGRESSION, THESIS_TABLE_CLAIMS as CLAIMS, THESIS_TABLES_DIR
 from phantom_lib.study.analysis import thesis_runs as tr
+from phantom_lib.study.analysis import thesis_heatmap as heatmap
 from phantom_lib.study.analysis import thesis_tables as tt
 
 METRICS = ("eval_revenue_mean", "eval_reward_mean", "eval_coi_level_mean", "eval_margin_mean")
@@ -139,18 +140,18 @@ def test_ppo_deltas_overall_and_win_probabilities_recomputed():
 
 def test_heat_map_rebinned_from_the_raw_histograms():
     raw, heat = tt.load("supra_raw"), tt.load("supra")
-    histograms = tt.supra_histograms(raw)
+    histograms = heatmap.supra_histograms(raw)
     assert len(histograms) == 40 and all(v.sum() == 10 and e.size == 65 for v, e in histograms.values())
-    redrawn = tt.supra_rebinned(raw)
+    redrawn = heatmap.supra_rebinned(raw)
     np.testing.assert_array_equal(redrawn["step"], heat["step"])
     np.testing.assert_allclose(redrawn["price"], heat["price"], rtol=1e-14)
     np.testing.assert_allclose(redrawn["density"], heat["density"], atol=1e-12)
     older = (THESIS_TABLES_DIR / tt.FILES["supra_figures"]).read_text()
     assert older == (THESIS_TABLES_DIR / tt.FILES["supra"]).read_text() + "\n"
-    saturation = tt.supra_saturation(redrawn)
+    saturation = heatmap.supra_saturation(redrawn)
     assert saturation["first_saturated_step"] == CLAIMS["supra_top_bin_from_step"]
-    assert tt.supra_status(saturation, CLAIMS["supra_top_bin_from_step"]) == tt.REPRODUCED
-    assert tt.supra_status(saturation, 700) == tt.NOT_REPRODUCED
+    assert heatmap.supra_status(saturation, CLAIMS["supra_top_bin_from_step"]) == tt.REPRODUCED
+    assert heatmap.supra_status(saturation, 700) == tt.NOT_REPRODUCED
 
 
 # ------------------------------------------------------------------------------------------
@@ -181,8 +182,8 @@ def test_separation_p_is_the_exact_mann_whitney_p():
 
 def test_rebin_keeps_mass_and_splits_by_overlap():
     grid = np.array([0.0, 1.0, 2.0, 3.0])
-    assert tt.rebin(np.array([2.0]), np.array([0.5, 1.5]), grid) == pytest.approx([1.0, 1.0, 0.0])
-    assert tt.rebin(np.array([3.0, 1.0]), np.array([0.0, 1.5, 3.0]), grid) == pytest.approx([2.0, 1 + 1 / 3, 2 / 3])
+    assert heatmap.rebin(np.array([2.0]), np.array([0.5, 1.5]), grid) == pytest.approx([1.0, 1.0, 0.0])
+    assert heatmap.rebin(np.array([3.0, 1.0]), np.array([0.0, 1.5, 3.0]), grid) == pytest.approx([2.0, 1 + 1 / 3, 2 / 3])
 
 
 def _grid(slope_high: float, noise: float, seed: int = 0, slope_low: float = 0.0) -> pd.DataFrame:
