@@ -2,7 +2,8 @@
 
 Every configuration class of the library declares its fields' constraints as data
 (``_parameter_constraints``, the constraint classes at the end of this module) and inherits
-:meth:`Validated.validate`; the constraints report through these helpers. Each helper returns ``None`` when the value is allowed and otherwise one line in the
+:meth:`Validated.validate`; the constraints report through these helpers. Each helper returns ``None`` when the value
+is allowed and otherwise one line in the
 format
 
     ``Owner.field = value: expected <what is allowed>``
@@ -184,8 +185,9 @@ class Integer(Constraint):
 class Real(Constraint):
     """A finite real number inside an interval (either bound optional, either end open)."""
 
-    def __init__(self, low: float | None = None, high: float | None = None, *, low_open: bool = False,
-                 high_open: bool = False) -> None:
+    def __init__(
+        self, low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False
+    ) -> None:
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
 
     def problem(self, owner: str, name: str, value: Any) -> str | None:
@@ -295,7 +297,8 @@ class Satisfies(Constraint):
 
 class Rule(Constraint):
     """A cross-field rule on the whole object: ``holds(obj)``; ``expected`` is formatted with the
-    object's fields (``"above p_low ({p_low!r})"``) or, if callable, called with the object. Runs only when every field passed its own
+    object's fields (``"above p_low ({p_low!r})"``) or, if callable, called with the object. Runs only when every
+    field passed its own
     constraints, so it may assume well-typed fields. It has no bad value of its own."""
 
     def __init__(self, holds: Callable[[Any], bool], expected: str | Callable[[Any], str]) -> None:
@@ -344,8 +347,9 @@ class Validated:
         declared = self.parameter_constraints()
         problems = [c.problem(owner, name, getattr(self, name)) for name, cs in declared.items() for c in cs]
         if not any(problems):
-            problems = [c.check_object(owner, name, self) for name, cs in declared.items() for c in cs
-                        if isinstance(c, Rule)]
+            problems = [
+                c.check_object(owner, name, self) for name, cs in declared.items() for c in cs if isinstance(c, Rule)
+            ]
         check(owner, *problems)
 
     def __post_init__(self) -> None:

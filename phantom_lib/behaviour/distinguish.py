@@ -245,20 +245,29 @@ def score_table(table: pd.DataFrame, config: ScoreConfig | None = None) -> Score
     info, labels, counts = encode(table, config.state, config.end_transition)
     present = set(info["actor"])
     if present != set(CLASSES):
-        raise ValueError(f"scoring needs trajectories of both classes {CLASSES}; the table holds only {sorted(present)}")
+        raise ValueError(f"scoring needs trajectories of both classes {CLASSES}; the table holds only "
+                         f"{sorted(present)}")
     is_agent = info["is_agent"].to_numpy(dtype=bool)
     human, agent = class_centroids(counts, is_agent, config.loo)
     delta_h, delta_a = divergence(counts, human, config.eps), divergence(counts, agent, config.eps)
     gap = delta_h - delta_a
     short = info["n_events"].to_numpy() < MIN_EVENTS
     scored = ~short & np.isfinite(gap)
-    frame = info[scored].assign(
-        delta_h=delta_h[scored], delta_a=delta_a[scored], gap=gap[scored],
-        f=agent_probability(gap[scored], config.temperature),
-    ).reset_index(drop=True)
-    excluded = info.loc[~scored, ["trajectory", "actor", "n_events"]].assign(
-        reason=np.where(short[~scored], SHORT, UNSHARED)
-    ).reset_index(drop=True)
+    frame = (
+        info[scored]
+        .assign(
+            delta_h=delta_h[scored],
+            delta_a=delta_a[scored],
+            gap=gap[scored],
+            f=agent_probability(gap[scored], config.temperature),
+        )
+        .reset_index(drop=True)
+    )
+    excluded = (
+        info.loc[~scored, ["trajectory", "actor", "n_events"]]
+        .assign(reason=np.where(short[~scored], SHORT, UNSHARED))
+        .reset_index(drop=True)
+    )
 
     def rows(centroid: FloatArray) -> FloatArray:
         return centroid[scored] if config.loo else centroid

@@ -399,11 +399,16 @@ def checked_demand(demand: npt.ArrayLike) -> npt.NDArray[np.float64]:
     ``ValueError`` naming the bad products."""
     d = np.asarray(demand, dtype=float)
     if d.ndim != 1 or d.size == 0:
-        raise ValueError(f"demand condition c must be a non-empty 1-D array (one value per product); got shape {d.shape}")
+        raise ValueError(f"demand condition c must be a non-empty 1-D array (one value per product); got shape "
+                         f"{d.shape}")
     if not np.all(np.isfinite(d)):
-        raise ValueError(f"demand condition c has non-finite entries at products {np.flatnonzero(~np.isfinite(d)).tolist()}")
+        raise ValueError(
+            f"demand condition c has non-finite entries at products {np.flatnonzero(~np.isfinite(d)).tolist()}"
+        )
     if np.any(d < 0):
-        raise ValueError(f"demand condition c must be non-negative; negative at products {np.flatnonzero(d < 0).tolist()}")
+        raise ValueError(
+            f"demand condition c must be non-negative; negative at products {np.flatnonzero(d < 0).tolist()}"
+        )
     return d
 
 
@@ -505,7 +510,9 @@ class FactorisedChain:
         """
         (event, product), (nxt_event, nxt_product) = from_state, to_state
         self._product(product)
-        return float(self.kernel.matrix[self._event(event), self._event(nxt_event)] * self.c[self._product(nxt_product)])
+        return float(
+            self.kernel.matrix[self._event(event), self._event(nxt_event)] * self.c[self._product(nxt_product)]
+        )
 
     def expanded(self) -> npt.NDArray[np.float64]:
         """The explicit (E*N) x (E*N) matrix of the same chain (small N only), see :func:`expand`."""

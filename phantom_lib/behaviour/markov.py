@@ -130,7 +130,8 @@ def class_summary(kernels: Mapping[str, Kernel], stop_event: str = CHECKOUT) -> 
     """Per class: session length and how sessions end, from the fundamental matrix.
 
     Columns: ``expected_length`` (events per session, only ``session_end`` absorbing);
-    with every state of ``stop_event`` also absorbing (the simulator's rule, Model reference, section 5): ``p_<stop_event>`` (probability of reaching it), ``p_session_end`` (of ending
+    with every state of ``stop_event`` also absorbing (the simulator's rule, Model reference, section 5):
+    ``p_<stop_event>`` (probability of reaching it), ``p_session_end`` (of ending
     first) and ``length_to_<stop_event>`` (events until either, the stop event included).
     """
     rows = {}

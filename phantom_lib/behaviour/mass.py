@@ -150,6 +150,7 @@ def predicted_revenue(
         raise ValueError(f"prices must be a non-empty 1-D array of finite numbers; got shape {p.shape}")
     d = np.zeros((2, p.size)) if demand is None else np.asarray(demand, dtype=float)
     if d.shape != (2, p.size) or not np.all(np.isfinite(d)) or np.any(d < 0):
-        raise ValueError(f"demand must be finite, non-negative, shape (2, {p.size}) (human, agent); got shape {d.shape}")
+        raise ValueError(f"demand must be finite, non-negative, shape (2, {p.size}) (human, agent); got shape "
+                         f"{d.shape}")
     p_bar = demand_condition(d) @ p
     return mixture_mass(alpha, human * p_bar[0], agent * p_bar[1])

@@ -142,7 +142,9 @@ def _load_cached(source: str, stamp: tuple[int, int], unit: str, smoothing: floa
     return Behaviour.from_trajectories(trajectories(load_whoclicked(source), unit=unit), smoothing)
 
 
-def load_behaviour(source: str | os.PathLike[str] = "standin", unit: str = "experiment", smoothing: float = 0.0) -> Behaviour:
+def load_behaviour(
+    source: str | os.PathLike[str] = "standin", unit: str = "experiment", smoothing: float = 0.0
+) -> Behaviour:
     """Estimate the market behaviour from a data source: a ``whoclicked.csv`` path or ``"standin"``.
 
     The file is read, validated and turned into trajectories per ``unit`` (``experiment`` or

@@ -223,6 +223,7 @@ def power_by_size(
     for n in sizes:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
             raise ValueError(f"power_by_size sizes must be integers >= 2 (per class); got {n!r}")
-        frames.append(pd.DataFrame(_power_rows(human, agent, effects, int(n), int(n), config)).assign(n_per_class=int(n)))
+        rows = _power_rows(human, agent, effects, int(n), int(n), config)
+        frames.append(pd.DataFrame(rows).assign(n_per_class=int(n)))
     out = pd.concat(frames, ignore_index=True)
     return out[["n_per_class", *[c for c in out.columns if c != "n_per_class"]]]

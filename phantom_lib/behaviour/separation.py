@@ -80,7 +80,9 @@ def split(values: npt.ArrayLike, is_agent: npt.ArrayLike) -> tuple[FloatArray, F
     if x.ndim != 1 or x.shape != y.shape:
         raise ValueError(f"values and is_agent must be 1-D of one length; got shapes {x.shape} and {y.shape}")
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"values has {int((~np.isfinite(x)).sum())} non-finite entries; drop unscored trajectories first")
+        raise ValueError(
+            f"values has {int((~np.isfinite(x)).sum())} non-finite entries; drop unscored trajectories first"
+        )
     if not np.isin(y, (0, 1)).all():
         raise ValueError("is_agent must hold only 0/1 (or False/True)")
     y = y.astype(bool)
@@ -285,7 +287,8 @@ class CohortTest:
             "human mean +/- std (ddof 0)": f"{s.loc['human', 'mean']:.2f} +/- {s.loc['human', 'std']:.2f}",
             "agent mean +/- std (ddof 0)": f"{s.loc['agent', 'mean']:.2f} +/- {s.loc['agent', 'std']:.2f}",
             "median human / agent": f"{s.loc['human', 'median']:.2f} / {s.loc['agent', 'median']:.2f}",
-            f"median difference (agent - human), {level} bootstrap CI": f"{self.median_difference:.2f} [{lo:.2f}, {hi:.2f}]",
+            f"median difference (agent - human), {level} bootstrap "
+            f"CI": f"{self.median_difference:.2f} [{lo:.2f}, {hi:.2f}]",
             "Mann-Whitney U (agents)": f"{float(self.test.u):.1f}",
             f"two-sided p ({self.test.method})": f"{float(self.test.p):.2e}",
             "rank-biserial r": f"{float(self.test.rank_biserial):.3f}",
@@ -426,7 +429,8 @@ def best_temperature(
 
 
 def paper_vs_book(tests: dict[str, CohortTest], class_kl: float) -> pd.DataFrame:
-    """The published findings (:data:`phantom_lib.published.DISTINGUISHABILITY`, quoted) beside this book's, one column per
+    """The published findings (:data:`phantom_lib.published.DISTINGUISHABILITY`, quoted) beside this book's, one
+    column per
     scoring variant in ``tests`` (e.g. ``{"leave-one-out": ..., "in-sample": ...}``);
     ``class_kl`` is this book's mean KL(T_H || T_A) over shared source events (nats)."""
     pub = DISTINGUISHABILITY

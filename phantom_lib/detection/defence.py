@@ -100,7 +100,9 @@ class MarketSessions:
     z: FloatArray
 
 
-def sessions_of(sampler: NumpySampler, classes: IntArray, condition: FloatArray, rng: np.random.Generator) -> tuple[IntArray, IntArray]:
+def sessions_of(
+    sampler: NumpySampler, classes: IntArray, condition: FloatArray, rng: np.random.Generator
+) -> tuple[IntArray, IntArray]:
     """Event and product paths of sessions of the given classes (:meth:`NumpySampler.sessions`),
     session-major and with products masked after the end.
 
@@ -116,7 +118,9 @@ def sessions_of(sampler: NumpySampler, classes: IntArray, condition: FloatArray,
     return paths.T.copy(), np.where(paths >= 0, products, -1).T.copy()
 
 
-def sample_sessions(sampler: NumpySampler, prices: npt.ArrayLike, alpha: float, rng: np.random.Generator) -> MarketSessions:
+def sample_sessions(
+    sampler: NumpySampler, prices: npt.ArrayLike, alpha: float, rng: np.random.Generator
+) -> MarketSessions:
     """One market step of ``sampler`` at agent share ``alpha`` and prices p (N,), keeping every
     session (the same draws, in the same order, as :meth:`NumpySampler.sample` with one candidate)."""
     config = sampler.config
@@ -139,7 +143,9 @@ def session_interest(events: IntArray, products: IntArray, weights: FloatArray, 
     return out.reshape(events.shape[0], n_products)
 
 
-def session_scores(sessions: MarketSessions, behaviour: Behaviour, detector: str, temperature: float = 1.0) -> FloatArray:
+def session_scores(
+    sessions: MarketSessions, behaviour: Behaviour, detector: str, temperature: float = 1.0
+) -> FloatArray:
     """Agent probability of every session, shape (M,), by ``detector`` (one of :data:`DETECTORS`)."""
     if detector == "perfect":
         return sessions.is_agent.astype(float)
@@ -213,7 +219,10 @@ class DefenceConfig(Validated):
         "detector": (Choice(DETECTORS),),
         "threshold": (Real(low=0, high=1, low_open=True),),
         "temperature": (Real(low=0, low_open=True),),
-        "surge_high": (Real(), Rule(lambda c: c.surge_low <= c.surge_high, "a finite number >= surge_low ({surge_low!r})")),
+        "surge_high": (
+            Real(),
+            Rule(lambda c: c.surge_low <= c.surge_high, "a finite number >= surge_low ({surge_low!r})"),
+        ),
         "surge_low": (Real(low=0),),
         "p_low": (Real(low=0, low_open=True),),
         "p_high": (Real(), Rule(lambda c: c.p_low < c.p_high, "a finite number above p_low ({p_low!r})")),
@@ -259,17 +268,19 @@ def defence_experiment(behaviour: Behaviour, market: MarketConfig, config: Defen
             for mode in MODES:
                 w = session_weights(f, mode, config.threshold)
                 q = defended_proxy(interest, w)
-                rows.append({
-                    "alpha": float(alpha),
-                    "step": step,
-                    "mode": mode,
-                    "error": float(np.mean(np.abs(q - human))),
-                    "humans_excluded": float(np.mean(1.0 - w[~agent])) if (~agent).any() else np.nan,
-                    "agents_excluded": float(np.mean(1.0 - w[agent])) if agent.any() else np.nan,
-                    "revenue": human_revenue(reprice(prices, q, config), sessions, market),
-                    "oracle_revenue": oracle,
-                    "empty": bool(w.sum() == 0),
-                })
+                rows.append(
+                    {
+                        "alpha": float(alpha),
+                        "step": step,
+                        "mode": mode,
+                        "error": float(np.mean(np.abs(q - human))),
+                        "humans_excluded": float(np.mean(1.0 - w[~agent])) if (~agent).any() else np.nan,
+                        "agents_excluded": float(np.mean(1.0 - w[agent])) if agent.any() else np.nan,
+                        "revenue": human_revenue(reprice(prices, q, config), sessions, market),
+                        "oracle_revenue": oracle,
+                        "empty": bool(w.sum() == 0),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -287,8 +298,17 @@ def summarise_defence(results: pd.DataFrame) -> pd.DataFrame:
         error_vs_off=results["error"].to_numpy() - base[:, 0],
         revenue_vs_off=results["revenue"].to_numpy() - base[:, 1],
     )
-    metrics = ["error", "error_vs_off", "humans_excluded", "agents_excluded", "revenue", "revenue_vs_off",
-               "oracle_revenue", "revenue_gap", "empty"]
+    metrics = [
+        "error",
+        "error_vs_off",
+        "humans_excluded",
+        "agents_excluded",
+        "revenue",
+        "revenue_vs_off",
+        "oracle_revenue",
+        "revenue_gap",
+        "empty",
+    ]
     grouped = frame.groupby(["alpha", "mode"], sort=True)[metrics]
     mean = grouped.mean()
     se = grouped.sem(ddof=1).add_suffix("_se")
@@ -379,22 +399,31 @@ def recon_experiment(behaviour: Behaviour, market: MarketConfig, config: ReconCo
         recon = interest[np.arange(agents), target]
         observed = observed_price[target].sum()
         oracle = (prices[target] * markup_factor(recon + clean_interest, config)).sum()
-        rows.append({
-            "depth": depth,
-            "recon_events": float(recon_events.mean()),
-            "recon_interest": float(recon.mean()),
-            "observed_revenue": float(observed),
-            "oracle_revenue": float(oracle),
-            "leak": float(oracle - observed),
-            "leak_share": float((oracle - observed) / oracle),
-        })
+        rows.append(
+            {
+                "depth": depth,
+                "recon_events": float(recon_events.mean()),
+                "recon_interest": float(recon.mean()),
+                "observed_revenue": float(observed),
+                "oracle_revenue": float(oracle),
+                "leak": float(oracle - observed),
+                "leak_share": float((oracle - observed) / oracle),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def at_alpha(
     summary: pd.DataFrame,
     alpha: float,
-    metrics: Sequence[str] = ("error", "error_vs_off", "revenue", "revenue_vs_off", "humans_excluded", "agents_excluded"),
+    metrics: Sequence[str] = (
+        "error",
+        "error_vs_off",
+        "revenue",
+        "revenue_vs_off",
+        "humans_excluded",
+        "agents_excluded",
+    ),
 ) -> pd.DataFrame:
     """The rows of :func:`summarise` at one ``alpha``, one row per mode, the chosen metrics with standard errors."""
     rows = summary[np.isclose(summary["alpha"], alpha)]

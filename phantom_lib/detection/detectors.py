@@ -128,7 +128,8 @@ def make_cohort(table: pd.DataFrame, prices: pd.DataFrame | None = None, unit: s
         raise ValueError(f"unit must be one of {UNITS}; got {unit!r}")
     for column in ("trajectory", unit):
         if column not in table.columns:
-            raise KeyError(f"the trajectory table lacks column {column!r}; build it with data.trajectories(frame, unit={unit!r})")
+            raise KeyError(f"the trajectory table lacks column {column!r}; build it with data.trajectories(frame, "
+                           f"unit={unit!r})")
     if not (table["trajectory"].astype(str) == table[unit].astype(str)).all():
         raise ValueError(
             f"the table's trajectories are not its {unit}s: build it with data.trajectories(frame, unit={unit!r})"
@@ -269,7 +270,9 @@ def grouped_splits(y: npt.ArrayLike, groups: npt.ArrayLike, config: CVConfig | N
         raise ValueError("grouped cross-validation needs both classes (0 and 1) in y")
     n_groups = np.unique(groups).size
     if n_groups < config.n_splits:
-        raise ValueError(f"CVConfig.n_splits = {config.n_splits} exceeds the {n_groups} leakage groups; use fewer folds")
+        raise ValueError(
+            f"CVConfig.n_splits = {config.n_splits} exceeds the {n_groups} leakage groups; use fewer folds"
+        )
     folds = StratifiedGroupKFold(n_splits=config.n_splits, shuffle=True, random_state=config.seed)
     return [(train.astype(np.int64), test.astype(np.int64)) for train, test in folds.split(np.zeros(y.size), y, groups)]
 
@@ -300,13 +303,17 @@ class CrossValidated:
     models: list[FeatureModel]
     splits: list[Split]
 
-    def predict_out_of_fold(self, frame: pd.DataFrame, predict: Callable[[FeatureModel, pd.DataFrame], FloatArray]) -> FloatArray:
+    def predict_out_of_fold(
+        self, frame: pd.DataFrame, predict: Callable[[FeatureModel, pd.DataFrame], FloatArray]
+    ) -> FloatArray:
         """``predict(model_k, frame.iloc[test_k])`` assembled over the folds, shape (n,)."""
         return _out_of_fold(self.models, self.splits, frame, predict)
 
 
 def _out_of_fold(
-    models: Sequence[FeatureModel], splits: Sequence[Split], frame: pd.DataFrame,
+    models: Sequence[FeatureModel],
+    splits: Sequence[Split],
+    frame: pd.DataFrame,
     predict: Callable[[FeatureModel, pd.DataFrame], FloatArray],
 ) -> FloatArray:
     out = np.full(len(frame), np.nan)
@@ -315,7 +322,9 @@ def _out_of_fold(
     return out
 
 
-def cross_validate(cohort: Cohort, make_model: Callable[[], FeatureModel], cv: CVConfig | None = None, name: str = "model") -> CrossValidated:
+def cross_validate(
+    cohort: Cohort, make_model: Callable[[], FeatureModel], cv: CVConfig | None = None, name: str = "model"
+) -> CrossValidated:
     """Fit ``make_model()`` on each grouped training fold and predict its test fold."""
     splits = grouped_splits(cohort.y, cohort.groups, cv)
     frame = cohort.features
@@ -338,5 +347,3 @@ class LearnedDetector(Detector):
 
     def score(self, cohort: Cohort) -> pd.Series:
         return self.cross_validate(cohort).scores
-
-

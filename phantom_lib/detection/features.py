@@ -106,7 +106,9 @@ def _check_table(table: pd.DataFrame) -> None:
     for column in ("ts", "event", "session", "experiment", "is_agent"):
         n_missing = int(table[column].isna().sum())
         if n_missing:
-            raise ValueError(f"trajectory table column {column!r} has {n_missing} missing values; drop or fill those rows")
+            raise ValueError(
+                f"trajectory table column {column!r} has {n_missing} missing values; drop or fill those rows"
+            )
 
 
 def epoch_ns(ts: pd.Series) -> IntArray:

@@ -145,8 +145,16 @@ class NetConfig(Validated):
     seed: int = 0
 
     _parameter_constraints = {
-        "columns": (FeatureColumns(), Rule(lambda c: not (c.multitask and set(c.columns) & set(PURCHASE_FEATURES)), lambda c: "no purchase feature (the purchase head predicts them): remove "
-                  f"{[x for x in c.columns if x in PURCHASE_FEATURES]}")),
+        "columns": (
+            FeatureColumns(),
+            Rule(
+                lambda c: not (c.multitask and set(c.columns) & set(PURCHASE_FEATURES)),
+                lambda c: (
+                    "no purchase feature (the purchase head predicts them): remove "
+                    f"{[x for x in c.columns if x in PURCHASE_FEATURES]}"
+                ),
+            ),
+        ),
         "hidden": (Integer(low=1),),
         "epochs": (Integer(low=1),),
         "lr": (Real(low=0, low_open=True),),
@@ -193,7 +201,9 @@ class NetModel:
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(c.seed)
-                encoder = nn.Sequential(nn.Linear(inputs.shape[1], c.hidden), nn.ReLU(), nn.Linear(c.hidden, c.hidden), nn.ReLU())
+                encoder = nn.Sequential(
+                    nn.Linear(inputs.shape[1], c.hidden), nn.ReLU(), nn.Linear(c.hidden, c.hidden), nn.ReLU()
+                )
                 heads = nn.Linear(c.hidden, 2 if c.multitask else 1)
                 net = nn.Sequential(encoder, heads)
                 optimiser = torch.optim.Adam(net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
@@ -287,7 +297,9 @@ def _tree(config: DistilConfig) -> Any:
     """An unfitted scikit-learn DecisionTreeClassifier of ``config``."""
     from sklearn.tree import DecisionTreeClassifier
 
-    return DecisionTreeClassifier(max_depth=config.max_depth, min_samples_leaf=config.min_samples_leaf, random_state=config.seed)
+    return DecisionTreeClassifier(
+        max_depth=config.max_depth, min_samples_leaf=config.min_samples_leaf, random_state=config.seed
+    )
 
 
 def _agent_share(tree: Any, x: FloatArray) -> FloatArray:
@@ -297,7 +309,9 @@ def _agent_share(tree: Any, x: FloatArray) -> FloatArray:
     return proba[:, classes.index(1)] if 1 in classes else np.zeros(len(x))
 
 
-def distil(cohort: Cohort, teacher: pd.Series, config: DistilConfig | None = None, cv: CVConfig | None = None) -> Distilled:
+def distil(
+    cohort: Cohort, teacher: pd.Series, config: DistilConfig | None = None, cv: CVConfig | None = None
+) -> Distilled:
     """Distil ``teacher`` (P(agent) per unit, out of fold) into a readable tree.
 
     The tree learns the teacher's verdicts (probability >= threshold), not the true labels. Its
@@ -309,7 +323,9 @@ def distil(cohort: Cohort, teacher: pd.Series, config: DistilConfig | None = Non
     config = config or DistilConfig()
     teacher = teacher.reindex(cohort.ids)
     if teacher.isna().any():
-        raise ValueError(f"the teacher has no score for {int(teacher.isna().sum())} units; score every unit of the cohort")
+        raise ValueError(
+            f"the teacher has no score for {int(teacher.isna().sum())} units; score every unit of the cohort"
+        )
     verdict = (teacher.to_numpy() >= config.threshold).astype(np.int64)
     x, names = design_matrix(cohort.features, config.columns)
     scores = np.full(len(x), np.nan)
@@ -328,5 +344,3 @@ def distil(cohort: Cohort, teacher: pd.Series, config: DistilConfig | None = Non
         depth=int(tree.get_depth()),
         leaves=int(tree.get_n_leaves()),
     )
-
-

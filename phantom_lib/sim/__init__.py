@@ -15,8 +15,8 @@ from phantom_lib.sim.config import (
 )
 from phantom_lib.sim.dynamics import (
     ADVERSARIES,
-    REWARD_BASES,
     ANCHOR_MARKUP,
+    REWARD_BASES,
     SCALE_RANGE,
     Candidates,
     Market,

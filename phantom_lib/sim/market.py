@@ -352,7 +352,9 @@ class Sampler(ABC):
         self.behaviour = behaviour
         self.config = config
 
-    def sample(self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+    def sample(
+        self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator
+    ) -> MarketSample:
         """Draw true demand once (:meth:`draw_demand`), then M sessions for each candidate share.
 
         Args:
@@ -367,10 +369,14 @@ class Sampler(ABC):
         (2, N): rows sum to 100 (or are zero); with price-responsive visits to 100 rho_Y."""
         cfg = self.config
         prices = self._check_prices(prices)
-        return true_demand(np, rng.standard_normal((2, 2, cfg.n_products)), prices, *cfg.columns, cfg.noise_std, cfg.visits)
+        return true_demand(
+            np, rng.standard_normal((2, 2, cfg.n_products)), prices, *cfg.columns, cfg.noise_std, cfg.visits
+        )
 
     @abstractmethod
-    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+    def sample_at(
+        self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator
+    ) -> MarketSample:
         """M sessions for each candidate share in ``alphas`` (K,) at true demand ``demand`` (2, N).
 
         Each class's sessions follow its kernel expanded with the demand condition

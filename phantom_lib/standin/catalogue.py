@@ -45,11 +45,14 @@ PARAGRAPHS = ("Free cancellation until 48 hours before arrival.", "Breakfast inc
 REFERRERS = ("https://www.google.com/", "https://www.bing.com/", "https://duckduckgo.com/")
 SECTIONS = ("amenities", "policies", "reviews", "location")
 HUMAN_UAS = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+    "Safari/537.36",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 "
+    "Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 "
+    "Mobile/15E148 Safari/604.1",
 )
 AGENT_UAS = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36",
@@ -93,8 +96,9 @@ def catalogues(rng: np.random.Generator) -> dict[str, Catalogue]:
     return out
 
 
-def lookup(catalogues: dict[str, Catalogue], field: str, store: npt.NDArray[np.object_],
-            product: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+def lookup(
+    catalogues: dict[str, Catalogue], field: str, store: npt.NDArray[np.object_], product: npt.NDArray[np.int64]
+) -> npt.NDArray[np.object_]:
     """``field`` of each (store, product) pair; "" where product is -1."""
     out = np.full(product.size, "", dtype=object)
     for name, cat in catalogues.items():
@@ -103,9 +107,14 @@ def lookup(catalogues: dict[str, Catalogue], field: str, store: npt.NDArray[np.o
     return out
 
 
-def dynamic_prices(store_catalogue: Catalogue, demand_product: npt.NDArray[np.int64],
-                    demand_ms: npt.NDArray[np.int64], demand_weight: npt.NDArray[np.float64],
-                    product: npt.NDArray[np.int64], at_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+def dynamic_prices(
+    store_catalogue: Catalogue,
+    demand_product: npt.NDArray[np.int64],
+    demand_ms: npt.NDArray[np.int64],
+    demand_weight: npt.NDArray[np.float64],
+    product: npt.NDArray[np.int64],
+    at_ms: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
     """Price of ``product`` at ``at_ms``: the surge/discount rule on the omega-weighted demand
     of that product's events in the preceding :data:`DEMAND_WINDOW_MS` (inclusive)."""
     q_hat = np.zeros(product.size)
@@ -121,8 +130,9 @@ def dynamic_prices(store_catalogue: Catalogue, demand_product: npt.NDArray[np.in
     return np.round(events.surge_discount_prices(base, q_hat, RHO_LOW, RHO_HIGH), 2)
 
 
-def product_walk(table: pd.DataFrame, code: npt.NDArray[np.int64], catalogues: dict[str, Catalogue],
-                  rng: np.random.Generator) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+def product_walk(
+    table: pd.DataFrame, code: npt.NDArray[np.int64], catalogues: dict[str, Catalogue], rng: np.random.Generator
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Catalogue index of the product of each interaction (-1 if none) and whether the event
     happens on an item page.
 
@@ -173,14 +183,25 @@ def product_walk(table: pd.DataFrame, code: npt.NDArray[np.int64], catalogues: d
     return product, np.isin(code, (VI, LM, ADD)) | on_item
 
 
-def prices_for(catalogues: dict[str, Catalogue], store: npt.NDArray[np.object_], product: npt.NDArray[np.int64],
-                ts_ms: npt.NDArray[np.int64], demand: pd.DataFrame) -> npt.NDArray[np.float64]:
+def prices_for(
+    catalogues: dict[str, Catalogue],
+    store: npt.NDArray[np.object_],
+    product: npt.NDArray[np.int64],
+    ts_ms: npt.NDArray[np.int64],
+    demand: pd.DataFrame,
+) -> npt.NDArray[np.float64]:
     """Dynamic prices of (store, product) at ``ts_ms``; ``demand`` holds the interactions
     (store, product, ts_ms, weight) that drive the rule."""
     price = np.full(product.size, np.nan)
     for name, cat in catalogues.items():
         ask = (store == name) & (product >= 0)
         mine = demand[demand["store"] == name]
-        price[ask] = dynamic_prices(cat, mine["product"].to_numpy(), mine["ts_ms"].to_numpy(),
-                                     mine["weight"].to_numpy(), product[ask], ts_ms[ask])
+        price[ask] = dynamic_prices(
+            cat,
+            mine["product"].to_numpy(),
+            mine["ts_ms"].to_numpy(),
+            mine["weight"].to_numpy(),
+            product[ask],
+            ts_ms[ask],
+        )
     return price

@@ -100,10 +100,20 @@ class BehaviourKernel:
         owner = "BehaviourKernel"
         check(
             owner,
-            relation(owner, "gap_median_s", self.gap_median_s, self.gap_median_s.shape == (e,) and bool(np.all(self.gap_median_s > 0)),
-                     f"{e} positive numbers of seconds"),
-            relation(owner, "price_weight", self.price_weight, self.price_weight.shape == (e,) and bool(np.all(self.price_weight >= 0)),
-                     f"{e} non-negative weights"),
+            relation(
+                owner,
+                "gap_median_s",
+                self.gap_median_s,
+                self.gap_median_s.shape == (e,) and bool(np.all(self.gap_median_s > 0)),
+                f"{e} positive numbers of seconds",
+            ),
+            relation(
+                owner,
+                "price_weight",
+                self.price_weight,
+                self.price_weight.shape == (e,) and bool(np.all(self.price_weight >= 0)),
+                f"{e} non-negative weights",
+            ),
             integer(owner, "min_length", self.min_length, low=1),
             real(owner, "length_concentration", self.length_concentration, low=0, low_open=True),
         )
@@ -228,12 +238,12 @@ def event_split(config: StandinConfig = StandinConfig()) -> dict[str, npt.NDArra
     s = config.scale
     columns = np.array([DATA_CARD[f"event/{e}"] for e in EVENTS], dtype=np.int64) * s
     columns[PV] -= config.admin_views * s
-    rows = np.array([CLASS_TOTALS["human"]["interaction"] * s - config.admin_views * s,
-                     CLASS_TOTALS["agent"]["interaction"] * s])
-    table = np.vstack([
-        _expected_mix(KERNELS[c], _mean_length(c, config)) * r
-        for c, r in zip(("human", "agent"), rows)
-    ])
+    rows = np.array(
+        [CLASS_TOTALS["human"]["interaction"] * s - config.admin_views * s, CLASS_TOTALS["agent"]["interaction"] * s]
+    )
+    table = np.vstack(
+        [_expected_mix(KERNELS[c], _mean_length(c, config)) * r for c, r in zip(("human", "agent"), rows)]
+    )
     for _ in range(1000):
         table *= (rows / table.sum(axis=1))[:, None]
         table *= columns / np.maximum(table.sum(axis=0), 1e-300)
@@ -273,5 +283,3 @@ def generating_kernels(config: StandinConfig = StandinConfig()) -> dict[str, Beh
 
 
 # --------------------------------------------------------------------------- trajectories
-
-

@@ -273,14 +273,16 @@ def _quote_events(table: pd.DataFrame, code: npt.NDArray[np.int64], logs_per_sto
     chosen = []
     for actor, kernel in KERNELS.items():
         for store, count in logs_per_store[actor].items():
-            rows = np.flatnonzero((table["actor"] == actor).to_numpy() & (table["store"] == store).to_numpy() & (code >= 0))
+            mine = (table["actor"] == actor).to_numpy() & (table["store"] == store).to_numpy()
+            rows = np.flatnonzero(mine & (code >= 0))
             weight = kernel.price_weight[code[rows]]
             chosen.append(np.repeat(rows, rng.multinomial(count, weight / weight.sum())))
     return np.concatenate(chosen)
 
 
-def _calendar_starts(block_index: npt.NDArray[np.int64], rel_ms: npt.NDArray[np.float64],
-                     rng: np.random.Generator) -> npt.NDArray[np.int64]:
+def _calendar_starts(
+    block_index: npt.NDArray[np.int64], rel_ms: npt.NDArray[np.float64], rng: np.random.Generator
+) -> npt.NDArray[np.int64]:
     """Start of each block, ms after :data:`START`: uniform over the range, except that one
     block starts at START and another ends exactly at END."""
     length_ms = pd.Series(rel_ms).groupby(block_index).max().to_numpy()
@@ -327,9 +329,14 @@ def marker(config: StandinConfig) -> str:
     return json.dumps([{"key": STANDIN_HEADER, "value": value}], separators=(",", ":"))
 
 
-def _interaction_columns(table: pd.DataFrame, code: npt.NDArray[np.int64], ts_ms: npt.NDArray[np.int64],
-                         dwell_ms: npt.NDArray[np.float64], catalogues: dict[str, Catalogue],
-                         rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _interaction_columns(
+    table: pd.DataFrame,
+    code: npt.NDArray[np.int64],
+    ts_ms: npt.NDArray[np.int64],
+    dwell_ms: npt.NDArray[np.float64],
+    catalogues: dict[str, Catalogue],
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Interaction rows (internal form: ints for ids and products, numbers unformatted) and
     the demand table that drives prices."""
     n = len(table)
@@ -341,10 +348,14 @@ def _interaction_columns(table: pd.DataFrame, code: npt.NDArray[np.int64], ts_ms
     names = np.array(EVENTS, dtype=object)[np.where(behaviour, code, 0)]
     names[~behaviour] = "page_view"
     has_product = behaviour & (product >= 0)
-    demand = pd.DataFrame({
-        "store": store[has_product], "product": product[has_product], "ts_ms": ts_ms[has_product],
-        "weight": events.weights_of(names[has_product]),
-    })
+    demand = pd.DataFrame(
+        {
+            "store": store[has_product],
+            "product": product[has_product],
+            "ts_ms": ts_ms[has_product],
+            "weight": events.weights_of(names[has_product]),
+        }
+    )
     shown = np.isin(code, (VI, LM, ADD))
     price = np.where(shown, prices_for(catalogues, store, np.where(shown, product, -1), ts_ms, demand), np.nan)
 
@@ -353,14 +364,25 @@ def _interaction_columns(table: pd.DataFrame, code: npt.NDArray[np.int64], ts_ms
     root = "/" + store  # object arrays: elementwise string concatenation
     page = np.select(
         [~behaviour, landing, on_item & (product >= 0), code == RM, code == CO],
-        ["/admin/experiments", root, root + "/products/" + lookup(catalogues, "ids", store, product),
-         root + "/cart", root + "/checkout"],
+        [
+            "/admin/experiments",
+            root,
+            root + "/products/" + lookup(catalogues, "ids", store, product),
+            root + "/cart",
+            root + "/checkout",
+        ],
         root + "/products",
     ).astype(object)
 
     cart_step = np.select([code == ADD, code == RM], [1.0, -1.0], 0.0)
-    cart_value = np.select([code == ADD, code == RM], [np.nan_to_num(price), -np.nan_to_num(
-        prices_for(catalogues, store, np.where(code == RM, product, -1), ts_ms, demand))], 0.0)
+    cart_value = np.select(
+        [code == ADD, code == RM],
+        [
+            np.nan_to_num(price),
+            -np.nan_to_num(prices_for(catalogues, store, np.where(code == RM, product, -1), ts_ms, demand)),
+        ],
+        0.0,
+    )
     item_count = np.maximum(pd.Series(cart_step).groupby(experiment).cumsum().to_numpy(), 0)
     cart_total = np.maximum(pd.Series(cart_value).groupby(experiment).cumsum().to_numpy(), 0)
     n_exp = experiment.max() + 1
@@ -395,19 +417,36 @@ def _interaction_columns(table: pd.DataFrame, code: npt.NDArray[np.int64], ts_ms
         metadata_referrer=where(landing & ~is_agent, referrer),
         metadata_roomType=where(hotel & offer, kind),
         metadata_type=where(code == PV, np.where(landing, "landing", "listing"))
-        + where(code == LM, section) + where(~behaviour, "admin"),
+        + where(code == LM, section)
+        + where(~behaviour, "admin"),
     )
-    frame = pd.DataFrame({
-        "actor": table["actor"].to_numpy(), "session": table["session"].to_numpy(), "experiment": experiment,
-        "store": store, "record_type": INTERACTION, "ts_ms": ts_ms, "eventName": names, "page": page,
-        "product": product, "price": np.nan, **numbers, **text,
-    })
+    frame = pd.DataFrame(
+        {
+            "actor": table["actor"].to_numpy(),
+            "session": table["session"].to_numpy(),
+            "experiment": experiment,
+            "store": store,
+            "record_type": INTERACTION,
+            "ts_ms": ts_ms,
+            "eventName": names,
+            "page": page,
+            "product": product,
+            "price": np.nan,
+            **numbers,
+            **text,
+        }
+    )
     return frame, demand
 
 
-def _price_log_columns(interactions: pd.DataFrame, demand: pd.DataFrame,
-                       log_event: npt.NDArray[np.int64], log_ts_ms: npt.NDArray[np.int64],
-                       catalogues: dict[str, Catalogue], rng: np.random.Generator) -> pd.DataFrame:
+def _price_log_columns(
+    interactions: pd.DataFrame,
+    demand: pd.DataFrame,
+    log_event: npt.NDArray[np.int64],
+    log_ts_ms: npt.NDArray[np.int64],
+    catalogues: dict[str, Catalogue],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Price-log rows: the quotes shown with an event. Events on a product quote it; listing
     pages and checkouts quote the catalogue's products in turn."""
     store = interactions["store"].to_numpy(dtype=object)[log_event]
@@ -417,13 +456,20 @@ def _price_log_columns(interactions: pd.DataFrame, demand: pd.DataFrame,
     own = interactions["product"].to_numpy()[log_event]
     product = np.where(own >= 0, own, (start + rank) % size)
     price = prices_for(catalogues, store, product, log_ts_ms, demand)
-    return pd.DataFrame({
-        "actor": interactions["actor"].to_numpy()[log_event],
-        "session": interactions["session"].to_numpy()[log_event],
-        "experiment": interactions["experiment"].to_numpy()[log_event],
-        "store": store, "record_type": PRICE_LOG, "ts_ms": log_ts_ms, "eventName": "", "page": "",
-        "product": product, "price": price,
-    })
+    return pd.DataFrame(
+        {
+            "actor": interactions["actor"].to_numpy()[log_event],
+            "session": interactions["session"].to_numpy()[log_event],
+            "experiment": interactions["experiment"].to_numpy()[log_event],
+            "store": store,
+            "record_type": PRICE_LOG,
+            "ts_ms": log_ts_ms,
+            "eventName": "",
+            "page": "",
+            "product": product,
+            "price": price,
+        }
+    )
 
 
 def _fixed(values: npt.ArrayLike, decimals: int) -> npt.NDArray[np.object_]:
@@ -442,9 +488,11 @@ def _finish(frame: pd.DataFrame, catalogues: dict[str, Catalogue], rng: np.rando
     session_id = uuids(rng, sessions)
     experiment_id = uuids(rng, int(frame["experiment"].max()) + 1)
     session_actor = frame.groupby("session")["actor"].first().reindex(range(sessions)).to_numpy()
-    ua = np.where(session_actor == "agent",
-                  rng.choice(np.array(AGENT_UAS, dtype=object), size=sessions),
-                  rng.choice(np.array(HUMAN_UAS, dtype=object), size=sessions))
+    ua = np.where(
+        session_actor == "agent",
+        rng.choice(np.array(AGENT_UAS, dtype=object), size=sessions),
+        rng.choice(np.array(HUMAN_UAS, dtype=object), size=sessions),
+    )
     session = frame["session"].to_numpy()
     interaction = (frame["record_type"] == INTERACTION).to_numpy()
     store = frame["store"].to_numpy(dtype=object)
@@ -535,8 +583,9 @@ def write(path: str | Path, config: StandinConfig = StandinConfig(), overwrite: 
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder: give a file name, e.g. {path / 'whoclicked_standin.csv.gz'}")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists: choose another file, or pass --force "
-                              "(overwrite=True) to replace it")
+        raise FileExistsError(
+            f"{path} already exists: choose another file, or pass --force (overwrite=True) to replace it"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(to_bytes(generate(config), compress=path.suffix == ".gz"))
     return path

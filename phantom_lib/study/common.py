@@ -147,7 +147,10 @@ class QLearnerConfig(Validated):
         "learning_rate": (Real(low=0, high=1, low_open=True),),
         "gamma": (Real(low=0, high=1, high_open=True),),
         "epsilon_start": (Real(low=0, high=1),),
-        "epsilon_end": (Real(low=0, high=1), Rule(lambda c: c.epsilon_end <= c.epsilon_start, "<= epsilon_start ({epsilon_start!r})")),
+        "epsilon_end": (
+            Real(low=0, high=1),
+            Rule(lambda c: c.epsilon_end <= c.epsilon_start, "<= epsilon_start ({epsilon_start!r})"),
+        ),
         "epsilon_decay": (Real(low=0, high=1, low_open=True),),
     }
 

@@ -396,7 +396,8 @@ def test_display_states_keep_the_most_visited_and_session_end():
         display_states(visits, 1)
     assert short_label("/hotel/products/abcdefghijkl|abcdefghijkl|page_view") == "page_view\n@abcdefghij…"
     assert short_label("/hotel||page_view") == "page_view\n@hotel"
-    assert short_label("/airline/search/results||page_view") == "page_view\n@…e/search/results"  # the last 16 characters
+    # the last 16 characters
+    assert short_label("/airline/search/results||page_view") == "page_view\n@…e/search/results"
 
 
 def test_class_demand_is_the_weighted_proxy_per_class():

@@ -107,9 +107,12 @@ def test_evaluation_env_has_no_adversary_and_training_env_does():
 def test_trial_config_errors_name_the_field():
     with pytest.raises(ValueError, match=r"unknown trial config key\(s\) \['timestep'\]"):
         learners.TrialConfig.from_mapping({"algorithm": "ppo", "timestep": 10})
-    with pytest.raises(ValueError, match=r"TrialConfig.variant = 'baseline': expected 'baseline' only with lambda_coi 0"):
-        learners.TrialConfig.from_mapping({"algorithm": "ppo", "variant": "baseline", "lambda_coi": 0.15,
-                                           "eps_alpha": 0.0, "n_candidates": 1})
+    with pytest.raises(
+        ValueError, match=r"TrialConfig.variant = 'baseline': expected 'baseline' only with lambda_coi 0"
+    ):
+        learners.TrialConfig.from_mapping(
+            {"algorithm": "ppo", "variant": "baseline", "lambda_coi": 0.15, "eps_alpha": 0.0, "n_candidates": 1}
+        )
     with pytest.raises(ValueError, match=r"TrialConfig.algorithm = 'sac': expected one of 'ppo', 'a2c'"):
         learners.TrialConfig("sac")
     with pytest.raises(ValueError, match="reference policy"):

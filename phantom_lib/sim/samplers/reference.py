@@ -96,7 +96,9 @@ class ReferenceSampler(Sampler):
             product = int(product_label)
         return events, products
 
-    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+    def sample_at(
+        self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator
+    ) -> MarketSample:
         cfg = self.config
         behaviour = self.behaviour
         n_agents = agents_in_split(cfg.n_sessions, alphas)

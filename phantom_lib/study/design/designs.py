@@ -75,9 +75,25 @@ class StudyDesign(Validated):
     references: tuple[str, ...] = ()
 
     _parameter_constraints = {
-        "factors": (Satisfies(lambda f: isinstance(f, Mapping) and bool(f) and all(len(v) > 0 for v in f.values()), "at least one factor, each with at least one level", bad={}), Rule(lambda d: not (d.baseline_twins or d.references) or "algorithm" in d.factors, "an 'algorithm' factor (baseline_twins and references need one)")),
+        "factors": (
+            Satisfies(
+                lambda f: isinstance(f, Mapping) and bool(f) and all(len(v) > 0 for v in f.values()),
+                "at least one factor, each with at least one level",
+                bad={},
+            ),
+            Rule(
+                lambda d: not (d.baseline_twins or d.references) or "algorithm" in d.factors,
+                "an 'algorithm' factor (baseline_twins and references need one)",
+            ),
+        ),
         "seeds": (Each(Integer(low=0)),),
-        "settings": (InstanceOf(Mapping, "a mapping of setting name -> value"), Rule(lambda d: not set(d.factors) & set(d.settings), lambda d: f"no name that is also a factor (both: {sorted(set(d.factors) & set(d.settings))})")),
+        "settings": (
+            InstanceOf(Mapping, "a mapping of setting name -> value"),
+            Rule(
+                lambda d: not set(d.factors) & set(d.settings),
+                lambda d: f"no name that is also a factor (both: {sorted(set(d.factors) & set(d.settings))})",
+            ),
+        ),
         "baseline_twins": (Boolean(),),
         "references": (Each(Choice(REFERENCE_POLICIES), min_length=0),),
     }
@@ -97,7 +113,9 @@ class Trial:
         cut mid-word), the seed and a hash of the whole config and seed (which keeps ids unique)."""
         text = json.dumps({"config": self.config, "seed": self.seed}, sort_keys=True)
         digest = hashlib.sha1(text.encode()).hexdigest()[:6]
-        words = [re.sub(r"[^A-Za-z0-9._=]+", "_", f"{k}={v}") for k, v in sorted(self.config.items()) if k != "algorithm"]
+        words = [
+            re.sub(r"[^A-Za-z0-9._=]+", "_", f"{k}={v}") for k, v in sorted(self.config.items()) if k != "algorithm"
+        ]
         readable = re.sub(r"[^A-Za-z0-9._=]+", "_", str(self.config.get("algorithm", "trial")))
         for word in words:
             if len(readable) + 1 + len(word) > ID_WORDS_CHARS:
@@ -117,15 +135,20 @@ BASELINE: dict[str, Any] = {"lambda_coi": 0.0, "eps_alpha": 0.0, "n_candidates":
 def _cells(spec: StudyDesign) -> list[dict[str, Any]]:
     """Every configuration of the profile (design cells, then twins, then references), no seed."""
     names = list(spec.factors)
-    cells = [{**dict(spec.settings), **dict(zip(names, values))}
-             for values in itertools.product(*(spec.factors[n] for n in names))]
+    cells = [
+        {**dict(spec.settings), **dict(zip(names, values))}
+        for values in itertools.product(*(spec.factors[n] for n in names))
+    ]
     if not (spec.baseline_twins or spec.references):
         return cells
     extra: list[dict[str, Any]] = []
     if spec.baseline_twins:
         extra += [{**cell, **BASELINE, "variant": "baseline"} for cell in cells]
-    extra += [{**cell, "algorithm": name, "eps_alpha": 0.0, "n_candidates": 1, "variant": "reference"}
-              for name in spec.references for cell in cells]
+    extra += [
+        {**cell, "algorithm": name, "eps_alpha": 0.0, "n_candidates": 1, "variant": "reference"}
+        for name in spec.references
+        for cell in cells
+    ]
     unique = {json.dumps(c, sort_keys=True): c for c in extra}  # twins and references repeat across cells
     return [{**cell, "variant": "defended"} for cell in cells] + list(unique.values())
 
@@ -178,8 +201,28 @@ class TrialConfig(Validated):
     _parameter_constraints = {
         "algorithm": (Choice(LEARNERS + REFERENCE_POLICIES),),
         "env": (InstanceOf(EnvConfig, "an EnvConfig"),),
-        "variant": (Choice(VARIANTS), Rule(lambda t: (t.variant == "reference") == (t.algorithm in REFERENCE_POLICIES), f"'reference' exactly when algorithm is a reference policy {REFERENCE_POLICIES} (algorithm is {{algorithm!r}})"), Rule(lambda t: t.variant != "baseline" or (t.env.lambda_coi, t.env.eps_alpha, t.env.n_candidates) == (0, 0, 1), "'baseline' only with lambda_coi 0, eps_alpha 0 and n_candidates 1 (Model reference, section 6; got {env.lambda_coi}, {env.eps_alpha}, {env.n_candidates})")),
-        "timesteps": (Integer(low=1), Rule(lambda t: t.algorithm not in LEARNERS or t.timesteps >= t.curve_points, ">= curve_points ({curve_points})")),
+        "variant": (
+            Choice(VARIANTS),
+            Rule(
+                lambda t: (t.variant == "reference") == (t.algorithm in REFERENCE_POLICIES),
+                f"'reference' exactly when algorithm is a reference policy {REFERENCE_POLICIES} (algorithm is "
+                f"{{algorithm!r}})",
+            ),
+            Rule(
+                lambda t: (
+                    t.variant != "baseline" or (t.env.lambda_coi, t.env.eps_alpha, t.env.n_candidates) == (0, 0, 1)
+                ),
+                "'baseline' only with lambda_coi 0, eps_alpha 0 and n_candidates 1 (Model reference, section 6; got "
+                "{env.lambda_coi}, {env.eps_alpha}, {env.n_candidates})",
+            ),
+        ),
+        "timesteps": (
+            Integer(low=1),
+            Rule(
+                lambda t: t.algorithm not in LEARNERS or t.timesteps >= t.curve_points,
+                ">= curve_points ({curve_points})",
+            ),
+        ),
         "eval_episodes": (Integer(low=1),),
         "curve_points": (Integer(low=1),),
         "search_episodes": (Integer(low=1),),
@@ -196,7 +239,9 @@ class TrialConfig(Validated):
         error that names it and lists the known ones.
         """
         own = {f.name for f in dataclasses.fields(cls)} - {"env"}
-        env_names = ({f.name for f in dataclasses.fields(EnvConfig)} | {f.name for f in dataclasses.fields(MarketConfig)}) - {"market"}
+        env_names = (
+            {f.name for f in dataclasses.fields(EnvConfig)} | {f.name for f in dataclasses.fields(MarketConfig)}
+        ) - {"market"}
         unknown = sorted(set(config) - own - env_names)
         if unknown:
             raise ValueError(f"unknown trial config key(s) {unknown}; known: {sorted(own | env_names)}")
@@ -210,5 +255,3 @@ class TrialConfig(Validated):
         """alpha0 -/+ max(eps_alpha, 0.15), clipped to [0, 1]."""
         width = max(self.env.eps_alpha, STRESS_MIN)
         return max(0.0, self.env.alpha0 - width), min(1.0, self.env.alpha0 + width)
-
-

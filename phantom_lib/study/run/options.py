@@ -58,7 +58,10 @@ class SweepOptions(Validated):
     progress: bool = True
 
     _parameter_constraints = {
-        "trainable": (Text("'package.module:function'"), Rule(lambda c: ":" in c.trainable, "'package.module:function'")),
+        "trainable": (
+            Text("'package.module:function'"),
+            Rule(lambda c: ":" in c.trainable, "'package.module:function'"),
+        ),
         "resume": (Boolean(),),
         "executor": (Choice(EXECUTORS),),
         "address": (OrNone(Text("a Ray address")),),

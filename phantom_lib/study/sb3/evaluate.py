@@ -9,7 +9,8 @@ reference, is scored against the same market, so revenue, profit, COI level and 
 across variants. Shares: alpha0 (``eval_episodes`` episodes) and the stress shares
 alpha0 -/+ max(eps_alpha, 0.15), clipped to [0, 1] (``eval_episodes`` each).
 
-Metrics: :func:`run_episodes` gives per-step means of :data:`~phantom_lib.study.common.EVAL_METRICS` plus ``episode_return``
+Metrics: :func:`run_episodes` gives per-step means of :data:`~phantom_lib.study.common.EVAL_METRICS` plus
+``episode_return``
 and ``episode_length``; :func:`evaluate` adds the stress figures and worst cases (the full list of a
 trial's metrics is documented in :mod:`phantom_lib.study.sb3.learners`); :func:`evaluate` ends with
 :func:`~phantom_lib.study.common.stress_summary`, which the jax engine shares.
@@ -29,8 +30,9 @@ from phantom_lib.study.common import EVAL_METRICS, stress_summary
 from phantom_lib.study.design.designs import TrialConfig
 
 
-def make_env(trial: TrialConfig, alpha0: float | None = None, robust: bool = True,
-             behaviour: Behaviour | None = None) -> gym.Env:
+def make_env(
+    trial: TrialConfig, alpha0: float | None = None, robust: bool = True, behaviour: Behaviour | None = None
+) -> gym.Env:
     """The pricing env of ``trial``: its training env (``robust``) or the evaluation env at ``alpha0``.
 
     The evaluation env (``robust=False``) has no adversary (K = 1: the market is drawn at
@@ -39,8 +41,9 @@ def make_env(trial: TrialConfig, alpha0: float | None = None, robust: bool = Tru
     input it was trained with. ``behaviour`` defaults to the one estimated from the trial's
     ``data_source`` (memoised per process by :func:`phantom_lib.behaviour.load_behaviour`).
     """
-    config = trial.env.replace(alpha0=trial.env.alpha0 if alpha0 is None else alpha0,
-                               n_candidates=trial.env.n_candidates if robust else 1)
+    config = trial.env.replace(
+        alpha0=trial.env.alpha0 if alpha0 is None else alpha0, n_candidates=trial.env.n_candidates if robust else 1
+    )
     return PhantomPricingEnv(config, behaviour)
 
 
@@ -59,8 +62,9 @@ class Policy(Protocol):
         ...
 
 
-def run_episodes(policy: Policy, trial: TrialConfig, alpha0: float, episodes: int, seed: int,
-                 unit_obs: bool = False) -> dict[str, float]:
+def run_episodes(
+    policy: Policy, trial: TrialConfig, alpha0: float, episodes: int, seed: int, unit_obs: bool = False
+) -> dict[str, float]:
     """Deterministic episodes of ``policy`` in the evaluation env at share ``alpha0``.
 
     Episode e is reset with seed ``seed + e``. Returns per-step means of :data:`EVAL_METRICS`

@@ -19,7 +19,8 @@ baseline) and the same seed (see :mod:`phantom_lib.study.run.runner` for how twi
 Evaluation follows :mod:`phantom_lib.study.sb3.evaluate`; reference policies are in
 :mod:`phantom_lib.study.sb3.policies`.
 
-Metrics (:data:`~phantom_lib.study.common.METRICS`; per-step means over the evaluation episodes at alpha0, env units): ``reward``,
+Metrics (:data:`~phantom_lib.study.common.METRICS`; per-step means over the evaluation episodes at alpha0, env units):
+``reward``,
 ``revenue``, ``profit``, ``coi_level``, ``coi_leak``, ``margin``, ``volatility``, ``zero_demand``
 (the share of steps whose prices leave every product with zero true demand for both classes),
 ``supra_share``, ``agent_prob``, ``episode_return``, ``episode_length``; stress figures
@@ -85,8 +86,15 @@ def _sb3_model(algorithm: str, env: gym.Env, timesteps: int, seed: int) -> Any:
 
     torch.set_num_threads(1)
     cls = {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}[algorithm]
-    model = cls("MlpPolicy", env, seed=seed, device="cpu", verbose=0, policy_kwargs={"net_arch": list(NET_ARCH)},
-                **sb3_hyperparameters(algorithm, timesteps))
+    model = cls(
+        "MlpPolicy",
+        env,
+        seed=seed,
+        device="cpu",
+        verbose=0,
+        policy_kwargs={"net_arch": list(NET_ARCH)},
+        **sb3_hyperparameters(algorithm, timesteps),
+    )
     model.set_logger(Logger(folder=None, output_formats=[]))  # SB3's default makes an empty /tmp/SB3-* per model
     return model
 
@@ -141,6 +149,7 @@ def train(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
     start = time.perf_counter()
     metrics: dict[str, Any] = evaluate(policy, trial, seed, unit_obs)
     metrics["eval_seconds"] = time.perf_counter() - start
-    metrics.update(training_record(log.rewards if log else [], log.revenues if log else [], train_seconds,
-                                   trial.curve_points))
+    metrics.update(
+        training_record(log.rewards if log else [], log.revenues if log else [], train_seconds, trial.curve_points)
+    )
     return metrics

@@ -103,7 +103,9 @@ def reference_policy(trial: TrialConfig, seed: int) -> Policy:
     if trial.algorithm == "random":
         return RandomPolicy(scales.size, np.random.default_rng(seed))
     if trial.algorithm == "best_fixed":
-        scores = [run_episodes(ConstantPolicy(a), trial, trial.env.alpha0, trial.search_episodes, seed + 10_000)["reward"]
-                  for a in range(scales.size)]
+        scores = [
+            run_episodes(ConstantPolicy(a), trial, trial.env.alpha0, trial.search_episodes, seed + 10_000)["reward"]
+            for a in range(scales.size)
+        ]
         return ConstantPolicy(int(np.argmax(scores)))
     raise ValueError(f"unknown reference policy {trial.algorithm!r}; choose one of {REFERENCE_POLICIES}")

@@ -31,7 +31,9 @@ class TabularQLearner:
     :meth:`predict`.
     """
 
-    def __init__(self, env: gym.Env, featuriser: Featuriser, config: QLearnerConfig | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, env: gym.Env, featuriser: Featuriser, config: QLearnerConfig | None = None, seed: int = 0
+    ) -> None:
         if not isinstance(env.action_space, gym.spaces.Discrete):
             raise ValueError(f"TabularQLearner needs a Discrete action space; got {env.action_space}")
         self.env = env
