@@ -39,10 +39,9 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import integrate, optimize, special
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib._validation import check, is_real, real, relation
 from phantom_lib.data.events import surge_discount_prices
-
-FloatArray = npt.NDArray[np.float64]
 
 MC_CHUNK = 2**20
 """Monte Carlo draws (quotes) held in memory at once."""
@@ -234,24 +233,14 @@ class DiscretePrices(PriceDistribution):
         lo, hi = self.p_min, self.p_max
         inside = not (shaped and finite and is_real(lo) and is_real(hi)) or (prices.min() >= lo and prices.max() <= hi)
         self._check(
-            relation(
-                owner, "prices", self.prices, shaped, f"a non-empty 1-D array shaped like weights {weights.shape}"
-            ),
+            relation(owner, "prices", self.prices, shaped, f"a non-empty 1-D array shaped like weights "
+                                                           f"{weights.shape}"),
             relation(owner, "prices", self.prices, finite, "finite prices and weights"),
-            relation(
-                owner,
-                "prices",
-                self.prices,
-                inside,
-                f"prices inside the bounds [p_min, p_max] = [{lo}, {hi}]: widen the bounds or clip the prices",
-            ),
-            relation(
-                owner,
-                "weights",
-                self.weights,
-                not (shaped and finite) or ((weights >= 0).all() and weights.sum() > 0),
-                "non-negative weights with a positive sum",
-            ),
+            relation(owner, "prices", self.prices, inside,
+                     f"prices inside the bounds [p_min, p_max] = [{lo}, {hi}]: widen the bounds or clip the prices"),
+            relation(owner, "weights", self.weights,
+                     not (shaped and finite) or ((weights >= 0).all() and weights.sum() > 0),
+                     "non-negative weights with a positive sum"),
         )
         keep = weights > 0
         grid, inverse = np.unique(prices[keep], return_inverse=True)
@@ -390,15 +379,10 @@ def coi_quadrature(dist: PriceDistribution, n: int) -> float:
         else:
             half = optimize.brentq(lambda x: ratio(lo + x) - 0.5, 0.0, hi - lo, xtol=1e-300, rtol=1e-6)
             floor = QUAD_FLOOR * half
-            value = (
-                floor
-                + quad(
-                    lambda y: ratio(lo + math.exp(y)) * math.exp(y),
-                    math.log(floor),
-                    math.log(hi - lo),
-                    points=[math.log(half)] if half < hi - lo else None,
-                )[0]
-            )
+            value = floor + quad(
+                lambda y: ratio(lo + math.exp(y)) * math.exp(y), math.log(floor), math.log(hi - lo),
+                points=[math.log(half)] if half < hi - lo else None,
+            )[0]
         total += start**n * value
     return total
 
@@ -548,9 +532,8 @@ def observed_erosion(prices: pd.DataFrame, ns: Sequence[int] | npt.ArrayLike) ->
     """
     missing = [c for c in ("store", "product", "price") if c not in prices.columns]
     if missing:
-        raise KeyError(
-            f"observed_erosion() needs price-log columns {missing}; build the table with phantom_lib.data.price_logs()"
-        )
+        raise KeyError(f"observed_erosion() needs price-log columns {missing}; build the table with "
+                       f"phantom_lib.data.price_logs()")
     ns = [check_n(n) for n in np.asarray(ns).tolist()]
     rows = []
     for (store, product), group in prices.groupby(["store", "product"], sort=True):
@@ -560,21 +543,11 @@ def observed_erosion(prices: pd.DataFrame, ns: Sequence[int] | npt.ArrayLike) ->
         level = 0.0 if dist is None else coi_n(dist, 1)
         for n in ns:
             value = 0.0 if dist is None else coi_n(dist, n)
-            rows.append(
-                {
-                    "store": store,
-                    "product": product,
-                    "quotes": quotes.size,
-                    "distinct": distinct,
-                    "lowest": lowest,
-                    "mean": mean,
-                    "level": level,
-                    "level_share": level / mean,
-                    "n": n,
-                    "coi": value,
-                    "retained": value / level if level > 0 else math.nan,
-                }
-            )
+            rows.append({
+                "store": store, "product": product, "quotes": quotes.size, "distinct": distinct, "lowest": lowest,
+                "mean": mean, "level": level, "level_share": level / mean, "n": n, "coi": value,
+                "retained": value / level if level > 0 else math.nan,
+            })
     return pd.DataFrame(rows)
 
 
@@ -595,17 +568,9 @@ def agreement_table(
             quad = coi_quadrature(dist, n)
             mc = coi_monte_carlo(dist, n, n_draws, rng)
             closed = math.nan if closed is None else closed
-            rows.append(
-                {
-                    "distribution": name,
-                    "n": int(n),
-                    "closed_form": closed,
-                    "quadrature": quad,
-                    "monte_carlo": mc.value,
-                    "mc_se": mc.se,
-                    "err_closed": abs(closed - quad),
-                    "err_mc": abs(mc.value - quad),
-                    "z": (mc.value - quad) / mc.se if mc.se > 0 else math.nan,
-                }
-            )
+            rows.append({
+                "distribution": name, "n": int(n), "closed_form": closed, "quadrature": quad,
+                "monte_carlo": mc.value, "mc_se": mc.se, "err_closed": abs(closed - quad),
+                "err_mc": abs(mc.value - quad), "z": (mc.value - quad) / mc.se if mc.se > 0 else math.nan,
+            })
     return pd.DataFrame(rows)

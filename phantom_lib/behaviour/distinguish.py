@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib._validation import (
     Boolean,
     Real,
@@ -42,7 +43,6 @@ from phantom_lib._validation import (
 )
 from phantom_lib.behaviour.kl import (
     EPS,
-    FloatArray,
     agent_probability,
     count_pairs,
     divergence,

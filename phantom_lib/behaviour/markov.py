@@ -21,10 +21,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.kernels import Kernel, event_of
 from phantom_lib.data.events import CHECKOUT, SESSION_END
-
-FloatArray = npt.NDArray[np.float64]
 
 
 def stationary(matrix: npt.ArrayLike) -> FloatArray:

@@ -41,11 +41,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.kernels import Kernel, demand_condition
 from phantom_lib.behaviour.model import CLASSES, Behaviour
 from phantom_lib.data.events import CHECKOUT, weights_of
-
-FloatArray = npt.NDArray[np.float64]
 
 MAX_LEN = 40
 """L_max, the most states a simulated session records (Model reference, section 5)."""

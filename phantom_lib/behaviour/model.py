@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.kernels import Kernel, estimate_by_class
 from phantom_lib.data.events import CHECKOUT, SESSION_END, weights_of
-
-FloatArray = npt.NDArray[np.float64]
 
 CLASSES = ("human", "agent")
 """Class order of every per-class array: 0 = human, 1 = agent."""

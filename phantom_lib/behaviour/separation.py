@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import optimize, stats
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib._validation import (
     Integer,
     Real,
@@ -25,8 +26,6 @@ from phantom_lib._validation import (
 )
 from phantom_lib.behaviour.distinguish import EPS, Scores, agent_probability, class_gaps
 from phantom_lib.published import DISTINGUISHABILITY
-
-FloatArray = npt.NDArray[np.float64]
 
 STREAMS = ("median", "permutation", "auc", "rescoring")
 """The independent random streams of one :class:`CohortConfig` (see :meth:`CohortConfig.generator`)."""

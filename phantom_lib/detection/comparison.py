@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib._validation import check, integer
 from phantom_lib.behaviour import separation as cohort_stats
 
@@ -30,7 +31,6 @@ from phantom_lib.detection.detectors import (
     CVConfig,
     Detector,
     FeatureModel,
-    FloatArray,
     KLDetector,
     LearnedDetector,
     RuleDetector,

@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray, IntArray
 from phantom_lib._validation import (
     Choice,
     Each,
@@ -64,9 +65,6 @@ from phantom_lib.sim.market import (
     true_demand,
 )
 from phantom_lib.sim.samplers.numpy import NumpySampler
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 MODES = ("off", "exclude", "downweight")
 """How flagged sessions enter the proxy: not at all touched, dropped when f >= threshold, weighted by 1 - f."""

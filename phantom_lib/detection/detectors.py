@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray, IntArray
 from phantom_lib._validation import (
     Constraint,
     Integer,
@@ -47,8 +48,6 @@ from phantom_lib.detection.features import (
     session_features,
 )
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 Split = tuple[IntArray, IntArray]
 
 CONFIDENCE = 0.95

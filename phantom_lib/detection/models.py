@@ -20,6 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib._validation import (
     Boolean,
     Choice,
@@ -35,7 +36,6 @@ from phantom_lib.detection.detectors import (
     Cohort,
     CVConfig,
     FeatureColumns,
-    FloatArray,
     grouped_splits,
 )
 from phantom_lib.detection.features import (

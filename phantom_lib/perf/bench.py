@@ -84,11 +84,7 @@ ENGINES = ("reference", PER_STATE, "numpy", REUSED, "jax")
 product per state (before the sufficient statistics) and with paths reused."""
 
 BATCHED_CONFIGS = {
-    "profile": {
-        **PROFILE_MARKET,
-        "n_candidates": int(PROFILE["k5"]["n_candidates"]),
-        "eps_alpha": PROFILE["k5"]["eps_alpha"],
-    },
+    "profile": {**PROFILE_MARKET, "n_candidates": int(PROFILE["k5"]["n_candidates"]), "eps_alpha": PROFILE["k5"]["eps_alpha"]},
     "study": dict(SCALING_BASE),
 }
 """Configurations of the batched jax env: the published profile's (M = 10, N = 3, K = 5) and the study's."""
@@ -118,9 +114,7 @@ class BenchConfig(Validated):
     """
 
     repeats: int = 5
-    steps: dict[str, int] = field(
-        default_factory=lambda: {"reference": 20, PER_STATE: 200, "numpy": 400, REUSED: 400, "jax": 400}
-    )
+    steps: dict[str, int] = field(default_factory=lambda: {"reference": 20, PER_STATE: 200, "numpy": 400, REUSED: 400, "jax": 400})
     min_seconds: float = 0.5
     path_reuse: int = 16
     batch_sizes: tuple[int, ...] = (64, 256, 1024, 4096)
@@ -140,17 +134,9 @@ class BenchConfig(Validated):
         "path_reuse": (Integer(low=1),),
         "batch_steps": (Integer(low=1),),
         "scaling_steps": (Integer(low=1),),
-        "steps": (
-            Satisfies(
-                lambda s: (
-                    isinstance(s, dict)
-                    and set(s) == set(ENGINES)
-                    and all(integer("", "", v, low=1) is None for v in s.values())
-                ),
-                f"a count >= 1 for each of {ENGINES}",
-                bad={},
-            ),
-        ),
+        "steps": (Satisfies(lambda s: isinstance(s, dict) and set(s) == set(ENGINES)
+                            and all(integer("", "", v, low=1) is None for v in s.values()),
+                            f"a count >= 1 for each of {ENGINES}", bad={}),),
         "min_seconds": (Real(low=0),),
         "batch_sizes": (Each(Integer(low=1)),),
         "workers": (Each(Integer(low=1)),),
@@ -180,9 +166,7 @@ class BenchConfig(Validated):
         )
 
 
-def _env(
-    engine: str, behaviour: Behaviour, seed: int, path_reuse: int = BenchConfig.path_reuse, **fields: Any
-) -> PhantomPricingEnv:
+def _env(engine: str, behaviour: Behaviour, seed: int, path_reuse: int = BenchConfig.path_reuse, **fields: Any) -> PhantomPricingEnv:
     """A reset env of ``engine`` (one of :data:`ENGINES`, or a backend) with config ``fields``."""
     if engine == REUSED:
         fields["path_reuse"] = path_reuse
@@ -193,9 +177,7 @@ def _env(
     return env
 
 
-def _timed_steps(
-    env: PhantomPricingEnv, steps: int, actions: np.ndarray, min_seconds: float = 0.0
-) -> tuple[float, int, int]:
+def _timed_steps(env: PhantomPricingEnv, steps: int, actions: np.ndarray, min_seconds: float = 0.0) -> tuple[float, int, int]:
     """Time env steps (resetting when an episode ends) until at least ``steps`` were taken and
     ``min_seconds`` have passed; returns ``(seconds, steps taken, session states sampled)``."""
     states = 0
@@ -210,9 +192,8 @@ def _timed_steps(
     return time.perf_counter() - start, taken, states
 
 
-def time_envs(
-    envs: dict[str, PhantomPricingEnv], steps: dict[str, int], repeats: int, seed: int, min_seconds: float = 0.0
-) -> dict[str, dict[str, float]]:
+def time_envs(envs: dict[str, PhantomPricingEnv], steps: dict[str, int], repeats: int, seed: int,
+              min_seconds: float = 0.0) -> dict[str, dict[str, float]]:
     """Median steps/s and sampled states/s per env, repeats interleaved across envs.
 
     A repeat takes at least ``steps[name]`` steps and at least ``min_seconds`` seconds."""
@@ -225,10 +206,7 @@ def time_envs(
             seconds, taken, states = _timed_steps(env, steps[name], actions, min_seconds)
             rates[name].append((taken / seconds, states / seconds))
     return {
-        name: {
-            "steps_per_s": float(np.median([r[0] for r in values])),
-            "states_per_s": float(np.median([r[1] for r in values])),
-        }
+        name: {"steps_per_s": float(np.median([r[0] for r in values])), "states_per_s": float(np.median([r[1] for r in values]))}
         for name, values in rates.items()
     }
 
@@ -242,21 +220,13 @@ def published(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
         envs = {engine: _env(engine, behaviour, config.seed, config.path_reuse, **fields) for engine in ENGINES}
         rates = time_envs(envs, config.steps, config.repeats, config.seed, config.min_seconds)
         for engine in ENGINES:
-            rows.append(
-                {
-                    "setting": setting,
-                    "K": spec["n_candidates"],
-                    "eps": spec["eps_alpha"],
-                    "backend": engine,
-                    **rates[engine],
-                    "speedup": rates[engine]["steps_per_s"] / rates["reference"]["steps_per_s"],
-                    "over_per_state": rates[engine]["steps_per_s"] / rates[PER_STATE]["steps_per_s"],
-                    "published_steps_per_s": {
-                        "reference": spec["steps_per_s"],
-                        "jax": spec["optimised_steps_per_s"],
-                    }.get(engine, math.nan),
-                }
-            )
+            rows.append({
+                "setting": setting, "K": spec["n_candidates"], "eps": spec["eps_alpha"], "backend": engine,
+                **rates[engine],
+                "speedup": rates[engine]["steps_per_s"] / rates["reference"]["steps_per_s"],
+                "over_per_state": rates[engine]["steps_per_s"] / rates[PER_STATE]["steps_per_s"],
+                "published_steps_per_s": {"reference": spec["steps_per_s"], "jax": spec["optimised_steps_per_s"]}.get(engine, math.nan),
+            })
     return pd.DataFrame(rows)
 
 
@@ -295,43 +265,28 @@ def batched(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
         env_config = EnvConfig().replace(**fields)
         env, params = jax_env.make(env_config, behaviour, seed=config.seed)
         refresh = jax.jit(env.refresh)
-        pool_seconds, _ = _median_seconds(
-            lambda: jax.block_until_ready(refresh(jax.random.key(config.seed), params)), config.repeats
-        )
+        pool_seconds, _ = _median_seconds(lambda: jax.block_until_ready(refresh(jax.random.key(config.seed), params)), config.repeats)
         _, start = jax.jit(env.reset)(jax.random.key(config.seed), params)
         rollout = jax.jit(batched_rollout, static_argnums=0)
         for batch in config.batch_sizes:
             # every env starts from one reset state (no per-batch reset to compile); their keys differ
             states = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (batch,) + leaf.shape), start)
-            actions = jnp.asarray(
-                np.random.default_rng(config.seed).integers(0, env_config.action_levels, (config.batch_steps, batch)),
-                jnp.int32,
-            )
+            actions = jnp.asarray(np.random.default_rng(config.seed).integers(0, env_config.action_levels, (config.batch_steps, batch)), jnp.int32)
             keys = [jax.random.split(jax.random.key(config.seed + 1 + i), batch) for i in range(max(config.workers))]
             begin = time.perf_counter()
             jax.block_until_ready(rollout(env, keys[0], states, actions, params))
             compile_seconds = time.perf_counter() - begin
             for workers in config.workers:
-
                 def work(i: int) -> None:
                     jax.block_until_ready(rollout(env, keys[i], states, actions, params))
 
                 seconds = float(np.median([_in_threads(work, workers) for _ in range(config.repeats)]))
-                rows.append(
-                    {
-                        "config": name,
-                        "N": env.n_products,
-                        "M": env.n_sessions,
-                        "K": env.n_candidates,
-                        "envs": batch,
-                        "workers": workers,
-                        "env_steps_per_s": workers * batch * config.batch_steps / seconds,
-                        "compile_s": compile_seconds,
-                        "pool_refresh_ms": 1e3 * pool_seconds,
-                        "pool_paths": env.pool.paths,
-                        "pool_blocks": env.pool.blocks,
-                    }
-                )
+                rows.append({
+                    "config": name, "N": env.n_products, "M": env.n_sessions, "K": env.n_candidates,
+                    "envs": batch, "workers": workers, "env_steps_per_s": workers * batch * config.batch_steps / seconds,
+                    "compile_s": compile_seconds, "pool_refresh_ms": 1e3 * pool_seconds,
+                    "pool_paths": env.pool.paths, "pool_blocks": env.pool.blocks,
+                })
     return pd.DataFrame(rows)
 
 
@@ -382,9 +337,7 @@ def frame_megabytes(behaviour: Behaviour, n_products: int) -> float:
     return (behaviour.n_states * n_products) ** 2 * 8 / 2**20
 
 
-def _measure_config(
-    config: BenchConfig, behaviour: Behaviour, fields: dict[str, Any], reference_status: str
-) -> dict[str, dict[str, Any]]:
+def _measure_config(config: BenchConfig, behaviour: Behaviour, fields: dict[str, Any], reference_status: str) -> dict[str, dict[str, Any]]:
     """Steps/s, states/s and peak memory of each backend at one configuration."""
     backends = [b for b in BACKENDS if b != "reference" or reference_status == "ran"]
     envs = {b: _env(b, behaviour, config.seed, **fields) for b in backends}
@@ -392,12 +345,8 @@ def _measure_config(
     rates = time_envs(envs, steps, config.repeats, config.seed, config.min_seconds)
     out = {}
     for backend in BACKENDS:
-        row = {
-            "status": "ran" if backend != "reference" else reference_status,
-            "steps_per_s": math.nan,
-            "states_per_s": math.nan,
-            "peak_mb": math.nan,
-        }
+        row = {"status": "ran" if backend != "reference" else reference_status,
+               "steps_per_s": math.nan, "states_per_s": math.nan, "peak_mb": math.nan}
         if backend in envs:
             row.update(rates[backend], peak_mb=step_memory_mb(envs[backend], seed=config.seed))
         out[backend] = row
@@ -410,11 +359,7 @@ def scaling(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
     Each axis includes the base value; a configuration shared by several axes is measured once.
     """
     base = SCALING_BASE
-    axes = {
-        "N": ("n_products", config.n_products),
-        "M": ("n_sessions", config.n_sessions),
-        "K": ("n_candidates", config.n_candidates),
-    }
+    axes = {"N": ("n_products", config.n_products), "M": ("n_sessions", config.n_sessions), "K": ("n_candidates", config.n_candidates)}
     measured: dict[tuple[int, int, int], dict[str, dict[str, Any]]] = {}
     rows = []
     for axis, (name, values) in axes.items():
@@ -434,18 +379,8 @@ def scaling(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
                 measured[key] = _measure_config(config, behaviour, fields, status)
             result = measured[key]
             for backend in BACKENDS:
-                rows.append(
-                    {
-                        "axis": axis,
-                        "value": value,
-                        "n_products": key[0],
-                        "n_sessions": key[1],
-                        "n_candidates": key[2],
-                        "backend": backend,
-                        **result[backend],
-                        "frame_mb": frame_mb if backend == "reference" else math.nan,
-                    }
-                )
+                rows.append({"axis": axis, "value": value, "n_products": key[0], "n_sessions": key[1], "n_candidates": key[2],
+                             "backend": backend, **result[backend], "frame_mb": frame_mb if backend == "reference" else math.nan})
             if result["reference"]["status"] == "ran":
                 last_reference = (work, 1.0 / result["reference"]["steps_per_s"])
     return pd.DataFrame(rows)
@@ -486,12 +421,7 @@ def profile_reference(
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     total = max(entry[3] for entry in stats.values())  # the outermost call: env.step's cumulative time
     rows = [
-        {
-            "function": f"{Path(path).name}:{line}({name})",
-            "calls": entry[1],
-            "seconds": entry[3],
-            "share_pct": 100 * entry[3] / total,
-        }
+        {"function": f"{Path(path).name}:{line}({name})", "calls": entry[1], "seconds": entry[3], "share_pct": 100 * entry[3] / total}
         for (path, line, name), entry in stats.items()
     ]
     session = next(key for key in stats if key[2] == "_session" and key[0].endswith("reference.py"))
@@ -575,9 +505,7 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_bench(
-    config: BenchConfig, behaviour: Behaviour | None = None, progress: Callable[[str], None] = print
-) -> dict[str, Any]:
+def run_bench(config: BenchConfig, behaviour: Behaviour | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Every measurement, as JSON-ready records (see the module docstring)."""
     behaviour = load_behaviour(config.data_source) if behaviour is None else behaviour
     start = time.perf_counter()
@@ -627,9 +555,7 @@ def targets(result: dict[str, Any]) -> dict[str, float]:
         "jax_over_reference_k5": float(pub.loc[("k5", "jax"), "speedup"]),
         "jax_batched_profile_steps_per_s": float(best.get("profile", math.nan)),
         "jax_batched_study_steps_per_s": float(best.get("study", math.nan)),
-        "jax_batched_over_reference_k5": float(
-            best.get("profile", math.nan) / pub.loc[("k5", "reference"), "steps_per_s"]
-        ),
+        "jax_batched_over_reference_k5": float(best.get("profile", math.nan) / pub.loc[("k5", "reference"), "steps_per_s"]),
         "n1000_m100_k5_peak_mb": float(big["peak_mb"].max()) if len(big) else math.nan,
     }
 
@@ -651,10 +577,8 @@ def headline(result: dict[str, Any]) -> pd.DataFrame:
 def format_report(result: dict[str, Any]) -> str:
     """Plain-text tables of a bench result: the headline beside the published figures, then
     every section and the targets."""
-    parts = [
-        "== steps/s at M = 10, N = 3 beside the original engine's published figures\n"
-        + headline(result).round(1).to_string()
-    ]
+    parts = ["== steps/s at M = 10, N = 3 beside the original engine's published figures\n"
+             + headline(result).round(1).to_string()]
     for name, frame in tables(result).items():
         parts.append(f"== {name}\n{frame.round(3).to_string(index=False)}")
     parts.append("== targets\n" + "\n".join(f"{k}: {v:,.3g}" for k, v in targets(result).items()))

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib._validation import (
     Choice,
     InstanceOf,
@@ -33,8 +33,6 @@ from phantom_lib.sim.dynamics import (
 )
 from phantom_lib.sim.market import MarketConfig
 from phantom_lib.sim.samplers import BACKENDS
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib._validation import (
     Integer,
     Validated,
@@ -36,8 +37,6 @@ from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import price_terms, reward_terms
 from phantom_lib.sim.gym_env import PhantomPricingEnv
 from phantom_lib.sim.samplers import make_sampler
-
-FloatArray = npt.NDArray[np.float64]
 
 ORIGINAL_NAV_ACTIONS = ("checkout_start", "remove_item")
 """Cart actions the original engine's prefix rule weighted as navigation (erratum 2)."""

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.model import Behaviour, load_behaviour
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import (
@@ -30,8 +31,6 @@ from phantom_lib.sim.dynamics import (
 from phantom_lib.sim.market import Sampler
 from phantom_lib.sim.samplers import make_sampler
 from phantom_lib.sim.spaces import observation_bounds
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass

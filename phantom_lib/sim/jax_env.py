@@ -305,7 +305,7 @@ class HostEnv:
         """Start an episode from an integer seed (a fresh pool, then a reset); returns
         ``(obs, state)`` as numpy values."""
         self.key, self.params, obs, self.state = _reset_from_seed(self.env, np.uint32(seed), self.params)
-        return jax.device_get((obs, self.state))  # type: ignore[no-any-return]
+        return jax.device_get((obs, self.state))
 
     def step(self, action: int) -> tuple[Any, ...]:
         """``(obs, state, reward, terminated, truncated, info)`` as numpy values; an action

@@ -46,6 +46,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from phantom_lib._arrays import FloatArray, IntArray
 from phantom_lib._validation import (
     Boolean,
     Choice,
@@ -57,9 +58,6 @@ from phantom_lib._validation import (
 from phantom_lib.behaviour import kl
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.data.events import PROXY_EPS
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 F_UNSCORED = 0.5
 """Step agent probability when no session of the step can be scored (sigmoid(0): no evidence)."""

@@ -37,12 +37,11 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import optimize
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.mass import class_masses
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.market import MarketConfig, agents_in_split
-
-FloatArray = npt.NDArray[np.float64]
 
 OBJECTIVES = ("sales", "sales_profit", "proxy")
 """What an optimum maximises: expected sales revenue E[S] (price units per step), sales profit

@@ -15,13 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from phantom_lib._arrays import Float32Array
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.market import proxy_bound
-
-Float32Array = npt.NDArray[np.float32]
 
 TAIL = ("f_last", "alpha_adv_last", "alpha0", "eps_alpha")
 """The scalar slots after the two length-N blocks, in order."""

@@ -66,12 +66,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.behaviour.kl import EPS
+from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.market import (
     F_UNSCORED,
-    Behaviour,
-    FloatArray,
     MarketConfig,
     MarketSample,
     Sampler,

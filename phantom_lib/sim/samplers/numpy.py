@@ -61,13 +61,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phantom_lib._arrays import FloatArray, IntArray
 from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.behaviour.kl import agent_probability, path_gaps
+from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.market import (
     F_UNSCORED,
-    Behaviour,
-    FloatArray,
-    IntArray,
     MarketConfig,
     MarketSample,
     Sampler,
@@ -338,7 +337,7 @@ class NumpySampler(Sampler):
             assert self._pool_rng is not None
             self._sales_rng = sales_stream(self._pool_rng)
         buying = checkout * self.config.buyers.astype(np.int64)
-        return self._sales_rng.multinomial(buying, condition).sum(axis=1)  # type: ignore[no-any-return]
+        return self._sales_rng.multinomial(buying, condition).sum(axis=1)
 
     def _walk(self, cls: int, n: int, rng: np.random.Generator) -> tuple[IntArray, FloatArray]:
         """``n`` paths of class ``cls``, session-major (n, L), and their f (n,) (NaN: not scorable)."""

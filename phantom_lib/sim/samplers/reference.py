@@ -26,11 +26,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.kernels import demand_condition
+from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.data.events import SESSION_END, demand_proxy
 from phantom_lib.sim.market import (
-    Behaviour,
-    FloatArray,
     MarketConfig,
     MarketSample,
     Sampler,

@@ -162,10 +162,9 @@ def version_pairs(folder: str | Path = THESIS_TABLES_DIR) -> pd.DataFrame:
     out = {}
     for d_commit, d in deltas.items():
         mine = zone_means(d)
-        out[d_commit] = {
-            z_commit: float(np.max(np.abs(mine.to_numpy() - z.set_index("zone").loc[mine.index].to_numpy())))
-            for z_commit, z in zones.items()
-        }
+        out[d_commit] = {z_commit: float(np.max(np.abs(mine.to_numpy()
+                                                       - z.set_index("zone").loc[mine.index].to_numpy())))
+                         for z_commit, z in zones.items()}
     return pd.DataFrame(out).T.rename_axis("deltas version")
 
 
@@ -173,9 +172,8 @@ def coi_preservation(grid: pd.DataFrame) -> pd.DataFrame:
     """``coi_preserved`` (defended - baseline mean COI level, price units) and ``coi_preserved_pct``
     (% of the baseline level), recomputed from the grid's two means."""
     preserved = grid["defended_coi_level_mean"] - grid["baseline_coi_level_mean"]
-    return pd.DataFrame(
-        {"coi_preserved": preserved, "coi_preserved_pct": 100.0 * preserved / grid["baseline_coi_level_mean"]}
-    )
+    return pd.DataFrame({"coi_preserved": preserved,
+                         "coi_preserved_pct": 100.0 * preserved / grid["baseline_coi_level_mean"]})
 
 
 def slope_table(per_sweep: pd.DataFrame) -> dict[str, float]:
@@ -185,12 +183,8 @@ def slope_table(per_sweep: pd.DataFrame) -> dict[str, float]:
     df = float(row["n"]) - 2
     t = float(row["alpha_coef"] / row["alpha_std_error"])
     half = float(stats.t.ppf(0.975, df) * row["alpha_std_error"])
-    return {
-        "t": t,
-        "p": float(2 * stats.t.sf(abs(t), df)),
-        "ci_low": float(row["alpha_coef"] - half),
-        "ci_high": float(row["alpha_coef"] + half),
-    }
+    return {"t": t, "p": float(2 * stats.t.sf(abs(t), df)), "ci_low": float(row["alpha_coef"] - half),
+            "ci_high": float(row["alpha_coef"] + half)}
 
 
 def mode_deltas(summary: pd.DataFrame, keys: list[str], metric: str) -> pd.DataFrame:
@@ -214,26 +208,14 @@ def mode_deltas(summary: pd.DataFrame, keys: list[str], metric: str) -> pd.DataF
     pct_se = 100.0 * np.sqrt(vd / mb**2 + md**2 * vb / mb**4)
     pct_half = stats.t.ppf(0.5 + LEVEL / 2, df) * pct_se
     delta_pct = 100.0 * (md / mb - 1.0)
-    return pd.DataFrame(
-        {
-            "baseline": mb,
-            "defended": md,
-            "n_baseline": b["runs"],
-            "n_defended": d["runs"],
-            "delta": md - mb,
-            "delta_pct": delta_pct,
-            "se_baseline": np.sqrt(vb),
-            "se_defended": np.sqrt(vd),
-            "se": se,
-            "df": df,
-            "ci_low": md - mb - half,
-            "ci_high": md - mb + half,
-            "pct_se": pct_se,
-            "pct_low": delta_pct - pct_half,
-            "pct_high": delta_pct + pct_half,
-            "single_run": (b["runs"] < 2) | (d["runs"] < 2),
-        }
-    )
+    return pd.DataFrame({
+        "baseline": mb, "defended": md, "n_baseline": b["runs"], "n_defended": d["runs"],
+        "delta": md - mb, "delta_pct": delta_pct, "se_baseline": np.sqrt(vb), "se_defended": np.sqrt(vd),
+        "se": se, "df": df,
+        "ci_low": md - mb - half, "ci_high": md - mb + half, "pct_se": pct_se,
+        "pct_low": delta_pct - pct_half, "pct_high": delta_pct + pct_half,
+        "single_run": (b["runs"] < 2) | (d["runs"] < 2),
+    })
 
 
 def weighted_tier_means(tier_alpha: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -252,7 +234,6 @@ def win_probability(wins: pd.DataFrame) -> pd.Series:
 # --------------------------------------------------------------------------------------------
 # Claim: the defence costs "about 3 %".
 
-
 def tier_headline(tier_deltas: pd.DataFrame) -> dict[str, float]:
     """The first sweep's headline over its tiers, two ways, each with a normal 95 % interval.
 
@@ -268,17 +249,9 @@ def tier_headline(tier_deltas: pd.DataFrame) -> dict[str, float]:
     ratio, ratio_se = 100.0 * (md / mb - 1.0), 100.0 * float(np.sqrt(vd / mb**2 + md**2 * vb / mb**4))
     mean = float(tier_deltas["delta_pct"].mean())
     se = float(np.sqrt(np.sum(tier_deltas["pct_se"] ** 2)) / k)
-    return {
-        "ratio": float(ratio),
-        "ratio_se": ratio_se,
-        "ratio_low": float(ratio - z * ratio_se),
-        "ratio_high": float(ratio + z * ratio_se),
-        "mean": mean,
-        "se": se,
-        "low": float(mean - z * se),
-        "high": float(mean + z * se),
-        "tiers": float(k),
-    }
+    return {"ratio": float(ratio), "ratio_se": ratio_se, "ratio_low": float(ratio - z * ratio_se),
+            "ratio_high": float(ratio + z * ratio_se), "mean": mean, "se": se, "low": float(mean - z * se),
+            "high": float(mean + z * se), "tiers": float(k)}
 
 
 def stratified_tier_deltas(cells: pd.DataFrame) -> pd.DataFrame:
@@ -288,14 +261,12 @@ def stratified_tier_deltas(cells: pd.DataFrame) -> pd.DataFrame:
     counts (cells with one run on a side carry no standard deviation: left out of the mean)."""
     usable = cells[~cells["single_run"]]
     grouped = usable.groupby(level="tier")
-    return pd.DataFrame(
-        {
-            "delta_pct": grouped["delta_pct"].mean(),
-            "pct_se": grouped["pct_se"].apply(lambda s: float(np.sqrt(np.sum(s**2)) / len(s))),
-            "cells": grouped.size(),
-            "single_run": cells.groupby(level="tier")["single_run"].sum(),
-        }
-    )
+    return pd.DataFrame({
+        "delta_pct": grouped["delta_pct"].mean(),
+        "pct_se": grouped["pct_se"].apply(lambda s: float(np.sqrt(np.sum(s**2)) / len(s))),
+        "cells": grouped.size(),
+        "single_run": cells.groupby(level="tier")["single_run"].sum(),
+    })
 
 
 def cost_status(interval: dict[str, float], about: float, shift_predicted: float) -> str:
@@ -322,28 +293,18 @@ def cell_interval(values: pd.Series) -> dict[str, float]:
     x = values.to_numpy(dtype=float)
     se = float(x.std(ddof=1) / np.sqrt(x.size))
     half = float(stats.t.ppf(0.5 + LEVEL / 2, x.size - 1) * se)
-    return {
-        "mean": float(x.mean()),
-        "se": se,
-        "low": float(x.mean()) - half,
-        "high": float(x.mean()) + half,
-        "cells": float(x.size),
-    }
+    return {"mean": float(x.mean()), "se": se, "low": float(x.mean()) - half, "high": float(x.mean()) + half,
+            "cells": float(x.size)}
 
 
 # --------------------------------------------------------------------------------------------
 # The shift hypothesis on tables with standard deviations.
 
-
 def as_summary(deltas: pd.DataFrame) -> pd.DataFrame:
     """A :func:`mode_deltas` frame (indexed by alpha) in the layout :func:`shift_test` reads."""
-    return pd.DataFrame(
-        {
-            "alpha": deltas.index.get_level_values("alpha").astype(float),
-            "baseline_revenue": deltas["baseline"].to_numpy(),
-            "defended_revenue": deltas["defended"].to_numpy(),
-        }
-    )
+    return pd.DataFrame({"alpha": deltas.index.get_level_values("alpha").astype(float),
+                         "baseline_revenue": deltas["baseline"].to_numpy(),
+                         "defended_revenue": deltas["defended"].to_numpy()})
 
 
 @dataclass(frozen=True)
@@ -374,28 +335,17 @@ def shift_fit(deltas: pd.DataFrame, eps: float = EPS) -> ShiftFit:
     weights = np.array([np.interp(target, alpha, np.eye(alpha.size)[i]) for i in range(alpha.size)])
     se = np.sqrt(var_d + (weights**2 * var_b[:, None]).sum(axis=0))
     table = test.table.assign(
-        in_range=target <= alpha.max() + 1e-9,
-        se=se,
-        z_shifted=test.table["residual"] / se,
+        in_range=target <= alpha.max() + 1e-9, se=se, z_shifted=test.table["residual"] / se,
         z_unshifted=test.table["unshifted_residual"] / deltas["se"].to_numpy(),
         predicted_pct=100.0 * (test.table["shifted"] / test.table["baseline"] - 1.0),
-        delta_pct=100.0 * (test.table["defended"] / test.table["baseline"] - 1.0),
-    )
+        delta_pct=100.0 * (test.table["defended"] / test.table["baseline"] - 1.0))
     kept = table[table["in_range"]]
     chi_s, chi_u = float((kept["z_shifted"] ** 2).sum()), float((kept["z_unshifted"] ** 2).sum())
-    return ShiftFit(
-        table,
-        {
-            "rows": float(len(kept)),
-            "chi2_shifted": chi_s,
-            "p_shifted": float(stats.chi2.sf(chi_s, len(kept))),
-            "chi2_unshifted": chi_u,
-            "p_unshifted": float(stats.chi2.sf(chi_u, len(kept))),
-            "predicted_mean_pct": float(kept["predicted_pct"].mean()),
-            "observed_mean_pct": float(kept["delta_pct"].mean()),
-            "best_eps": test.stats["best_eps"],
-        },
-    )
+    return ShiftFit(table, {
+        "rows": float(len(kept)), "chi2_shifted": chi_s, "p_shifted": float(stats.chi2.sf(chi_s, len(kept))),
+        "chi2_unshifted": chi_u, "p_unshifted": float(stats.chi2.sf(chi_u, len(kept))),
+        "predicted_mean_pct": float(kept["predicted_pct"].mean()), "observed_mean_pct": float(kept["delta_pct"].mean()),
+        "best_eps": test.stats["best_eps"]})
 
 
 SHIFT_P = 0.05
@@ -415,7 +365,6 @@ def shift_status(fit: ShiftFit) -> str:
 # --------------------------------------------------------------------------------------------
 # Claim: the revenue gap narrows at high contamination.
 
-
 def welch_cells(high: np.ndarray, low: np.ndarray) -> dict[str, float]:
     """Welch interval for mean(high) - mean(low) of two groups of cells (each cell one value):
     ``diff``, ``se``, ``df``, ``low``, ``high`` (level :data:`LEVEL`)."""
@@ -432,12 +381,8 @@ def zone_test(alpha: np.ndarray, values: np.ndarray) -> dict[str, float]:
     ``supporting`` (high cells above the low zone's mean: the cells that show a narrower gap)."""
     is_high = alpha >= HIGH_ZONE - 1e-9
     out = welch_cells(values[is_high], values[~is_high])
-    return {
-        **out,
-        "high_cells": float(is_high.sum()),
-        "low_cells": float((~is_high).sum()),
-        "supporting": float((values[is_high] > values[~is_high].mean()).sum()),
-    }
+    return {**out, "high_cells": float(is_high.sum()), "low_cells": float((~is_high).sum()),
+            "supporting": float((values[is_high] > values[~is_high].mean()).sum())}
 
 
 def narrowing_status(raw: dict[str, float], residual: dict[str, float]) -> str:
@@ -460,7 +405,6 @@ def narrowing_status(raw: dict[str, float], residual: dict[str, float]) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Claim: larger catalogues preserve the COI at high contamination.
-
 
 def _wls(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Weighted least squares: coefficients, (X'WX)^-1, and the weighted residual sum of squares."""
@@ -498,25 +442,16 @@ def catalogue_test(grid: pd.DataFrame) -> dict[str, float]:
     zones = {"high": alpha >= HIGH_ZONE - 1e-9, "one": np.isclose(alpha, 1.0), "low": alpha < HIGH_ZONE - 1e-9}
     for name, mask in zones.items():
         part = grid[mask]
-        x = np.hstack(
-            [pd.get_dummies(part["alpha"]).to_numpy(dtype=float), np.log10(part[["n_products"]].to_numpy(dtype=float))]
-        )
+        x = np.hstack([pd.get_dummies(part["alpha"]).to_numpy(dtype=float),
+                       np.log10(part[["n_products"]].to_numpy(dtype=float))])
         beta, inverse, _ = _wls(y[mask], x, w[mask])
         se = sigma * float(np.sqrt(inverse[-1, -1]))
-        out |= {
-            f"{name}_slope": float(beta[-1]),
-            f"{name}_se": se,
-            f"{name}_low": float(beta[-1] - z * se),
-            f"{name}_high": float(beta[-1] + z * se),
-        }
+        out |= {f"{name}_slope": float(beta[-1]), f"{name}_se": se,
+                f"{name}_low": float(beta[-1] - z * se), f"{name}_high": float(beta[-1] + z * se)}
     wide = grid.pivot_table(index="alpha", columns="n_products", values="coi_preserved")
-    return out | {
-        "cells": float(len(grid)),
-        "positive_cells": float((y > 0).sum()),
-        "positive_100": float((wide[100.0] > 0).sum()),
-        "larger_wins": float((wide[100.0] > wide[5.0]).sum()),
-        "single_run_cells": float(((grid["baseline_runs"] < 2) | (grid["defended_runs"] < 2)).sum()),
-    }
+    return out | {"cells": float(len(grid)), "positive_cells": float((y > 0).sum()),
+                  "positive_100": float((wide[100.0] > 0).sum()), "larger_wins": float((wide[100.0] > wide[5.0]).sum()),
+                  "single_run_cells": float(((grid["baseline_runs"] < 2) | (grid["defended_runs"] < 2)).sum())}
 
 
 def catalogue_status(test: dict[str, float]) -> str:
@@ -533,21 +468,14 @@ def catalogue_status(test: dict[str, float]) -> str:
 # --------------------------------------------------------------------------------------------
 # Claims: robust training lowers COI leakage; robust loses revenue in every PPO run pair.
 
-
 def pooled_delta(deltas: pd.DataFrame) -> dict[str, float]:
     """Inverse-variance weighted mean of per-alpha deltas (a :func:`mode_deltas` frame) with its
     normal 95 % interval: ``mean``, ``se``, ``low``, ``high``, ``negative`` (cells below 0)."""
     w = 1.0 / deltas["se"] ** 2
     mean, se = float((w * deltas["delta"]).sum() / w.sum()), float(1.0 / np.sqrt(w.sum()))
     z = stats.norm.ppf(0.5 + LEVEL / 2)
-    return {
-        "mean": mean,
-        "se": se,
-        "low": float(mean - z * se),
-        "high": float(mean + z * se),
-        "negative": float((deltas["delta"] < 0).sum()),
-        "cells": float(len(deltas)),
-    }
+    return {"mean": mean, "se": se, "low": float(mean - z * se), "high": float(mean + z * se),
+            "negative": float((deltas["delta"] < 0).sum()), "cells": float(len(deltas))}
 
 
 def leakage_status(pooled: dict[str, float], final_negative: int, final_cells: int, shift: str) -> str:
@@ -596,9 +524,9 @@ def printed_status(recomputed: float, printed: float, half_unit: float = PRINTED
     return REPRODUCED if abs(recomputed - printed) <= half_unit + 1e-12 else NOT_REPRODUCED
 
 
+
 # --------------------------------------------------------------------------------------------
 # The same questions on the book's own runs (a sweep's ``learners`` frame).
-
 
 def pair_wins(learners: pd.DataFrame, metric: str, lower_is_better: bool = False) -> pd.DataFrame:
     """The thesis's pairwise table on a sweep: per agent share (``alpha0``) every defended x
@@ -609,13 +537,7 @@ def pair_wins(learners: pd.DataFrame, metric: str, lower_is_better: bool = False
         d = group.loc[group["variant"] == "defended", metric].to_numpy(dtype=float)
         b = group.loc[group["variant"] == "baseline", metric].to_numpy(dtype=float)
         diff = (b[None, :] - d[:, None]) if lower_is_better else (d[:, None] - b[None, :])
-        rows.append(
-            {
-                "alpha": float(alpha),
-                "wins": int((diff > 0).sum()),
-                "ties": int((diff == 0).sum()),
-                "total_pairs": int(diff.size),
-            }
-        )
+        rows.append({"alpha": float(alpha), "wins": int((diff > 0).sum()), "ties": int((diff == 0).sum()),
+                     "total_pairs": int(diff.size)})
     table = pd.DataFrame(rows)
     return table.assign(win_probability=win_probability(table))

@@ -285,7 +285,7 @@ DESIGNS: dict[str, StudyDesign] = {name: plan.design for name, plan in BUILTIN.i
 ``responsive`` (our price-responsive extension), ``full`` (the factorial at 8192 steps, sb3) and
 ``smoke`` (26 trials, a check that everything runs). Each file's comments say more."""
 
-FACTORS: dict[str, tuple[Any, ...]] = dict(DESIGNS["factorial"].factors)
+FACTORS: dict[str, tuple[Any, ...]] = {name: tuple(levels) for name, levels in DESIGNS["factorial"].factors.items()}
 """The published factorial design: 4 x 4 x 3 x 2 x 2 = 192 configurations (from ``builtin/factorial.toml``)."""
 
 

@@ -190,7 +190,7 @@ def _learn(cfg: PPOConfig | A2CConfig, optimiser: optax.GradientTransformation, 
         return (optax.apply_updates(net, updates), opt_state), None
 
     if isinstance(cfg, A2CConfig):
-        return step((net, opt_state), (rollout.obs, rollout.action, adv, returns))[0]  # type: ignore[no-any-return]
+        return step((net, opt_state), (rollout.obs, rollout.action, adv, returns))[0]
     data = (rollout.obs, rollout.action, rollout.logp, adv, returns)
     n_minibatches = cfg.n_steps // cfg.batch_size
 
@@ -199,7 +199,7 @@ def _learn(cfg: PPOConfig | A2CConfig, optimiser: optax.GradientTransformation, 
         batches = jax.tree.map(lambda x: x[order].reshape(n_minibatches, cfg.batch_size, *x.shape[1:]), data)
         return jax.lax.scan(step, carry, batches)[0], None
 
-    return jax.lax.scan(epoch, (net, opt_state), jax.random.split(key, cfg.n_epochs))[0]  # type: ignore[no-any-return]
+    return jax.lax.scan(epoch, (net, opt_state), jax.random.split(key, cfg.n_epochs))[0]
 
 
 def train_actor_critic(env: LearnerEnv, cfg: PPOConfig | A2CConfig, key: Any,

@@ -161,7 +161,7 @@ def _reset_where(env: LearnerEnv) -> Callable[..., tuple[Any, Any]]:
         out = jax.lax.cond(jnp.any(done), fresh, lambda: current)
         return out, jax.tree.map(lambda _: True, out)
 
-    return batched_reset  # type: ignore[no-any-return]
+    return batched_reset
 
 
 def mlp_init(key: Any, sizes: Sequence[int], gains: Sequence[float]) -> list[tuple[Any, Any]]:

@@ -175,7 +175,7 @@ def task_resources(batched: bool) -> dict[str, Any]:
     import ray
 
     if batched:
-        cluster = ray.cluster_resources()
+        cluster = ray.cluster_resources()  # type: ignore[no-untyped-call]  # ray is untyped
         for name in ("GPU", "TPU"):
             if cluster.get(name, 0) >= 1:
                 return {"num_cpus": 1, "num_gpus": 1} if name == "GPU" else {"num_cpus": 1, "resources": {"TPU": 1}}

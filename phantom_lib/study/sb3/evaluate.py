@@ -50,8 +50,10 @@ def make_env(
 def unit_box(env: gym.Env) -> gym.Env:
     """The env with observations rescaled to [0, 1] by its observation space's bounds (what the
     SB3 learners and the jax learners see)."""
-    box = env.observation_space
-    return gym.wrappers.RescaleObservation(env, np.zeros(box.shape, np.float32), np.ones(box.shape, np.float32))
+    shape = env.observation_space.shape
+    if shape is None:
+        raise TypeError(f"unit_box rescales a Box observation space; got {env.observation_space}")
+    return gym.wrappers.RescaleObservation(env, np.zeros(shape, np.float32), np.ones(shape, np.float32))
 
 
 class Policy(Protocol):

@@ -61,7 +61,7 @@ class TabularQLearner:
             action = int(self.rng.integers(self.n_actions)) if explore else self._greedy(state)
             obs, reward, terminated, truncated, _ = self.env.step(action)
             nxt = self.featuriser(obs)
-            target = reward + (0.0 if terminated else cfg.gamma * self.q[nxt].max())
+            target = float(reward) + (0.0 if terminated else cfg.gamma * self.q[nxt].max())
             self.q[state, action] += cfg.learning_rate * (target - self.q[state, action])
             self.epsilon = max(cfg.epsilon_end, self.epsilon * cfg.epsilon_decay)
             self.num_timesteps += 1
