@@ -387,8 +387,8 @@ def scaling(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class ReferenceProfile:
-    """cProfile of the reference backend.
+class ReferenceHotSpots:
+    """The reference backend's hot spots, measured with cProfile.
 
     Attributes:
         table: the top functions by cumulative time (function, calls, seconds, share_pct).
@@ -406,10 +406,10 @@ class ReferenceProfile:
     steps: int
 
 
-def profile_reference(
+def reference_hot_spots(
     behaviour: Behaviour, n_candidates: int, eps_alpha: float, steps: int = 20, seed: int = 0, top: int = 12
-) -> ReferenceProfile:
-    """cProfile of ``steps`` reference env steps at M = 10, N = 3 (the published profile's setting)."""
+) -> ReferenceHotSpots:
+    """Hot spots (cProfile) of ``steps`` reference env steps at M = 10, N = 3 (the published profile's setting)."""
     env = _env("reference", behaviour, seed, **PROFILE_MARKET, n_candidates=n_candidates, eps_alpha=eps_alpha)
     env.step(4)
     profiler = cProfile.Profile()
@@ -442,7 +442,7 @@ def profile_reference(
     }
     parts["everything else"] = total - sum(parts.values())
     table = pd.DataFrame(rows).sort_values("seconds", ascending=False).head(top).reset_index(drop=True)
-    return ReferenceProfile(table, pd.Series(parts, name="seconds"), 100 * lookup / total, total, steps)
+    return ReferenceHotSpots(table, pd.Series(parts, name="seconds"), 100 * lookup / total, total, steps)
 
 
 def equivalence_draws(

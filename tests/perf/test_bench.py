@@ -45,7 +45,7 @@ def test_frame_size_is_the_square_of_the_expanded_states(beh):
 
 
 def test_reference_profile_partitions_the_step_time(beh):
-    profile = bench.profile_reference(beh, n_candidates=2, eps_alpha=0.1, steps=3)
+    profile = bench.reference_hot_spots(beh, n_candidates=2, eps_alpha=0.1, steps=3)
     assert profile.breakdown.sum() == pytest.approx(profile.seconds)
     assert (profile.breakdown.iloc[:4] >= 0).all()
     assert 0 < profile.lookup_share_pct < 100

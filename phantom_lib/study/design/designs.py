@@ -133,7 +133,7 @@ BASELINE: dict[str, Any] = {"lambda_coi": 0.0, "eps_alpha": 0.0, "n_candidates":
 
 
 def _cells(spec: StudyDesign) -> list[dict[str, Any]]:
-    """Every configuration of the profile (design cells, then twins, then references), no seed."""
+    """Every configuration of the design (design cells, then twins, then references), no seed."""
     names = list(spec.factors)
     cells = [
         {**dict(spec.settings), **dict(zip(names, values))}
@@ -157,7 +157,7 @@ def design(spec: StudyDesign) -> list[Trial]:
     """Every configuration x seed, seed by seed (a partial sweep holds whole seeds first).
 
     Configurations: every factor combination with the fixed settings merged in, plus the
-    baseline twins and reference policies the profile asks for.
+    baseline twins and reference policies the design asks for.
     """
     cells = _cells(spec)
     return [Trial(config, seed) for seed in spec.seeds for config in cells]
