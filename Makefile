@@ -16,7 +16,7 @@ TEST_ENV := PHANTOM_PROFILE=smoke HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
 LAB_SETTINGS := $(CURDIR)/.jupyter/lab/settings
 LAB_ARGS     ?=
 
-.PHONY: install browser book book-smoke check-book lab test test-unit test-notebooks clean
+.PHONY: install browser book book-smoke check-book lab lint test test-unit test-notebooks clean
 
 install: $(STAMP)
 
@@ -52,10 +52,14 @@ lab: install            ## JupyterLab on this checkout: notebooks/NN_*.md open a
 check-book: install browser  ## open every page of the last build (_build/html) in headless Chromium
 	$(BIN)/python -m phantom_lib.book.browser _build/html --screenshots _build/screenshots
 
-test: install browser  ## unit tests, every notebook under nbval (smoke), a smoke book build, the browser check
+lint: install           ## ruff (pyflakes, pycodestyle, import order, 120 columns) and mypy (strict on sim/ and study/)
+	$(BIN)/ruff check phantom_lib tests
+	$(BIN)/mypy
+
+test: install browser lint  ## lint, unit tests, every notebook under nbval (smoke), a smoke book build, the browser check
 	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
 
-test-unit: install     ## unit tests only (skips the slow book build)
+test-unit: install lint  ## lint and the unit tests (skips the slow book build)
 	$(TEST_ENV) $(BIN)/python -m pytest tests -m "not slow"
 
 test-notebooks: install

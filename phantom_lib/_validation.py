@@ -1,7 +1,9 @@
 """One way to check configuration values: collect every problem, raise one error.
 
-Every configuration class of the library validates its fields in ``__post_init__`` with these
-helpers. Each helper returns ``None`` when the value is allowed and otherwise one line in the
+Every configuration class of the library declares its fields' constraints as data
+(``_parameter_constraints``, the constraint classes at the end of this module) and inherits
+:meth:`Validated.validate`; the constraints report through these helpers. Each helper returns ``None`` when the value
+is allowed and otherwise one line in the
 format
 
     ``Owner.field = value: expected <what is allowed>``
@@ -21,9 +23,10 @@ all of them in one go instead of one per run::
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from numbers import Integral, Real
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from numbers import Integral
+from numbers import Real as _RealNumber
+from typing import Any, ClassVar
 
 
 class ConfigError(ValueError):
@@ -64,7 +67,7 @@ def is_integer(value: Any) -> bool:
 
 def is_real(value: Any) -> bool:
     """True for finite Python and numpy real numbers (``bool`` excluded)."""
-    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(float(value))
+    return isinstance(value, _RealNumber) and not isinstance(value, bool) and math.isfinite(float(value))
 
 
 def integer(owner: str, name: str, value: Any, *, low: int | None = None, high: int | None = None) -> str | None:
@@ -136,3 +139,218 @@ def check(owner: str, *problems: str | None) -> None:
     found = [p for p in problems if p is not None]
     if found:
         raise ConfigError(owner, found)
+
+
+# --- Constraints declared as data ----------------------------------------------------------------
+#
+# A configuration class declares what each field allows in ``_parameter_constraints`` (field ->
+# constraints), scikit-learn's habit, and inherits one ``validate`` from :class:`Validated`::
+#
+#     @dataclass(frozen=True)
+#     class PPOConfig(Validated):
+#         n_steps: int = 2048
+#         batch_size: int = 256
+#         _parameter_constraints = {"n_steps": (Integer(low=1),),
+#                                   "batch_size": (Integer(low=1), Rule(lambda c: c.n_steps % c.batch_size == 0,
+#                                                                       "a divisor of n_steps ({n_steps})"))}
+#
+# Per-field constraints run first; the cross-field :class:`Rule` constraints run only when every
+# field passed its own, so a bad value gives one line naming its field, not a cascade.
+
+
+class Constraint:
+    """What one field allows. :meth:`problem` returns ``None`` or one problem line; :meth:`bad_value`
+    is a value the constraint rejects (the contract test feeds it to every declared field)."""
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        raise NotImplementedError
+
+    def bad_value(self) -> Any:
+        raise NotImplementedError
+
+
+class Integer(Constraint):
+    """An integer in [low, high] (either bound optional); ``bool`` is not an integer."""
+
+    def __init__(self, low: int | None = None, high: int | None = None) -> None:
+        self.low, self.high = low, high
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return integer(owner, name, value, low=self.low, high=self.high)
+
+    def bad_value(self) -> Any:
+        return self.low - 1 if self.low is not None else 0.5
+
+
+class Real(Constraint):
+    """A finite real number inside an interval (either bound optional, either end open)."""
+
+    def __init__(
+        self, low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False
+    ) -> None:
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return real(owner, name, value, low=self.low, high=self.high, low_open=self.low_open, high_open=self.high_open)
+
+    def bad_value(self) -> Any:
+        return float("nan")
+
+
+class Choice(Constraint):
+    """One of ``options``."""
+
+    def __init__(self, options: Iterable[Any]) -> None:
+        self.options = tuple(options)
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return choice(owner, name, value, self.options)
+
+    def bad_value(self) -> Any:
+        return "none-of-the-choices"
+
+
+class Boolean(Constraint):
+    """``True`` or ``False``."""
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return boolean(owner, name, value)
+
+    def bad_value(self) -> Any:
+        return "yes"
+
+
+class Text(Constraint):
+    """A non-empty string (``what`` says what it names, for the message)."""
+
+    def __init__(self, what: str = "a non-empty string") -> None:
+        self.what = what
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return None if isinstance(value, str) and value.strip() else problem(owner, name, value, self.what)
+
+    def bad_value(self) -> Any:
+        return " "
+
+
+class InstanceOf(Constraint):
+    """An instance of ``kind`` (a nested configuration, a callable, ...)."""
+
+    def __init__(self, kind: type | tuple[type, ...], what: str) -> None:
+        self.kind, self.what = kind, what
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return None if isinstance(value, self.kind) else problem(owner, name, value, self.what)
+
+    def bad_value(self) -> Any:
+        return ("not", "this", "kind")
+
+
+class IsCallable(Constraint):
+    """A callable."""
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return None if callable(value) else problem(owner, name, value, "a callable")
+
+    def bad_value(self) -> Any:
+        return 0
+
+
+class OrNone(Constraint):
+    """``None`` or what ``inner`` allows."""
+
+    def __init__(self, inner: Constraint) -> None:
+        self.inner = inner
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return None if value is None else self.inner.problem(owner, name, value)
+
+    def bad_value(self) -> Any:
+        return self.inner.bad_value()
+
+
+class Each(Constraint):
+    """A sequence of at least ``min_length`` items, each allowed by ``inner``."""
+
+    def __init__(self, inner: Constraint, min_length: int = 1) -> None:
+        self.inner, self.min_length = inner, min_length
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return each(owner, name, value, self.inner.problem, min_length=self.min_length)
+
+    def bad_value(self) -> Any:
+        return (self.inner.bad_value(),)
+
+
+class Satisfies(Constraint):
+    """A value for which ``test(value)`` holds; ``bad`` is one for which it does not (for the contract test)."""
+
+    def __init__(self, test: Callable[[Any], bool], expected: str, bad: Any) -> None:
+        self.test, self.expected, self.bad = test, expected, bad
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return None if self.test(value) else problem(owner, name, value, self.expected)
+
+    def bad_value(self) -> Any:
+        return self.bad
+
+
+class Rule(Constraint):
+    """A cross-field rule on the whole object: ``holds(obj)``; ``expected`` is formatted with the
+    object's fields (``"above p_low ({p_low!r})"``) or, if callable, called with the object. Runs only when every
+    field passed its own
+    constraints, so it may assume well-typed fields. It has no bad value of its own."""
+
+    def __init__(self, holds: Callable[[Any], bool], expected: str | Callable[[Any], str]) -> None:
+        self.holds, self.expected = holds, expected
+
+    def check_object(self, owner: str, name: str, obj: Any) -> str | None:
+        if self.holds(obj):
+            return None
+        expected = self.expected(obj) if callable(self.expected) else self.expected.format_map(_Fields(obj))
+        return problem(owner, name, getattr(obj, name), expected)
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return None  # checked on the whole object by Validated.validate
+
+
+class _Fields(dict):  # type: ignore[type-arg]
+    """``str.format_map`` view of an object's attributes."""
+
+    def __init__(self, obj: Any) -> None:
+        super().__init__()
+        self.obj = obj
+
+    def __missing__(self, key: str) -> Any:
+        return getattr(self.obj, key)
+
+
+class Validated:
+    """Base of the configuration classes: ``validate`` checks the declared ``_parameter_constraints``
+    (merged along the class hierarchy: a subclass adds to its base's) and raises one
+    :class:`ConfigError` listing every problem. Dataclasses call it from ``__post_init__``."""
+
+    _parameter_constraints: ClassVar[Mapping[str, tuple[Constraint, ...]]] = {}
+
+    @classmethod
+    def parameter_constraints(cls) -> dict[str, tuple[Constraint, ...]]:
+        """Field -> constraints, the base classes' first."""
+        merged: dict[str, tuple[Constraint, ...]] = {}
+        for klass in reversed(cls.__mro__):
+            for name, constraints in vars(klass).get("_parameter_constraints", {}).items():
+                merged[name] = merged.get(name, ()) + tuple(constraints)
+        return merged
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` if any field breaks its constraints (field rules before cross-field ones)."""
+        owner = type(self).__name__
+        declared = self.parameter_constraints()
+        problems = [c.problem(owner, name, getattr(self, name)) for name, cs in declared.items() for c in cs]
+        if not any(problems):
+            problems = [
+                c.check_object(owner, name, self) for name, cs in declared.items() for c in cs if isinstance(c, Rule)
+            ]
+        check(owner, *problems)
+
+    def __post_init__(self) -> None:
+        self.validate()

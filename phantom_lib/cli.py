@@ -52,9 +52,8 @@ def _output_file(path: str, example: str) -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from phantom_lib.book.parameters import parse_parameters
-
     from phantom_lib.book.key_results import fill_key_results
+    from phantom_lib.book.parameters import parse_parameters
 
     source = book.find_notebook(args.notebook)
     output = _output_file(args.output or f"{source.stem}.executed.ipynb", f"{source.stem}.ipynb")
@@ -167,15 +166,22 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("bench", help="time the simulator's market backends side by side")
     parser.add_argument("--quick", action="store_true", help="a short run (under a minute): fewer repeats and points")
-    parser.add_argument("-o", "--output", default="bench.json", help="where to write the JSON result (default: bench.json; missing folders are created)")
+    parser.add_argument("-o", "--output", default="bench.json", help="where to write the JSON result (default: "
+                                                                     "bench.json; missing folders are created)")
     parser.set_defaults(func=_bench)
 
 
 def _crosscheck(args: argparse.Namespace) -> int:
     from phantom_lib.study.run.crosscheck import CROSSCHECK_CELLS, write_crosscheck
 
-    settings = {"timesteps": args.timesteps, "eval_episodes": args.eval_episodes, "max_steps": 100,
-                "curve_points": 8, "n_candidates": 5, "action_levels": 9}
+    settings = {
+        "timesteps": args.timesteps,
+        "eval_episodes": args.eval_episodes,
+        "max_steps": 100,
+        "curve_points": 8,
+        "n_candidates": 5,
+        "action_levels": 9,
+    }
     trials = write_crosscheck(args.out, CROSSCHECK_CELLS, tuple(args.seeds), settings)
     print(f"[phantom] cross-check: {len(trials)} rows written to {args.out}")
     return 0
@@ -190,41 +196,67 @@ def _add_crosscheck(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_crosscheck)
 
 
-SWEEP_WRITES = ("writes OUT/results.parquet (one row per trial: its config, status, m_* metrics; read it with "
-                "phantom_lib.study.load_results(OUT) or pandas.read_parquet), provenance.json (commit, dirty "
-                "state, design, pre-registration, data, versions), manifest.json (sha256 of each file), runs.jsonl "
-                "and trials/ (one file per finished trial, for --resume)")
+SWEEP_WRITES = (
+    "writes OUT/results.parquet (one row per trial: its config, status, m_* metrics; read it with "
+    "phantom_lib.study.load_results(OUT) or pandas.read_parquet), provenance.json (commit, dirty "
+    "state, design, pre-registration, data, versions), manifest.json (sha256 of each file), runs.jsonl "
+    "and trials/ (one file per finished trial, for --resume)"
+)
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     from phantom_lib.study.design.files import BUILTIN
-    from phantom_lib.study.run.runner import DEFAULT_BATCH_SIZE, DEFAULT_TRAINABLE, ENGINES
+    from phantom_lib.study.run.runner import (
+        DEFAULT_BATCH_SIZE,
+        DEFAULT_TRAINABLE,
+        ENGINES,
+    )
 
     engines = "; ".join(f"{e}: {', '.join(n for n, p in BUILTIN.items() if (p.engine or 'sb3') == e)}" for e in ENGINES)
-    parser = sub.add_parser("sweep", help="run a declared study on Ray (resumable)",
-                            description=f"Run a study design on Ray (resumable); {SWEEP_WRITES}.")
-    parser.add_argument("--design", default="smoke", metavar="NAME|FILE",
-                        help=f"a built-in design ({', '.join(BUILTIN)}) or a .toml design file (default smoke). "
-                             "A design of kind 'study' must name a pre-registration file committed and unchanged "
-                             "from HEAD; kind 'smoke' (a check that it runs, used by the tests) needs none")
+    parser = sub.add_parser(
+        "sweep",
+        help="run a declared study on Ray (resumable)",
+        description=f"Run a study design on Ray (resumable); {SWEEP_WRITES}.",
+    )
+    parser.add_argument(
+        "--design",
+        default="smoke",
+        metavar="NAME|FILE",
+        help=f"a built-in design ({', '.join(BUILTIN)}) or a .toml design file (default smoke). "
+        "A design of kind 'study' must name a pre-registration file committed and unchanged "
+        "from HEAD; kind 'smoke' (a check that it runs, used by the tests) needs none",
+    )
     parser.add_argument("--profile", dest="old_profile", help=argparse.SUPPRESS)
     parser.add_argument("--out", help="results folder (default results/sweep-NAME); locked while a sweep writes it")
     parser.add_argument("--resume", action="store_true", help="run only the trials without a successful result")
     parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local cluster)")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the local cluster (default: all)")
-    parser.add_argument("--executor", choices=["ray", "local"], default="ray",
-                        help="'local' runs trials one by one in this process (debugging)")
+    parser.add_argument(
+        "--executor",
+        choices=["ray", "local"],
+        default="ray",
+        help="'local' runs trials one by one in this process (debugging)",
+    )
     parser.add_argument("--trainable", default=DEFAULT_TRAINABLE, help="module:function called as f(config, seed)")
-    parser.add_argument("--engine", choices=ENGINES,
-                        help="sb3: one trial per task (stable-baselines3); jax: one compiled batch of a slice per task "
-                             "(reference policies run the trainable). Default: the design's engine, sb3 when it names "
-                             f"none ({engines})")
-    parser.add_argument("--batch-size", type=int,
-                        help=f"jax engine: most trials per compiled batch (default {DEFAULT_BATCH_SIZE}); each slice runs "
-                             "at its largest divisor up to this (no padding), recorded per batch")
-    parser.add_argument("--compile-cache", default="~/.cache/phantom_lib/jax",
-                        help="jax engine: folder of compiled programs shared by workers and runs ('' to disable; "
-                             "default ~/.cache/phantom_lib/jax)")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="sb3: one trial per task (stable-baselines3); jax: one compiled batch of a slice per task "
+        "(reference policies run the trainable). Default: the design's engine, sb3 when it names "
+        f"none ({engines})",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"jax engine: most trials per compiled batch (default {DEFAULT_BATCH_SIZE}); each slice runs "
+        "at its largest divisor up to this (no padding), recorded per batch",
+    )
+    parser.add_argument(
+        "--compile-cache",
+        default="~/.cache/phantom_lib/jax",
+        help="jax engine: folder of compiled programs shared by workers and runs ('' to disable; "
+        "default ~/.cache/phantom_lib/jax)",
+    )
     parser.set_defaults(func=_sweep)
 
 
@@ -258,8 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_run.add_argument("--profile", choices=profiles.names(), default=profiles.DEFAULT_PROFILE)
     p_run.add_argument("-o", "--output", help="executed notebook path (default: NN_name.executed.ipynb)")
-    p_run.add_argument("--results-json", metavar="FILE",
-                       help="also write the key results of the chapter's 'What we found' section as JSON")
+    p_run.add_argument(
+        "--results-json",
+        metavar="FILE",
+        help="also write the key results of the chapter's 'What we found' section as JSON",
+    )
     p_run.set_defaults(func=_run)
 
     _add_data(sub)
@@ -296,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(filter(None, (args.command, getattr(args, "data_command", None))))
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:  # reported below, once the interrupted job's objects are gone (a progress bar prints when released)
+    except (
+        KeyboardInterrupt
+    ):  # reported below, once the interrupted job's objects are gone (a progress bar prints when released)
         kernels = sys.modules.get("phantom_lib.book.kernel")  # loaded only once a chapter's kernel started
         if kernels is not None:
             kernels.kill_live_kernels()  # it runs in its own session: Ctrl-C reached only this process

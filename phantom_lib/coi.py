@@ -39,10 +39,9 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import integrate, optimize, special
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib._validation import check, is_real, real, relation
 from phantom_lib.data.events import surge_discount_prices
-
-FloatArray = npt.NDArray[np.float64]
 
 MC_CHUNK = 2**20
 """Monte Carlo draws (quotes) held in memory at once."""
@@ -234,11 +233,13 @@ class DiscretePrices(PriceDistribution):
         lo, hi = self.p_min, self.p_max
         inside = not (shaped and finite and is_real(lo) and is_real(hi)) or (prices.min() >= lo and prices.max() <= hi)
         self._check(
-            relation(owner, "prices", self.prices, shaped, f"a non-empty 1-D array shaped like weights {weights.shape}"),
+            relation(owner, "prices", self.prices, shaped, f"a non-empty 1-D array shaped like weights "
+                                                           f"{weights.shape}"),
             relation(owner, "prices", self.prices, finite, "finite prices and weights"),
             relation(owner, "prices", self.prices, inside,
                      f"prices inside the bounds [p_min, p_max] = [{lo}, {hi}]: widen the bounds or clip the prices"),
-            relation(owner, "weights", self.weights, not (shaped and finite) or ((weights >= 0).all() and weights.sum() > 0),
+            relation(owner, "weights", self.weights,
+                     not (shaped and finite) or ((weights >= 0).all() and weights.sum() > 0),
                      "non-negative weights with a positive sum"),
         )
         keep = weights > 0
@@ -531,7 +532,8 @@ def observed_erosion(prices: pd.DataFrame, ns: Sequence[int] | npt.ArrayLike) ->
     """
     missing = [c for c in ("store", "product", "price") if c not in prices.columns]
     if missing:
-        raise KeyError(f"observed_erosion() needs price-log columns {missing}; build the table with phantom_lib.data.price_logs()")
+        raise KeyError(f"observed_erosion() needs price-log columns {missing}; build the table with "
+                       f"phantom_lib.data.price_logs()")
     ns = [check_n(n) for n in np.asarray(ns).tolist()]
     rows = []
     for (store, product), group in prices.groupby(["store", "product"], sort=True):

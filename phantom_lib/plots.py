@@ -17,9 +17,8 @@ carries the title), and draws nothing it was not given: the numbers come from
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import io
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import networkx as nx
@@ -249,8 +248,11 @@ def kernel_graphs(
         ax.set_axis_off()
         ax.set_xlim(-1.85, 1.85)
         ax.set_ylim(-1.4, 1.4)
-    handles = [Line2D([], [], marker="o", ls="", markeredgecolor="0.25", color=c, label=k) for k, c in CATEGORY_COLOURS.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), title="action category (darker: more purchase intent)")
+    handles = [Line2D([], [], marker="o", ls="", markeredgecolor="0.25", color=c, label=k)
+               for k, c in CATEGORY_COLOURS.items()]
+    fig.legend(
+        handles=handles, loc="lower center", ncol=len(handles), title="action category (darker: more purchase intent)"
+    )
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
@@ -293,7 +295,15 @@ def kernel_difference(human: Kernel, agent: Kernel, states: Sequence[str], annot
     image = ax.imshow(diff.to_numpy(), cmap="RdBu_r", vmin=-1.0, vmax=1.0, aspect="auto")
     for (i, j), value in np.ndenumerate(diff.to_numpy()):
         if abs(value) >= annotate:
-            ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=8, color="white" if abs(value) > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{value:+.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if abs(value) > 0.6 else "black",
+            )
     ax.set_xticks(range(len(columns)), [one_line(c) for c in columns], rotation=45, ha="right")
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("next state")

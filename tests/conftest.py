@@ -47,7 +47,8 @@ def smoke_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ray_cluster():
     """A one-machine Ray cluster, started once for the whole test session the way a sweep starts it
     (loopback only, Ray's token authentication left on)."""
-    if importlib.util.find_spec("ray") is None:  # not importorskip: ray is imported by connect, after its loopback switch
+    # not importorskip: ray is imported by connect, after its loopback switch
+    if importlib.util.find_spec("ray") is None:
         pytest.skip("ray is not installed")
     from phantom_lib.study.run import ray_backend
 

@@ -22,7 +22,9 @@ def test_the_sweep_help_names_the_default_engine(capsys):
         cli.build_parser().parse_args(["sweep", "--help"])
     flowing = " ".join(capsys.readouterr().out.split())
     assert "Default: the design's engine, sb3 when it names none" in flowing
-    assert "(sb3: full, smoke; jax: as-run" in flowing  # each built-in design's engine (argparse may wrap inside a name)
+    assert (
+        "(sb3: full, smoke; jax: as-run" in flowing
+    )  # each built-in design's engine (argparse may wrap inside a name)
 
 
 def test_the_bench_help_says_it_creates_folders(capsys):

@@ -101,7 +101,9 @@ def test_clipped_exponential_by_hand():
     # n = 1: E[min(Exp(1), 1)] = 1 - e^-1; n = 2: integral of e^-2t on [0, 1] = (1 - e^-2)/2
     assert coi.coi_n(dist, 1) == pytest.approx(1 - math.exp(-1), rel=1e-14)
     assert coi.coi_n(dist, 2) == pytest.approx((1 - math.exp(-2)) / 2, rel=1e-14)
-    assert dist.survival(1.0 - dist.p_min) == 0.0 and dist.survival(0.999 - dist.p_min) == pytest.approx(math.exp(-0.999))
+    assert dist.survival(1.0 - dist.p_min) == 0.0 and dist.survival(0.999 - dist.p_min) == pytest.approx(
+        math.exp(-0.999)
+    )
 
 
 def test_atom_scales_the_base():
@@ -139,8 +141,10 @@ def _retained_is_non_increasing(dist: coi.PriceDistribution) -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(
-    lo=st.floats(0, 100), width=st.floats(0.5, 200),
-    alpha=st.floats(0.3, 6), beta=st.floats(0.3, 6),
+    lo=st.floats(0, 100),
+    width=st.floats(0.5, 200),
+    alpha=st.floats(0.3, 6),
+    beta=st.floats(0.3, 6),
 )
 def test_erosion_monotone_for_beta(lo: float, width: float, alpha: float, beta: float):
     _retained_is_non_increasing(coi.Beta(lo, lo + width, alpha, beta))
@@ -240,7 +244,11 @@ def test_coi_leak():
 
 
 def test_agreement_table_marks_degenerate_monte_carlo():
-    dists = {"uniform": coi.Uniform(A, B), "beta(2, 5)": coi.Beta(A, B, 2.0, 5.0), "grid at floor": coi.DiscretePrices(A, B, [A, 20.0], [0.5, 0.5])}
+    dists = {
+        "uniform": coi.Uniform(A, B),
+        "beta(2, 5)": coi.Beta(A, B, 2.0, 5.0),
+        "grid at floor": coi.DiscretePrices(A, B, [A, 20.0], [0.5, 0.5]),
+    }
     table = coi.agreement_table(dists, [1, 200], 300, np.random.default_rng(0))
     assert len(table) == 6
     assert table.loc[table.distribution == "uniform", "err_closed"].max() < 1e-12
@@ -248,7 +256,9 @@ def test_agreement_table_marks_degenerate_monte_carlo():
     degenerate = table[(table.distribution == "grid at floor") & (table.n == 200)].iloc[0]
     assert degenerate.mc_se == 0 and math.isnan(degenerate.z)
     # every market at the same rung above the floor: no rounding noise passed off as a standard error
-    rung = coi.coi_monte_carlo(coi.DiscretePrices(A, B, [14.99, 100.0], [0.999, 0.001]), 50, 2000, np.random.default_rng(0))
+    rung = coi.coi_monte_carlo(
+        coi.DiscretePrices(A, B, [14.99, 100.0], [0.999, 0.001]), 50, 2000, np.random.default_rng(0)
+    )
     assert rung == (pytest.approx(4.99), 0.0)
 
 
@@ -271,9 +281,15 @@ def test_n_below_one_or_not_an_integer_raises(bad):
         (lambda: coi.ClippedExponential(A, B, 0.0), r"scale"),
         (lambda: coi.DiscretePrices(A, B, [5.0, 20.0], [1, 1]), r"expected prices inside the bounds \[p_min, p_max\]"),
         (lambda: coi.DiscretePrices(A, B, [20.0, 160.0], [1, 1]), r"widen the bounds or clip the prices"),
-        (lambda: coi.DiscretePrices(A, B, [20.0, 30.0], [1, -1]), r"DiscretePrices.weights = \[1, -1\]: expected non-negative weights"),
+        (
+            lambda: coi.DiscretePrices(A, B, [20.0, 30.0], [1, -1]),
+            r"DiscretePrices.weights = \[1, -1\]: expected non-negative weights",
+        ),
         (lambda: coi.DiscretePrices(A, B, [20.0, 30.0], [1]), r"shaped like weights"),
-        (lambda: coi.AtomAtMin(coi.Uniform(A, B), 1.0), r"AtomAtMin.weight = 1.0: expected a finite number in \(0, 1\)"),
+        (
+            lambda: coi.AtomAtMin(coi.Uniform(A, B), 1.0),
+            r"AtomAtMin.weight = 1.0: expected a finite number in \(0, 1\)",
+        ),
         (lambda: coi.coi_monte_carlo(coi.Uniform(A, B), 2, 1, np.random.default_rng(0)), r"n_draws"),
     ],
 )
@@ -283,11 +299,13 @@ def test_bad_inputs_raise_clear_errors(build, message):
 
 
 def test_observed_erosion_by_hand():
-    prices = pd.DataFrame({
-        "store": ["s", "s", "s", "s", "t"],
-        "product": ["x", "x", "x", "y", "z"],
-        "price": [10.0, 10.0, 12.0, 7.0, 30.0],
-    })
+    prices = pd.DataFrame(
+        {
+            "store": ["s", "s", "s", "s", "t"],
+            "product": ["x", "x", "x", "y", "z"],
+            "price": [10.0, 10.0, 12.0, 7.0, 30.0],
+        }
+    )
     table = coi.observed_erosion(prices, [1, 2, 5])
     x = table[table["product"] == "x"].set_index("n")
     # quotes {10: 2/3, 12: 1/3}; p_min at the lowest quote: COI(n) = 2 * (1/3)^n

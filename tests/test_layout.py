@@ -110,3 +110,18 @@ def test_subpackages_depend_down_the_data_flow_only():
     assert not rooms["data"] & {"sim", "study", "detection", "perf", "book"}
     assert not rooms["behaviour"] & {"sim", "study", "detection", "perf", "book"}
     assert not rooms["sim"] & {"study", "detection", "perf", "book"}
+
+
+def test_the_study_engines_do_not_import_each_other_or_the_gym_adapter_from_jax():
+    """The jax engine needs neither the SB3 engine nor the gymnasium adapter (what both engines share
+    is in ``study.common``, the observation's spaces in ``sim.spaces``), and the SB3 engine never
+    loads the jax one."""
+    edges = graph()
+    jax_modules = {m for m in edges if m.startswith("phantom_lib.study.jax")}
+    sb3_modules = {m for m in edges if m.startswith("phantom_lib.study.sb3")}
+    for module in jax_modules:
+        reached = {t for t in edges[module] if t.startswith("phantom_lib.study.sb3") or t == "phantom_lib.sim.gym_env"}
+        assert not reached, f"{module} imports {sorted(reached)}"
+    for module in sb3_modules:
+        reached = {t for t in edges[module] if t.startswith("phantom_lib.study.jax")}
+        assert not reached, f"{module} imports {sorted(reached)}"

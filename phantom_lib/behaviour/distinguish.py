@@ -34,10 +34,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib._validation import boolean, check, real, relation
+from phantom_lib._arrays import FloatArray
+from phantom_lib._validation import (
+    Boolean,
+    Real,
+    Text,
+    Validated,
+)
 from phantom_lib.behaviour.kl import (
     EPS,
-    FloatArray,
     agent_probability,
     count_pairs,
     divergence,
@@ -103,7 +108,7 @@ UNSHARED = "no source event shared with a class centroid"
 
 
 @dataclass(frozen=True)
-class ScoreConfig:
+class ScoreConfig(Validated):
     """How trajectories are scored.
 
     Attributes:
@@ -121,17 +126,13 @@ class ScoreConfig:
     state: str = "event"
     end_transition: bool = False
 
-    def __post_init__(self) -> None:
-        owner = "ScoreConfig"
-        check(
-            owner,
-            boolean(owner, "loo", self.loo),
-            real(owner, "temperature", self.temperature, low=0, low_open=True),
-            real(owner, "eps", self.eps, low=0, low_open=True),
-            relation(owner, "state", self.state, isinstance(self.state, str) and bool(self.state),
-                     "the name of a column of the trajectory table, e.g. 'event'"),
-            boolean(owner, "end_transition", self.end_transition),
-        )
+    _parameter_constraints = {
+        "loo": (Boolean(),),
+        "temperature": (Real(low=0, low_open=True),),
+        "eps": (Real(low=0, low_open=True),),
+        "state": (Text("the name of a column of the trajectory table, e.g. 'event'"),),
+        "end_transition": (Boolean(),),
+    }
 
 
 @dataclass(frozen=True)
@@ -244,20 +245,29 @@ def score_table(table: pd.DataFrame, config: ScoreConfig | None = None) -> Score
     info, labels, counts = encode(table, config.state, config.end_transition)
     present = set(info["actor"])
     if present != set(CLASSES):
-        raise ValueError(f"scoring needs trajectories of both classes {CLASSES}; the table holds only {sorted(present)}")
+        raise ValueError(f"scoring needs trajectories of both classes {CLASSES}; the table holds only "
+                         f"{sorted(present)}")
     is_agent = info["is_agent"].to_numpy(dtype=bool)
     human, agent = class_centroids(counts, is_agent, config.loo)
     delta_h, delta_a = divergence(counts, human, config.eps), divergence(counts, agent, config.eps)
     gap = delta_h - delta_a
     short = info["n_events"].to_numpy() < MIN_EVENTS
     scored = ~short & np.isfinite(gap)
-    frame = info[scored].assign(
-        delta_h=delta_h[scored], delta_a=delta_a[scored], gap=gap[scored],
-        f=agent_probability(gap[scored], config.temperature),
-    ).reset_index(drop=True)
-    excluded = info.loc[~scored, ["trajectory", "actor", "n_events"]].assign(
-        reason=np.where(short[~scored], SHORT, UNSHARED)
-    ).reset_index(drop=True)
+    frame = (
+        info[scored]
+        .assign(
+            delta_h=delta_h[scored],
+            delta_a=delta_a[scored],
+            gap=gap[scored],
+            f=agent_probability(gap[scored], config.temperature),
+        )
+        .reset_index(drop=True)
+    )
+    excluded = (
+        info.loc[~scored, ["trajectory", "actor", "n_events"]]
+        .assign(reason=np.where(short[~scored], SHORT, UNSHARED))
+        .reset_index(drop=True)
+    )
 
     def rows(centroid: FloatArray) -> FloatArray:
         return centroid[scored] if config.loo else centroid

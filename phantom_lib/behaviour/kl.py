@@ -17,10 +17,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from phantom_lib._arrays import FloatArray
+
 EPS = 1e-10
 """Smoothing constant of the KL divergence."""
 
-FloatArray = npt.NDArray[np.float64]
 
 
 def pair_counts(paths: npt.NDArray[np.int64], n_events: int) -> FloatArray:

@@ -21,10 +21,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.kernels import Kernel, event_of
 from phantom_lib.data.events import CHECKOUT, SESSION_END
-
-FloatArray = npt.NDArray[np.float64]
 
 
 def stationary(matrix: npt.ArrayLike) -> FloatArray:
@@ -130,7 +129,8 @@ def class_summary(kernels: Mapping[str, Kernel], stop_event: str = CHECKOUT) -> 
     """Per class: session length and how sessions end, from the fundamental matrix.
 
     Columns: ``expected_length`` (events per session, only ``session_end`` absorbing);
-    with every state of ``stop_event`` also absorbing (the simulator's rule, Model reference, section 5): ``p_<stop_event>`` (probability of reaching it), ``p_session_end`` (of ending
+    with every state of ``stop_event`` also absorbing (the simulator's rule, Model reference, section 5):
+    ``p_<stop_event>`` (probability of reaching it), ``p_session_end`` (of ending
     first) and ``length_to_<stop_event>`` (events until either, the stop event included).
     """
     rows = {}

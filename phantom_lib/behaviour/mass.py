@@ -41,11 +41,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.kernels import Kernel, demand_condition
 from phantom_lib.behaviour.model import CLASSES, Behaviour
 from phantom_lib.data.events import CHECKOUT, weights_of
-
-FloatArray = npt.NDArray[np.float64]
 
 MAX_LEN = 40
 """L_max, the most states a simulated session records (Model reference, section 5)."""
@@ -150,6 +149,7 @@ def predicted_revenue(
         raise ValueError(f"prices must be a non-empty 1-D array of finite numbers; got shape {p.shape}")
     d = np.zeros((2, p.size)) if demand is None else np.asarray(demand, dtype=float)
     if d.shape != (2, p.size) or not np.all(np.isfinite(d)) or np.any(d < 0):
-        raise ValueError(f"demand must be finite, non-negative, shape (2, {p.size}) (human, agent); got shape {d.shape}")
+        raise ValueError(f"demand must be finite, non-negative, shape (2, {p.size}) (human, agent); got shape "
+                         f"{d.shape}")
     p_bar = demand_condition(d) @ p
     return mixture_mass(alpha, human * p_bar[0], agent * p_bar[1])

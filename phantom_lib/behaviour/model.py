@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.kernels import Kernel, estimate_by_class
 from phantom_lib.data.events import CHECKOUT, SESSION_END, weights_of
-
-FloatArray = npt.NDArray[np.float64]
 
 CLASSES = ("human", "agent")
 """Class order of every per-class array: 0 = human, 1 = agent."""
@@ -142,7 +140,9 @@ def _load_cached(source: str, stamp: tuple[int, int], unit: str, smoothing: floa
     return Behaviour.from_trajectories(trajectories(load_whoclicked(source), unit=unit), smoothing)
 
 
-def load_behaviour(source: str | os.PathLike[str] = "standin", unit: str = "experiment", smoothing: float = 0.0) -> Behaviour:
+def load_behaviour(
+    source: str | os.PathLike[str] = "standin", unit: str = "experiment", smoothing: float = 0.0
+) -> Behaviour:
     """Estimate the market behaviour from a data source: a ``whoclicked.csv`` path or ``"standin"``.
 
     The file is read, validated and turned into trajectories per ``unit`` (``experiment`` or

@@ -24,7 +24,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib._validation import check, each, integer, real
+from phantom_lib._validation import (
+    Boolean,
+    Each,
+    Integer,
+    Real,
+    Validated,
+)
 from phantom_lib.behaviour.distinguish import MIN_EVENTS, class_gaps, pair_counts
 from phantom_lib.behaviour.kernels import Kernel, sample_paths
 from phantom_lib.behaviour.separation import mann_whitney
@@ -34,7 +40,7 @@ MAX_DRAWS_PER_PATH = 100
 
 
 @dataclass(frozen=True)
-class PowerConfig:
+class PowerConfig(Validated):
     """Settings of the power simulation.
 
     Attributes:
@@ -59,16 +65,20 @@ class PowerConfig:
     loo: bool = True
     seed: int = 0
 
+    _parameter_constraints = {
+        "n_human": (Integer(low=1),),
+        "n_agent": (Integer(low=1),),
+        "n_rep": (Integer(low=1),),
+        "alpha": (Real(low=0, high=1, low_open=True, high_open=True),),
+        "target": (Real(low=0, high=1, low_open=True, high_open=True),),
+        "effects": (Each(Real(low=0, high=1)),),
+        "max_len": (Integer(low=MIN_EVENTS),),
+        "loo": (Boolean(),),
+        "seed": (Integer(low=0),),
+    }
+
     def __post_init__(self) -> None:
-        owner = "PowerConfig"
-        check(
-            owner,
-            *(integer(owner, name, getattr(self, name), low=1) for name in ("n_human", "n_agent", "n_rep")),
-            integer(owner, "max_len", self.max_len, low=MIN_EVENTS),
-            integer(owner, "seed", self.seed, low=0),
-            *(real(owner, name, getattr(self, name), low=0, high=1, low_open=True, high_open=True) for name in ("alpha", "target")),
-            each(owner, "effects", self.effects, lambda o, n, v: real(o, n, v, low=0, high=1)),
-        )
+        self.validate()
         object.__setattr__(self, "effects", tuple(float(e) for e in self.effects))
 
 
@@ -213,6 +223,7 @@ def power_by_size(
     for n in sizes:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
             raise ValueError(f"power_by_size sizes must be integers >= 2 (per class); got {n!r}")
-        frames.append(pd.DataFrame(_power_rows(human, agent, effects, int(n), int(n), config)).assign(n_per_class=int(n)))
+        rows = _power_rows(human, agent, effects, int(n), int(n), config)
+        frames.append(pd.DataFrame(rows).assign(n_per_class=int(n)))
     out = pd.concat(frames, ignore_index=True)
     return out[["n_per_class", *[c for c in out.columns if c != "n_per_class"]]]

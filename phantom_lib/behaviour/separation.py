@@ -18,11 +18,14 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import optimize, stats
 
-from phantom_lib._validation import check, integer, real
+from phantom_lib._arrays import FloatArray
+from phantom_lib._validation import (
+    Integer,
+    Real,
+    Validated,
+)
 from phantom_lib.behaviour.distinguish import EPS, Scores, agent_probability, class_gaps
 from phantom_lib.published import DISTINGUISHABILITY
-
-FloatArray = npt.NDArray[np.float64]
 
 STREAMS = ("median", "permutation", "auc", "rescoring")
 """The independent random streams of one :class:`CohortConfig` (see :meth:`CohortConfig.generator`)."""
@@ -37,7 +40,7 @@ def _positive_int(owner: str, name: str, value: object, minimum: int) -> None:
 
 
 @dataclass(frozen=True)
-class CohortConfig:
+class CohortConfig(Validated):
     """Resampling settings of the cohort test.
 
     Attributes:
@@ -52,15 +55,12 @@ class CohortConfig:
     confidence: float = 0.95
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        owner = "CohortConfig"
-        check(
-            owner,
-            integer(owner, "n_boot", self.n_boot, low=1),
-            integer(owner, "n_perm", self.n_perm, low=1),
-            integer(owner, "seed", self.seed, low=0),
-            real(owner, "confidence", self.confidence, low=0, high=1, low_open=True, high_open=True),
-        )
+    _parameter_constraints = {
+        "n_boot": (Integer(low=1),),
+        "n_perm": (Integer(low=1),),
+        "confidence": (Real(low=0, high=1, low_open=True, high_open=True),),
+        "seed": (Integer(low=0),),
+    }
 
     def generator(self, stream: str) -> np.random.Generator:
         """An independent generator per use, from ``seed``: one of :data:`STREAMS`."""
@@ -79,7 +79,9 @@ def split(values: npt.ArrayLike, is_agent: npt.ArrayLike) -> tuple[FloatArray, F
     if x.ndim != 1 or x.shape != y.shape:
         raise ValueError(f"values and is_agent must be 1-D of one length; got shapes {x.shape} and {y.shape}")
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"values has {int((~np.isfinite(x)).sum())} non-finite entries; drop unscored trajectories first")
+        raise ValueError(
+            f"values has {int((~np.isfinite(x)).sum())} non-finite entries; drop unscored trajectories first"
+        )
     if not np.isin(y, (0, 1)).all():
         raise ValueError("is_agent must hold only 0/1 (or False/True)")
     y = y.astype(bool)
@@ -284,7 +286,8 @@ class CohortTest:
             "human mean +/- std (ddof 0)": f"{s.loc['human', 'mean']:.2f} +/- {s.loc['human', 'std']:.2f}",
             "agent mean +/- std (ddof 0)": f"{s.loc['agent', 'mean']:.2f} +/- {s.loc['agent', 'std']:.2f}",
             "median human / agent": f"{s.loc['human', 'median']:.2f} / {s.loc['agent', 'median']:.2f}",
-            f"median difference (agent - human), {level} bootstrap CI": f"{self.median_difference:.2f} [{lo:.2f}, {hi:.2f}]",
+            f"median difference (agent - human), {level} bootstrap "
+            f"CI": f"{self.median_difference:.2f} [{lo:.2f}, {hi:.2f}]",
             "Mann-Whitney U (agents)": f"{float(self.test.u):.1f}",
             f"two-sided p ({self.test.method})": f"{float(self.test.p):.2e}",
             "rank-biserial r": f"{float(self.test.rank_biserial):.3f}",
@@ -425,7 +428,8 @@ def best_temperature(
 
 
 def paper_vs_book(tests: dict[str, CohortTest], class_kl: float) -> pd.DataFrame:
-    """The published findings (:data:`phantom_lib.published.DISTINGUISHABILITY`, quoted) beside this book's, one column per
+    """The published findings (:data:`phantom_lib.published.DISTINGUISHABILITY`, quoted) beside this book's, one
+    column per
     scoring variant in ``tests`` (e.g. ``{"leave-one-out": ..., "in-sample": ...}``);
     ``class_kl`` is this book's mean KL(T_H || T_A) over shared source events (nats)."""
     pub = DISTINGUISHABILITY

@@ -14,7 +14,6 @@ keeps the HTML offline, :mod:`~phantom_lib.book.browser` checks the built pages 
 from phantom_lib.book.build import (
     NotebookError,
     build_book,
-    build_html,
     execute_notebooks,
     find_notebook,
     notebook_sources,
@@ -22,7 +21,6 @@ from phantom_lib.book.build import (
     repo_root,
     run_notebook,
 )
-from phantom_lib.book.glued import Glued, MissingGlue
 from phantom_lib.book.parameters import (
     Parameter,
     ParameterError,
@@ -34,22 +32,7 @@ from phantom_lib.book.parameters import (
 )
 
 __all__ = [
-    "Glued",
-    "MissingGlue",
-    "NotebookError",
-    "Parameter",
-    "ParameterError",
-    "build_book",
-    "build_html",
-    "chapter_id",
-    "check_parameters",
-    "execute_notebooks",
-    "find_notebook",
-    "notebook_parameters",
-    "notebook_sources",
-    "parameter_table",
-    "parse_parameters",
-    "parse_value",
-    "repo_root",
-    "run_notebook",
+    "NotebookError", "Parameter", "ParameterError", "build_book", "chapter_id", "check_parameters",
+    "execute_notebooks", "find_notebook", "notebook_parameters", "notebook_sources", "parameter_table",
+    "parse_parameters", "parse_value", "repo_root", "run_notebook",
 ]

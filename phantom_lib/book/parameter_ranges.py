@@ -83,7 +83,11 @@ def data_source_problem(owner: str, value: Any) -> str | None:
     loads and passes the schema check (:func:`phantom_lib.data.sources.load`); else one problem line
     with the loader's own reason."""
     from phantom_lib.data.schema import WhoClickedValidationError
-    from phantom_lib.data.sources import WhoClickedSourceError, hub_unavailable_reason, load
+    from phantom_lib.data.sources import (
+        WhoClickedSourceError,
+        hub_unavailable_reason,
+        load,
+    )
 
     if value == "standin":
         return None

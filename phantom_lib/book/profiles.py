@@ -46,7 +46,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "power_size_effects": [1.0],
         },
         "05_simulator": {"bench": "quick", "equivalence_draws": 150, "errata_sessions": 4000, "errata_steps": 100},
-        "06_sweep": {"sweep_profile": "smoke", "demo_timesteps": 100, "n_boot": 500},  # reads the committed results
+        "06_sweep": {"sweep_design": "smoke", "demo_timesteps": 100, "n_boot": 500},  # reads the committed results
         "07_detection": {
             "n_synthetic": 400,
             "n_boot": 200,

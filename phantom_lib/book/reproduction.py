@@ -24,9 +24,9 @@ from typing import Any
 
 from phantom_lib.book import glued
 from phantom_lib.published import (
+    BASELINE_REGRESSION,
     DATA_CARD,
     DEFENCE_REVENUE_DELTA_PCT,
-    BASELINE_REGRESSION,
     DISTINGUISHABILITY,
     PROFILE,
     PROFILE_LOOKUP_SHARE_PCT,

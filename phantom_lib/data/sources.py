@@ -28,7 +28,12 @@ import pyarrow as pa
 
 from phantom_lib._net import unreachable_reason
 from phantom_lib.data.schema import STANDIN_HEADER, WhoClickedValidationError
-from phantom_lib.data.validation import ValidationReport, data_notes, report_of, validate
+from phantom_lib.data.validation import (
+    ValidationReport,
+    data_notes,
+    report_of,
+    validate,
+)
 
 HUB_ID = "velocitatem/whoclickedit"
 """The published data set on the Hugging Face hub (one file, ``whoclicked.csv``)."""

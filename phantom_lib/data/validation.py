@@ -281,7 +281,8 @@ def data_notes(raw: pd.DataFrame, file_rows: bool = True) -> list[str]:
 
 
 def card_counts(frame: pd.DataFrame) -> dict[str, Any]:
-    """The data card's summary quantities (keys of :data:`phantom_lib.published.DATA_CARD`) computed from a typed frame."""
+    """The data card's summary quantities (keys of :data:`phantom_lib.published.DATA_CARD`) computed from a typed
+    frame."""
     counts: dict[str, Any] = {
         "rows": len(frame),
         "columns": frame.shape[1],
@@ -386,5 +387,3 @@ def report_of(frame: pd.DataFrame, notes: Sequence[str] = ()) -> ValidationRepor
         time_range=(frame["ts"].min(), frame["ts"].max()),
         notes=tuple(notes),
     )
-
-

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib._validation import check, integer
 from phantom_lib.behaviour import separation as cohort_stats
 
@@ -30,7 +31,6 @@ from phantom_lib.detection.detectors import (
     CVConfig,
     Detector,
     FeatureModel,
-    FloatArray,
     KLDetector,
     LearnedDetector,
     RuleDetector,
@@ -157,7 +157,8 @@ def detector_suite(
     suite["kl"] = KLDetector()
     suite["boosted"] = LearnedDetector("boosted", functools.partial(BoostedModel, boost), cv)
     for name, multitask in (("net_multitask", True), ("net_single", False)):
-        suite[name] = LearnedDetector(name, functools.partial(NetModel, dataclasses.replace(net, multitask=multitask)), cv)
+        model = functools.partial(NetModel, dataclasses.replace(net, multitask=multitask))
+        suite[name] = LearnedDetector(name, model, cv)
     return suite
 
 
@@ -220,7 +221,9 @@ def multitask_comparison(
     net = net or NetConfig()
     rows = {}
     for name, multitask in (("single-task", False), ("multi-task", True)):
-        result = cross_validate(cohort, functools.partial(NetModel, dataclasses.replace(net, multitask=multitask)), cv, name)
+        result = cross_validate(
+            cohort, functools.partial(NetModel, dataclasses.replace(net, multitask=multitask)), cv, name
+        )
         agent = evaluate_detectors({name: result.scores}, cohort.features["is_agent"], n_boot, seed).loc[name]
         row = {"agent AUC": agent["auc"], "agent low": agent["auc_low"], "agent high": agent["auc_high"]}
         bought = cohort.features[BOUGHT].to_numpy(dtype=int)

@@ -42,14 +42,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray, IntArray
 from phantom_lib._validation import (
-    check,
-    choice,
-    each,
-    integer,
-    is_real,
-    real,
-    relation,
+    Choice,
+    Each,
+    Integer,
+    Real,
+    Rule,
+    Text,
+    Validated,
 )
 from phantom_lib.behaviour import distinguish
 from phantom_lib.behaviour.kernels import demand_condition
@@ -64,9 +65,6 @@ from phantom_lib.sim.market import (
     true_demand,
 )
 from phantom_lib.sim.samplers.numpy import NumpySampler
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 MODES = ("off", "exclude", "downweight")
 """How flagged sessions enter the proxy: not at all touched, dropped when f >= threshold, weighted by 1 - f."""
@@ -100,7 +98,9 @@ class MarketSessions:
     z: FloatArray
 
 
-def sessions_of(sampler: NumpySampler, classes: IntArray, condition: FloatArray, rng: np.random.Generator) -> tuple[IntArray, IntArray]:
+def sessions_of(
+    sampler: NumpySampler, classes: IntArray, condition: FloatArray, rng: np.random.Generator
+) -> tuple[IntArray, IntArray]:
     """Event and product paths of sessions of the given classes (:meth:`NumpySampler.sessions`),
     session-major and with products masked after the end.
 
@@ -116,7 +116,9 @@ def sessions_of(sampler: NumpySampler, classes: IntArray, condition: FloatArray,
     return paths.T.copy(), np.where(paths >= 0, products, -1).T.copy()
 
 
-def sample_sessions(sampler: NumpySampler, prices: npt.ArrayLike, alpha: float, rng: np.random.Generator) -> MarketSessions:
+def sample_sessions(
+    sampler: NumpySampler, prices: npt.ArrayLike, alpha: float, rng: np.random.Generator
+) -> MarketSessions:
     """One market step of ``sampler`` at agent share ``alpha`` and prices p (N,), keeping every
     session (the same draws, in the same order, as :meth:`NumpySampler.sample` with one candidate)."""
     config = sampler.config
@@ -139,7 +141,9 @@ def session_interest(events: IntArray, products: IntArray, weights: FloatArray, 
     return out.reshape(events.shape[0], n_products)
 
 
-def session_scores(sessions: MarketSessions, behaviour: Behaviour, detector: str, temperature: float = 1.0) -> FloatArray:
+def session_scores(
+    sessions: MarketSessions, behaviour: Behaviour, detector: str, temperature: float = 1.0
+) -> FloatArray:
     """Agent probability of every session, shape (M,), by ``detector`` (one of :data:`DETECTORS`)."""
     if detector == "perfect":
         return sessions.is_agent.astype(float)
@@ -181,7 +185,7 @@ def defended_proxy(interest: FloatArray, weights: npt.ArrayLike) -> FloatArray:
 
 
 @dataclass(frozen=True)
-class DefenceConfig:
+class DefenceConfig(Validated):
     """The demand-proxy defence experiment.
 
     Attributes:
@@ -207,22 +211,21 @@ class DefenceConfig:
     p_high: float = 150.0
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        owner = "DefenceConfig"
-        check(
-            owner,
-            each(owner, "alphas", self.alphas, lambda o, n, v: real(o, n, v, low=0, high=1)),
-            integer(owner, "n_steps", self.n_steps, low=1),
-            choice(owner, "detector", self.detector, DETECTORS),
-            real(owner, "threshold", self.threshold, low=0, high=1, low_open=True),
-            real(owner, "temperature", self.temperature, low=0, low_open=True),
-            real(owner, "surge_low", self.surge_low, low=0),
-            relation(owner, "surge_high", self.surge_high, is_real(self.surge_high) and is_real(self.surge_low)
-                     and self.surge_low <= self.surge_high, f"a finite number >= surge_low ({self.surge_low!r})"),
-            real(owner, "p_low", self.p_low, low=0, low_open=True),
-            relation(owner, "p_high", self.p_high, is_real(self.p_high) and is_real(self.p_low) and self.p_low < self.p_high,
-                     f"a finite number above p_low ({self.p_low!r})"),
-        )
+    _parameter_constraints = {
+        "alphas": (Each(Real(low=0, high=1)),),
+        "n_steps": (Integer(low=1),),
+        "detector": (Choice(DETECTORS),),
+        "threshold": (Real(low=0, high=1, low_open=True),),
+        "temperature": (Real(low=0, low_open=True),),
+        "surge_high": (
+            Real(),
+            Rule(lambda c: c.surge_low <= c.surge_high, "a finite number >= surge_low ({surge_low!r})"),
+        ),
+        "surge_low": (Real(low=0),),
+        "p_low": (Real(low=0, low_open=True),),
+        "p_high": (Real(), Rule(lambda c: c.p_low < c.p_high, "a finite number above p_low ({p_low!r})")),
+        "seed": (Integer(low=0),),
+    }
 
 
 def reprice(prices: FloatArray, q: FloatArray, config: DefenceConfig) -> FloatArray:
@@ -263,17 +266,19 @@ def defence_experiment(behaviour: Behaviour, market: MarketConfig, config: Defen
             for mode in MODES:
                 w = session_weights(f, mode, config.threshold)
                 q = defended_proxy(interest, w)
-                rows.append({
-                    "alpha": float(alpha),
-                    "step": step,
-                    "mode": mode,
-                    "error": float(np.mean(np.abs(q - human))),
-                    "humans_excluded": float(np.mean(1.0 - w[~agent])) if (~agent).any() else np.nan,
-                    "agents_excluded": float(np.mean(1.0 - w[agent])) if agent.any() else np.nan,
-                    "revenue": human_revenue(reprice(prices, q, config), sessions, market),
-                    "oracle_revenue": oracle,
-                    "empty": bool(w.sum() == 0),
-                })
+                rows.append(
+                    {
+                        "alpha": float(alpha),
+                        "step": step,
+                        "mode": mode,
+                        "error": float(np.mean(np.abs(q - human))),
+                        "humans_excluded": float(np.mean(1.0 - w[~agent])) if (~agent).any() else np.nan,
+                        "agents_excluded": float(np.mean(1.0 - w[agent])) if agent.any() else np.nan,
+                        "revenue": human_revenue(reprice(prices, q, config), sessions, market),
+                        "oracle_revenue": oracle,
+                        "empty": bool(w.sum() == 0),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -281,14 +286,18 @@ RATE_CONFIG = DefenceConfig(alphas=(0.5,), n_steps=100)
 """How :func:`detector_rates` measures by default: 100 market draws at alpha 0.5 (50 sessions of each class)."""
 
 
-def detector_rates(behaviour: Behaviour, market: MarketConfig, config: DefenceConfig = RATE_CONFIG) -> tuple[float, float]:
+def detector_rates(
+    behaviour: Behaviour, market: MarketConfig, config: DefenceConfig = RATE_CONFIG
+) -> tuple[float, float]:
     """The detector's error rates under the ``exclude`` rule, as chapter 07's defence experiment measures them:
     ``(tpr, fpr)`` = the share of agent sessions and of human sessions flagged (f >= threshold), pooled
     over :func:`defence_experiment`'s draws (every draw has the same class counts at one alpha, so the
     mean of per-draw shares is the pooled share). The filtering defence's rates
     (``MarketConfig.filter_tpr`` / ``filter_fpr``) come from here."""
     if len(config.alphas) != 1 or not 0 < config.alphas[0] < 1:
-        raise ValueError(f"DefenceConfig.alphas = {config.alphas!r}: expected one share strictly between 0 and 1 for detector_rates")
+        raise ValueError(
+            f"DefenceConfig.alphas = {config.alphas!r}: expected one share strictly between 0 and 1 for detector_rates"
+        )
     flagged = defence_experiment(behaviour, market, config).query("mode == 'exclude'")
     return float(flagged["agents_excluded"].mean()), float(flagged["humans_excluded"].mean())
 
@@ -307,8 +316,17 @@ def summarise_defence(results: pd.DataFrame) -> pd.DataFrame:
         error_vs_off=results["error"].to_numpy() - base[:, 0],
         revenue_vs_off=results["revenue"].to_numpy() - base[:, 1],
     )
-    metrics = ["error", "error_vs_off", "humans_excluded", "agents_excluded", "revenue", "revenue_vs_off",
-               "oracle_revenue", "revenue_gap", "empty"]
+    metrics = [
+        "error",
+        "error_vs_off",
+        "humans_excluded",
+        "agents_excluded",
+        "revenue",
+        "revenue_vs_off",
+        "oracle_revenue",
+        "revenue_gap",
+        "empty",
+    ]
     grouped = frame.groupby(["alpha", "mode"], sort=True)[metrics]
     mean = grouped.mean()
     se = grouped.sem(ddof=1).add_suffix("_se")
@@ -322,7 +340,7 @@ def summarise_defence(results: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class ReconConfig:
+class ReconConfig(Validated):
     """The reconnaissance/clean-purchase split (module docstring, part 2).
 
     Attributes:
@@ -344,19 +362,16 @@ class ReconConfig:
     p_high: float = 150.0
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        owner = "ReconConfig"
-        check(
-            owner,
-            each(owner, "depths", self.depths, lambda o, n, v: integer(o, n, v, low=0)),
-            integer(owner, "n_agents", self.n_agents, low=1),
-            real(owner, "markup", self.markup, low=0),
-            real(owner, "interest_cap", self.interest_cap, low=0, low_open=True),
-            relation(owner, "clean_path", self.clean_path, len(self.clean_path) > 0, "at least one event (the purchase)"),
-            real(owner, "p_low", self.p_low, low=0, low_open=True),
-            relation(owner, "p_high", self.p_high, is_real(self.p_high) and is_real(self.p_low) and self.p_low < self.p_high,
-                     f"a finite number above p_low ({self.p_low!r})"),
-        )
+    _parameter_constraints = {
+        "depths": (Each(Integer(low=0)),),
+        "n_agents": (Integer(low=1),),
+        "markup": (Real(low=0),),
+        "interest_cap": (Real(low=0, low_open=True),),
+        "clean_path": (Each(Text("an event name")),),
+        "p_low": (Real(low=0, low_open=True),),
+        "p_high": (Real(), Rule(lambda c: c.p_low < c.p_high, "a finite number above p_low ({p_low!r})")),
+        "seed": (Integer(low=0),),
+    }
 
 
 def markup_factor(interest: npt.ArrayLike, config: ReconConfig) -> FloatArray:
@@ -402,22 +417,31 @@ def recon_experiment(behaviour: Behaviour, market: MarketConfig, config: ReconCo
         recon = interest[np.arange(agents), target]
         observed = observed_price[target].sum()
         oracle = (prices[target] * markup_factor(recon + clean_interest, config)).sum()
-        rows.append({
-            "depth": depth,
-            "recon_events": float(recon_events.mean()),
-            "recon_interest": float(recon.mean()),
-            "observed_revenue": float(observed),
-            "oracle_revenue": float(oracle),
-            "leak": float(oracle - observed),
-            "leak_share": float((oracle - observed) / oracle),
-        })
+        rows.append(
+            {
+                "depth": depth,
+                "recon_events": float(recon_events.mean()),
+                "recon_interest": float(recon.mean()),
+                "observed_revenue": float(observed),
+                "oracle_revenue": float(oracle),
+                "leak": float(oracle - observed),
+                "leak_share": float((oracle - observed) / oracle),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def at_alpha(
     summary: pd.DataFrame,
     alpha: float,
-    metrics: Sequence[str] = ("error", "error_vs_off", "revenue", "revenue_vs_off", "humans_excluded", "agents_excluded"),
+    metrics: Sequence[str] = (
+        "error",
+        "error_vs_off",
+        "revenue",
+        "revenue_vs_off",
+        "humans_excluded",
+        "agents_excluded",
+    ),
 ) -> pd.DataFrame:
     """The rows of :func:`summarise` at one ``alpha``, one row per mode, the chosen metrics with standard errors."""
     rows = summary[np.isclose(summary["alpha"], alpha)]

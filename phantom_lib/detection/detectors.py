@@ -24,13 +24,20 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib._validation import check, integer, real, relation
+from phantom_lib._arrays import FloatArray, IntArray
+from phantom_lib._validation import (
+    Constraint,
+    Integer,
+    Real,
+    Validated,
+    relation,
+)
 from phantom_lib.behaviour.distinguish import ScoreConfig, score_table
 from phantom_lib.detection.features import (
     FEATURES,
@@ -41,8 +48,6 @@ from phantom_lib.detection.features import (
     session_features,
 )
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 Split = tuple[IntArray, IntArray]
 
 CONFIDENCE = 0.95
@@ -68,6 +73,16 @@ def columns_problem(owner: str, columns: Sequence[str]) -> str | None:
     unknown = [c for c in columns if c not in FEATURES]
     return relation(owner, "columns", tuple(columns), bool(columns) and not unknown,
                     f"a non-empty list of features.FEATURES (unknown: {unknown})")
+
+
+class FeatureColumns(Constraint):
+    """A non-empty list of :data:`features.FEATURES` (the configs' ``columns``), via :func:`columns_problem`."""
+
+    def problem(self, owner: str, name: str, value: Any) -> str | None:
+        return columns_problem(owner, value)
+
+    def bad_value(self) -> Any:
+        return ("no_such_feature",)
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,7 +127,8 @@ def make_cohort(table: pd.DataFrame, prices: pd.DataFrame | None = None, unit: s
         raise ValueError(f"unit must be one of {UNITS}; got {unit!r}")
     for column in ("trajectory", unit):
         if column not in table.columns:
-            raise KeyError(f"the trajectory table lacks column {column!r}; build it with data.trajectories(frame, unit={unit!r})")
+            raise KeyError(f"the trajectory table lacks column {column!r}; build it with data.trajectories(frame, "
+                           f"unit={unit!r})")
     if not (table["trajectory"].astype(str) == table[unit].astype(str)).all():
         raise ValueError(
             f"the table's trajectories are not its {unit}s: build it with data.trajectories(frame, unit={unit!r})"
@@ -156,7 +172,7 @@ class Detector(ABC):
 
 
 @dataclass(frozen=True)
-class RuleConfig:
+class RuleConfig(Validated):
     """The original rule: agent when all three hold.
 
     Attributes:
@@ -169,14 +185,11 @@ class RuleConfig:
     min_velocity: float = 0.2
     max_conversion: float = 0.01
 
-    def __post_init__(self) -> None:
-        owner = "RuleConfig"
-        check(
-            owner,
-            integer(owner, "min_interactions", self.min_interactions, low=1),
-            real(owner, "min_velocity", self.min_velocity, low=0, low_open=True),
-            real(owner, "max_conversion", self.max_conversion, low=0, high=1),
-        )
+    _parameter_constraints = {
+        "min_interactions": (Integer(low=1),),
+        "min_velocity": (Real(low=0, low_open=True),),
+        "max_conversion": (Real(low=0, high=1),),
+    }
 
 
 class RuleDetector(Detector):
@@ -218,7 +231,7 @@ class KLDetector(Detector):
 
 
 @dataclass(frozen=True)
-class CVConfig:
+class CVConfig(Validated):
     """Grouped K-fold cross-validation (scikit-learn's StratifiedGroupKFold, shuffled).
 
     Attributes:
@@ -229,9 +242,10 @@ class CVConfig:
     n_splits: int = 5
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        owner = "CVConfig"
-        check(owner, integer(owner, "n_splits", self.n_splits, low=2), integer(owner, "seed", self.seed, low=0))
+    _parameter_constraints = {
+        "n_splits": (Integer(low=2),),
+        "seed": (Integer(low=0),),
+    }
 
 
 def grouped_splits(y: npt.ArrayLike, groups: npt.ArrayLike, config: CVConfig | None = None) -> list[Split]:
@@ -255,7 +269,9 @@ def grouped_splits(y: npt.ArrayLike, groups: npt.ArrayLike, config: CVConfig | N
         raise ValueError("grouped cross-validation needs both classes (0 and 1) in y")
     n_groups = np.unique(groups).size
     if n_groups < config.n_splits:
-        raise ValueError(f"CVConfig.n_splits = {config.n_splits} exceeds the {n_groups} leakage groups; use fewer folds")
+        raise ValueError(
+            f"CVConfig.n_splits = {config.n_splits} exceeds the {n_groups} leakage groups; use fewer folds"
+        )
     folds = StratifiedGroupKFold(n_splits=config.n_splits, shuffle=True, random_state=config.seed)
     return [(train.astype(np.int64), test.astype(np.int64)) for train, test in folds.split(np.zeros(y.size), y, groups)]
 
@@ -286,13 +302,17 @@ class CrossValidated:
     models: list[FeatureModel]
     splits: list[Split]
 
-    def predict_out_of_fold(self, frame: pd.DataFrame, predict: Callable[[FeatureModel, pd.DataFrame], FloatArray]) -> FloatArray:
+    def predict_out_of_fold(
+        self, frame: pd.DataFrame, predict: Callable[[FeatureModel, pd.DataFrame], FloatArray]
+    ) -> FloatArray:
         """``predict(model_k, frame.iloc[test_k])`` assembled over the folds, shape (n,)."""
         return _out_of_fold(self.models, self.splits, frame, predict)
 
 
 def _out_of_fold(
-    models: Sequence[FeatureModel], splits: Sequence[Split], frame: pd.DataFrame,
+    models: Sequence[FeatureModel],
+    splits: Sequence[Split],
+    frame: pd.DataFrame,
     predict: Callable[[FeatureModel, pd.DataFrame], FloatArray],
 ) -> FloatArray:
     out = np.full(len(frame), np.nan)
@@ -301,7 +321,9 @@ def _out_of_fold(
     return out
 
 
-def cross_validate(cohort: Cohort, make_model: Callable[[], FeatureModel], cv: CVConfig | None = None, name: str = "model") -> CrossValidated:
+def cross_validate(
+    cohort: Cohort, make_model: Callable[[], FeatureModel], cv: CVConfig | None = None, name: str = "model"
+) -> CrossValidated:
     """Fit ``make_model()`` on each grouped training fold and predict its test fold."""
     splits = grouped_splits(cohort.y, cohort.groups, cv)
     frame = cohort.features
@@ -324,5 +346,3 @@ class LearnedDetector(Detector):
 
     def score(self, cohort: Cohort) -> pd.Series:
         return self.cross_validate(cohort).scores
-
-

@@ -32,11 +32,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from phantom_lib._arrays import FloatArray, IntArray
 from phantom_lib.data import events
 
 UNITS = ("session", "experiment")
@@ -86,8 +86,6 @@ FEATURES: tuple[str, ...] = tuple(name for group in FEATURE_GROUPS.values() for 
 TABLE_COLUMNS = ("is_agent", "step", "ts", "event", "page", "product", "user_agent", "session", "experiment")
 """Columns of the trajectory table the features need (plus the unit column)."""
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 def _check_unit(unit: str) -> None:
@@ -106,7 +104,9 @@ def _check_table(table: pd.DataFrame) -> None:
     for column in ("ts", "event", "session", "experiment", "is_agent"):
         n_missing = int(table[column].isna().sum())
         if n_missing:
-            raise ValueError(f"trajectory table column {column!r} has {n_missing} missing values; drop or fill those rows")
+            raise ValueError(
+                f"trajectory table column {column!r} has {n_missing} missing values; drop or fill those rows"
+            )
 
 
 def epoch_ns(ts: pd.Series) -> IntArray:

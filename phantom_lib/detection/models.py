@@ -20,15 +20,22 @@ import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from phantom_lib._validation import check, choice, integer, real, relation
+from phantom_lib._arrays import FloatArray
+from phantom_lib._validation import (
+    Boolean,
+    Choice,
+    Integer,
+    Real,
+    Rule,
+    Validated,
+)
 from phantom_lib.detection.detectors import (
     BOUGHT,
     NET_COLUMNS,
     PURCHASE_FEATURES,
     Cohort,
     CVConfig,
-    FloatArray,
-    columns_problem,
+    FeatureColumns,
     grouped_splits,
 )
 from phantom_lib.detection.features import (
@@ -41,7 +48,7 @@ from phantom_lib.detection.features import (
 
 
 @dataclass(frozen=True)
-class BoostConfig:
+class BoostConfig(Validated):
     """HistGradientBoostingClassifier with calibrated probabilities.
 
     Attributes:
@@ -62,16 +69,16 @@ class BoostConfig:
     inner_splits: int = 3
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        owner = "BoostConfig"
-        check(
-            owner,
-            columns_problem(owner, self.columns),
-            *(integer(owner, name, getattr(self, name), low=low)
-              for name, low in (("max_iter", 1), ("max_depth", 1), ("min_samples_leaf", 1), ("inner_splits", 2), ("seed", 0))),
-            real(owner, "learning_rate", self.learning_rate, low=0, low_open=True),
-            choice(owner, "calibration", self.calibration, ("sigmoid", "isotonic")),
-        )
+    _parameter_constraints = {
+        "columns": (FeatureColumns(),),
+        "max_iter": (Integer(low=1),),
+        "max_depth": (Integer(low=1),),
+        "min_samples_leaf": (Integer(low=1),),
+        "inner_splits": (Integer(low=2),),
+        "seed": (Integer(low=0),),
+        "learning_rate": (Real(low=0, low_open=True),),
+        "calibration": (Choice(("sigmoid", "isotonic")),),
+    }
 
 
 class BoostedModel:
@@ -113,7 +120,7 @@ class BoostedModel:
 
 
 @dataclass(frozen=True)
-class NetConfig:
+class NetConfig(Validated):
     """A small torch MLP: shared encoder (two ReLU layers), an agent head and, if ``multitask``,
     a purchase head; trained full-batch with Adam on the summed binary cross-entropies
     (agent + ``purchase_weight`` * purchase), one CPU thread, seeded.
@@ -137,19 +144,25 @@ class NetConfig:
     purchase_weight: float = 1.0
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        owner = "NetConfig"
-        leaked = [c for c in self.columns if c in PURCHASE_FEATURES]
-        check(
-            owner,
-            columns_problem(owner, self.columns),
-            relation(owner, "columns", tuple(self.columns), not (self.multitask and leaked),
-                     f"no purchase feature (the purchase head predicts them): remove {leaked}"),
-            *(integer(owner, name, getattr(self, name), low=low) for name, low in (("hidden", 1), ("epochs", 1), ("seed", 0))),
-            real(owner, "lr", self.lr, low=0, low_open=True),
-            real(owner, "purchase_weight", self.purchase_weight, low=0, low_open=True),
-            real(owner, "weight_decay", self.weight_decay, low=0),
-        )
+    _parameter_constraints = {
+        "columns": (
+            FeatureColumns(),
+            Rule(
+                lambda c: not (c.multitask and set(c.columns) & set(PURCHASE_FEATURES)),
+                lambda c: (
+                    "no purchase feature (the purchase head predicts them): remove "
+                    f"{[x for x in c.columns if x in PURCHASE_FEATURES]}"
+                ),
+            ),
+        ),
+        "hidden": (Integer(low=1),),
+        "epochs": (Integer(low=1),),
+        "lr": (Real(low=0, low_open=True),),
+        "weight_decay": (Real(low=0),),
+        "multitask": (Boolean(),),
+        "purchase_weight": (Real(low=0, low_open=True),),
+        "seed": (Integer(low=0),),
+    }
 
 
 class NetModel:
@@ -188,7 +201,9 @@ class NetModel:
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(c.seed)
-                encoder = nn.Sequential(nn.Linear(inputs.shape[1], c.hidden), nn.ReLU(), nn.Linear(c.hidden, c.hidden), nn.ReLU())
+                encoder = nn.Sequential(
+                    nn.Linear(inputs.shape[1], c.hidden), nn.ReLU(), nn.Linear(c.hidden, c.hidden), nn.ReLU()
+                )
                 heads = nn.Linear(c.hidden, 2 if c.multitask else 1)
                 net = nn.Sequential(encoder, heads)
                 optimiser = torch.optim.Adam(net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
@@ -229,7 +244,7 @@ class NetModel:
 
 
 @dataclass(frozen=True)
-class DistilConfig:
+class DistilConfig(Validated):
     """A depth-limited decision tree fitted to a teacher's verdicts.
 
     Attributes:
@@ -245,16 +260,13 @@ class DistilConfig:
     threshold: float = 0.5
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        owner = "DistilConfig"
-        check(
-            owner,
-            columns_problem(owner, self.columns),
-            integer(owner, "max_depth", self.max_depth, low=1),
-            integer(owner, "min_samples_leaf", self.min_samples_leaf, low=1),
-            integer(owner, "seed", self.seed, low=0),
-            real(owner, "threshold", self.threshold, low=0, high=1, low_open=True, high_open=True),
-        )
+    _parameter_constraints = {
+        "columns": (FeatureColumns(),),
+        "max_depth": (Integer(low=1),),
+        "min_samples_leaf": (Integer(low=1),),
+        "threshold": (Real(low=0, high=1, low_open=True, high_open=True),),
+        "seed": (Integer(low=0),),
+    }
 
 
 @dataclass(frozen=True)
@@ -285,7 +297,9 @@ def _tree(config: DistilConfig) -> Any:
     """An unfitted scikit-learn DecisionTreeClassifier of ``config``."""
     from sklearn.tree import DecisionTreeClassifier
 
-    return DecisionTreeClassifier(max_depth=config.max_depth, min_samples_leaf=config.min_samples_leaf, random_state=config.seed)
+    return DecisionTreeClassifier(
+        max_depth=config.max_depth, min_samples_leaf=config.min_samples_leaf, random_state=config.seed
+    )
 
 
 def _agent_share(tree: Any, x: FloatArray) -> FloatArray:
@@ -295,7 +309,9 @@ def _agent_share(tree: Any, x: FloatArray) -> FloatArray:
     return proba[:, classes.index(1)] if 1 in classes else np.zeros(len(x))
 
 
-def distil(cohort: Cohort, teacher: pd.Series, config: DistilConfig | None = None, cv: CVConfig | None = None) -> Distilled:
+def distil(
+    cohort: Cohort, teacher: pd.Series, config: DistilConfig | None = None, cv: CVConfig | None = None
+) -> Distilled:
     """Distil ``teacher`` (P(agent) per unit, out of fold) into a readable tree.
 
     The tree learns the teacher's verdicts (probability >= threshold), not the true labels. Its
@@ -307,7 +323,9 @@ def distil(cohort: Cohort, teacher: pd.Series, config: DistilConfig | None = Non
     config = config or DistilConfig()
     teacher = teacher.reindex(cohort.ids)
     if teacher.isna().any():
-        raise ValueError(f"the teacher has no score for {int(teacher.isna().sum())} units; score every unit of the cohort")
+        raise ValueError(
+            f"the teacher has no score for {int(teacher.isna().sum())} units; score every unit of the cohort"
+        )
     verdict = (teacher.to_numpy() >= config.threshold).astype(np.int64)
     x, names = design_matrix(cohort.features, config.columns)
     scores = np.full(len(x), np.nan)
@@ -326,5 +344,3 @@ def distil(cohort: Cohort, teacher: pd.Series, config: DistilConfig | None = Non
         depth=int(tree.get_depth()),
         leaves=int(tree.get_n_leaves()),
     )
-
-

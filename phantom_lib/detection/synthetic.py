@@ -132,7 +132,9 @@ def fit_cohort_model(table: pd.DataFrame, prices: pd.DataFrame) -> CohortModel:
     plain = with_product[~with_product["has"]]
     pages = {
         (str(store), str(event)): str(page)
-        for (store, event), page in plain.groupby(["store", "event"])["page"].agg(lambda s: s.value_counts().index[0]).items()
+        for (store, event), page in plain.groupby(["store", "event"])["page"]
+        .agg(lambda s: s.value_counts().index[0])
+        .items()
     }
     gap = data.inter_event_seconds(table)
     firsts = table[table["step"] == 0]
@@ -277,7 +279,10 @@ def sample_cohort(
         raise ValueError(f"max_len must be an integer >= 1; got {max_len!r}")
     n_agent = min(max(int(round(n_sessions * agent_share)), 1), n_sessions - 1)
     # agents first: "syn-agent-..." sorts before "syn-human-...", so the rows come out sorted
-    parts = [_sample_class(model, actor, size, rng, max_len) for actor, size in (("agent", n_agent), ("human", n_sessions - n_agent))]
+    parts = [
+        _sample_class(model, actor, size, rng, max_len)
+        for actor, size in (("agent", n_agent), ("human", n_sessions - n_agent))
+    ]
     table = pd.concat([p[0] for p in parts], ignore_index=True)
     prices = pd.concat([p[1] for p in parts], ignore_index=True)
     return table[list(data.TRAJECTORY_COLUMNS)], prices[list(data.PRICE_COLUMNS)]

@@ -50,7 +50,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from phantom_lib._validation import check, each, integer, real, relation
+from phantom_lib._validation import (
+    Each,
+    Integer,
+    Real,
+    Satisfies,
+    Text,
+    Validated,
+    integer,
+)
 from phantom_lib.behaviour.model import Behaviour, load_behaviour
 from phantom_lib.published import PROFILE, PROFILE_MARKET
 from phantom_lib.sim.config import EnvConfig
@@ -83,7 +91,7 @@ BATCHED_CONFIGS = {
 
 
 @dataclass(frozen=True)
-class BenchConfig:
+class BenchConfig(Validated):
     """What ``phantom bench`` measures and how long it may take.
 
     Attributes:
@@ -121,21 +129,25 @@ class BenchConfig:
     seed: int = 0
     data_source: str = "standin"
 
-    def __post_init__(self) -> None:
-        owner = "BenchConfig"
-        at_least_one = lambda o, n, v: integer(o, n, v, low=1)  # noqa: E731
-        steps_ok = isinstance(self.steps, dict) and set(self.steps) == set(ENGINES) and all(
-            integer(owner, "steps", v, low=1) is None for v in self.steps.values())
-        check(
-            owner,
-            *(integer(owner, name, getattr(self, name), low=1)
-              for name in ("repeats", "path_reuse", "batch_steps", "scaling_steps")),
-            relation(owner, "steps", self.steps, steps_ok, f"a count >= 1 for each of {ENGINES}"),
-            real(owner, "min_seconds", self.min_seconds, low=0),
-            *(each(owner, name, getattr(self, name), at_least_one)
-              for name in ("batch_sizes", "workers", "n_products", "n_sessions", "n_candidates")),
-            *(real(owner, name, getattr(self, name), low=0, low_open=True) for name in ("reference_memory_mb", "reference_seconds")),
-        )
+    _parameter_constraints = {
+        "repeats": (Integer(low=1),),
+        "path_reuse": (Integer(low=1),),
+        "batch_steps": (Integer(low=1),),
+        "scaling_steps": (Integer(low=1),),
+        "steps": (Satisfies(lambda s: isinstance(s, dict) and set(s) == set(ENGINES)
+                            and all(integer("", "", v, low=1) is None for v in s.values()),
+                            f"a count >= 1 for each of {ENGINES}", bad={}),),
+        "min_seconds": (Real(low=0),),
+        "batch_sizes": (Each(Integer(low=1)),),
+        "workers": (Each(Integer(low=1)),),
+        "n_products": (Each(Integer(low=1)),),
+        "n_sessions": (Each(Integer(low=1)),),
+        "n_candidates": (Each(Integer(low=1)),),
+        "reference_memory_mb": (Real(low=0, low_open=True),),
+        "reference_seconds": (Real(low=0, low_open=True),),
+        "seed": (Integer(low=0),),
+        "data_source": (Text("'standin' or the path of a whoclicked.csv file"),),
+    }
 
     @classmethod
     def quick(cls) -> BenchConfig:
@@ -375,8 +387,8 @@ def scaling(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class ReferenceProfile:
-    """cProfile of the reference backend.
+class ReferenceHotSpots:
+    """The reference backend's hot spots, measured with cProfile.
 
     Attributes:
         table: the top functions by cumulative time (function, calls, seconds, share_pct).
@@ -394,10 +406,10 @@ class ReferenceProfile:
     steps: int
 
 
-def profile_reference(
+def reference_hot_spots(
     behaviour: Behaviour, n_candidates: int, eps_alpha: float, steps: int = 20, seed: int = 0, top: int = 12
-) -> ReferenceProfile:
-    """cProfile of ``steps`` reference env steps at M = 10, N = 3 (the published profile's setting)."""
+) -> ReferenceHotSpots:
+    """Hot spots (cProfile) of ``steps`` reference env steps at M = 10, N = 3 (the published profile's setting)."""
     env = _env("reference", behaviour, seed, **PROFILE_MARKET, n_candidates=n_candidates, eps_alpha=eps_alpha)
     env.step(4)
     profiler = cProfile.Profile()
@@ -430,7 +442,7 @@ def profile_reference(
     }
     parts["everything else"] = total - sum(parts.values())
     table = pd.DataFrame(rows).sort_values("seconds", ascending=False).head(top).reset_index(drop=True)
-    return ReferenceProfile(table, pd.Series(parts, name="seconds"), 100 * lookup / total, total, steps)
+    return ReferenceHotSpots(table, pd.Series(parts, name="seconds"), 100 * lookup / total, total, steps)
 
 
 def equivalence_draws(

@@ -107,7 +107,9 @@ def estimation_benchmark(
     return result
 
 
-def scoring_benchmark(human: Kernel, agent: Kernel, n: int = 10_000, seed: int = 0, max_len: int = 40) -> dict[str, float]:
+def scoring_benchmark(
+    human: Kernel, agent: Kernel, n: int = 10_000, seed: int = 0, max_len: int = 40
+) -> dict[str, float]:
     """Time the scoring of ``n`` synthetic trajectories (half per class) and print the figures.
 
     Trajectories are sampled from the two kernels (:func:`kernels.sample_paths`), turned into a
@@ -146,7 +148,9 @@ def scoring_benchmark(human: Kernel, agent: Kernel, n: int = 10_000, seed: int =
     return figures
 
 
-def features_benchmark(table: pd.DataFrame, prices: pd.DataFrame | None, sizes: Sequence[int], unit: str = "session") -> pd.DataFrame:
+def features_benchmark(
+    table: pd.DataFrame, prices: pd.DataFrame | None, sizes: Sequence[int], unit: str = "session"
+) -> pd.DataFrame:
     """Time :func:`session_features` on the first units of ``table`` holding about each of ``sizes`` events.
 
     Each size is timed once (wall clock, after one small warm-up run) on the leading units
@@ -169,7 +173,9 @@ def features_benchmark(table: pd.DataFrame, prices: pd.DataFrame | None, sizes: 
         start_time = time.perf_counter()
         result = session_features(part, part_prices, unit)
         seconds = time.perf_counter() - start_time
-        rows.append({"events": len(part), "units": len(result), "seconds": seconds, "events_per_second": len(part) / seconds})
+        rows.append(
+            {"events": len(part), "units": len(result), "seconds": seconds, "events_per_second": len(part) / seconds}
+        )
     out = pd.DataFrame(rows)
     out["relative_rate"] = out["events_per_second"] / out["events_per_second"].iloc[0]
     for row in out.itertuples():

@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import pandas as pd
 
+from phantom_lib.study.common import EVAL_METRICS
 from phantom_lib.study.design.designs import Trial, TrialConfig
-from phantom_lib.study.sb3.evaluate import EVAL_METRICS
 from phantom_lib.study.jax.engine import learner_config, run_batch
 from phantom_lib.study.jax.learners import learner
 from phantom_lib.study.jax.view import ViewParams

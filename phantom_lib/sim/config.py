@@ -13,18 +13,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from phantom_lib._validation import check, choice, integer, is_real, real, relation
-from phantom_lib.sim.dynamics import ADVERSARIES, ANCHOR_MARKUP, REWARD_BASES, SCALE_RANGE, Candidates, StepParams
+from phantom_lib._arrays import FloatArray
+from phantom_lib._validation import (
+    Choice,
+    InstanceOf,
+    Integer,
+    Real,
+    Rule,
+    Validated,
+)
+from phantom_lib.sim.dynamics import (
+    ADVERSARIES,
+    ANCHOR_MARKUP,
+    REWARD_BASES,
+    SCALE_RANGE,
+    Candidates,
+    StepParams,
+)
 from phantom_lib.sim.market import MarketConfig
 from phantom_lib.sim.samplers import BACKENDS
 
-FloatArray = npt.NDArray[np.float64]
-
 
 @dataclass(frozen=True)
-class EnvConfig:
+class EnvConfig(Validated):
     """Configuration of :class:`PhantomPricingEnv` (defaults = Model reference, section 6, "defended").
 
     Attributes:
@@ -70,29 +82,27 @@ class EnvConfig:
     reward_on: str = "proxy"
     market: MarketConfig = field(default_factory=MarketConfig)
 
-    def __post_init__(self) -> None:
-        owner = "EnvConfig"
-        check(
-            owner,
-            real(owner, "alpha0", self.alpha0, low=0, high=1),
-            *(real(owner, name, getattr(self, name), low=0) for name in ("eps_alpha", "lambda_coi", "info_value", "eta_ux")),
-            real(owner, "w_profit", self.w_profit),
-            real(owner, "margin_floor", self.margin_floor),
-            integer(owner, "n_candidates", self.n_candidates, low=1),
-            integer(owner, "action_levels", self.action_levels, low=2),
-            integer(owner, "max_steps", self.max_steps, low=1),
-            integer(owner, "patience", self.patience, low=1),
-            real(owner, "p_low", self.p_low, low=0, low_open=True),
-            real(owner, "p_high", self.p_high),
-            relation(owner, "p_high", self.p_high, not (is_real(self.p_low) and is_real(self.p_high)) or self.p_low < self.p_high,
-                     f"above p_low ({self.p_low!r})"),
-            choice(owner, "backend", self.backend, BACKENDS),
-            choice(owner, "adversary", self.adversary, ADVERSARIES),
-            choice(owner, "reward_on", self.reward_on, REWARD_BASES),
-            relation(owner, "reward_on", self.reward_on, self.reward_on != "sales" or self.adversary == "sampled",
-                     "'proxy' with adversary = 'closed_form' (it scores candidates on the proxy); or set adversary = 'sampled'"),
-            relation(owner, "market", self.market, isinstance(self.market, MarketConfig), "a MarketConfig"),
-        )
+    _parameter_constraints = {
+        "alpha0": (Real(low=0, high=1),),
+        "eps_alpha": (Real(low=0),),
+        "lambda_coi": (Real(low=0),),
+        "info_value": (Real(low=0),),
+        "eta_ux": (Real(low=0),),
+        "w_profit": (Real(),),
+        "margin_floor": (Real(),),
+        "n_candidates": (Integer(low=1),),
+        "action_levels": (Integer(low=2),),
+        "max_steps": (Integer(low=1),),
+        "patience": (Integer(low=1),),
+        "p_low": (Real(low=0, low_open=True),),
+        "p_high": (Real(), Rule(lambda c: c.p_low < c.p_high, "above p_low ({p_low!r})")),
+        "backend": (Choice(BACKENDS),),
+        "adversary": (Choice(ADVERSARIES),),
+        "reward_on": (Choice(REWARD_BASES), Rule(lambda c: c.reward_on != "sales" or c.adversary == "sampled",
+                                                 "'proxy' with adversary = 'closed_form' (it scores candidates on the "
+                                                 "proxy); or set adversary = 'sampled'")),
+        "market": (InstanceOf(MarketConfig, "a MarketConfig"),),
+    }
 
     def replace(self, **fields: Any) -> EnvConfig:
         """A copy with fields changed; MarketConfig fields (``n_products``, ...) may be given flat."""

@@ -195,7 +195,8 @@ def reward_terms(
         reward r = w_profit * profit - coi_penalty - ux_penalty - supra_penalty.
     """
     if reward_on not in REWARD_BASES or (reward_on == "sales" and sales is None):
-        raise ValueError(f"reward_on must be one of {REWARD_BASES} (and 'sales' needs the step's sales); got {reward_on!r}")
+        raise ValueError(f"reward_on must be one of {REWARD_BASES} (and 'sales' needs the step's sales); got "
+                         f"{reward_on!r}")
     proxy_revenue = q @ prices
     extra: dict[str, Any] = {}
     if sales is not None:
@@ -267,7 +268,8 @@ def robust_step(
         ``(state, reward, terminated, truncated, info)``; info holds the kept sample's reward
         terms (among them revenue = proxy_revenue, sales_revenue and units_sold), its ``sales``
         (N,: units bought per product), ``alpha_adv``, ``zero_demand`` (1.0 when every product's true demand is zero for
-        both classes, the step's prices above every valuation; else 0.0), ``candidate`` (k*), ``candidate_rewards`` (K,: the sampled rewards,
+        both classes, the step's prices above every valuation; else 0.0), ``candidate`` (k*), ``candidate_rewards``
+        (K,: the sampled rewards,
         or the closed-form scores; +inf where a candidate is not active) and ``sampled_states``
         (session states drawn in the step).
     """

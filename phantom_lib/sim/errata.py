@@ -25,7 +25,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib._validation import check, integer
+from phantom_lib._arrays import FloatArray
+from phantom_lib._validation import (
+    Integer,
+    Validated,
+)
 from phantom_lib.behaviour.kernels import sample_paths
 from phantom_lib.behaviour.model import CLASSES, Behaviour
 from phantom_lib.data import events
@@ -34,14 +38,12 @@ from phantom_lib.sim.dynamics import price_terms, reward_terms
 from phantom_lib.sim.gym_env import PhantomPricingEnv
 from phantom_lib.sim.samplers import make_sampler
 
-FloatArray = npt.NDArray[np.float64]
-
 ORIGINAL_NAV_ACTIONS = ("checkout_start", "remove_item")
 """Cart actions the original engine's prefix rule weighted as navigation (erratum 2)."""
 
 
 @dataclass(frozen=True)
-class ErrataConfig:
+class ErrataConfig(Validated):
     """How much to simulate.
 
     Attributes:
@@ -56,10 +58,12 @@ class ErrataConfig:
     max_len: int = 40
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        owner = "ErrataConfig"
-        check(owner, *(integer(owner, name, getattr(self, name), low=2) for name in ("n_sessions", "n_steps", "max_len")),
-              integer(owner, "seed", self.seed, low=0))
+    _parameter_constraints = {
+        "n_sessions": (Integer(low=2),),
+        "n_steps": (Integer(low=2),),
+        "max_len": (Integer(low=2),),
+        "seed": (Integer(low=0),),
+    }
 
 
 def transposed_kernel(matrix: FloatArray, end: int) -> FloatArray:

@@ -17,20 +17,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.model import Behaviour, load_behaviour
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import (
     Market,
-    action_index,
     PricingState,
+    action_index,
     initial_state,
     observe,
     robust_step,
 )
-from phantom_lib.sim.market import Sampler, proxy_bound
+from phantom_lib.sim.market import Sampler
 from phantom_lib.sim.samplers import make_sampler
-
-FloatArray = npt.NDArray[np.float64]
+from phantom_lib.sim.spaces import observation_bounds
 
 
 @dataclass
@@ -116,7 +116,9 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
             backends; e.g. :class:`~phantom_lib.sim.samplers.numpy.PerStateSampler` in the bench).
 
     Action: Discrete(action_levels), price multiplier ``config.scales[action]``.
-    Observation: float32 (2N + 4,) = [q, p, f_last, alpha_adv_last, alpha0, eps_alpha].
+    Observation: float32 (2N + 4,) = [q, p, f_last, alpha_adv_last, alpha0, eps_alpha]
+    (slots named by :class:`~phantom_lib.sim.spaces.ObsLayout`, box by
+    :func:`~phantom_lib.sim.spaces.observation_bounds`).
     Step info (Python numbers): revenue (= proxy_revenue, p.q), sales_revenue, units_sold, sales
     (N,: units bought per product; Model reference, section 12), budget, profit, agent_prob, coi_leak, coi_penalty,
     ux_penalty, supra_penalty, reward (the kept candidate's terms), volatility, upward, supra,
@@ -130,7 +132,11 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
     metadata = {"render_modes": []}
 
     def __init__(
-        self, config: EnvConfig | None = None, behaviour: Behaviour | None = None, sampler: Sampler | None = None, **fields: Any
+        self,
+        config: EnvConfig | None = None,
+        behaviour: Behaviour | None = None,
+        sampler: Sampler | None = None,
+        **fields: Any,
     ) -> None:
         super().__init__()
         config = (config or EnvConfig()).replace(**fields)
@@ -138,16 +144,15 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
         self.config = config
         self.behaviour = behaviour
         self.episode_log = EpisodeLog()
-        n = config.market.n_products
         self.action_space = gym.spaces.Discrete(config.action_levels)
-        eps_high = max(1.0, float(config.eps_alpha))
-        low = np.concatenate([np.zeros(n), np.full(n, config.p_low), [0.0, 0.0, 0.0, 0.0]]).astype(np.float32)
-        q_high = proxy_bound(config.market, behaviour.weights)
-        high = np.concatenate([np.full(n, q_high), np.full(n, config.p_high), [1.0, 1.0, 1.0, eps_high]]).astype(np.float32)
-        self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+        self.observation_space = gym.spaces.Box(*observation_bounds(config, behaviour), dtype=np.float32)
         if sampler is not None and config.backend == "jax":
-            raise ValueError("sampler replaces the market of the reference or numpy backend; the jax backend has its own")
-        self._core: _Core = _JaxCore(config, behaviour) if config.backend == "jax" else _NumpyCore(config, behaviour, sampler)
+            raise ValueError(
+                "sampler replaces the market of the reference or numpy backend; the jax backend has its own"
+            )
+        self._core: _Core = (
+            _JaxCore(config, behaviour) if config.backend == "jax" else _NumpyCore(config, behaviour, sampler)
+        )
         self._state: PricingState | None = None
         self._ended = False
 
@@ -158,7 +163,9 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
             raise RuntimeError("call reset() before using the environment")
         return self._state
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         state, obs = self._core.reset(self.np_random)
         self._state = state
@@ -172,8 +179,10 @@ class PhantomPricingEnv(gym.Env[np.ndarray, np.int64]):
         """One period; raises ``RuntimeError`` once the episode has terminated or been truncated
         (gymnasium's convention: call :meth:`reset` first)."""
         if self._ended:
-            raise RuntimeError("PhantomPricingEnv.step: the episode has ended (terminated or truncated): "
-                               "call reset() before stepping again")
+            raise RuntimeError(
+                "PhantomPricingEnv.step: the episode has ended (terminated or truncated): "
+                "call reset() before stepping again"
+            )
         index = action_index(action, self.config.action_levels)
         state, obs, reward, terminated, truncated, info = self._core.step(self.state, index, self.np_random)
         self._state = state
@@ -206,7 +215,9 @@ class _NumpyCore(_Core):
     def _market(self, rng: np.random.Generator) -> Market:
         sampler = self.sampler
 
-        def sample(demand: FloatArray, alphas: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        def sample(
+            demand: FloatArray, alphas: FloatArray
+        ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
             drawn = sampler.sample_at(demand, alphas, rng)
             return drawn.q, drawn.f, drawn.n_states, drawn.sales
 
@@ -219,7 +230,14 @@ class _NumpyCore(_Core):
 
     def step(self, state: PricingState, action: int, rng: np.random.Generator) -> tuple[Any, ...]:
         new, reward, terminated, truncated, info = robust_step(
-            np, state, action, self.params, self._market(rng), self.candidates, self.config.adversary, self.config.reward_on
+            np,
+            state,
+            action,
+            self.params,
+            self._market(rng),
+            self.candidates,
+            self.config.adversary,
+            self.config.reward_on,
         )
         return new, observe(np, new, self.params), reward, terminated, truncated, info
 

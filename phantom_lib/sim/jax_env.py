@@ -21,7 +21,8 @@ probability about 1/P, P = ``pool_paths``). :meth:`FunctionalPricingEnv.refresh`
 The candidate shares and the class split are computed inside the step from ``params.step.alpha0``
 and ``params.step.eps_alpha`` (:func:`~phantom_lib.sim.dynamics.candidate_shares`), so a batch
 of environments may vmap over alpha0, eps_alpha and lambda_coi with one compiled program; the
-number of candidates K, N, M, L_max, the proxy, the visits and agents_buy switches, the adversary, reward_on and the pool
+number of candidates K, N, M, L_max, the proxy, the visits and agents_buy switches, the adversary, reward_on and the
+pool
 sizes are static.
 Actions outside [0, action_levels) are clipped to the nearest level (a pure function cannot
 raise; the host drivers raise instead). Episodes do not reset themselves: after ``terminated``
@@ -144,17 +145,26 @@ class FunctionalPricingEnv:
         key_demand, key_sessions = jax.random.split(key)
 
         def sample(demand: Any, alphas: Any) -> tuple[Any, Any, Any, Any]:
-            return market_draw(key_sessions, demand, alphas, params.market, params.pool, self.pool, self.n_sessions, self.proxy,
-                               self.visits, self.agents_buy, self.filter_keep)
+            return market_draw(
+                key_sessions,
+                demand,
+                alphas,
+                params.market,
+                params.pool,
+                self.pool,
+                self.n_sessions,
+                self.proxy,
+                self.visits,
+                self.agents_buy,
+                self.filter_keep,
+            )
 
         return Market(lambda prices: draw_demand(key_demand, prices, params.market, self.visits), sample)
 
     def reset(self, key: Any, params: EnvParams) -> tuple[Any, PricingState]:
         """Draw p ~ Uniform(p_low, p_high)^N and one market draw at alpha0."""
         key_prices, key_market = jax.random.split(key)
-        prices = jax.random.uniform(
-            key_prices, (self.n_products,), minval=params.step.p_low, maxval=params.step.p_high
-        )
+        prices = jax.random.uniform(key_prices, (self.n_products,), minval=params.step.p_low, maxval=params.step.p_high)
         state, _ = initial_state(jnp, prices, self._market(key_market, params), params.step)
         return observe(jnp, state, params.step), state
 
@@ -172,7 +182,12 @@ class FunctionalPricingEnv:
 
 
 def make(
-    config: EnvConfig, behaviour: Behaviour, *, pool_paths: int = POOL_PATHS, pool_blocks: int | None = None, seed: int = 0
+    config: EnvConfig,
+    behaviour: Behaviour,
+    *,
+    pool_paths: int = POOL_PATHS,
+    pool_blocks: int | None = None,
+    seed: int = 0,
 ) -> tuple[FunctionalPricingEnv, EnvParams]:
     """The functional env of ``config`` and its parameters (gymnax's ``make``), with a pool walked
     from ``seed``.
@@ -180,7 +195,8 @@ def make(
     Args:
         pool_paths: P, paths per class (at least K * M). pool_blocks: B, spacing blocks (at
             least :func:`~phantom_lib.sim.samplers.jax.spacing_slots`: 2 K G, plus 2 K with
-            price-responsive visits, plus 2 K for the sales; default :data:`POOL_BLOCKS` within :data:`POOL_SPACING_MB`).
+            price-responsive visits, plus 2 K for the sales; default :data:`POOL_BLOCKS` within
+            :data:`POOL_SPACING_MB`).
         seed: seeds the first pool (:meth:`FunctionalPricingEnv.refresh` draws others).
     """
     market = config.market
@@ -191,12 +207,24 @@ def make(
     if pool_blocks is None:
         pool_blocks = max(slots, min(POOL_BLOCKS, int(POOL_SPACING_MB * 2**20 / (4 * (n_max + 1)))))
     if pool_paths < k * market.n_sessions or pool_blocks < slots:
-        raise ValueError(f"pool_paths must be >= K * M = {k * market.n_sessions} and pool_blocks >= {slots} (spacing_slots); "
-                         f"got {pool_paths} and {pool_blocks}")
+        raise ValueError(
+            f"pool_paths must be >= K * M = {k * market.n_sessions} and pool_blocks >= {slots} (spacing_slots); "
+            f"got {pool_paths} and {pool_blocks}"
+        )
     shape = PoolShape.of(market, k, pool_paths, pool_blocks)
     env = FunctionalPricingEnv(
-        market.n_products, market.n_sessions, market.max_len, behaviour.end, k, market.proxy, config.adversary, shape,
-        market.visits, market.agents_buy, config.reward_on, market.filter_keep,
+        market.n_products,
+        market.n_sessions,
+        market.max_len,
+        behaviour.end,
+        k,
+        market.proxy,
+        config.adversary,
+        shape,
+        market.visits,
+        market.agents_buy,
+        config.reward_on,
+        market.filter_keep,
     )
     step = StepParams(*(_as_jax(v) for v in config.step_params()))
     pool = jax.jit(walk_pool, static_argnums=(2, 3, 4))(make_key(seed), arrays, shape, market.max_len, behaviour.end)
@@ -270,7 +298,9 @@ class HostEnv:
 
     def __init__(self, config: EnvConfig, behaviour: Behaviour) -> None:
         k, m = config.n_candidates, config.market.n_sessions
-        self.env, self.params = make(config, behaviour, pool_paths=max(HOST_POOL_PATHS, k * m), pool_blocks=HOST_POOL_BLOCKS)
+        self.env, self.params = make(
+            config, behaviour, pool_paths=max(HOST_POOL_PATHS, k * m), pool_blocks=HOST_POOL_BLOCKS
+        )
         self.key: Any = None
         self.state: Any = None
         self._layout: _Layout | None = None
@@ -279,7 +309,7 @@ class HostEnv:
         """Start an episode from an integer seed (a fresh pool, then a reset); returns
         ``(obs, state)`` as numpy values."""
         self.key, self.params, obs, self.state = _reset_from_seed(self.env, np.uint32(seed), self.params)
-        return jax.device_get((obs, self.state))  # type: ignore[no-any-return]
+        return jax.device_get((obs, self.state))
 
     def step(self, action: int) -> tuple[Any, ...]:
         """``(obs, state, reward, terminated, truncated, info)`` as numpy values; an action
@@ -295,4 +325,6 @@ class HostEnv:
         """XLA's memory statistics of the compiled step (argument, output, temporary bytes)."""
         if self.state is None:
             self.reset(0)
-        return _step_and_split.lower(self.env, self.key, self.state, np.int32(0), self.params).compile().memory_analysis()
+        return (
+            _step_and_split.lower(self.env, self.key, self.state, np.int32(0), self.params).compile().memory_analysis()
+        )

@@ -46,13 +46,20 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from phantom_lib._validation import boolean, check, choice, integer, real, relation
+from phantom_lib._arrays import FloatArray, IntArray
+from phantom_lib._validation import (
+    Boolean,
+    Choice,
+    Integer,
+    OrNone,
+    Real,
+    Rule,
+    Text,
+    Validated,
+)
 from phantom_lib.behaviour import kl
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.data.events import PROXY_EPS
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 F_UNSCORED = 0.5
 """Step agent probability when no session of the step can be scored (sigmoid(0): no evidence)."""
@@ -79,7 +86,7 @@ def _frozen(values: list[float]) -> FloatArray:
 
 
 @dataclass(frozen=True)
-class MarketConfig:
+class MarketConfig(Validated):
     """Parameters of the market (Model reference, section 5).
 
     Attributes:
@@ -144,24 +151,28 @@ class MarketConfig:
     filter_tpr: float | None = None
     filter_fpr: float | None = None
 
-    def __post_init__(self) -> None:
-        owner = "MarketConfig"
-        check(
-            owner,
-            *(integer(owner, name, getattr(self, name), low=1) for name in ("n_products", "n_sessions", "max_len", "path_reuse")),
-            *(real(owner, name, getattr(self, name)) for name in ("human_mu", "agent_mu")),
-            *(real(owner, name, getattr(self, name), low=0) for name in ("human_sd", "agent_sd", "noise_std")),
-            real(owner, "temperature", self.temperature, low=0, low_open=True),
-            relation(owner, "data_source", self.data_source, isinstance(self.data_source, str) and bool(self.data_source),
-                     "'standin' or the path of a whoclicked.csv file"),
-            choice(owner, "proxy", self.proxy, PROXIES),
-            choice(owner, "visits", self.visits, VISITS),
-            boolean(owner, "agents_buy", self.agents_buy),
-            *(real(owner, name, getattr(self, name), low=0, high=1)
-              for name in ("filter_tpr", "filter_fpr") if getattr(self, name) is not None),
-            relation(owner, "filter_fpr", self.filter_fpr, (self.filter_tpr is None) == (self.filter_fpr is None),
-                     f"set together with filter_tpr (got filter_tpr = {self.filter_tpr!r}): both None (no filter) or both rates"),
-        )
+    _parameter_constraints = {
+        "n_products": (Integer(low=1),),
+        "n_sessions": (Integer(low=1),),
+        "max_len": (Integer(low=1),),
+        "path_reuse": (Integer(low=1),),
+        "human_mu": (Real(),),
+        "agent_mu": (Real(),),
+        "human_sd": (Real(low=0),),
+        "agent_sd": (Real(low=0),),
+        "noise_std": (Real(low=0),),
+        "temperature": (Real(low=0, low_open=True),),
+        "data_source": (Text("'standin' or the path of a whoclicked.csv file"),),
+        "proxy": (Choice(PROXIES),),
+        "visits": (Choice(VISITS),),
+        "agents_buy": (Boolean(),),
+        "filter_tpr": (OrNone(Real(low=0, high=1)),),
+        "filter_fpr": (
+            OrNone(Real(low=0, high=1)),
+            Rule(lambda c: (c.filter_tpr is None) == (c.filter_fpr is None),
+                 "set together with filter_tpr (got filter_tpr = {filter_tpr!r}): both None (no filter) or both rates"),
+        ),
+    }
 
     @property
     def filter_keep(self) -> tuple[float, float] | None:
@@ -363,7 +374,9 @@ class Sampler(ABC):
         self.behaviour = behaviour
         self.config = config
 
-    def sample(self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+    def sample(
+        self, prices: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator
+    ) -> MarketSample:
         """Draw true demand once (:meth:`draw_demand`), then M sessions for each candidate share.
 
         Args:
@@ -378,10 +391,14 @@ class Sampler(ABC):
         (2, N): rows sum to 100 (or are zero); with price-responsive visits to 100 rho_Y."""
         cfg = self.config
         prices = self._check_prices(prices)
-        return true_demand(np, rng.standard_normal((2, 2, cfg.n_products)), prices, *cfg.columns, cfg.noise_std, cfg.visits)
+        return true_demand(
+            np, rng.standard_normal((2, 2, cfg.n_products)), prices, *cfg.columns, cfg.noise_std, cfg.visits
+        )
 
     @abstractmethod
-    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+    def sample_at(
+        self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator
+    ) -> MarketSample:
         """M sessions for each candidate share in ``alphas`` (K,) at true demand ``demand`` (2, N).
 
         Each class's sessions follow its kernel expanded with the demand condition

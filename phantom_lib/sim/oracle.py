@@ -37,12 +37,11 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import optimize
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.mass import class_masses
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.market import MarketConfig, agents_in_split
-
-FloatArray = npt.NDArray[np.float64]
 
 OBJECTIVES = ("sales", "sales_profit", "proxy")
 """What an optimum maximises: expected sales revenue E[S] (price units per step), sales profit
@@ -102,12 +101,16 @@ class SalesModel:
         with P the number of vectors: g_Y(p) (price units), its Monte Carlo SE, and E[rho_Y(p)]."""
         p = np.asarray(prices, dtype=float)
         if p.shape[-1:] != (self.config.market.n_products,) or not np.all(np.isfinite(p)):
-            raise ValueError(f"prices must be finite and end in N = {self.config.market.n_products} products; got shape {p.shape}")
+            raise ValueError(
+                f"prices must be finite and end in N = {self.config.market.n_products} products; got shape {p.shape}"
+            )
         flat = p.reshape(-1, p.shape[-1])
         parts = []
         for i in range(0, flat.shape[0], CHUNK):
-            value, rho = _session_values(self.x, flat[i:i + CHUNK], self.config.market.visits)  # (chunk, 2, D) each
-            parts.append((value.mean(axis=-1), value.std(axis=-1, ddof=1) / np.sqrt(value.shape[-1]), rho.mean(axis=-1)))
+            value, rho = _session_values(self.x, flat[i : i + CHUNK], self.config.market.visits)  # (chunk, 2, D) each
+            parts.append(
+                (value.mean(axis=-1), value.std(axis=-1, ddof=1) / np.sqrt(value.shape[-1]), rho.mean(axis=-1))
+            )
         mean, se, rho = (np.concatenate(column) for column in zip(*parts))
         return mean, se, rho
 
@@ -118,8 +121,12 @@ class SalesModel:
         n_agents = int(agents_in_split(market.n_sessions, [alpha])[0])
         sessions = np.array([market.n_sessions - n_agents, n_agents], dtype=float)
         buyers = sessions * market.buyers
-        return {"sales": buyers * self.beta, "proxy": sessions * self.mass / market.n_sessions,
-                "sessions": sessions, "buyers": buyers}
+        return {
+            "sales": buyers * self.beta,
+            "proxy": sessions * self.mass / market.n_sessions,
+            "sessions": sessions,
+            "buyers": buyers,
+        }
 
     def expected(self, prices: npt.ArrayLike, alpha: float) -> pd.DataFrame:
         """Expected revenues per step at each price vector of ``prices`` (..., N) (flattened to rows).
@@ -134,11 +141,16 @@ class SalesModel:
         w = self.weights(alpha)
         sales = g @ w["sales"]
         units = rho @ w["sales"]
-        return pd.DataFrame({
-            "sales": sales, "sales_se": np.sqrt((se**2) @ w["sales"] ** 2), "units": units,
-            "sales_profit": sales - self.config.p_low * units,
-            "proxy": g @ w["proxy"], "proxy_se": np.sqrt((se**2) @ w["proxy"] ** 2),
-        })
+        return pd.DataFrame(
+            {
+                "sales": sales,
+                "sales_se": np.sqrt((se**2) @ w["sales"] ** 2),
+                "units": units,
+                "sales_profit": sales - self.config.p_low * units,
+                "proxy": g @ w["proxy"],
+                "proxy_se": np.sqrt((se**2) @ w["proxy"] ** 2),
+            }
+        )
 
     def objective(self, prices: npt.ArrayLike, alpha: float, objective: str = "sales") -> FloatArray:
         """One column of :meth:`expected` (one of :data:`OBJECTIVES`), shape (rows,)."""
@@ -166,8 +178,13 @@ class SalesModel:
         p = np.atleast_1d(np.asarray(prices, dtype=float))
         if self.config.market.visits == "price_responsive":
             xs, tail_w, tail_wx = self._sorted_draws
-            rho = np.stack([tail_wx[y, k] - p * tail_w[y, k] for y, k in enumerate(
-                np.searchsorted(xs[y], p, side="right") for y in range(2))], axis=-1)  # (P, 2)
+            rho = np.stack(
+                [
+                    tail_wx[y, k] - p * tail_w[y, k]
+                    for y, k in enumerate(np.searchsorted(xs[y], p, side="right") for y in range(2))
+                ],
+                axis=-1,
+            )  # (P, 2)
         else:
             rho = np.ones((p.size, 2))
         w = self.weights(alpha)
@@ -232,7 +249,9 @@ class Optimum:
         return float(np.mean(self.prices))
 
 
-def symmetric_optimum(model: SalesModel, alpha: float, objective: str = "sales", candidates: FloatArray | None = None) -> Optimum:
+def symmetric_optimum(
+    model: SalesModel, alpha: float, objective: str = "sales", candidates: FloatArray | None = None
+) -> Optimum:
     """argmax over p 1, p in [p_low, p_high] (or over ``candidates``, symmetric prices (P,)).
 
     Without candidates: a grid of step :data:`GRID_STEP`, then a bounded scalar search in the two
@@ -261,9 +280,12 @@ def symmetric_optimum(model: SalesModel, alpha: float, objective: str = "sales",
         pick = int(np.argmax(scores))
         return Optimum(float(alpha), objective, np.full(n, near[pick]), float(scores[pick]))
     left, right = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
-    found = optimize.minimize_scalar(lambda p: -value(p)[0], bounds=(left, right), method="bounded",
-                                     options={"xatol": 1e-4})
-    price, top = (float(found.x), -float(found.fun)) if -found.fun >= values[best] else (float(grid[best]), float(values[best]))
+    found = optimize.minimize_scalar(
+        lambda p: -value(p)[0], bounds=(left, right), method="bounded", options={"xatol": 1e-4}
+    )
+    price, top = (
+        (float(found.x), -float(found.fun)) if -found.fun >= values[best] else (float(grid[best]), float(values[best]))
+    )
     return Optimum(float(alpha), objective, np.full(n, price), top)
 
 
@@ -275,8 +297,9 @@ def nd_optimum(model: SalesModel, alpha: float, objective: str = "sales", starts
     points = [first, *np.random.default_rng(seed).uniform(lo, hi, (starts, n))]
     best: tuple[float, FloatArray] = (-np.inf, first)
     for start in points:
-        found = optimize.minimize(lambda p: -model.objective(p, alpha, objective)[0], start, method="L-BFGS-B",
-                                  bounds=[(lo, hi)] * n)
+        found = optimize.minimize(
+            lambda p: -model.objective(p, alpha, objective)[0], start, method="L-BFGS-B", bounds=[(lo, hi)] * n
+        )
         if -found.fun > best[0]:
             best = (-float(found.fun), np.asarray(found.x, float))
     return Optimum(float(alpha), objective, best[1], best[0])
@@ -360,10 +383,20 @@ def oracle_frame(model: SalesModel, alphas: Iterable[float]) -> pd.DataFrame:
     rows = []
     for alpha in alphas:
         o = oracle(model, alpha, lattice)
-        rows.append({"alpha": o.alpha, "p_star": o.best.price, "sales_star": o.best.value,
-                     "p_star_held": o.held.price, "sales_held": o.held.value, "p_proxy": o.proxy.price,
-                     "sales_at_proxy": o.sales_at_proxy, "proxy_at_proxy": o.proxy.value,
-                     "gap": o.gap, "gap_share": o.gap_share})
+        rows.append(
+            {
+                "alpha": o.alpha,
+                "p_star": o.best.price,
+                "sales_star": o.best.value,
+                "p_star_held": o.held.price,
+                "sales_held": o.held.value,
+                "p_proxy": o.proxy.price,
+                "sales_at_proxy": o.sales_at_proxy,
+                "proxy_at_proxy": o.proxy.value,
+                "gap": o.gap,
+                "gap_share": o.gap_share,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -387,7 +420,18 @@ def contamination_map(
         for alpha in alphas:
             best, proxy, at_proxy = _optima(cell, alpha)
             gap = best.value - at_proxy
-            rows.append({"agents_buy": bool(buy), "agent_mu": float(mu), "agent_sd": float(sd), "alpha": float(alpha),
-                         "p_star": best.price, "p_proxy": proxy.price, "sales_star": best.value,
-                         "sales_at_proxy": at_proxy, "gap": gap, "gap_share": gap / best.value if best.value > 0 else 0.0})
+            rows.append(
+                {
+                    "agents_buy": bool(buy),
+                    "agent_mu": float(mu),
+                    "agent_sd": float(sd),
+                    "alpha": float(alpha),
+                    "p_star": best.price,
+                    "p_proxy": proxy.price,
+                    "sales_star": best.value,
+                    "sales_at_proxy": at_proxy,
+                    "gap": gap,
+                    "gap_share": gap / best.value if best.value > 0 else 0.0,
+                }
+            )
     return pd.DataFrame(rows)

@@ -53,9 +53,17 @@ def revenue_by_share(behaviour: Behaviour, config: MarketConfig, prices: npt.Arr
             revenue[i] = float(sample.q[0] @ prices)
             mass[i] = float(sample.q[0].sum())
             zero[i] = float(sample.demand.sum() == 0)
-        rows.append({"alpha": float(alpha), "revenue": revenue.mean(), "revenue_se": revenue.std(ddof=1) / np.sqrt(draws),
-                     "mass": mass.mean(), "mass_se": mass.std(ddof=1) / np.sqrt(draws),
-                     "zero_demand": zero.mean(), "draws": draws})
+        rows.append(
+            {
+                "alpha": float(alpha),
+                "revenue": revenue.mean(),
+                "revenue_se": revenue.std(ddof=1) / np.sqrt(draws),
+                "mass": mass.mean(),
+                "mass_se": mass.std(ddof=1) / np.sqrt(draws),
+                "zero_demand": zero.mean(),
+                "draws": draws,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -79,8 +87,14 @@ def adversary_choices(behaviour: Behaviour, config: EnvConfig, action: int, step
     env.reset(seed=seed)
     for _ in range(steps):
         _, _, terminated, truncated, info = env.step(action)
-        rows.append({"alpha_adv": info["alpha_adv"], "largest": bool(np.isclose(info["alpha_adv"], top)),
-                     "zero_demand": bool(info["zero_demand"]), "revenue": info["revenue"]})
+        rows.append(
+            {
+                "alpha_adv": info["alpha_adv"],
+                "largest": bool(np.isclose(info["alpha_adv"], top)),
+                "zero_demand": bool(info["zero_demand"]),
+                "revenue": info["revenue"],
+            }
+        )
         if terminated or truncated:
             env.reset()
     return pd.DataFrame(rows)

@@ -8,28 +8,8 @@ generator walks Markov chains with :mod:`phantom_lib.behaviour`, so it sits afte
 the data flow; :mod:`phantom_lib.data` only knows where the shipped file lies.
 """
 
-from phantom_lib.standin.rows import generate, to_bytes, write
-from phantom_lib.standin.model import (
-    AGENT,
-    EVENTS,
-    HUMAN,
-    KERNELS,
-    BehaviourKernel,
-    StandinConfig,
-    event_split,
-    generating_kernels,
-)
+from phantom_lib.standin.rows import generate, write
 
 __all__ = [
-    "AGENT",
-    "EVENTS",
-    "HUMAN",
-    "KERNELS",
-    "BehaviourKernel",
-    "StandinConfig",
-    "event_split",
-    "generate",
-    "generating_kernels",
-    "to_bytes",
-    "write",
+    "generate", "write",
 ]

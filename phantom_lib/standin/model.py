@@ -15,7 +15,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from phantom_lib._validation import check, integer, real, relation
+from phantom_lib._validation import (
+    Integer,
+    Validated,
+    check,
+    integer,
+    real,
+    relation,
+)
 from phantom_lib.behaviour import kernels
 from phantom_lib.data import events
 from phantom_lib.published import DATA_CARD
@@ -93,10 +100,20 @@ class BehaviourKernel:
         owner = "BehaviourKernel"
         check(
             owner,
-            relation(owner, "gap_median_s", self.gap_median_s, self.gap_median_s.shape == (e,) and bool(np.all(self.gap_median_s > 0)),
-                     f"{e} positive numbers of seconds"),
-            relation(owner, "price_weight", self.price_weight, self.price_weight.shape == (e,) and bool(np.all(self.price_weight >= 0)),
-                     f"{e} non-negative weights"),
+            relation(
+                owner,
+                "gap_median_s",
+                self.gap_median_s,
+                self.gap_median_s.shape == (e,) and bool(np.all(self.gap_median_s > 0)),
+                f"{e} positive numbers of seconds",
+            ),
+            relation(
+                owner,
+                "price_weight",
+                self.price_weight,
+                self.price_weight.shape == (e,) and bool(np.all(self.price_weight >= 0)),
+                f"{e} non-negative weights",
+            ),
             integer(owner, "min_length", self.min_length, low=1),
             real(owner, "length_concentration", self.length_concentration, low=0, low_open=True),
         )
@@ -160,7 +177,7 @@ KERNELS = {"human": HUMAN, "agent": AGENT}
 
 
 @dataclass(frozen=True)
-class StandinConfig:
+class StandinConfig(Validated):
     """What to generate.
 
     Attributes:
@@ -174,14 +191,11 @@ class StandinConfig:
     scale: int = 1
     admin_views: int = 4
 
-    def __post_init__(self) -> None:
-        owner = "StandinConfig"
-        check(
-            owner,
-            integer(owner, "seed", self.seed, low=0),
-            integer(owner, "scale", self.scale, low=1),
-            integer(owner, "admin_views", self.admin_views, low=0, high=CLASS_TOTALS["human"]["experiments"]),
-        )
+    _parameter_constraints = {
+        "seed": (Integer(low=0),),
+        "scale": (Integer(low=1),),
+        "admin_views": (Integer(low=0, high=CLASS_TOTALS["human"]["experiments"]),),
+    }
 
 
 # --------------------------------------------------------------------------- counts
@@ -224,12 +238,12 @@ def event_split(config: StandinConfig = StandinConfig()) -> dict[str, npt.NDArra
     s = config.scale
     columns = np.array([DATA_CARD[f"event/{e}"] for e in EVENTS], dtype=np.int64) * s
     columns[PV] -= config.admin_views * s
-    rows = np.array([CLASS_TOTALS["human"]["interaction"] * s - config.admin_views * s,
-                     CLASS_TOTALS["agent"]["interaction"] * s])
-    table = np.vstack([
-        _expected_mix(KERNELS[c], _mean_length(c, config)) * r
-        for c, r in zip(("human", "agent"), rows)
-    ])
+    rows = np.array(
+        [CLASS_TOTALS["human"]["interaction"] * s - config.admin_views * s, CLASS_TOTALS["agent"]["interaction"] * s]
+    )
+    table = np.vstack(
+        [_expected_mix(KERNELS[c], _mean_length(c, config)) * r for c, r in zip(("human", "agent"), rows)]
+    )
     for _ in range(1000):
         table *= (rows / table.sum(axis=1))[:, None]
         table *= columns / np.maximum(table.sum(axis=0), 1e-300)
@@ -269,5 +283,3 @@ def generating_kernels(config: StandinConfig = StandinConfig()) -> dict[str, Beh
 
 
 # --------------------------------------------------------------------------- trajectories
-
-

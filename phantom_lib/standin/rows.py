@@ -41,8 +41,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,12 +50,26 @@ import pandas as pd
 from phantom_lib.behaviour import kernels
 from phantom_lib.data import events
 from phantom_lib.data.schema import COLUMNS, INTERACTION, PRICE_LOG, STANDIN_HEADER
+from phantom_lib.standin.catalogue import (
+    AGENT_UAS,
+    HUMAN_UAS,
+    PARAGRAPHS,
+    REFERRERS,
+    SECTIONS,
+    Catalogue,
+    lookup,
+    prices_for,
+    product_walk,
+    uuids,
+)
+from phantom_lib.standin.catalogue import (
+    catalogues as make_catalogues,
+)
 from phantom_lib.standin.model import (
     ADD,
     ADMIN,
     CLASS_TOTALS,
     CO,
-    DEMAND_WINDOW_MS,
     END,
     EVENTS,
     HP,
@@ -65,8 +77,6 @@ from phantom_lib.standin.model import (
     KERNELS,
     LM,
     PV,
-    RHO_HIGH,
-    RHO_LOW,
     RM,
     START,
     STORE_EXPERIMENTS,
@@ -127,9 +137,6 @@ def _class_paths(kernel: BehaviourKernel, n: int, total: int, target: npt.NDArra
     return lengths, _repair(codes, starts, target, kernel, rng)
 
 
-def _uuids(rng: np.random.Generator, n: int) -> npt.NDArray[np.object_]:
-    return np.array([str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)], dtype=object)
-
 
 def _cut(sizes: npt.NDArray[np.int64], pieces: int, rng: np.random.Generator,
          allowed: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.bool_]:
@@ -186,93 +193,6 @@ def _skeleton(config: StandinConfig, rng: np.random.Generator) -> pd.DataFrame:
         experiment_base += n_exp
         session_base += int(session.max()) + 1
     return pd.concat(parts, ignore_index=True)
-
-
-# --------------------------------------------------------------------------- catalogue and prices
-
-_ADJECTIVES = ("Harbour", "Old Town", "Garden", "Riverside", "Grand", "Sunset", "Alpine", "Central", "Royal", "Quiet")
-_HOTEL_NOUNS = ("Hotel", "Suites", "Inn", "Residences", "Lodge")
-_ROUTES = ("MAD-LHR", "MAD-CDG", "MAD-FCO", "BCN-AMS", "MAD-LIS", "BCN-BER")
-_SHOP_ITEMS = ("Travel adapter", "Packing cubes", "Neck pillow", "Luggage scale", "Passport wallet",
-               "Toiletry bag", "Rain jacket", "Water bottle")
-_PARAGRAPHS = ("Free cancellation until 48 hours before arrival.", "Breakfast included in the rate.",
-               "Prices include taxes and fees.", "Only a few left at this price.",
-               "Non-refundable: changes are not possible after booking.", "Checked bag: 23 kg included.")
-_REFERRERS = ("https://www.google.com/", "https://www.bing.com/", "https://duckduckgo.com/")
-_SECTIONS = ("amenities", "policies", "reviews", "location")
-_HUMAN_UAS = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-)
-_AGENT_UAS = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-)
-
-
-@dataclass(frozen=True)
-class _Catalogue:
-    ids: npt.NDArray[np.object_]
-    names: npt.NDArray[np.object_]
-    base: npt.NDArray[np.float64]
-    popularity: npt.NDArray[np.float64]
-    kind: npt.NDArray[np.object_]  # roomType (hotel) / cabinClass (airline) / "" (shop)
-    fare: npt.NDArray[np.object_]  # fareRule (airline) / ""
-
-
-def _catalogues(rng: np.random.Generator) -> dict[str, _Catalogue]:
-    """Hotel (4 short ids htl-k and 6 UUIDs), airline (6 fares) and shop (8 items) catalogues."""
-    out = {}
-    for store, n, low, high in (("hotel", 10, 70, 260), ("airline", 6, 90, 420), ("shop", 8, 12, 90)):
-        if store == "hotel":
-            ids = np.concatenate([np.array([f"htl-{k}" for k in range(4)], dtype=object), _uuids(rng, n - 4)])
-            names = np.array([f"{_ADJECTIVES[k]} {_HOTEL_NOUNS[k % 5]}" for k in range(n)], dtype=object)
-            kind = rng.choice(np.array(["standard", "deluxe", "suite"], dtype=object), size=n)
-            fare = np.full(n, "", dtype=object)
-        elif store == "airline":
-            ids = np.array([f"flt-{k}" for k in range(n)], dtype=object)
-            names = np.array([f"Flight {r}" for r in _ROUTES[:n]], dtype=object)
-            kind = rng.choice(np.array(["economy", "premium", "business"], dtype=object), size=n, p=[0.6, 0.25, 0.15])
-            fare = rng.choice(np.array(["saver", "standard", "flex"], dtype=object), size=n)
-        else:
-            ids = np.array([f"sku-{k}" for k in range(n)], dtype=object)
-            names = np.array(_SHOP_ITEMS[:n], dtype=object)
-            kind = fare = np.full(n, "", dtype=object)
-        base = np.round(rng.uniform(low, high, size=n), 2)
-        popularity = 1.0 / np.arange(1, n + 1) ** 1.1
-        out[store] = _Catalogue(ids, names, base, rng.permutation(popularity) / popularity.sum(), kind, fare)
-    return out
-
-
-def _lookup(catalogues: dict[str, _Catalogue], field: str, store: npt.NDArray[np.object_],
-            product: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
-    """``field`` of each (store, product) pair; "" where product is -1."""
-    out = np.full(product.size, "", dtype=object)
-    for name, cat in catalogues.items():
-        rows = (store == name) & (product >= 0)
-        out[rows] = getattr(cat, field)[product[rows]]
-    return out
-
-
-def _dynamic_prices(store_catalogue: _Catalogue, demand_product: npt.NDArray[np.int64],
-                    demand_ms: npt.NDArray[np.int64], demand_weight: npt.NDArray[np.float64],
-                    product: npt.NDArray[np.int64], at_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-    """Price of ``product`` at ``at_ms``: the surge/discount rule on the omega-weighted demand
-    of that product's events in the preceding :data:`DEMAND_WINDOW_MS` (inclusive)."""
-    q_hat = np.zeros(product.size)
-    for p in np.unique(product):
-        mine = demand_product == p
-        order = np.argsort(demand_ms[mine], kind="stable")
-        times, cum = demand_ms[mine][order], np.concatenate(([0.0], np.cumsum(demand_weight[mine][order])))
-        ask = product == p
-        upto = np.searchsorted(times, at_ms[ask], side="right")
-        since = np.searchsorted(times, at_ms[ask] - DEMAND_WINDOW_MS, side="right")
-        q_hat[ask] = cum[upto] - cum[since]
-    base = store_catalogue.base[product]
-    return np.round(events.surge_discount_prices(base, q_hat, RHO_LOW, RHO_HIGH), 2)
 
 
 # --------------------------------------------------------------------------- generation
@@ -353,14 +273,16 @@ def _quote_events(table: pd.DataFrame, code: npt.NDArray[np.int64], logs_per_sto
     chosen = []
     for actor, kernel in KERNELS.items():
         for store, count in logs_per_store[actor].items():
-            rows = np.flatnonzero((table["actor"] == actor).to_numpy() & (table["store"] == store).to_numpy() & (code >= 0))
+            mine = (table["actor"] == actor).to_numpy() & (table["store"] == store).to_numpy()
+            rows = np.flatnonzero(mine & (code >= 0))
             weight = kernel.price_weight[code[rows]]
             chosen.append(np.repeat(rows, rng.multinomial(count, weight / weight.sum())))
     return np.concatenate(chosen)
 
 
-def _calendar_starts(block_index: npt.NDArray[np.int64], rel_ms: npt.NDArray[np.float64],
-                     rng: np.random.Generator) -> npt.NDArray[np.int64]:
+def _calendar_starts(
+    block_index: npt.NDArray[np.int64], rel_ms: npt.NDArray[np.float64], rng: np.random.Generator
+) -> npt.NDArray[np.int64]:
     """Start of each block, ms after :data:`START`: uniform over the range, except that one
     block starts at START and another ends exactly at END."""
     length_ms = pd.Series(rel_ms).groupby(block_index).max().to_numpy()
@@ -378,7 +300,7 @@ def generate(config: StandinConfig = StandinConfig()) -> pd.DataFrame:
     Deterministic in ``config``: the same seed and scale give the same frame.
     """
     rng = np.random.default_rng(config.seed)
-    catalogues = _catalogues(rng)
+    catalogues = make_catalogues(rng)
     table = _skeleton(config, rng)
     store, logs_per_store = _assign_stores(table, config, rng)
     table = table.assign(store=store)
@@ -407,113 +329,68 @@ def marker(config: StandinConfig) -> str:
     return json.dumps([{"key": STANDIN_HEADER, "value": value}], separators=(",", ":"))
 
 
-def _product_walk(table: pd.DataFrame, code: npt.NDArray[np.int64], catalogues: dict[str, _Catalogue],
-                  rng: np.random.Generator) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """Catalogue index of the product of each interaction (-1 if none) and whether the event
-    happens on an item page.
-
-    Item views: agents walk the catalogue in order from a random offset; humans draw by
-    popularity and, in 35% of later views, return to a product they viewed before. Details,
-    cart adds and hovers on an item page refer to the current item; hovers elsewhere to a
-    product card drawn by popularity; removals to the last product added.
-    """
-    n = len(table)
-    experiment = table["experiment"].to_numpy()
-    store = table["store"].to_numpy()
-    is_agent = (table["actor"] == "agent").to_numpy()
-    size = np.zeros(n, dtype=np.int64)
-    fresh = np.zeros(n, dtype=np.int64)
-    for name, cat in catalogues.items():
-        rows = store == name
-        size[rows] = cat.ids.size
-        fresh[rows] = rng.choice(cat.ids.size, size=int(rows.sum()), p=cat.popularity)
-    product = np.full(n, -1, dtype=np.int64)
-    vi = np.flatnonzero(code == VI)
-    rank = pd.Series(experiment[vi]).groupby(experiment[vi]).cumcount().to_numpy()
-    offset = rng.integers(0, 1 << 30, size=experiment.max() + 1)[experiment[vi]]
-    revisit = rng.random(vi.size) < 0.35
-    back = np.floor(rng.random(vi.size) * rank).astype(np.int64)
-    product[vi] = np.where(is_agent[vi], (offset + rank) % size[vi], fresh[vi])
-    for k in range(1, int(rank.max(initial=0)) + 1):  # one pass per view rank, vectorised over experiments
-        now = np.flatnonzero((rank == k) & revisit & ~is_agent[vi])
-        product[vi[now]] = product[vi[now - k + back[now]]]
-
-    def carried(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
-        """Last product set on a ``mask`` row of the same experiment, up to each row (NaN if none)."""
-        values = pd.Series(np.where(mask, product, np.nan))
-        return values.groupby(experiment).ffill().to_numpy()
-
-    detail = np.isin(code, (LM, ADD))
-    anchor = carried(code == VI)
-    product[detail] = np.where(np.isnan(anchor[detail]), fresh[detail], anchor[detail]).astype(np.int64)
-    current = carried(np.isin(code, (VI, LM, ADD)))
-    hover = np.isin(code, (HT, HP))
-    context = pd.Series(np.where(hover, np.nan, code)).groupby(experiment).ffill().to_numpy()
-    on_item = hover & np.isin(context, (VI, LM, ADD)) & ~np.isnan(current)
-    product[on_item] = current[on_item].astype(np.int64)
-    product[hover & ~on_item] = fresh[hover & ~on_item]
-    remove = code == RM
-    added = carried(code == ADD)
-    fallback = np.where(np.isnan(current), fresh, current)
-    product[remove] = np.where(np.isnan(added[remove]), fallback[remove], added[remove]).astype(np.int64)
-    return product, np.isin(code, (VI, LM, ADD)) | on_item
-
-
-def _prices_for(catalogues: dict[str, _Catalogue], store: npt.NDArray[np.object_], product: npt.NDArray[np.int64],
-                ts_ms: npt.NDArray[np.int64], demand: pd.DataFrame) -> npt.NDArray[np.float64]:
-    """Dynamic prices of (store, product) at ``ts_ms``; ``demand`` holds the interactions
-    (store, product, ts_ms, weight) that drive the rule."""
-    price = np.full(product.size, np.nan)
-    for name, cat in catalogues.items():
-        ask = (store == name) & (product >= 0)
-        mine = demand[demand["store"] == name]
-        price[ask] = _dynamic_prices(cat, mine["product"].to_numpy(), mine["ts_ms"].to_numpy(),
-                                     mine["weight"].to_numpy(), product[ask], ts_ms[ask])
-    return price
-
-
-def _interaction_columns(table: pd.DataFrame, code: npt.NDArray[np.int64], ts_ms: npt.NDArray[np.int64],
-                         dwell_ms: npt.NDArray[np.float64], catalogues: dict[str, _Catalogue],
-                         rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _interaction_columns(
+    table: pd.DataFrame,
+    code: npt.NDArray[np.int64],
+    ts_ms: npt.NDArray[np.int64],
+    dwell_ms: npt.NDArray[np.float64],
+    catalogues: dict[str, Catalogue],
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Interaction rows (internal form: ints for ids and products, numbers unformatted) and
     the demand table that drives prices."""
     n = len(table)
     experiment = table["experiment"].to_numpy()
     store = table["store"].to_numpy(dtype=object)
     is_agent = (table["actor"] == "agent").to_numpy()
-    product, on_item = _product_walk(table, code, catalogues, rng)
+    product, on_item = product_walk(table, code, catalogues, rng)
     behaviour = code >= 0
     names = np.array(EVENTS, dtype=object)[np.where(behaviour, code, 0)]
     names[~behaviour] = "page_view"
     has_product = behaviour & (product >= 0)
-    demand = pd.DataFrame({
-        "store": store[has_product], "product": product[has_product], "ts_ms": ts_ms[has_product],
-        "weight": events.weights_of(names[has_product]),
-    })
+    demand = pd.DataFrame(
+        {
+            "store": store[has_product],
+            "product": product[has_product],
+            "ts_ms": ts_ms[has_product],
+            "weight": events.weights_of(names[has_product]),
+        }
+    )
     shown = np.isin(code, (VI, LM, ADD))
-    price = np.where(shown, _prices_for(catalogues, store, np.where(shown, product, -1), ts_ms, demand), np.nan)
+    price = np.where(shown, prices_for(catalogues, store, np.where(shown, product, -1), ts_ms, demand), np.nan)
 
     after_admin = np.roll(code, 1) == ADMIN
     landing = (code == PV) & (table["chunk_start"].to_numpy() | after_admin)
     root = "/" + store  # object arrays: elementwise string concatenation
     page = np.select(
         [~behaviour, landing, on_item & (product >= 0), code == RM, code == CO],
-        ["/admin/experiments", root, root + "/products/" + _lookup(catalogues, "ids", store, product),
-         root + "/cart", root + "/checkout"],
+        [
+            "/admin/experiments",
+            root,
+            root + "/products/" + lookup(catalogues, "ids", store, product),
+            root + "/cart",
+            root + "/checkout",
+        ],
         root + "/products",
     ).astype(object)
 
     cart_step = np.select([code == ADD, code == RM], [1.0, -1.0], 0.0)
-    cart_value = np.select([code == ADD, code == RM], [np.nan_to_num(price), -np.nan_to_num(
-        _prices_for(catalogues, store, np.where(code == RM, product, -1), ts_ms, demand))], 0.0)
+    cart_value = np.select(
+        [code == ADD, code == RM],
+        [
+            np.nan_to_num(price),
+            -np.nan_to_num(prices_for(catalogues, store, np.where(code == RM, product, -1), ts_ms, demand)),
+        ],
+        0.0,
+    )
     item_count = np.maximum(pd.Series(cart_step).groupby(experiment).cumsum().to_numpy(), 0)
     cart_total = np.maximum(pd.Series(cart_value).groupby(experiment).cumsum().to_numpy(), 0)
     n_exp = experiment.max() + 1
     nights = rng.integers(1, 6, size=n_exp)[experiment].astype(float)
     date_index = rng.integers(0, 14, size=n_exp)[experiment].astype(float)
     flight_type = rng.choice(np.array(["one_way", "return"], dtype=object), size=n_exp)[experiment]
-    section = rng.choice(np.array(_SECTIONS, dtype=object), size=n)
-    referrer = rng.choice(np.array(("",) + _REFERRERS, dtype=object), size=n)
+    section = rng.choice(np.array(SECTIONS, dtype=object), size=n)
+    referrer = rng.choice(np.array(("",) + REFERRERS, dtype=object), size=n)
 
     def where(mask: npt.NDArray[np.bool_], values: npt.ArrayLike, empty: object = "") -> npt.NDArray[np.object_]:
         out = np.full(n, empty, dtype=object)
@@ -522,8 +399,8 @@ def _interaction_columns(table: pd.DataFrame, code: npt.NDArray[np.int64], ts_ms
 
     hotel, airline = store == "hotel", store == "airline"
     offer = np.isin(code, (VI, ADD))
-    kind, fare, title = (_lookup(catalogues, field, store, product) for field in ("kind", "fare", "names"))
-    paragraph = np.array(_PARAGRAPHS, dtype=object)[np.maximum(product, 0) % len(_PARAGRAPHS)]
+    kind, fare, title = (lookup(catalogues, field, store, product) for field in ("kind", "fare", "names"))
+    paragraph = np.array(PARAGRAPHS, dtype=object)[np.maximum(product, 0) % len(PARAGRAPHS)]
     numbers = dict(
         metadata_dateIndex=np.where(airline & np.isin(code, (VI, ADD, CO)), date_index, np.nan),
         metadata_dwellTime=np.where(np.isin(code, (HT, HP)), dwell_ms, np.nan),
@@ -540,19 +417,36 @@ def _interaction_columns(table: pd.DataFrame, code: npt.NDArray[np.int64], ts_ms
         metadata_referrer=where(landing & ~is_agent, referrer),
         metadata_roomType=where(hotel & offer, kind),
         metadata_type=where(code == PV, np.where(landing, "landing", "listing"))
-        + where(code == LM, section) + where(~behaviour, "admin"),
+        + where(code == LM, section)
+        + where(~behaviour, "admin"),
     )
-    frame = pd.DataFrame({
-        "actor": table["actor"].to_numpy(), "session": table["session"].to_numpy(), "experiment": experiment,
-        "store": store, "record_type": INTERACTION, "ts_ms": ts_ms, "eventName": names, "page": page,
-        "product": product, "price": np.nan, **numbers, **text,
-    })
+    frame = pd.DataFrame(
+        {
+            "actor": table["actor"].to_numpy(),
+            "session": table["session"].to_numpy(),
+            "experiment": experiment,
+            "store": store,
+            "record_type": INTERACTION,
+            "ts_ms": ts_ms,
+            "eventName": names,
+            "page": page,
+            "product": product,
+            "price": np.nan,
+            **numbers,
+            **text,
+        }
+    )
     return frame, demand
 
 
-def _price_log_columns(interactions: pd.DataFrame, demand: pd.DataFrame,
-                       log_event: npt.NDArray[np.int64], log_ts_ms: npt.NDArray[np.int64],
-                       catalogues: dict[str, _Catalogue], rng: np.random.Generator) -> pd.DataFrame:
+def _price_log_columns(
+    interactions: pd.DataFrame,
+    demand: pd.DataFrame,
+    log_event: npt.NDArray[np.int64],
+    log_ts_ms: npt.NDArray[np.int64],
+    catalogues: dict[str, Catalogue],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Price-log rows: the quotes shown with an event. Events on a product quote it; listing
     pages and checkouts quote the catalogue's products in turn."""
     store = interactions["store"].to_numpy(dtype=object)[log_event]
@@ -561,14 +455,21 @@ def _price_log_columns(interactions: pd.DataFrame, demand: pd.DataFrame,
     start = rng.integers(0, 1 << 30, size=len(interactions))[log_event]
     own = interactions["product"].to_numpy()[log_event]
     product = np.where(own >= 0, own, (start + rank) % size)
-    price = _prices_for(catalogues, store, product, log_ts_ms, demand)
-    return pd.DataFrame({
-        "actor": interactions["actor"].to_numpy()[log_event],
-        "session": interactions["session"].to_numpy()[log_event],
-        "experiment": interactions["experiment"].to_numpy()[log_event],
-        "store": store, "record_type": PRICE_LOG, "ts_ms": log_ts_ms, "eventName": "", "page": "",
-        "product": product, "price": price,
-    })
+    price = prices_for(catalogues, store, product, log_ts_ms, demand)
+    return pd.DataFrame(
+        {
+            "actor": interactions["actor"].to_numpy()[log_event],
+            "session": interactions["session"].to_numpy()[log_event],
+            "experiment": interactions["experiment"].to_numpy()[log_event],
+            "store": store,
+            "record_type": PRICE_LOG,
+            "ts_ms": log_ts_ms,
+            "eventName": "",
+            "page": "",
+            "product": product,
+            "price": price,
+        }
+    )
 
 
 def _fixed(values: npt.ArrayLike, decimals: int) -> npt.NDArray[np.object_]:
@@ -580,21 +481,23 @@ def _fixed(values: npt.ArrayLike, decimals: int) -> npt.NDArray[np.object_]:
     return out
 
 
-def _finish(frame: pd.DataFrame, catalogues: dict[str, _Catalogue], rng: np.random.Generator) -> pd.DataFrame:
+def _finish(frame: pd.DataFrame, catalogues: dict[str, Catalogue], rng: np.random.Generator) -> pd.DataFrame:
     """Ids, user agents, Kafka envelope, text formatting and file order."""
     n = len(frame)
     sessions = int(frame["session"].max()) + 1
-    session_id = _uuids(rng, sessions)
-    experiment_id = _uuids(rng, int(frame["experiment"].max()) + 1)
+    session_id = uuids(rng, sessions)
+    experiment_id = uuids(rng, int(frame["experiment"].max()) + 1)
     session_actor = frame.groupby("session")["actor"].first().reindex(range(sessions)).to_numpy()
-    ua = np.where(session_actor == "agent",
-                  rng.choice(np.array(_AGENT_UAS, dtype=object), size=sessions),
-                  rng.choice(np.array(_HUMAN_UAS, dtype=object), size=sessions))
+    ua = np.where(
+        session_actor == "agent",
+        rng.choice(np.array(AGENT_UAS, dtype=object), size=sessions),
+        rng.choice(np.array(HUMAN_UAS, dtype=object), size=sessions),
+    )
     session = frame["session"].to_numpy()
     interaction = (frame["record_type"] == INTERACTION).to_numpy()
     store = frame["store"].to_numpy(dtype=object)
     product = frame["product"].to_numpy()
-    product_id = _lookup(catalogues, "ids", store, product)
+    product_id = lookup(catalogues, "ids", store, product)
     ts_ms = frame["ts_ms"].to_numpy(dtype=np.int64)
     ts = np.char.add(np.datetime_as_string(ts_ms.astype("datetime64[ms]"), unit="ms"), "Z").astype(object)
 
@@ -680,8 +583,9 @@ def write(path: str | Path, config: StandinConfig = StandinConfig(), overwrite: 
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder: give a file name, e.g. {path / 'whoclicked_standin.csv.gz'}")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists: choose another file, or pass --force "
-                              "(overwrite=True) to replace it")
+        raise FileExistsError(
+            f"{path} already exists: choose another file, or pass --force (overwrite=True) to replace it"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(to_bytes(generate(config), compress=path.suffix == ".gz"))
     return path

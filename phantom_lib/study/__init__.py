@@ -14,78 +14,52 @@ A2C, DQN and the Q-learner in JAX) and :mod:`~phantom_lib.study.run.crosscheck` 
 same cells and seeds).
 """
 
+from phantom_lib.study.analysis import (
+    equivalence,
+    thesis_heatmap,
+    thesis_runs,
+    thesis_tables,
+)
 from phantom_lib.study.analysis.estimands import (
     COLLAPSE_SHARE,
-    bootstrap_deltas,
-    clustered_delta,
-    is_placebo,
-    placebo_contrast,
-    collapsed,
-    per_share_summary,
     SweepResults,
     algorithm_summary,
-    anchors,
+    bootstrap_deltas,
+    clustered_delta,
+    collapsed,
     curves,
     delta_definitions,
     deltas_by,
     design_table,
     factor_tests,
+    is_placebo,
     main_effects,
     paired,
     paper_table,
+    per_share_summary,
+    placebo_contrast,
     relative_delta,
-    seed_ci,
     slope,
-    varying,
     win_rates,
 )
 from phantom_lib.study.analysis.estimands import load as load_results
-from phantom_lib.study.design.designs import (
-    BASELINE,
-    LEARNERS,
-    REFERENCE_POLICIES,
-    SB3_ALGORITHMS,
-    VARIANTS,
-    StudyDesign,
-    Trial,
-    TrialConfig,
-    design,
-)
-from phantom_lib.study.design.files import DESIGNS, FACTORS, StudyPlan, load_plan
-from phantom_lib.study.sb3.evaluate import EVAL_METRICS, evaluate, make_env, run_episodes
-from phantom_lib.study.sb3.learners import (
-    METRICS,
-    fit,
-    learning_curve,
-    sb3_hyperparameters,
-    train,
-)
-from phantom_lib.study.sb3.policies import (
-    ConstantPolicy,
-    ElasticityPolicy,
-    RandomPolicy,
-    SurgePolicy,
-    reference_policy,
-)
-from phantom_lib.study.sb3.qlearning import (
-    DigitisedFeatures,
-    QLearnerConfig,
-    TabularQLearner,
-)
+from phantom_lib.study.common import METRICS, DigitisedFeatures, QLearnerConfig, learning_curve, sb3_hyperparameters
+from phantom_lib.study.design.designs import SB3_ALGORITHMS, StudyDesign, TrialConfig, design
+from phantom_lib.study.design.files import DESIGNS, FACTORS, StudyPlan
+from phantom_lib.study.design.store import ResultsStore
 from phantom_lib.study.run.options import SweepOptions
 from phantom_lib.study.run.runner import run_trials, sweep
-from phantom_lib.study.design.store import ResultsStore, provenance
-from phantom_lib.study.analysis import equivalence, thesis_runs, thesis_tables
+from phantom_lib.study.sb3.evaluate import make_env
+from phantom_lib.study.sb3.learners import train
+from phantom_lib.study.sb3.policies import ElasticityPolicy, SurgePolicy, reference_policy
 
 __all__ = [
     "COLLAPSE_SHARE", "bootstrap_deltas", "clustered_delta", "collapsed", "equivalence", "is_placebo",
-    "per_share_summary", "placebo_contrast",
-    "BASELINE", "DESIGNS", "EVAL_METRICS", "FACTORS", "LEARNERS", "METRICS", "REFERENCE_POLICIES",
-    "SB3_ALGORITHMS", "VARIANTS", "ConstantPolicy", "DigitisedFeatures", "ElasticityPolicy",
-    "QLearnerConfig", "RandomPolicy", "ResultsStore", "StudyDesign", "StudyPlan", "SweepOptions", "load_plan", "SurgePolicy", "SweepResults",
-    "TabularQLearner", "Trial", "TrialConfig", "algorithm_summary", "anchors", "curves", "delta_definitions", "deltas_by",
-    "design", "design_table", "evaluate", "factor_tests", "fit", "learning_curve", "load_results",
-    "main_effects", "make_env", "paired", "paper_table", "provenance", "reference_policy",
-    "relative_delta", "run_episodes", "run_trials", "sb3_hyperparameters", "seed_ci", "slope", "sweep",
-    "thesis_runs", "thesis_tables", "train", "varying", "win_rates",
+    "per_share_summary", "placebo_contrast", "DESIGNS", "FACTORS", "METRICS", "SB3_ALGORITHMS",
+    "DigitisedFeatures", "ElasticityPolicy", "QLearnerConfig", "ResultsStore", "StudyDesign", "StudyPlan",
+    "SweepOptions", "SurgePolicy", "SweepResults", "TrialConfig", "algorithm_summary", "curves",
+    "delta_definitions", "deltas_by", "design", "design_table", "factor_tests", "learning_curve",
+    "load_results", "main_effects", "make_env", "paired", "paper_table", "reference_policy", "relative_delta",
+    "run_trials", "sb3_hyperparameters", "slope", "sweep", "thesis_heatmap", "thesis_runs", "thesis_tables",
+    "train", "win_rates",
 ]

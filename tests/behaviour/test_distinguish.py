@@ -99,7 +99,9 @@ def test_trajectory_sharing_no_source_is_excluded_not_nan():
 
 
 def test_only_short_trajectories_in_one_class_never_crash():
-    scores = score_table(table({"h1": ("human", "a"), "h2": ("human", "b"), "g1": ("agent", "ab"), "g2": ("agent", "ab")}))
+    scores = score_table(
+        table({"h1": ("human", "a"), "h2": ("human", "b"), "g1": ("agent", "ab"), "g2": ("agent", "ab")})
+    )
     assert scores.frame.empty
     assert scores.n_excluded == {SHORT: 2, UNSHARED: 2}
 
@@ -157,7 +159,13 @@ def test_contributions_split_the_gap_exactly():
     assert contrib["separation"].sum() == pytest.approx(difference, rel=1e-12)
     assert (np.diff(contrib["separation"].abs()) <= 0).all()
     assert set(zip(contrib["source"], contrib["destination"])) == {
-        ("a", "b"), ("b", "a"), ("b", "c"), ("c", "a"), ("a", "a"), ("a", "c"), ("c", "c")
+        ("a", "b"),
+        ("b", "a"),
+        ("b", "c"),
+        ("c", "a"),
+        ("a", "a"),
+        ("a", "c"),
+        ("c", "c"),
     }
 
 
@@ -167,7 +175,11 @@ def test_contributions_split_the_gap_exactly():
         (lambda t: t.drop(columns="actor"), KeyError, r"lacks column\(s\) \['actor'\]"),
         (lambda t: t.assign(actor="bot"), ValueError, "must hold 'human' or 'agent'"),
         (lambda t: t.assign(event=t["event"].where(t.index != 2)), ValueError, "'event' has 1 missing"),
-        (lambda t: t.assign(actor=np.where(t.index == 0, "agent", t["actor"])), ValueError, r"\['h1'\] carry more than one actor"),
+        (
+            lambda t: t.assign(actor=np.where(t.index == 0, "agent", t["actor"])),
+            ValueError,
+            r"\['h1'\] carry more than one actor",
+        ),
         (lambda t: t[t["actor"] == "human"], ValueError, "needs trajectories of both classes"),
     ],
 )
@@ -178,8 +190,13 @@ def test_bad_tables_raise_clear_errors(change, error, message):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"temperature": 0.0}, "temperature"), ({"eps": -1.0}, "eps"), ({"loo": "yes"}, "loo"), ({"state": ""}, "state"),
-     ({"end_transition": 1}, "end_transition")],
+    [
+        ({"temperature": 0.0}, "temperature"),
+        ({"eps": -1.0}, "eps"),
+        ({"loo": "yes"}, "loo"),
+        ({"state": ""}, "state"),
+        ({"end_transition": 1}, "end_transition"),
+    ],
 )
 def test_score_config_is_validated(kwargs, message):
     with pytest.raises(ValueError, match=f"ScoreConfig.{message}"):
@@ -197,8 +214,10 @@ def test_end_transition_is_off_by_default_and_counts_the_move_into_session_end_w
     assert labels == ("a", "b") and counts.sum() == 6
     info, labels, counts = encode(table(END_COHORT), end_transition=True)
     assert labels == ("a", "b", "session_end")
-    np.testing.assert_array_equal(counts[info["trajectory"].tolist().index("g2")],
-                                  [[0, 1, 0], [1, 0, 0], [0, 0, 0]] + np.array([[0, 0, 1], [0, 0, 0], [0, 0, 0]]))
+    np.testing.assert_array_equal(
+        counts[info["trajectory"].tolist().index("g2")],
+        [[0, 1, 0], [1, 0, 0], [0, 0, 0]] + np.array([[0, 0, 1], [0, 0, 0], [0, 0, 0]]),
+    )
     assert counts[:, :, 2].sum() == 4 and counts[:, 2, :].sum() == 0
 
 
@@ -222,7 +241,15 @@ def test_end_transition_keeps_the_scored_set_and_reuses_a_session_end_state():
     off = score_table(table(with_short))
     assert on.n_excluded == off.n_excluded == {SHORT: 1, UNSHARED: 0}
     explicit = table({"h1": ("human", "ab"), "g1": ("agent", "ba")})
-    explicit.loc[len(explicit)] = {"trajectory": "h1", "actor": "human", "is_agent": 0, "step": 2, "event": "session_end"}
+    explicit.loc[len(explicit)] = {
+        "trajectory": "h1",
+        "actor": "human",
+        "is_agent": 0,
+        "step": 2,
+        "event": "session_end",
+    }
     info, labels, counts = encode(explicit, end_transition=True)
     assert labels == ("a", "b", "session_end")
-    assert counts[info["trajectory"].tolist().index("h1"), 2, 2] == 1  # h1's recorded session_end moves into session_end once more
+    assert (
+        counts[info["trajectory"].tolist().index("h1"), 2, 2] == 1
+    )  # h1's recorded session_end moves into session_end once more

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from phantom_lib.behaviour.class_divergence import class_kl, describe, state_kl
 from phantom_lib.behaviour.distinguish import pair_counts
 from phantom_lib.behaviour.kernels import (
     MAX_EXPANDED_STATES,
@@ -22,14 +23,11 @@ from phantom_lib.behaviour.kernels import (
     checked_demand,
     class_demand,
     class_kernels,
-    class_kl,
     demand_condition,
-    describe,
     estimate_kernel,
     expand,
     paths_to_table,
     sample_paths,
-    state_kl,
 )
 from phantom_lib.behaviour.markov import (
     absorbing_chain,
@@ -398,7 +396,8 @@ def test_display_states_keep_the_most_visited_and_session_end():
         display_states(visits, 1)
     assert short_label("/hotel/products/abcdefghijkl|abcdefghijkl|page_view") == "page_view\n@abcdefghij…"
     assert short_label("/hotel||page_view") == "page_view\n@hotel"
-    assert short_label("/airline/search/results||page_view") == "page_view\n@…e/search/results"  # the last 16 characters
+    # the last 16 characters
+    assert short_label("/airline/search/results||page_view") == "page_view\n@…e/search/results"
 
 
 def test_class_demand_is_the_weighted_proxy_per_class():

@@ -141,7 +141,12 @@ def test_temperature_changes_calibration_not_ranking_and_is_recovered():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"n_boot": 0}, "n_boot"), ({"n_perm": 1.5}, "n_perm"), ({"confidence": 1.0}, "confidence"), ({"seed": -1}, "seed")],
+    [
+        ({"n_boot": 0}, "n_boot"),
+        ({"n_perm": 1.5}, "n_perm"),
+        ({"confidence": 1.0}, "confidence"),
+        ({"seed": -1}, "seed"),
+    ],
 )
 def test_cohort_config_is_validated(kwargs, message):
     with pytest.raises(ValueError, match=f"CohortConfig.{message}"):

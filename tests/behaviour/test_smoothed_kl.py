@@ -6,14 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantom_lib.behaviour.kernels import (
-    KernelError,
+from phantom_lib.behaviour.class_divergence import (
     class_kl,
     describe,
-    estimate_by_class,
-    from_counts,
     smoothed_class_kl,
     smoothed_state_kl,
+)
+from phantom_lib.behaviour.kernels import (
+    KernelError,
+    estimate_by_class,
+    from_counts,
 )
 
 
@@ -85,7 +87,9 @@ def test_smoothed_kl_is_non_negative_and_zero_only_for_equal_rows():
         q = from_counts(labels, rng.permutation(counts[:3]).tolist() + [[0, 0, 0, 0]], np.array([1.0, 0, 0, 0]))
         values = smoothed_state_kl(p, q, 0.5).dropna()
         assert (values >= -1e-15).all()
-    same = from_counts(labels, np.array([[1.0, 2, 0, 1], [0, 0, 3, 1], [2, 0, 0, 1], [0, 0, 0, 0]]), np.array([1.0, 0, 0, 0]))
+    same = from_counts(
+        labels, np.array([[1.0, 2, 0, 1], [0, 0, 3, 1], [2, 0, 0, 1], [0, 0, 0, 0]]), np.array([1.0, 0, 0, 0])
+    )
     assert smoothed_class_kl(same, same, 0.5) == 0.0
 
 
@@ -107,5 +111,9 @@ def test_describe_sets_the_smoothed_class_kl_beside_the_floor(kernels):
     human, agent = kernels
     row = describe({"human": human, "agent": agent}, pseudocount=1.0)
     assert row["KL(T_H || T_A)"] == pytest.approx(math.log(2), rel=1e-6)
-    assert row["KL(T_H || T_A), Dirichlet a = 1"] == pytest.approx(0.75 * math.log(1.5) + 0.25 * math.log(0.5), rel=1e-12)
-    assert "KL(T_A || T_H), Dirichlet a = 1" in row and "KL(T_H || T_A), Dirichlet a = 1" not in describe({"human": human, "agent": agent})
+    assert row["KL(T_H || T_A), Dirichlet a = 1"] == pytest.approx(
+        0.75 * math.log(1.5) + 0.25 * math.log(0.5), rel=1e-12
+    )
+    assert "KL(T_A || T_H), Dirichlet a = 1" in row and "KL(T_H || T_A), Dirichlet a = 1" not in describe(
+        {"human": human, "agent": agent}
+    )

@@ -284,13 +284,17 @@ def test_trajectory_contract_on_the_fixture(fixture_csv):
     }
     assert {k: g["event"].tolist() for k, g in table.groupby("trajectory")} == expected
     assert table["trajectory"].tolist() == sorted(table["trajectory"])
-    assert table.groupby("trajectory")["step"].apply(list).to_dict() == {k: list(range(len(v))) for k, v in expected.items()}
+    steps = table.groupby("trajectory")["step"].apply(list).to_dict()
+    assert steps == {k: list(range(len(v))) for k, v in expected.items()}
     e1 = table[table["trajectory"] == "e1"]
     assert e1["session"].tolist() == ["s1", "s1", "s1", "s2"]
     assert e1["product"].tolist() == ["", "htl-1", "", "htl-1"]
     assert e1["category"].tolist() == [events.category_of(e) for e in expected["e1"]]
     assert table.set_index("trajectory")["actor"].groupby(level=0).first().to_dict() == {
-        "e1": "human", "e2": "human", "e3": "agent"}
+        "e1": "human",
+        "e2": "human",
+        "e3": "agent",
+    }
     assert (table["is_agent"] == (table["actor"] == "agent")).all()
 
 
@@ -325,6 +329,10 @@ def test_price_log_table(fixture_csv):
     prices = data.price_logs(data.load(fixture_csv).frame)
     assert tuple(prices.columns) == data.PRICE_COLUMNS
     assert prices[["product", "price", "actor"]].values.tolist() == [
-        ["htl-0", 99.5, "agent"], ["htl-0", 99.5, "agent"], ["htl-1", 120.0, "human"], ["htl-1", 132.0, "human"]]
+        ["htl-0", 99.5, "agent"],
+        ["htl-0", 99.5, "agent"],
+        ["htl-1", 120.0, "human"],
+        ["htl-1", 132.0, "human"],
+    ]
     summary = data.price_summary(prices).set_index("product")
     assert summary.loc["htl-1", "median"] == 126.0 and summary.loc["htl-0", "agent_share"] == 1.0

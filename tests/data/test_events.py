@@ -16,7 +16,12 @@ def test_table_follows_the_method_not_the_prefix_accident():
 def test_unknown_names_are_guessed_by_prefix_and_reported():
     cat = events.categorise(["hover_over_image", "filter_for_stars", "add_coupon", "zoom", "page_view"])
     assert cat.categories == ["dwell", "filter", "cart", "nav", "nav"]
-    assert cat.guessed == {"add_coupon": "cart", "filter_for_stars": "filter", "hover_over_image": "dwell", "zoom": "nav"}
+    assert cat.guessed == {
+        "add_coupon": "cart",
+        "filter_for_stars": "filter",
+        "hover_over_image": "dwell",
+        "zoom": "nav",
+    }
 
 
 def test_demand_proxy_by_hand():

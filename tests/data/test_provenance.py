@@ -14,9 +14,9 @@ from test_data import fixture_rows, write
 
 from phantom_lib import cli, data
 from phantom_lib.data import sources
+from phantom_lib.data.schema import STANDIN_HEADER
 from phantom_lib.standin import model as standin_model
 from phantom_lib.standin import rows as standin
-from phantom_lib.data.schema import STANDIN_HEADER
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from test_features import HEADLESS, SAFARI, make_table
 
-from phantom_lib.behaviour import distinguish
 from phantom_lib import detection as detectors
+from phantom_lib.behaviour import distinguish
 from phantom_lib.detection import detectors as detectors_module
 from phantom_lib.detection import features
 from phantom_lib.detection import models as models_module
@@ -19,16 +19,19 @@ def session(sid, actor, n, duration, purchases=0, experiment=None):
     times = np.linspace(0.0, duration, n) if n > 1 else np.zeros(1)
     names = ["view_item_page" if i % 2 else "page_view" for i in range(n - purchases)] + ["checkout_start"] * purchases
     ua = HEADLESS if actor == "agent" else SAFARI
-    return [(sid, experiment or f"e-{sid}", actor, t, START, name, "/shop/products/p1", "p1", ua) for t, name in zip(times, names)]
+    return [
+        (sid, experiment or f"e-{sid}", actor, t, START, name, "/shop/products/p1", "p1", ua)
+        for t, name in zip(times, names)
+    ]
 
 
 def rule_cohort():
     cases = {
-        "exactly_at_thresholds": ("agent", 12, 60.0, 0),   # 12 events, 12/60 s = 0.2 /s, conversion 0
-        "one_event_short": ("agent", 11, 55.0, 0),         # 11 < 12
-        "too_slow": ("agent", 12, 61.0, 0),               # 12/61 < 0.2 /s
-        "buys": ("agent", 12, 60.0, 1),                   # conversion 1/12 > 0.01
-        "buys_rarely": ("agent", 100, 100.0, 1),          # conversion 1/100 = 0.01, 1 /s
+        "exactly_at_thresholds": ("agent", 12, 60.0, 0),  # 12 events, 12/60 s = 0.2 /s, conversion 0
+        "one_event_short": ("agent", 11, 55.0, 0),  # 11 < 12
+        "too_slow": ("agent", 12, 61.0, 0),  # 12/61 < 0.2 /s
+        "buys": ("agent", 12, 60.0, 1),  # conversion 1/12 > 0.01
+        "buys_rarely": ("agent", 100, 100.0, 1),  # conversion 1/100 = 0.01, 1 /s
         "slow_human": ("human", 30, 900.0, 1),
     }
     rows = [row for sid, (actor, n, d, k) in cases.items() for row in session(sid, actor, n, d, k)]
@@ -38,8 +41,14 @@ def rule_cohort():
 def test_rule_detector_reproduces_its_definition():
     cohort, _ = rule_cohort()
     score = detectors.RuleDetector().score(cohort)
-    expected = {"exactly_at_thresholds": 1.0, "one_event_short": 0.0, "too_slow": 0.0, "buys": 0.0,
-                "buys_rarely": 1.0, "slow_human": 0.0}
+    expected = {
+        "exactly_at_thresholds": 1.0,
+        "one_event_short": 0.0,
+        "too_slow": 0.0,
+        "buys": 0.0,
+        "buys_rarely": 1.0,
+        "slow_human": 0.0,
+    }
     assert score.to_dict() == expected
     loose = detectors.RuleDetector(detectors.RuleConfig(min_interactions=11, max_conversion=0.1))
     assert loose.score(cohort)[["one_event_short", "buys"]].tolist() == [1.0, 1.0]
@@ -54,7 +63,9 @@ def leaky_cohort():
     rows = []
     for i in range(40):
         actor = "agent" if i % 2 else "human"
-        mine = session(f"s{i:02d}", actor, int(rng.integers(3, 20)), float(rng.uniform(10, 900)), experiment=f"x{i // 2:02d}")
+        mine = session(
+            f"s{i:02d}", actor, int(rng.integers(3, 20)), float(rng.uniform(10, 900)), experiment=f"x{i // 2:02d}"
+        )
         if i % 4 == 3:
             mine[-1] = mine[-1][:1] + (f"x{i // 2 + 1:02d}",) + mine[-1][2:]
         rows += mine
@@ -117,7 +128,9 @@ def random_cohort(n=120, seed=0):
     rows = []
     for i in range(n):
         actor = "agent" if i % 2 else "human"
-        rows += session(f"u{i:03d}", actor, int(rng.integers(2, 30)), float(rng.uniform(5, 600)), purchases=int(rng.random() < 0.3))
+        rows += session(
+            f"u{i:03d}", actor, int(rng.integers(2, 30)), float(rng.uniform(5, 600)), purchases=int(rng.random() < 0.3)
+        )
     return detectors.make_cohort(make_table(rows, "session"), None, "session")
 
 
@@ -180,7 +193,9 @@ def test_networks_are_seeded_and_leave_torch_global_state_alone():
 
 def test_boosted_model_learns_a_separable_signal():
     cohort = random_cohort(80)
-    scores = detectors.LearnedDetector("boosted", lambda: detectors.BoostedModel(detectors.BoostConfig(max_iter=20))).score(cohort)
+    scores = detectors.LearnedDetector(
+        "boosted", lambda: detectors.BoostedModel(detectors.BoostConfig(max_iter=20))
+    ).score(cohort)
     y = cohort.y
     # agents get HeadlessChrome, humans Safari (see ``session``): the held-out units are told apart
     assert scores[y == 1].min() > scores[y == 0].max()
@@ -188,7 +203,9 @@ def test_boosted_model_learns_a_separable_signal():
 
 
 def test_make_cohort_needs_trajectories_of_the_unit():
-    table = make_table(session("a", "agent", 3, 10.0, experiment="x") + session("b", "human", 3, 10.0, experiment="x"), "session")
+    table = make_table(
+        session("a", "agent", 3, 10.0, experiment="x") + session("b", "human", 3, 10.0, experiment="x"), "session"
+    )
     with pytest.raises(ValueError, match="unit='experiment'"):
         detectors.make_cohort(table, None, "experiment")
 
@@ -197,11 +214,13 @@ def test_checkout_cohort_sees_only_what_came_before_the_checkout():
     rows = session("buyer", "human", 6, 50.0, purchases=1) + session("browser", "agent", 5, 10.0)
     table = make_table(rows, "session")
     checkout_ts = table.loc[table["event"] == "checkout_start", "ts"].iloc[0]
-    prices = pd.DataFrame({
-        "session": ["buyer", "buyer", "browser"],
-        "ts": [checkout_ts - pd.Timedelta(seconds=1), checkout_ts + pd.Timedelta(seconds=1), checkout_ts],
-        "price": [10.0, 99.0, 20.0],
-    })
+    prices = pd.DataFrame(
+        {
+            "session": ["buyer", "buyer", "browser"],
+            "ts": [checkout_ts - pd.Timedelta(seconds=1), checkout_ts + pd.Timedelta(seconds=1), checkout_ts],
+            "price": [10.0, 99.0, 20.0],
+        }
+    )
     got = detectors.checkout_cohort(table, prices, "session").features
     assert got.loc["buyer", detectors.BOUGHT] == 1 and got.loc["browser", detectors.BOUGHT] == 0
     assert got.loc["buyer", "n_events"] == 5 and got.loc["buyer", "purchases"] == 0
@@ -212,7 +231,9 @@ def test_checkout_cohort_sees_only_what_came_before_the_checkout():
 def test_multitask_comparison_reports_both_twins():
     pytest.importorskip("torch")
     cohort = random_cohort(60)
-    table = detectors.multitask_comparison(cohort, detectors.NetConfig(epochs=20), detectors.CVConfig(n_splits=3), n_boot=50)
+    table = detectors.multitask_comparison(
+        cohort, detectors.NetConfig(epochs=20), detectors.CVConfig(n_splits=3), n_boot=50
+    )
     assert list(table.index) == ["single-task", "multi-task"]
     assert np.isnan(table.loc["single-task", "purchase AUC"])
     assert 0 <= table.loc["multi-task", "purchase AUC"] <= 1

@@ -8,13 +8,18 @@ from phantom_lib import data
 from phantom_lib.data import events
 from phantom_lib.detection import features
 
-SAFARI = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15"
-HEADLESS = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36"
+SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 "
+          "Safari/605.1.15")
+HEADLESS = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36"
+)
 
 
 def make_table(rows, unit="session"):
     """A trajectory table from (session, experiment, actor, seconds, start, event, page, product, ua) rows."""
-    frame = pd.DataFrame(rows, columns=["session", "experiment", "actor", "seconds", "start", "event", "page", "product", "user_agent"])
+    frame = pd.DataFrame(
+        rows, columns=["session", "experiment", "actor", "seconds", "start", "event", "page", "product", "user_agent"]
+    )
     frame["ts"] = pd.to_datetime(frame["start"], utc=True) + pd.to_timedelta(frame["seconds"], unit="s")
     frame["trajectory"] = frame[unit]
     frame["is_agent"] = (frame["actor"] == "agent").astype(int)
@@ -50,13 +55,34 @@ def test_two_sessions_equal_hand_computed_values():
     assert list(got.index) == ["A", "B"] and list(got.columns) == ["is_agent", "group", *features.FEATURES]
     a = got.loc["A"]
     expected_a = {
-        "is_agent": 0, "duration_s": 100.0, "gap_mean_s": 25.0, "gap_std_s": np.sqrt(125.0), "gap_min_s": 10.0,
-        "events_per_minute": 3.0, "max_5min_per_minute": 1.0, "start_hour": 9,
-        "n_events": 5, "page_views": 1, "item_views": 1, "cart_adds": 1, "purchases": 1, "hovers": 1,
-        "filters": 0, "cart_to_view": 1.0, "conversion": 0.2, "hover_intensity": 0.2, "unique_pages": 3,
-        "unique_products": 1, "max_product_views": 3,
-        "price_mean": 15.0, "price_min": 10.0, "price_max": 20.0, "price_std": 5.0, "price_range": 10.0,
-        "headless": 0, "automation": 0,
+        "is_agent": 0,
+        "duration_s": 100.0,
+        "gap_mean_s": 25.0,
+        "gap_std_s": np.sqrt(125.0),
+        "gap_min_s": 10.0,
+        "events_per_minute": 3.0,
+        "max_5min_per_minute": 1.0,
+        "start_hour": 9,
+        "n_events": 5,
+        "page_views": 1,
+        "item_views": 1,
+        "cart_adds": 1,
+        "purchases": 1,
+        "hovers": 1,
+        "filters": 0,
+        "cart_to_view": 1.0,
+        "conversion": 0.2,
+        "hover_intensity": 0.2,
+        "unique_pages": 3,
+        "unique_products": 1,
+        "max_product_views": 3,
+        "price_mean": 15.0,
+        "price_min": 10.0,
+        "price_max": 20.0,
+        "price_std": 5.0,
+        "price_range": 10.0,
+        "headless": 0,
+        "automation": 0,
     }
     for name, value in expected_a.items():
         assert a[name] == pytest.approx(value), name
@@ -65,11 +91,29 @@ def test_two_sessions_equal_hand_computed_values():
     b = got.loc["B"]
     gaps = np.array([2.0, 2.0, 2.0, 394.0, 1.0])
     expected_b = {
-        "is_agent": 1, "duration_s": 401.0, "gap_mean_s": gaps.mean(), "gap_std_s": np.sqrt(np.mean((gaps - gaps.mean()) ** 2)),
-        "gap_min_s": 1.0, "events_per_minute": 60 * 6 / 401, "max_5min_per_minute": 4 / 5, "start_hour": 23,
-        "n_events": 6, "page_views": 0, "item_views": 4, "cart_adds": 0, "purchases": 0, "hovers": 0, "filters": 2,
-        "cart_to_view": 0.0, "conversion": 0.0, "hover_intensity": 0.0, "unique_pages": 3,
-        "unique_products": 2, "max_product_views": 2, "headless": 1, "automation": 0,
+        "is_agent": 1,
+        "duration_s": 401.0,
+        "gap_mean_s": gaps.mean(),
+        "gap_std_s": np.sqrt(np.mean((gaps - gaps.mean()) ** 2)),
+        "gap_min_s": 1.0,
+        "events_per_minute": 60 * 6 / 401,
+        "max_5min_per_minute": 4 / 5,
+        "start_hour": 23,
+        "n_events": 6,
+        "page_views": 0,
+        "item_views": 4,
+        "cart_adds": 0,
+        "purchases": 0,
+        "hovers": 0,
+        "filters": 2,
+        "cart_to_view": 0.0,
+        "conversion": 0.0,
+        "hover_intensity": 0.0,
+        "unique_pages": 3,
+        "unique_products": 2,
+        "max_product_views": 2,
+        "headless": 1,
+        "automation": 0,
     }
     for name, value in expected_b.items():
         assert b[name] == pytest.approx(value), name
@@ -82,8 +126,9 @@ def test_row_order_does_not_matter_and_single_events_have_undefined_gaps():
     rows = TWO_SESSIONS + [("C", "e3", "human", 0, A_START, "page_view", "/shop", "", SAFARI)]
     table = make_table(rows)
     shuffled = table.sample(frac=1.0, random_state=3)
-    pd.testing.assert_frame_equal(features.session_features(table, PRICES, "session"),
-                                  features.session_features(shuffled, PRICES, "session"))
+    pd.testing.assert_frame_equal(
+        features.session_features(table, PRICES, "session"), features.session_features(shuffled, PRICES, "session")
+    )
     c = features.session_features(table, None, "session").loc["C"]
     assert np.isnan(c["gap_mean_s"]) and np.isnan(c["gap_min_s"])
     assert c["duration_s"] == 0 and c["events_per_minute"] == 60.0  # duration floored at MIN_DURATION_S = 1 s
@@ -107,12 +152,18 @@ def test_units_and_leakage_groups():
 
 
 def test_user_agent_parsing():
-    agents = pd.Series([
-        SAFARI, HEADLESS, "python-requests/2.31.0",
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0",
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Playwright/1.45",
-    ])
+    agents = pd.Series(
+        [
+            SAFARI,
+            HEADLESS,
+            "python-requests/2.31.0",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+            "Safari/537.36 Edg/131.0",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 "
+            "Playwright/1.45",
+        ]
+    )
     got = features.user_agent_features(agents)
     assert got["browser"].tolist() == ["safari", "chrome", "other", "firefox", "edge", "chrome"]
     assert got["headless"].tolist() == [0, 1, 0, 0, 0, 0]
@@ -128,8 +179,19 @@ def test_matches_a_slow_per_unit_reference():
         t = np.cumsum(rng.exponential(60.0, rng.integers(1, 15)))
         for seconds in t:
             product = f"p{rng.integers(0, 4)}" if rng.random() < 0.7 else ""
-            rows.append((f"s{s}", f"e{s}", "agent" if s % 3 == 0 else "human", seconds, start,
-                         names[rng.integers(0, len(names))], f"/shop/{product or 'list'}", product, SAFARI))
+            rows.append(
+                (
+                    f"s{s}",
+                    f"e{s}",
+                    "agent" if s % 3 == 0 else "human",
+                    seconds,
+                    start,
+                    names[rng.integers(0, len(names))],
+                    f"/shop/{product or 'list'}",
+                    product,
+                    SAFARI,
+                )
+            )
     table = make_table(rows)
     got = features.session_features(table, None, "session")
     for sid, part in table.groupby("session"):

@@ -45,7 +45,7 @@ def test_frame_size_is_the_square_of_the_expanded_states(beh):
 
 
 def test_reference_profile_partitions_the_step_time(beh):
-    profile = bench.profile_reference(beh, n_candidates=2, eps_alpha=0.1, steps=3)
+    profile = bench.reference_hot_spots(beh, n_candidates=2, eps_alpha=0.1, steps=3)
     assert profile.breakdown.sum() == pytest.approx(profile.seconds)
     assert (profile.breakdown.iloc[:4] >= 0).all()
     assert 0 < profile.lookup_share_pct < 100
@@ -85,15 +85,24 @@ def test_batched_rollout_counts_the_states_of_every_step(beh):
 
 def test_large_rows_targets_and_headline_read_the_result():
     scaling = pd.DataFrame(
-        [{**bench.LARGE, "backend": b, "peak_mb": mb} for b, mb in (("reference", np.nan), ("numpy", 2.0), ("jax", 1.0))]
+        [
+            {**bench.LARGE, "backend": b, "peak_mb": mb}
+            for b, mb in (("reference", np.nan), ("numpy", 2.0), ("jax", 1.0))
+        ]
         + [{"n_products": 10, "n_sessions": 100, "n_candidates": 5, "backend": "numpy", "peak_mb": 9.0}]
     )
     speed = {"reference": 1.0, bench.PER_STATE: 10.0, "numpy": 30.0, bench.REUSED: 60.0, "jax": 40.0}
     result = {
-        "published": [{"setting": s, "backend": b, "speedup": v, "steps_per_s": 10 * v, "over_per_state": v / 10.0}
-                      for s in ("k1", "k5") for b, v in speed.items()],
-        "batched": [{"config": "profile", "env_steps_per_s": 2000.0}, {"config": "profile", "env_steps_per_s": 1500.0},
-                    {"config": "study", "env_steps_per_s": 300.0}],
+        "published": [
+            {"setting": s, "backend": b, "speedup": v, "steps_per_s": 10 * v, "over_per_state": v / 10.0}
+            for s in ("k1", "k5")
+            for b, v in speed.items()
+        ],
+        "batched": [
+            {"config": "profile", "env_steps_per_s": 2000.0},
+            {"config": "profile", "env_steps_per_s": 1500.0},
+            {"config": "study", "env_steps_per_s": 300.0},
+        ],
         "scaling": scaling.to_dict(orient="records"),
     }
     assert bench.targets(result) == {

@@ -72,7 +72,9 @@ def deterministic_behaviour() -> Behaviour:
     return Behaviour(human, agent)
 
 
-def sampler_draws(sampler: Sampler, prices: np.ndarray, alphas: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, ...]:
+def sampler_draws(
+    sampler: Sampler, prices: np.ndarray, alphas: np.ndarray, n: int, seed: int
+) -> tuple[np.ndarray, ...]:
     """``n`` market draws at fixed prices and shares: q (n, K, N), f (n, K), the default
     environment's reward (n, K) as if prices had just risen by 10 %, and the sampled states (n, K)."""
     rng = np.random.default_rng(seed)
@@ -119,8 +121,12 @@ def env_steps_numpy(backend, beh, config, n, seed, prices=STEP_PRICES, sampler=N
     market = Market(lambda p: sampler.draw_demand(p, rng), sample)
     params, candidates = config.step_params(), config.candidate_set()
     rows = [robust_step(np, fixed_state(prices), 5, params, market, candidates, config.adversary) for _ in range(n)]
-    return {"reward": np.array([r[1] for r in rows]), "alpha_adv": np.array([r[4]["alpha_adv"] for r in rows]),
-            "q0": np.array([r[0].q[0] for r in rows]), "f": np.array([r[0].f for r in rows])}
+    return {
+        "reward": np.array([r[1] for r in rows]),
+        "alpha_adv": np.array([r[4]["alpha_adv"] for r in rows]),
+        "q0": np.array([r[0].q[0] for r in rows]),
+        "f": np.array([r[0].f for r in rows]),
+    }
 
 
 def env_steps_jax(beh, config, n, seed, prices=STEP_PRICES):
@@ -132,9 +138,19 @@ def env_steps_jax(beh, config, n, seed, prices=STEP_PRICES):
 
     env, params = jax_env.make(config, beh)
     state = jax.tree.map(jnp.asarray, fixed_state(prices))
-    state = state._replace(prices=state.prices.astype(jnp.float32), q=state.q.astype(jnp.float32),
-                           f=jnp.float32(state.f), alpha_adv=jnp.float32(state.alpha_adv))
+    state = state._replace(
+        prices=state.prices.astype(jnp.float32),
+        q=state.q.astype(jnp.float32),
+        f=jnp.float32(state.f),
+        alpha_adv=jnp.float32(state.alpha_adv),
+    )
     keys = jax.random.split(jax.random.key(seed), n)
-    _, new, reward, _, _, info = jax.jit(jax.vmap(env.step, in_axes=(0, None, None, None)))(keys, state, jnp.int32(5), params)
-    return {"reward": np.asarray(reward, float), "alpha_adv": np.asarray(info["alpha_adv"], float),
-            "q0": np.asarray(new.q[:, 0], float), "f": np.asarray(new.f, float)}
+    _, new, reward, _, _, info = jax.jit(jax.vmap(env.step, in_axes=(0, None, None, None)))(
+        keys, state, jnp.int32(5), params
+    )
+    return {
+        "reward": np.asarray(reward, float),
+        "alpha_adv": np.asarray(info["alpha_adv"], float),
+        "q0": np.asarray(new.q[:, 0], float),
+        "f": np.asarray(new.f, float),
+    }

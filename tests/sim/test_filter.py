@@ -100,7 +100,10 @@ def test_rates_zero_equal_no_filter_bit_for_bit_in_jax():
     prices = np.array([40.0, 55.0, 30.0, 70.0])
     a, b = (make_sampler("jax", beh, c) for c in (base, zero))
     for seed in range(5):
-        x, y = a.sample(prices, [0.2, 0.6], np.random.default_rng(seed)), b.sample(prices, [0.2, 0.6], np.random.default_rng(seed))
+        x, y = (
+            a.sample(prices, [0.2, 0.6], np.random.default_rng(seed)),
+            b.sample(prices, [0.2, 0.6], np.random.default_rng(seed)),
+        )
         for name in ("q", "f", "sales", "n_states"):
             assert np.array_equal(getattr(x, name), getattr(y, name)), name
     env, _ = jax_env.make(EnvConfig(market=zero), beh)
@@ -113,5 +116,6 @@ def test_filter_rates_are_checked_and_numpy_names_the_backends():
     with pytest.raises(ValueError, match=r"MarketConfig.filter_tpr = 1.5: expected"):
         MarketConfig(filter_tpr=1.5, filter_fpr=0.1)
     assert MarketConfig().filter_keep is None and FILTERED.filter_keep == (1 - FPR, 1 - TPR)
-    with pytest.raises(ValueError, match=r"filter_tpr = 0.8: the filtering defence runs on the 'jax' and 'reference' backends"):
+    message = r"filter_tpr = 0.8: the filtering defence runs on the 'jax' and 'reference' backends"
+    with pytest.raises(ValueError, match=message):
         NumpySampler(deterministic_behaviour(), FILTERED)

@@ -72,7 +72,9 @@ def test_config_routes_market_fields_and_rejects_unknown_ones():
 
 
 def test_candidates_follow_the_model():
-    np.testing.assert_allclose(EnvConfig(alpha0=0.3, eps_alpha=0.15, n_candidates=5).candidates, [0.15, 0.225, 0.3, 0.375, 0.45])
+    np.testing.assert_allclose(
+        EnvConfig(alpha0=0.3, eps_alpha=0.15, n_candidates=5).candidates, [0.15, 0.225, 0.3, 0.375, 0.45]
+    )
     np.testing.assert_allclose(EnvConfig(alpha0=0.1, eps_alpha=0.3, n_candidates=3).candidates, [0.0, 0.2, 0.4])
     np.testing.assert_allclose(EnvConfig(alpha0=0.3, eps_alpha=0.0, n_candidates=5).candidates, [0.3])
     np.testing.assert_allclose(EnvConfig(alpha0=0.3, eps_alpha=0.2, n_candidates=1).candidates, [0.3])
@@ -94,7 +96,9 @@ def test_robust_step_reward_terms_by_hand():
         np.testing.assert_allclose(alphas, [0.2, 0.4])
         return q, f, np.array([7, 9]), np.zeros((2, 2), dtype=np.int64)
 
-    new, reward, terminated, truncated, info = robust_step(np, state, 3, params, Market(demand, sample), config.candidate_set())
+    new, reward, terminated, truncated, info = robust_step(
+        np, state, 3, params, Market(demand, sample), config.candidate_set()
+    )
     # S = 100, B = 10 * 100 = 1000; revenue 55*60 + 110*40 = 7700 and 55*30 + 110*70 = 9350
     # coi: 0.2 * f * 1 * 1000 = (40, 180); rel = (0.1, 0.1): ux = 0.5 * 1000 * (0.1 + 0.05) = 75
     # anchor = clip(1.2 * 50, 10, 150) = 60: supra = ((110/60 - 1)^2 + 0) / 2, penalty 0.5 * 0.5 * 1000 * supra
@@ -243,12 +247,30 @@ def test_default_env_runs_on_the_stand_in():
 @pytest.mark.parametrize("backend", ["numpy", "jax"])
 def test_zero_demand_flags_steps_whose_prices_exceed_every_valuation(beh, backend):
     # valuations far below the price floor: no product has true demand, whoever shops
-    low = PhantomPricingEnv(behaviour=beh, backend=backend, n_products=3, n_sessions=10, human_mu=1.0, agent_mu=1.0,
-                            human_sd=0.1, agent_sd=0.1, noise_std=0.1)
+    low = PhantomPricingEnv(
+        behaviour=beh,
+        backend=backend,
+        n_products=3,
+        n_sessions=10,
+        human_mu=1.0,
+        agent_mu=1.0,
+        human_sd=0.1,
+        agent_sd=0.1,
+        noise_std=0.1,
+    )
     low.reset(seed=0)
     assert [low.step(4)[4]["zero_demand"] for _ in range(3)] == [1.0, 1.0, 1.0]
     # valuations far above the price cap: every product has demand
-    high = PhantomPricingEnv(behaviour=beh, backend=backend, n_products=3, n_sessions=10, human_mu=1000.0,
-                             agent_mu=1000.0, human_sd=0.1, agent_sd=0.1, noise_std=0.1)
+    high = PhantomPricingEnv(
+        behaviour=beh,
+        backend=backend,
+        n_products=3,
+        n_sessions=10,
+        human_mu=1000.0,
+        agent_mu=1000.0,
+        human_sd=0.1,
+        agent_sd=0.1,
+        noise_std=0.1,
+    )
     high.reset(seed=0)
     assert [high.step(4)[4]["zero_demand"] for _ in range(3)] == [0.0, 0.0, 0.0]

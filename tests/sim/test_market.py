@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 from _simulator_cases import behaviour, trajectory_table
 
-from phantom_lib.behaviour.kernels import Kernel
-from phantom_lib.behaviour.kernels import demand_condition
+from phantom_lib.behaviour.kernels import Kernel, demand_condition
 from phantom_lib.sim.market import (
     F_UNSCORED,
     Behaviour,

@@ -79,7 +79,9 @@ def test_at_alpha_zero_the_proxy_and_sales_optima_coincide(standin):
 def test_a_linear_demand_monopolist_prices_at_half_the_valuation(standin):
     """Humans only, valuations almost exactly 50 on every product: rho p = p (50 - p) / 50, so
     p* = 25 (the textbook monopoly price); the proxy (same class) agrees."""
-    model = SalesModel.of(standin, EnvConfig().replace(n_products=3, human_sd=0.01, noise_std=0.01, **RESPONSIVE), n_draws=2000)
+    model = SalesModel.of(
+        standin, EnvConfig().replace(n_products=3, human_sd=0.01, noise_std=0.01, **RESPONSIVE), n_draws=2000
+    )
     result = oracle(model, 0.0)
     assert result.best.price == pytest.approx(25.0, abs=0.01) and result.proxy.price == pytest.approx(25.0, abs=0.01)
     beta_h, n = model.beta[0], 100

@@ -57,7 +57,9 @@ def beh():
 
 def test_visits_switch_is_validated_defaults_to_fixed_and_reaches_every_env():
     assert MarketConfig().visits == "fixed" and EnvConfig().market.visits == "fixed"
-    with pytest.raises(ValueError, match=r"MarketConfig.visits = 'elastic': expected one of 'fixed', 'price_responsive'"):
+    with pytest.raises(
+        ValueError, match=r"MarketConfig.visits = 'elastic': expected one of 'fixed', 'price_responsive'"
+    ):
         MarketConfig(visits="elastic")
     config = EnvConfig().replace(visits="price_responsive", n_products=4)
     assert config.market.visits == "price_responsive" and config.market.n_products == 4
@@ -84,7 +86,11 @@ def test_responsive_design_is_our_small_study():
     trials = design(spec)
     by_variant = {v: [t for t in trials if t.config["variant"] == v] for v in ("defended", "baseline", "reference")}
     assert [len(by_variant[v]) for v in ("defended", "baseline", "reference")] == [4 * 3, 4 * 3, 2 * 4 * 3]
-    assert sorted({t.config["alpha0"] for t in trials}) == [0.1, 0.4, 0.7, 1.0] and {t.seed for t in trials} == {0, 1, 2}
+    assert sorted({t.config["alpha0"] for t in trials}) == [0.1, 0.4, 0.7, 1.0] and {t.seed for t in trials} == {
+        0,
+        1,
+        2,
+    }
     for t in trials:
         env = TrialConfig.from_mapping(t.config).env
         assert (env.market.visits, env.market.proxy, env.market.n_products) == ("price_responsive", "mass", 10)
@@ -108,11 +114,15 @@ def test_rho_by_hand_on_a_constructed_draw():
     d = true_demand(np, z, np.array([56.0, 30.0]), mu, sd, 1.0, "price_responsive")
     np.testing.assert_allclose(visit_probability(np, d), [10 / 95.2, (4 + 14.6) / 104.6])
     # every price above every valuation: rho = 0; valuations all negative (R = 0): rho = 0, no division by zero
-    assert visit_probability(np, true_demand(np, z, np.array([70.0, 50.0]), mu, sd, 1.0, "price_responsive")).tolist() == [0, 0]
+    assert visit_probability(
+        np, true_demand(np, z, np.array([70.0, 50.0]), mu, sd, 1.0, "price_responsive")
+    ).tolist() == [0, 0]
     negative = true_demand(np, z, np.zeros(2), np.array([-90.0, -90.0]), sd, 1.0, "price_responsive")
     assert np.array_equal(negative, np.zeros((2, 2))) and visit_probability(np, negative).tolist() == [0, 0]
     # zero prices: r = R, so rho = 1
-    np.testing.assert_allclose(visit_probability(np, true_demand(np, z, np.zeros(2), mu, sd, 1.0, "price_responsive")), 1.0)
+    np.testing.assert_allclose(
+        visit_probability(np, true_demand(np, z, np.zeros(2), mu, sd, 1.0, "price_responsive")), 1.0
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -129,8 +139,12 @@ def test_prices_above_every_valuation_bring_no_visitor(backend):
             obs, reward, *_, info = env.step(action)
             assert info["revenue"] == 0 and info["sampled_states"] == 0 and info["zero_demand"] == 1
             assert info["agent_prob"] == F_UNSCORED and np.all(obs[:3] == 0), (proxy, obs)
-    fixed = PhantomPricingEnv(EnvConfig(backend=backend, p_low=100.0, market=dataclasses.replace(DETERMINISTIC, visits="fixed",
-                                                                                                  proxy="share")), b)
+    fixed = PhantomPricingEnv(
+        EnvConfig(
+            backend=backend, p_low=100.0, market=dataclasses.replace(DETERMINISTIC, visits="fixed", proxy="share")
+        ),
+        b,
+    )
     fixed.reset(seed=0)
     *_, info = fixed.step(4)
     assert info["revenue"] > 0 and info["sampled_states"] > 0
@@ -143,11 +157,15 @@ def test_zero_prices_bring_everyone_as_in_the_fixed_market(name):
     b = deterministic_behaviour()
     prices, alphas = np.zeros(3), [0.3, 1.0]
     responsive = sampler_of(name, b, DETERMINISTIC).sample(prices, alphas, np.random.default_rng(0))
-    fixed = sampler_of(name, b, dataclasses.replace(DETERMINISTIC, visits="fixed")).sample(prices, alphas, np.random.default_rng(0))
+    fixed = sampler_of(name, b, dataclasses.replace(DETERMINISTIC, visits="fixed")).sample(
+        prices, alphas, np.random.default_rng(0)
+    )
     np.testing.assert_allclose(responsive.demand, fixed.demand, rtol=1e-6)
     np.testing.assert_array_equal(responsive.n_states, [7 * 2 + 3 * 3, 10 * 3])
     np.testing.assert_array_equal(responsive.n_states, fixed.n_states)
-    np.testing.assert_allclose(responsive.q.sum(axis=1), [(7 * HUMAN_MASS + 3 * AGENT_MASS) / 10, AGENT_MASS], rtol=1e-6)
+    np.testing.assert_allclose(
+        responsive.q.sum(axis=1), [(7 * HUMAN_MASS + 3 * AGENT_MASS) / 10, AGENT_MASS], rtol=1e-6
+    )
     np.testing.assert_allclose(responsive.q.sum(axis=1), fixed.q.sum(axis=1), rtol=1e-6)
     np.testing.assert_allclose(responsive.f, fixed.f, rtol=1e-6)
 
@@ -172,7 +190,7 @@ def binomial_fit(counts: np.ndarray, n: int, p: float) -> float:
         if expected[start:stop].sum() >= 5 or stop == n + 1:
             groups.append((start, stop))
             start = stop
-    if len(groups) > 1 and expected[groups[-1][0]:].sum() < 5:
+    if len(groups) > 1 and expected[groups[-1][0] :].sum() < 5:
         groups[-2:] = [(groups[-2][0], n + 1)]
     obs = np.array([observed[a:b].sum() for a, b in groups])
     exp = np.array([expected[a:b].sum() for a, b in groups])
@@ -232,7 +250,10 @@ class FewerVisits(NumpySampler):
 
 @pytest.fixture(scope="module")
 def responsive_draws(beh):
-    return {name: sampler_draws(sampler_of(name, beh, MARKET), PRICES, ALPHAS, SIZES[name], i) for i, name in enumerate(SAMPLERS)}
+    return {
+        name: sampler_draws(sampler_of(name, beh, MARKET), PRICES, ALPHAS, SIZES[name], i)
+        for i, name in enumerate(SAMPLERS)
+    }
 
 
 @pytest.mark.parametrize("name", ["numpy", "numpy-per-state", "jax"])
@@ -248,7 +269,9 @@ def test_the_responsive_market_check_has_power(responsive_draws, beh):
     two; measured when the test was written.)"""
     fewer = sampler_draws(FewerVisits(beh, MARKET, 0.75), PRICES, ALPHAS, SIZES["numpy"], 9)
     base = responsive_draws["reference"]
-    failed = differing(base, fewer) + [("states", k) for k in range(ALPHAS.size) if not same_distribution(base[3][:, k], fewer[3][:, k])]
+    failed = differing(base, fewer) + [
+        ("states", k) for k in range(ALPHAS.size) if not same_distribution(base[3][:, k], fewer[3][:, k])
+    ]
     assert len(failed) >= 2, failed
 
 

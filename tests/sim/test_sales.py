@@ -84,7 +84,9 @@ def test_agents_that_do_not_buy_still_move_the_proxy(name):
     b = deterministic_behaviour()
     prices = np.array([60.0, 40.0, 60.0])
     buying = sampler_of(name, b, EXACT).sample(prices, [0.3, 1.0], np.random.default_rng(1))
-    browsing = sampler_of(name, b, dataclasses.replace(EXACT, agents_buy=False)).sample(prices, [0.3, 1.0], np.random.default_rng(1))
+    browsing = sampler_of(name, b, dataclasses.replace(EXACT, agents_buy=False)).sample(
+        prices, [0.3, 1.0], np.random.default_rng(1)
+    )
     assert buying.sales.sum() == 3 + 10 and browsing.sales.sum() == 0
     np.testing.assert_allclose(browsing.q, buying.q, rtol=1e-6)
     assert browsing.q[1].sum() > 0
@@ -169,15 +171,17 @@ def test_reward_on_is_validated():
 def test_every_env_reports_sales_and_rewards_them_when_asked(backend):
     b = deterministic_behaviour()
     market = dataclasses.replace(EXACT, **RESPONSIVE)
-    env = PhantomPricingEnv(EnvConfig(backend=backend, alpha0=1.0, eps_alpha=0.0, reward_on="sales", margin_floor=-1.0,
-                                      market=market), b)
+    env = PhantomPricingEnv(
+        EnvConfig(backend=backend, alpha0=1.0, eps_alpha=0.0, reward_on="sales", margin_floor=-1.0, market=market), b
+    )
     env.reset(seed=0)
     for action in (0, 4, 8, 2):
         *_, info = env.step(action)
         prices = env.state.prices
         assert info["sales_revenue"] == pytest.approx(float(np.dot(info["sales"], prices)), rel=1e-5)
         assert info["units_sold"] == info["sales"].sum() and info["profit"] == pytest.approx(
-            info["sales_revenue"] - env.config.p_low * info["units_sold"], rel=1e-5, abs=1e-3)
+            info["sales_revenue"] - env.config.p_low * info["units_sold"], rel=1e-5, abs=1e-3
+        )
 
 
 # --------------------------------------------------------------------------------------------

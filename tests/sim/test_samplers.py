@@ -82,7 +82,9 @@ def test_factorised_sampler_matches_the_expanded_chain(beh, y):
 def test_numpy_walk_matches_kernels_sample_paths(beh):
     n = 8000
     sampler = NumpySampler(beh, MarketConfig())
-    walked = walk(np.zeros(n, dtype=np.int64), np.random.default_rng(1).random((40, n)), sampler._cdf, sampler._cdf0, beh.end).T
+    walked = walk(
+        np.zeros(n, dtype=np.int64), np.random.default_rng(1).random((40, n)), sampler._cdf, sampler._cdf0, beh.end
+    ).T
     reference = sample_paths(beh.human.matrix, beh.human.pi0, n, np.random.default_rng(2), 40, beh.end, beh.stop)
     for a, b in ((walked[walked >= 0], reference[reference >= 0]), ((walked >= 0).sum(1), (reference >= 0).sum(1))):
         assert chi2_same(a, b) > ALPHA
@@ -137,8 +139,12 @@ def test_the_equivalence_test_can_fail(backend_draws, beh):
     """Power: the same checks at the same sizes tell apart a market whose shares are 0.2 lower
     (two of ten agent sessions are human ones)."""
     proxy = "mass" if backend_draws["numpy"][0].sum(axis=2).max() < 99 else "share"
-    shifted = draws(make_sampler("numpy", beh, MarketConfig(n_products=3, n_sessions=10, proxy=proxy)), SIZES["numpy"], 9,
-                    alphas=ALPHAS - 0.2)
+    shifted = draws(
+        make_sampler("numpy", beh, MarketConfig(n_products=3, n_sessions=10, proxy=proxy)),
+        SIZES["numpy"],
+        9,
+        alphas=ALPHAS - 0.2,
+    )
     assert len(differing(backend_draws["reference"], shifted)) >= 2
 
 

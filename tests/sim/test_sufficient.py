@@ -13,9 +13,8 @@ import pytest
 from _checks import ALPHA, chi2_same, differing, same_distribution, sampler_draws
 from _simulator_cases import behaviour
 
-from phantom_lib.sim.market import MarketConfig, normalised_proxy
+from phantom_lib.sim.market import MarketConfig, normalised_proxy, weight_categories
 from phantom_lib.sim.samplers import numpy as numpy_backend
-from phantom_lib.sim.market import weight_categories
 from phantom_lib.sim.samplers.numpy import NumpySampler, PerStateSampler
 
 PRICES = np.array([40.0, 55.0, 70.0])
@@ -87,7 +86,8 @@ def test_every_fresh_path_is_used_once(beh):
     sampler.sample(PRICES, ALPHAS, rng)
     human = sampler._fresh[0]
     per_draw = (10 - 2) + (10 - 6)
-    assert human.start == per_draw * numpy_backend.AHEAD  # AHEAD draws prepared (12 * 64 < POOL_BLOCK), from unused paths
+    # AHEAD draws prepared (12 * 64 < POOL_BLOCK), from unused paths
+    assert human.start == per_draw * numpy_backend.AHEAD
     assert sampler._reused[0].size == 0
 
 

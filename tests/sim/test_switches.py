@@ -11,11 +11,28 @@ import dataclasses
 
 import numpy as np
 import pytest
-from _checks import AGENT_MASS, ALPHA, HUMAN_MASS, chi2_same, deterministic_behaviour, env_steps_jax, env_steps_numpy, same_distribution
+from _checks import (
+    AGENT_MASS,
+    ALPHA,
+    HUMAN_MASS,
+    chi2_same,
+    deterministic_behaviour,
+    env_steps_jax,
+    env_steps_numpy,
+    same_distribution,
+)
 from _simulator_cases import behaviour
 
 from phantom_lib.sim.config import EnvConfig
-from phantom_lib.sim.dynamics import Candidates, Market, PricingState, closed_form_rewards, price_terms, reward_terms, robust_step
+from phantom_lib.sim.dynamics import (
+    Candidates,
+    Market,
+    PricingState,
+    closed_form_rewards,
+    price_terms,
+    reward_terms,
+    robust_step,
+)
 from phantom_lib.sim.market import MarketConfig
 from phantom_lib.sim.samplers import BACKENDS, make_sampler
 from phantom_lib.study.design.designs import TrialConfig
@@ -72,10 +89,15 @@ def test_mass_proxy_sets_the_floor_cost_and_budget():
     """At unchanged prices (100, 40, 100): S = sum(q) = q_1, B = 10 S, profit = 40 q_1 - 10 S,
     supra = ((100/60 - 1)^2 * 2) / 3, no COI (lambda 0) and no UX penalty (prices unchanged)."""
     b = deterministic_behaviour()
-    config = EnvConfig(alpha0=0.3, eps_alpha=0.3, n_candidates=2, lambda_coi=0.0, market=DETERMINISTIC).replace(proxy="mass")
+    config = EnvConfig(alpha0=0.3, eps_alpha=0.3, n_candidates=2, lambda_coi=0.0, market=DETERMINISTIC).replace(
+        proxy="mass"
+    )
     sampler = make_sampler("numpy", b, config.market)
     rng = np.random.default_rng(1)
-    market = Market(lambda p: sampler.draw_demand(p, rng), lambda d, a: (lambda s: (s.q, s.f, s.n_states, s.sales))(sampler.sample_at(d, a, rng)))
+    market = Market(
+        lambda p: sampler.draw_demand(p, rng),
+        lambda d, a: (lambda s: (s.q, s.f, s.n_states, s.sales))(sampler.sample_at(d, a, rng)),
+    )
     state = PricingState(np.array([100.0, 40.0, 100.0]), np.zeros(3), 0.5, 0.3, np.int32(0), np.int32(0))
     _, reward, _, _, info = robust_step(np, state, 4, config.step_params(), market, config.candidate_set())
     supra = 2 * (100 / 60 - 1) ** 2 / 3
@@ -94,13 +116,23 @@ class Recorder:
     """A market with a fixed true demand that records the shares it is asked to sample."""
 
     def __init__(self, demand, q, f):
-        self.demand, self.q, self.f, self.asked = np.asarray(demand, float), np.asarray(q, float), np.asarray(f, float), []
+        self.demand, self.q, self.f, self.asked = (
+            np.asarray(demand, float),
+            np.asarray(q, float),
+            np.asarray(f, float),
+            [],
+        )
 
     def market(self):
         def sample(d, alphas):
             self.asked.append(np.array(alphas))
             k = len(alphas)
-            return np.tile(self.q, (k, 1)), np.full(k, self.f), np.full(k, 5), np.zeros((k, self.q.size), dtype=np.int64)
+            return (
+                np.tile(self.q, (k, 1)),
+                np.full(k, self.f),
+                np.full(k, 5),
+                np.zeros((k, self.q.size), dtype=np.int64),
+            )
 
         return Market(lambda prices: self.demand, sample)
 
@@ -109,20 +141,26 @@ def _closed_form_step(demand, prices, alphas, **fields):
     config = EnvConfig(adversary="closed_form", action_levels=5, **fields).replace(n_products=len(prices))
     recorder = Recorder(demand, q=[70.0, 30.0][: len(prices)], f=0.4)
     state = PricingState(np.asarray(prices, float), np.zeros(len(prices)), 0.5, 0.3, np.int32(0), np.int32(0))
-    out = robust_step(np, state, 2, config.step_params(), recorder.market(), Candidates(np.asarray(alphas)), "closed_form")
+    out = robust_step(
+        np, state, 2, config.step_params(), recorder.market(), Candidates(np.asarray(alphas)), "closed_form"
+    )
     return config, recorder, out
 
 
 def test_closed_form_adversary_picks_the_largest_share_when_demand_is_zero():
     # every price above every valuation: both demand rows are zero, r_k = -lambda * alpha_k * info_value
-    config, recorder, (new, reward, _, _, info) = _closed_form_step(np.zeros((2, 2)), [140.0, 150.0], [0.15, 0.3, 0.45], lambda_coi=0.2)
+    config, recorder, (new, reward, _, _, info) = _closed_form_step(
+        np.zeros((2, 2)), [140.0, 150.0], [0.15, 0.3, 0.45], lambda_coi=0.2
+    )
     np.testing.assert_allclose(info["candidate_rewards"], [-0.2 * 0.15, -0.2 * 0.3, -0.2 * 0.45])
     assert info["candidate"] == 2 and info["alpha_adv"] == pytest.approx(0.45)
     assert len(recorder.asked) == 1 and recorder.asked[0].tolist() == [0.45]  # one fresh draw, at alpha_k*
     # the step is rewarded with the full reward of that draw (action 2 of 5 keeps the prices)
     params = config.step_params()
     prices = np.array([140.0, 150.0])
-    full = reward_terms(np, prices, np.array([[70.0, 30.0]]), np.array([0.4]), price_terms(np, prices, prices, params), params)
+    full = reward_terms(
+        np, prices, np.array([[70.0, 30.0]]), np.array([0.4]), price_terms(np, prices, prices, params), params
+    )
     assert reward == pytest.approx(float(full["reward"][0])) and info["ux_penalty"] == 0.0 and info["supra_penalty"] > 0
     np.testing.assert_array_equal(new.q, [70.0, 30.0])
 
@@ -131,12 +169,16 @@ def test_closed_form_adversary_picks_the_lowest_closed_form_reward():
     # agents priced out (d_A = 0), d_H = (100, 0) at prices (10, 30): p.d_H = 1000 = p_low * 100, so
     # r(alpha) = (1 - alpha)(0) - 0.2 * alpha * max(1000 (1 - alpha), 1) = -200 alpha (1 - alpha):
     # (-32, -50, -32) at alpha (0.2, 0.5, 0.8): the middle share is the worst
-    _, recorder, (_, _, _, _, info) = _closed_form_step([[100.0, 0.0], [0.0, 0.0]], [10.0, 30.0], [0.2, 0.5, 0.8], lambda_coi=0.2)
+    _, recorder, (_, _, _, _, info) = _closed_form_step(
+        [[100.0, 0.0], [0.0, 0.0]], [10.0, 30.0], [0.2, 0.5, 0.8], lambda_coi=0.2
+    )
     np.testing.assert_allclose(info["candidate_rewards"], [-32.0, -50.0, -32.0])
     assert info["candidate"] == 1 and recorder.asked[0].tolist() == [0.5]
     # with both classes in the market the score is linear in alpha: d_H = (60, 40), d_A = (0, 100),
     # prices (20, 50): p.q = 3200 + 1800 alpha, S = 100: r = 2200 + 1800 alpha - 200 alpha -> lowest at alpha 0
-    _, recorder, (_, _, _, _, info) = _closed_form_step([[60.0, 40.0], [0.0, 100.0]], [20.0, 50.0], [0.0, 0.5, 1.0], lambda_coi=0.2)
+    _, recorder, (_, _, _, _, info) = _closed_form_step(
+        [[60.0, 40.0], [0.0, 100.0]], [20.0, 50.0], [0.0, 0.5, 1.0], lambda_coi=0.2
+    )
     np.testing.assert_allclose(info["candidate_rewards"], [2200.0, 3000.0, 3800.0])
     assert info["candidate"] == 0 and recorder.asked[0].tolist() == [0.0]
 
@@ -145,7 +187,8 @@ def test_closed_form_rewards_formula_with_weights():
     params = EnvConfig(lambda_coi=0.5, info_value=2.0, w_profit=0.5).step_params()
     demand = np.array([[30.0, 70.0], [100.0, 0.0]])
     got = closed_form_rewards(np, np.array([20.0, 40.0]), demand, np.array([0.0, 1.0]), params)
-    # alpha 0: q = (30, 70): 0.5 * (600 + 2800 - 1000) = 1200; alpha 1: q = (100, 0): 0.5 * (2000 - 1000) - 0.5 * 2 * 1000
+    # alpha 0: q = (30, 70): 0.5 * (600 + 2800 - 1000) = 1200; alpha 1: q = (100, 0): 0.5 * (2000 - 1000) - 0.5 * 2 *
+    # 1000
     np.testing.assert_allclose(got, [1200.0, 500.0 - 1000.0])
 
 

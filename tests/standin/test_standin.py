@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from phantom_lib import cli, data
 from phantom_lib.behaviour import kernels
 from phantom_lib.perf import timing
-from phantom_lib.standin import rows as standin
 from phantom_lib.standin import model as standin_model
+from phantom_lib.standin import rows as standin
 
 # The published summary of whoclicked.csv (shared/DATA.md), typed here independently of the library.
 CARD = {
@@ -131,7 +131,8 @@ def test_estimated_kernels_recover_the_generating_kernels():
         rows = counts.sum(axis=1) >= 300
         assert rows.sum() >= 4
         observed = counts[rows] / counts[rows].sum(axis=1, keepdims=True)
-        expected = truth.matrix[np.ix_([standin_model.EVENTS.index(e) for e in seen], [standin_model.EVENTS.index(e) for e in seen])]
+        index = [standin_model.EVENTS.index(e) for e in seen]
+        expected = truth.matrix[np.ix_(index, index)]
         expected = expected[rows] / expected[rows].sum(axis=1, keepdims=True)
         assert np.abs(observed - expected).max() < 0.06, actor
 

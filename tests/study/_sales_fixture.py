@@ -62,21 +62,49 @@ def write(out: Path, seed: int = 0) -> Path:
         o = oracle[(oracle["alpha"] == alpha) & (oracle["agents_buy"] == buy)].iloc[0]
         target = o["sales_held"] if defence == "sales" else o["sales_at_proxy"]
         sales = float(target * rng.uniform(0.85, 0.98))
-        rows.append({"trial_id": f"{algorithm}-{alpha}-{defence}-{buy}-{s}", "seed": s, **SETTINGS, "algorithm": algorithm,
-                     "alpha0": alpha, "defence": defence, "agents_buy": buy,
-                     "reward_on": "sales" if defence == "sales" else "proxy",
-                     "eps_alpha": 0.2 if defence == "robust" else 0.0, "status": "ok", "error": "",
-                     "m_sales_revenue": sales, "m_sales_revenue_se": 0.02 * sales, "m_units_sold": sales / 30,
-                     "m_proxy_revenue": 2 * sales, "m_revenue": 2 * sales, "m_reward": sales})
+        rows.append(
+            {
+                "trial_id": f"{algorithm}-{alpha}-{defence}-{buy}-{s}",
+                "seed": s,
+                **SETTINGS,
+                "algorithm": algorithm,
+                "alpha0": alpha,
+                "defence": defence,
+                "agents_buy": buy,
+                "reward_on": "sales" if defence == "sales" else "proxy",
+                "eps_alpha": 0.2 if defence == "robust" else 0.0,
+                "status": "ok",
+                "error": "",
+                "m_sales_revenue": sales,
+                "m_sales_revenue_se": 0.02 * sales,
+                "m_units_sold": sales / 30,
+                "m_proxy_revenue": 2 * sales,
+                "m_revenue": 2 * sales,
+                "m_reward": sales,
+            }
+        )
     pd.DataFrame(rows).to_parquet(out / "results.parquet")
     (out / "fixture.prereg.toml").write_text(PREREG)
-    provenance = {"fixture": "SYNTHETIC FIXTURE written by tests/study/_sales_fixture.py: not a result",
-                  "data": data.provenance("standin").as_dict(),
-                  "git_commit": "0" * 40, "design_name": "sales-fixture", "n_design": len(rows), "n_trials": len(rows),
-                  "n_ok": len(rows), "n_failed": 0, "finished_utc": "fixture",
-                  "design": {"factors": {**FACTORS, "agents_buy": [True, False]}, "seeds": SEEDS, "settings": SETTINGS},
-                  "preregistration": [{"path": str((out / "fixture.prereg.toml").resolve()), "commit": "0" * 40,
-                                       "registered_after_data": True, "registered_on": "2026-12-01"}]}
+    provenance = {
+        "fixture": "SYNTHETIC FIXTURE written by tests/study/_sales_fixture.py: not a result",
+        "data": data.provenance("standin").as_dict(),
+        "git_commit": "0" * 40,
+        "design_name": "sales-fixture",
+        "n_design": len(rows),
+        "n_trials": len(rows),
+        "n_ok": len(rows),
+        "n_failed": 0,
+        "finished_utc": "fixture",
+        "design": {"factors": {**FACTORS, "agents_buy": [True, False]}, "seeds": SEEDS, "settings": SETTINGS},
+        "preregistration": [
+            {
+                "path": str((out / "fixture.prereg.toml").resolve()),
+                "commit": "0" * 40,
+                "registered_after_data": True,
+                "registered_on": "2026-12-01",
+            }
+        ],
+    }
     (out / "provenance.json").write_text(json.dumps(provenance, indent=1))
     return out
 

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from phantom_lib.study.sb3.evaluate import EVAL_METRICS
+from phantom_lib.study.common import EVAL_METRICS
 
 GAMMA, STAY, GOAL, HORIZON = 0.9, 0.5, 2.0, 10
 NEXT = np.array([[0, 1], [0, 2], [2, 0]])

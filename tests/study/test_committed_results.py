@@ -74,7 +74,9 @@ def test_the_recorded_data_is_the_shipped_stand_in_and_the_engine_is_named(folde
     record = json.loads((folder / "provenance.json").read_text())
     shipped = data.Provenance.from_dict(record["data"])
     assert shipped.synthetic, f"{folder.name}: results from the stand-in must say so"
-    assert shipped.sha256 == hashlib.sha256(Path(data.STANDIN_PATH).read_bytes()).hexdigest(), f"{folder.name}: data fingerprint differs from the shipped stand-in"
+    assert shipped.sha256 == hashlib.sha256(Path(data.STANDIN_PATH).read_bytes()).hexdigest(), (
+        f"{folder.name}: data fingerprint differs from the shipped stand-in"
+    )
     if "engine" in record:  # a sweep: one engine
         assert record["engine"]["name"] in ("sb3", "jax")
     else:  # the cross-check: both engines, and the versions of both

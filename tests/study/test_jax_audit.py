@@ -21,7 +21,9 @@ def test_a_trial_is_affected_when_its_last_batch_was_led_by_a_config_naming_more
     store.log_batch({"slice": {"n_candidates": 1}, "trial_ids": ["lead5", "twin", "eps0"]})  # K = 5 leader: all three
     store.log_batch({"slice": {"n_candidates": 1}, "trial_ids": ["lead1", "other"]})  # K = 1 leader: none
     store.log_batch({"slice": {"n_candidates": 5}, "trial_ids": ["k5"]})  # scores its 5: none
-    store.log_batch({"slice": {"n_candidates": 1}, "trial_ids": ["twin", "lead1"]})  # twin re-run (resumed), K = 1 leader
+    store.log_batch(
+        {"slice": {"n_candidates": 1}, "trial_ids": ["twin", "lead1"]}
+    )  # twin re-run (resumed), K = 1 leader
     hit = audit.affected_trials(tmp_path)
     assert hit["trial_id"].tolist() == ["lead5", "eps0"]
     assert hit["program_k"].tolist() == [5, 5] and hit["scored_k"].tolist() == [1, 1]

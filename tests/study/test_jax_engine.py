@@ -20,9 +20,9 @@ from phantom_lib.sim import jax_env
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.dynamics import candidate_shares
 from phantom_lib.sim.samplers.jax import n_agents_of
+from phantom_lib.study.design.designs import Trial
 from phantom_lib.study.jax import engine as jax_engine
 from phantom_lib.study.run import crosscheck, runner
-from phantom_lib.study.design.designs import Trial
 
 SETTINGS = {"timesteps": 256, "eval_episodes": 2, "max_steps": 20, "curve_points": 4, "n_candidates": 5,
             "n_products": 3, "n_sessions": 10, "max_len": 10, "action_levels": 5}
@@ -86,7 +86,12 @@ def test_slices_share_static_shapes_and_batches_keep_order():
     # K = 5 ppo (0, 2, 6): three trials, so batches of one (2 does not divide 3); eps_alpha 0 defended
     # and the baseline twin both score K = 1: one slice, one program
     assert got == [[0], [2], [6], [1, 3], [4], [5]]
-    assert [[trials.index(t) for t in batch] for batch in jax_engine.batches(trials, 3)] == [[0, 2, 6], [1, 3], [4], [5]]
+    assert [[trials.index(t) for t in batch] for batch in jax_engine.batches(trials, 3)] == [
+        [0, 2, 6],
+        [1, 3],
+        [4],
+        [5],
+    ]
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         jax_engine.batches(trials, 0)
     with pytest.raises(ValueError, match="one slice"):
@@ -130,8 +135,15 @@ def test_a_padded_batch_gives_its_trials_the_same_numbers(batches):
 def test_a_constant_action_is_evaluated_like_a_learner(batches):
     static = jax_engine.evaluate_constant(FIRST, [2, 2, 2], 3)  # scale 1.0: prices never move
     assert [row["volatility"] for row in static] == [0.0, 0.0, 0.0]
-    assert set(static[0]) == set(study.METRICS) - {"eval_seconds", "train_steps", "train_seconds",
-                                                   "train_steps_per_s", "curve_step", "curve_reward", "curve_revenue"}
+    assert set(static[0]) == set(study.METRICS) - {
+        "eval_seconds",
+        "train_steps",
+        "train_seconds",
+        "train_steps_per_s",
+        "curve_step",
+        "curve_reward",
+        "curve_revenue",
+    }
     top = jax_engine.evaluate_constant(FIRST, [4, 4, 4], 3)  # scale 1.2 every step: prices rise to p_high
     assert all(t["revenue"] > s["revenue"] for t, s in zip(top, static))
     assert all(t["supra_share"] > 0.5 for t in top)
@@ -142,7 +154,13 @@ def evaluation_memory(trials: list[Trial]) -> int:
     ready = jax_engine._prepare(trials, len(trials))
     spec = ready.spec(jax_engine.CONSTANT, None)
     policies = np.zeros(ready.size, np.int32)
-    return jax.jit(spec.evaluate).lower(ready.eval_base, policies, ready.inputs).compile().memory_analysis().temp_size_in_bytes
+    return (
+        jax.jit(spec.evaluate)
+        .lower(ready.eval_base, policies, ready.inputs)
+        .compile()
+        .memory_analysis()
+        .temp_size_in_bytes
+    )
 
 
 def test_evaluation_memory_does_not_grow_with_the_batch():
@@ -156,9 +174,22 @@ def test_evaluation_memory_does_not_grow_with_the_batch():
 def test_crosscheck_summary_by_hand():
     rows = []
     for seed, (sb3, jax_, fixed_sb3, fixed_jax) in enumerate([(10, 11, 10, 11), (12, 12, 12, 12), (14, 16, 14, 16)]):
-        for engine, value in [("sb3", sb3), ("jax", jax_), ("best_fixed_sb3", fixed_sb3), ("best_fixed_jax", fixed_jax)]:
-            rows.append({"engine": engine, "alpha0": 0.1, "eps_alpha": 0.15, "lambda_coi": 0.15, "seed": seed,
-                         "revenue": float(value)})
+        for engine, value in [
+            ("sb3", sb3),
+            ("jax", jax_),
+            ("best_fixed_sb3", fixed_sb3),
+            ("best_fixed_jax", fixed_jax),
+        ]:
+            rows.append(
+                {
+                    "engine": engine,
+                    "alpha0": 0.1,
+                    "eps_alpha": 0.15,
+                    "lambda_coi": 0.15,
+                    "seed": seed,
+                    "revenue": float(value),
+                }
+            )
     summary = crosscheck.crosscheck_summary(pd.DataFrame(rows), metrics=("revenue",)).iloc[0]
     assert summary["sb3_mean"] == 12 and summary["jax_mean"] == 13
     assert summary["sb3_pct_of_best_fixed"] == summary["jax_pct_of_best_fixed"] == 100.0
@@ -188,8 +219,11 @@ def run_batch(trials, batch_size):
     return [{"score": t.config["alpha0"]} for t in trials], Record(trials, batch_size)
 """
 
-KILL_DESIGN = study.StudyDesign({"algorithm": ("qtable",), "alpha0": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)},
-                                seeds=(0,), settings={"eps_alpha": 0.15})
+KILL_DESIGN = study.StudyDesign(
+    {"algorithm": ("qtable",), "alpha0": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)},
+    seeds=(0,),
+    settings={"eps_alpha": 0.15},
+)
 
 
 def test_resume_after_a_kill_loses_no_finished_batch(tmp_path):
@@ -217,14 +251,18 @@ def test_resume_after_a_kill_loses_no_finished_batch(tmp_path):
     try:
         import slowbatches
 
-        results = study.run_trials(study.design(KILL_DESIGN), study.train, store,
-                                   study.SweepOptions(executor="local", progress=False, engine="jax", batch_size=2),
-                                   batch_runner=slowbatches.run_batch)
+        results = study.run_trials(
+            study.design(KILL_DESIGN),
+            study.train,
+            store,
+            study.SweepOptions(executor="local", progress=False, engine="jax", batch_size=2),
+            batch_runner=slowbatches.run_batch,
+        )
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("slowbatches", None)
     assert len(results) == 8 and (results.status == "ok").all()
-    rerun = {i for line in (tmp_path / "calls.log").read_text().splitlines()[len(calls_before):] for i in line.split()}
+    rerun = {i for line in (tmp_path / "calls.log").read_text().splitlines()[len(calls_before) :] for i in line.split()}
     assert rerun == {t.trial_id for t in study.design(KILL_DESIGN)} - finished  # nothing finished ran again
     assert all(b["batch_size"] == 2 for b in store.batches())
 
@@ -233,8 +271,9 @@ def failing_batch(trials, batch_size, compile_cache=None):
     if any(t.seed == 1 for t in trials):
         raise RuntimeError("this batch always fails")
     rows = [{"score": t.config["alpha0"] * 10 + t.seed} for t in trials]
-    return rows, type("Record", (), {"as_dict": lambda self: {"trial_ids": [t.trial_id for t in trials],
-                                                              "batch_size": batch_size}})()
+    return rows, type(
+        "Record", (), {"as_dict": lambda self: {"trial_ids": [t.trial_id for t in trials], "batch_size": batch_size}}
+    )()
 
 
 @pytest.mark.parametrize("executor", ["local", "ray"])
@@ -242,12 +281,21 @@ def test_a_failing_batch_records_its_trials_and_the_others_finish(tmp_path, exec
     if executor == "ray":
         ray = request.getfixturevalue("ray_cluster")
         ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
-    design = study.StudyDesign({"algorithm": ("dqn",), "alpha0": (0.1, 0.2)}, seeds=(0, 1),
-                               settings={"eps_alpha": 0.15}, references=("static",))
-    results = study.run_trials(study.design(design), study.train, study.ResultsStore(tmp_path),
-                               study.SweepOptions(executor=executor, progress=False, engine="jax", batch_size=2,
-                                                  compile_cache=tmp_path / "cache"),  # the slice's second batch waits for its first
-                               batch_runner=failing_batch)
+    design = study.StudyDesign(
+        {"algorithm": ("dqn",), "alpha0": (0.1, 0.2)},
+        seeds=(0, 1),
+        settings={"eps_alpha": 0.15},
+        references=("static",),
+    )
+    results = study.run_trials(
+        study.design(design),
+        study.train,
+        study.ResultsStore(tmp_path),
+        study.SweepOptions(
+            executor=executor, progress=False, engine="jax", batch_size=2, compile_cache=tmp_path / "cache"
+        ),  # the slice's second batch waits for its first
+        batch_runner=failing_batch,
+    )
     assert len(results) == 8  # 2 batches of dqn trials (seed 0, seed 1) and 4 static references
     failed = results[results.status == "error"]
     assert sorted(failed.seed) == [1, 1] and set(failed.algorithm) == {"dqn"}
@@ -257,16 +305,30 @@ def test_a_failing_batch_records_its_trials_and_the_others_finish(tmp_path, exec
 
 
 def test_a_jax_sweep_writes_the_sb3_schema_and_its_engine_and_devices(tmp_path, monkeypatch, batches):
-    design = study.StudyDesign({"algorithm": ("ppo",), "alpha0": (0.1, 0.4), "eps_alpha": (0.15,),
-                                "lambda_coi": (0.15,)}, seeds=(0, 1),
-                               settings={k: v for k, v in SETTINGS.items()}, references=("static",))
-    results = study.sweep(study.StudyPlan("tinyjax", design, kind="smoke"), tmp_path,
-                          study.SweepOptions(executor="local", engine="jax", batch_size=3, progress=False))  # 4 trials: 2 x 2
+    design = study.StudyDesign(
+        {"algorithm": ("ppo",), "alpha0": (0.1, 0.4), "eps_alpha": (0.15,), "lambda_coi": (0.15,)},
+        seeds=(0, 1),
+        settings={k: v for k, v in SETTINGS.items()},
+        references=("static",),
+    )
+    results = study.sweep(
+        study.StudyPlan("tinyjax", design, kind="smoke"),
+        tmp_path,
+        study.SweepOptions(executor="local", engine="jax", batch_size=3, progress=False),
+    )  # 4 trials: 2 x 2
     assert (results.status == "ok").all(), results.error.tolist()
     assert len(results) == len(study.design(design)) == 8  # 4 ppo trials, 4 static references
     config_keys = set().union(*(t.config for t in study.design(design)))
-    expected = {"trial_id", "seed", "status", "error", "seconds", "finished_unix", *config_keys,
-                *(f"m_{name}" for name in study.METRICS)}
+    expected = {
+        "trial_id",
+        "seed",
+        "status",
+        "error",
+        "seconds",
+        "finished_unix",
+        *config_keys,
+        *(f"m_{name}" for name in study.METRICS),
+    }
     assert set(results.columns) == expected
     engine = json.loads((tmp_path / "provenance.json").read_text())["engine"]
     assert engine["name"] == "jax" and engine["batch_sizes"] == [2] and engine["n_batches"] == 2
@@ -283,10 +345,19 @@ def test_a_jax_sweep_writes_the_sb3_schema_and_its_engine_and_devices(tmp_path, 
         assert ppo_rows.loc[trial_id, "m_revenue"] == row["revenue"]
 
 
-@pytest.mark.parametrize(("n", "largest", "multiple", "size"), [
-    (18, 16, 1, 9), (48, 16, 1, 16), (36, 16, 1, 12), (13, 16, 1, 13), (17, 16, 1, 1), (2, 16, 1, 2),
-    (18, 16, 2, 6), (9, 16, 2, 9),  # 9 has no even divisor: the largest divisor, run unsharded
-])
+@pytest.mark.parametrize(
+    ("n", "largest", "multiple", "size"),
+    [
+        (18, 16, 1, 9),
+        (48, 16, 1, 16),
+        (36, 16, 1, 12),
+        (13, 16, 1, 13),
+        (17, 16, 1, 1),
+        (2, 16, 1, 2),
+        (18, 16, 2, 6),
+        (9, 16, 2, 9),  # 9 has no even divisor: the largest divisor, run unsharded
+    ],
+)
 def test_a_slice_batch_size_is_its_largest_divisor_within_the_bounds(n, largest, multiple, size):
     assert jax_engine.divisor_batch_size(n, largest, multiple) == size
     assert n % size == 0
@@ -294,13 +365,20 @@ def test_a_slice_batch_size_is_its_largest_divisor_within_the_bounds(n, largest,
 
 def test_the_runner_batches_every_slice_at_a_divisor_of_its_size_up_to_16():
     def design(alphas, seeds):
-        return study.design(study.StudyDesign({"algorithm": ("ppo", "static"), "alpha0": alphas}, seeds=seeds,
-                                              settings={"eps_alpha": 0.15, "variant": "defended"}))
+        return study.design(
+            study.StudyDesign(
+                {"algorithm": ("ppo", "static"), "alpha0": alphas},
+                seeds=seeds,
+                settings={"eps_alpha": 0.15, "variant": "defended"},
+            )
+        )
 
     assert list(runner.jax_batch_sizes(design((0.1, 0.4), (0,))).values()) == [2]  # static is no learner
     eighteen = design((0.1, 0.2, 0.3, 0.4, 0.5, 0.6), (0, 1, 2))
     assert list(runner.jax_batch_sizes(eighteen).values()) == [9]  # 18 trials: two batches of 9, no padding
-    assert [len(u) for u, batched, _ in runner._units(eighteen, "jax", runner.jax_batch_sizes(eighteen)) if batched] == [9, 9]
+    assert [
+        len(u) for u, batched, _ in runner._units(eighteen, "jax", runner.jax_batch_sizes(eighteen)) if batched
+    ] == [9, 9]
     assert runner.jax_batch_sizes([]) == {}
 
 
@@ -312,8 +390,19 @@ def test_run_trials_rejects_an_unknown_engine(tmp_path):
 
 def test_evaluation_has_no_adversary_unless_the_trial_asks_for_its_training_env():
     def trial(k: int, evaluation: str = "market") -> Trial:
-        return Trial({**SETTINGS, "algorithm": "ppo", "alpha0": 0.4, "eps_alpha": 0.3, "lambda_coi": 0.15,
-                      "n_candidates": k, "variant": "defended", "evaluation": evaluation}, 3)
+        return Trial(
+            {
+                **SETTINGS,
+                "algorithm": "ppo",
+                "alpha0": 0.4,
+                "eps_alpha": 0.3,
+                "lambda_coi": 0.15,
+                "n_candidates": k,
+                "variant": "defended",
+                "evaluation": evaluation,
+            },
+            3,
+        )
 
     top = 4  # the highest price scale every step
     market_k5 = jax_engine.evaluate_constant([trial(5)], [top])[0]
@@ -326,8 +415,18 @@ def test_evaluation_has_no_adversary_unless_the_trial_asks_for_its_training_env(
 
 
 EPS0_K5 = ppo(0.4, 0.15, 3, eps_alpha=0.0)  # defended with eps 0 and K = 5 in its config: one candidate scored
-TWIN = Trial({**SETTINGS, "algorithm": "ppo", "alpha0": 0.4, "eps_alpha": 0.0, "lambda_coi": 0.0, "n_candidates": 1,
-              "variant": "baseline"}, 4)
+TWIN = Trial(
+    {
+        **SETTINGS,
+        "algorithm": "ppo",
+        "alpha0": 0.4,
+        "eps_alpha": 0.0,
+        "lambda_coi": 0.0,
+        "n_candidates": 1,
+        "variant": "baseline",
+    },
+    4,
+)
 EPS0_OTHER = ppo(0.1, 0.3, 5, eps_alpha=0.0)
 
 
@@ -349,9 +448,19 @@ def test_a_trial_alone_equals_the_same_trial_in_a_larger_batch(algorithm):
     """At these shapes (and at the factorial's market, measured: batch sizes 1, 2, 4, 8 at 4,096
     steps) a trial's numbers do not depend on the batch size either: each trial's networks are its
     own, so the batched products are per-trial products."""
+
     def trial(alpha0, seed):
-        return Trial({**SETTINGS, "algorithm": algorithm, "alpha0": alpha0, "eps_alpha": 0.15, "lambda_coi": 0.15,
-                      "variant": "defended"}, seed)
+        return Trial(
+            {
+                **SETTINGS,
+                "algorithm": algorithm,
+                "alpha0": alpha0,
+                "eps_alpha": 0.15,
+                "lambda_coi": 0.15,
+                "variant": "defended",
+            },
+            seed,
+        )
 
     alone = jax_engine.run_batch([trial(0.25, 6)], 1)[0][0]
     batched = jax_engine.run_batch([trial(0.1, 2), trial(0.4, 1), trial(0.25, 6)], 3)[0][2]
@@ -359,8 +468,14 @@ def test_a_trial_alone_equals_the_same_trial_in_a_larger_batch(algorithm):
 
 
 def test_with_a_compile_cache_one_batch_per_slice_compiles_before_the_slice_s_others_start():
-    seeds = study.design(study.StudyDesign({"algorithm": ("ppo", "dqn"), "alpha0": (0.1, 0.4)}, seeds=(0, 1),
-                                           settings={"eps_alpha": 0.15}, references=("static",)))
+    seeds = study.design(
+        study.StudyDesign(
+            {"algorithm": ("ppo", "dqn"), "alpha0": (0.1, 0.4)},
+            seeds=(0, 1),
+            settings={"eps_alpha": 0.15},
+            references=("static",),
+        )
+    )
     units = runner._units(seeds, "jax", runner.jax_batch_sizes(seeds, 2))
     first, waiting = runner._compile_waves(units, "jax", cached=True)
     assert [(u[0].config["algorithm"], len(u)) for u, batched, _ in first] == [("ppo", 2), ("dqn", 2)]

@@ -19,11 +19,11 @@ from _tiny_mdp import (
     optimal_return,
 )
 
+from phantom_lib.study.common import DigitisedFeatures, QLearnerConfig
 from phantom_lib.study.jax import learners as jl
 from phantom_lib.study.jax.actor_critic import A2CConfig, PPOConfig, n_updates
 from phantom_lib.study.jax.q import DQNConfig, QTableConfig
 from phantom_lib.study.jax.view import LearnerEnv, ViewParams, _reset_where
-from phantom_lib.study.sb3.qlearning import DigitisedFeatures, QLearnerConfig
 
 SEEDS = 8
 OPTIMAL = [1, 1, 0]  # greedy actions of Q* in states 0, 1, 2 (see _tiny_mdp)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from phantom_lib import study as learners
-from phantom_lib.study.sb3.learners import REFERENCE_HYPERPARAMETERS
+from phantom_lib.study.common import REFERENCE_HYPERPARAMETERS
 
 # a small, fast market: 3 products, 10 sessions per draw, 20-step episodes
 SMALL = {"n_products": 3, "n_sessions": 10, "max_steps": 20, "alpha0": 0.25, "eps_alpha": 0.15,
@@ -107,9 +107,12 @@ def test_evaluation_env_has_no_adversary_and_training_env_does():
 def test_trial_config_errors_name_the_field():
     with pytest.raises(ValueError, match=r"unknown trial config key\(s\) \['timestep'\]"):
         learners.TrialConfig.from_mapping({"algorithm": "ppo", "timestep": 10})
-    with pytest.raises(ValueError, match=r"TrialConfig.variant = 'baseline': expected 'baseline' only with lambda_coi 0"):
-        learners.TrialConfig.from_mapping({"algorithm": "ppo", "variant": "baseline", "lambda_coi": 0.15,
-                                           "eps_alpha": 0.0, "n_candidates": 1})
+    with pytest.raises(
+        ValueError, match=r"TrialConfig.variant = 'baseline': expected 'baseline' only with lambda_coi 0"
+    ):
+        learners.TrialConfig.from_mapping(
+            {"algorithm": "ppo", "variant": "baseline", "lambda_coi": 0.15, "eps_alpha": 0.0, "n_candidates": 1}
+        )
     with pytest.raises(ValueError, match=r"TrialConfig.algorithm = 'sac': expected one of 'ppo', 'a2c'"):
         learners.TrialConfig("sac")
     with pytest.raises(ValueError, match="reference policy"):

@@ -72,15 +72,25 @@ def test_tree_state_is_the_bare_commit_the_diff_hash_and_the_dirty_paths(repo: P
     (repo / "out").mkdir()
     (repo / "out" / "trial.parquet").write_text("not code")
     dirty = vcs.tree_state(repo, exclude=repo / "out")
-    diff = subprocess.run(["git", "-C", str(repo), "diff", "HEAD", "--no-ext-diff", "--binary"], capture_output=True).stdout
-    assert dirty == {"git_commit": head, "git_dirty": True, "git_diff_sha256": hashlib.sha256(diff).hexdigest(),
-                     "git_dirty_paths": ["a.txt", "new.py"]}
+    diff = subprocess.run(
+        ["git", "-C", str(repo), "diff", "HEAD", "--no-ext-diff", "--binary"], capture_output=True
+    ).stdout
+    assert dirty == {
+        "git_commit": head,
+        "git_dirty": True,
+        "git_diff_sha256": hashlib.sha256(diff).hexdigest(),
+        "git_dirty_paths": ["a.txt", "new.py"],
+    }
     assert "-dirty" not in dirty["git_commit"] and len(dirty["git_commit"]) == 40
 
 
 def test_outside_a_work_tree_the_state_says_unknown(tmp_path: Path):
-    assert vcs.tree_state(tmp_path) == {"git_commit": "unknown", "git_dirty": False, "git_diff_sha256": None,
-                                        "git_dirty_paths": []}
+    assert vcs.tree_state(tmp_path) == {
+        "git_commit": "unknown",
+        "git_dirty": False,
+        "git_diff_sha256": None,
+        "git_dirty_paths": [],
+    }
 
 
 def test_a_folder_without_a_manifest_is_audited_from_git_history(repo: Path):
@@ -93,7 +103,10 @@ def test_a_folder_without_a_manifest_is_audited_from_git_history(repo: Path):
     (folder / "provenance.json").write_text('{"git_commit": "abc"}\n')
     edit = commit_all(repo, "tidy provenance")
     found = manifest.audit(folder)
-    assert (found.status, found.detail) == ("no manifest", f"no manifest: provenance edited after the run (commit {edit[:12]})")
+    assert (found.status, found.detail) == (
+        "no manifest",
+        f"no manifest: provenance edited after the run (commit {edit[:12]})",
+    )
     assert not found.ok
 
 
@@ -114,27 +127,39 @@ def test_a_manifested_folder_fails_on_a_foreign_commit_uncommitted_code_and_adde
     other = sh(repo, "commit-tree", "HEAD^{tree}", "-m", "unrelated history")  # a commit with no parent
     elsewhere = manifested(repo / "elsewhere", {"git_commit": other, "git_dirty_paths": []})
     assert manifest.audit(elsewhere).problems == [
-        f"{elsewhere}: commit {other[:12]} is not in the history of HEAD: re-run from a commit on main"]
+        f"{elsewhere}: commit {other[:12]} is not in the history of HEAD: re-run from a commit on main"
+    ]
     code = manifested(repo / "code", {"git_commit": head, "git_dirty_paths": ["phantom_lib/sim/market.py"]})
     assert manifest.audit(code).problems == [
-        f"{code}: ran with uncommitted code (phantom_lib/sim/market.py): re-run from a clean tree"]
+        f"{code}: ran with uncommitted code (phantom_lib/sim/market.py): re-run from a clean tree"
+    ]
     (good / "notes.txt").write_text("added later")
     (good / "results.parquet").unlink()
-    assert manifest.audit(good).problems == [f"{good / 'results.parquet'}: listed in the manifest but missing",
-                                             f"{good / 'notes.txt'}: not in the manifest (added after the run)"]
+    assert manifest.audit(good).problems == [
+        f"{good / 'results.parquet'}: listed in the manifest but missing",
+        f"{good / 'notes.txt'}: not in the manifest (added after the run)",
+    ]
     assert manifest.audit(good).status == "manifest mismatch"
 
 
 def test_a_preregistration_must_be_committed_and_unchanged(repo: Path):
     path = repo / "study.prereg.toml"
     path.write_text(PREREG)
-    with pytest.raises(prereg.PreregistrationError, match=r"is not committed: commit it before the run \(git add study"):
+    with pytest.raises(
+        prereg.PreregistrationError, match=r"is not committed: commit it before the run \(git add study"
+    ):
         prereg.require_committed(path)
     commit = commit_all(repo, "pre-register")
     record = prereg.require_committed(path)
-    assert record == {"path": "study.prereg.toml", "repository": str(repo), "commit": commit, "repo_head": commit,
-                      "sha256": hashlib.sha256(PREREG.encode()).hexdigest(), "registered_after_data": False,
-                      "registered_on": "2026-12-06"}
+    assert record == {
+        "path": "study.prereg.toml",
+        "repository": str(repo),
+        "commit": commit,
+        "repo_head": commit,
+        "sha256": hashlib.sha256(PREREG.encode()).hexdigest(),
+        "registered_after_data": False,
+        "registered_on": "2026-12-06",
+    }
     path.write_text(PREREG + "\n# one more line\n")
     with pytest.raises(prereg.PreregistrationError, match="differs from HEAD"):
         prereg.require_committed(path)
@@ -143,12 +168,19 @@ def test_a_preregistration_must_be_committed_and_unchanged(repo: Path):
         prereg.require_committed(path)
 
 
-@pytest.mark.parametrize("old,new,message", [
-    ('reason = "1 is the no-effect level"', "", r"rules\[0\] = .*missing: reason"),
-    ('registered_after_data = false', 'registered_after_data = "no"', "registered_after_data = 'no': expected true or false"),
-    ('registered_on = 2026-12-06', 'registered_on = "soon"', "registered_on = 'soon': expected a TOML date"),
-    ('reason = "a tenth is the smallest change that matters here"', "", r"margins\[0\] = .*missing: reason"),
-])
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        ('reason = "1 is the no-effect level"', "", r"rules\[0\] = .*missing: reason"),
+        (
+            "registered_after_data = false",
+            'registered_after_data = "no"',
+            "registered_after_data = 'no': expected true or false",
+        ),
+        ("registered_on = 2026-12-06", 'registered_on = "soon"', "registered_on = 'soon': expected a TOML date"),
+        ('reason = "a tenth is the smallest change that matters here"', "", r"margins\[0\] = .*missing: reason"),
+    ],
+)
 def test_a_bad_preregistration_is_one_line(tmp_path: Path, old: str, new: str, message: str):
     path = tmp_path / "p.toml"
     path.write_text(PREREG.replace(old, new))
@@ -172,19 +204,28 @@ def test_fixed_before_data_is_an_ancestor_relation_and_the_files_own_declaration
     first = commit_all(repo, "pre-register")
     path.write_text(PREREG.replace("e > 1", "e > 2"))
     second = commit_all(repo, "change the rule")
-    entry = {"path": "study.prereg.toml", "repository": str(repo), "sha256": "x", "registered_after_data": False,
-             "registered_on": "2026-12-06"}
+    entry = {
+        "path": "study.prereg.toml",
+        "repository": str(repo),
+        "sha256": "x",
+        "registered_after_data": False,
+        "registered_on": "2026-12-06",
+    }
     before = folder_with(tmp_path, "before", {"preregistration": [{**entry, "commit": first, "repo_head": second}]})
     after = folder_with(tmp_path, "after", {"preregistration": [{**entry, "commit": second, "repo_head": first}]})
-    declared = folder_with(tmp_path, "declared", {"preregistration": [
-        {**entry, "commit": first, "repo_head": second, "registered_after_data": True}]})
+    declared = folder_with(
+        tmp_path,
+        "declared",
+        {"preregistration": [{**entry, "commit": first, "repo_head": second, "registered_after_data": True}]},
+    )
     legacy = folder_with(tmp_path, "legacy", {"git_commit": first})
     assert [r["fixed_before_data"] for r in prereg.fixed_before_data(before)] == [True]
     assert prereg.fixed_before_data(after)[0]["fixed_before_data"] is False
     assert prereg.fixed_before_data(after)[0]["status"].startswith("not fixed before the data: commit")
     assert prereg.fixed_before_data(declared)[0]["status"] == "registered after the data (2026-12-06)"
-    assert prereg.fixed_before_data(legacy) == [{"path": None, "fixed_before_data": False,
-                                                 "status": "none recorded (run before pre-registration)"}]
+    assert prereg.fixed_before_data(legacy) == [
+        {"path": None, "fixed_before_data": False, "status": "none recorded (run before pre-registration)"}
+    ]
 
 
 def test_the_builtin_preregistrations_say_they_came_after_the_data():

@@ -6,11 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from phantom_lib.study.sb3.qlearning import (
-    DigitisedFeatures,
-    QLearnerConfig,
-    TabularQLearner,
-)
+from phantom_lib.study.common import DigitisedFeatures, QLearnerConfig
+from phantom_lib.study.sb3.qlearning import TabularQLearner
 
 LEVELS = 7  # price levels p_k = 1 + k
 A, B = 10.0, 1.0  # linear demand a - b p: per-step revenue p (a - b p), peak at p = a / (2b) = 5

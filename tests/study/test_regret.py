@@ -74,7 +74,9 @@ def test_summary_interval_over_seeds_by_hand():
                    defence=["none"] * 3, agents_buy=[True] * 3, sales_revenue_se=[1.0] * 3)
     row = regret.regret_summary(regret.trial_regret(frame, ORACLE)).iloc[0]
     half = 4.302652729911275 * 2.0 / math.sqrt(3)  # t_{0.975, 2} x sd 2 / sqrt 3
-    assert (row["sales_revenue"], row["sales_revenue_lo"], row["sales_revenue_hi"]) == pytest.approx((72.0, 72 - half, 72 + half))
+    assert (row["sales_revenue"], row["sales_revenue_lo"], row["sales_revenue_hi"]) == pytest.approx(
+        (72.0, 72 - half, 72 + half)
+    )
     assert row["regret"] == pytest.approx(0.28) and row["n_seeds"] == 3
 
 
@@ -82,9 +84,14 @@ def pairs_frame(ratios: list[float]) -> pd.DataFrame:
     """Undefended trials with revenue 100 + 10 i and robust twins at ratio_i times that."""
     n = len(ratios)
     base = 100.0 + 10.0 * np.arange(n)
-    rows = {"algorithm": ["ppo"] * 2 * n, "alpha0": [0.4] * 2 * n, "agents_buy": [True] * 2 * n,
-            "seed": list(range(n)) * 2, "defence": ["none"] * n + ["robust"] * n,
-            "sales_revenue": list(base) + list(base * np.asarray(ratios))}
+    rows = {
+        "algorithm": ["ppo"] * 2 * n,
+        "alpha0": [0.4] * 2 * n,
+        "agents_buy": [True] * 2 * n,
+        "seed": list(range(n)) * 2,
+        "defence": ["none"] * n + ["robust"] * n,
+        "sales_revenue": list(base) + list(base * np.asarray(ratios)),
+    }
     return pd.DataFrame(rows)
 
 
@@ -139,8 +146,12 @@ def test_margin_read_from_the_preregistration(tmp_path):
     margin = regret.registered_margin(one)
     assert (margin.value, margin.reason) == (1.5, "why")
     two = tmp_path / "two.prereg.toml"
-    two.write_text(PREREG.format(margins='[[margins]]\nname = "a"\nvalue = 1\nreason = "x"\n'
-                                         '[[margins]]\nname = "b"\nvalue = 2\nreason = "y"\n'))
+    two.write_text(
+        PREREG.format(
+            margins='[[margins]]\nname = "a"\nvalue = 1\nreason = "x"\n'
+            '[[margins]]\nname = "b"\nvalue = 2\nreason = "y"\n'
+        )
+    )
     assert regret.registered_margin(two, "b").value == 2
     with pytest.raises(ValueError, match="declares 2 margins"):
         regret.registered_margin(two)

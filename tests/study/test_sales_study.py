@@ -105,9 +105,25 @@ n_candidates = 1
 def test_a_shrunk_sales_design_runs_end_to_end_and_reports_sales(tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(WORKTREE), os.environ.get("PYTHONPATH")])))
-    done = subprocess.run([str(PHANTOM), "sweep", "--design", str(shrunk_sales(tmp_path)), "--engine", "jax",
-                           "--executor", "local", "--out", str(out)], capture_output=True, text=True, env=env, timeout=1200,
-                          check=False)
+    done = subprocess.run(
+        [
+            str(PHANTOM),
+            "sweep",
+            "--design",
+            str(shrunk_sales(tmp_path)),
+            "--engine",
+            "jax",
+            "--executor",
+            "local",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     results = pd.read_parquet(out / "results.parquet")
     assert len(results) == 4 and (results["status"] == "ok").all()

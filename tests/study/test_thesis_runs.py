@@ -156,7 +156,8 @@ def test_a_broken_runs_file_lists_every_problem(tmp_path: Path, runs):
     bad.loc[4, "seed"] = 5
     with pytest.raises(tr.ThesisDataError) as error:
         tr.load_runs(write(tmp_path, tr.RUNS_FILE, bad))
-    for part in ("run_id must be unique", "alpha must lie on the sweep's grid", "reward exceeds revenue", "seed must be one of"):
+    for part in ("run_id must be unique", "alpha must lie on the sweep's "
+                                          "grid", "reward exceeds revenue", "seed must be one of"):
         assert part in str(error.value)
 
 

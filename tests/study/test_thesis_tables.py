@@ -14,7 +14,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from phantom_lib.published import BASELINE_REGRESSION, THESIS_TABLE_CLAIMS as CLAIMS, THESIS_TABLES_DIR
+from phantom_lib.published import BASELINE_REGRESSION, THESIS_TABLES_DIR
+from phantom_lib.published import THESIS_TABLE_CLAIMS as CLAIMS
+from phantom_lib.study.analysis import thesis_heatmap as heatmap
 from phantom_lib.study.analysis import thesis_runs as tr
 from phantom_lib.study.analysis import thesis_tables as tt
 
@@ -45,7 +47,9 @@ def test_bad_tables_fail_with_one_error_naming_file_and_column(tmp_path: Path):
     shutil.copytree(THESIS_TABLES_DIR, tmp_path / "t")
     target = tmp_path / "t" / tt.FILES["coi_grid"]
     target.write_text(target.read_text().replace("137.060822623968", "n/a", 1))
-    with pytest.raises(tr.ThesisDataError, match=r"final_focus_coi_preservation_grid.csv:\n  - column 'baseline_coi_level_mean'"):
+    with pytest.raises(
+        tr.ThesisDataError, match=r"final_focus_coi_preservation_grid.csv:\n  - column 'baseline_coi_level_mean'"
+    ):
         tt.load("coi_grid", tmp_path / "t")
     with pytest.raises(KeyError, match="not one of"):
         tt.load("nope")
@@ -56,6 +60,7 @@ def test_bad_tables_fail_with_one_error_naming_file_and_column(tmp_path: Path):
 
 # ------------------------------------------------------------------------------------------
 # Derived columns, recomputed from their inputs.
+
 
 def test_zone_means_pair_with_the_deltas_of_their_own_commit_and_the_printed_zones():
     pairs = tt.version_pairs()
@@ -72,7 +77,9 @@ def test_zone_means_pair_with_the_deltas_of_their_own_commit_and_the_printed_zon
 def test_coi_preservation_recomputed_and_the_printed_alpha_one_row():
     grid = tt.load("coi_grid")
     mine = tt.coi_preservation(grid)
-    np.testing.assert_allclose(mine.to_numpy(), grid[["coi_preserved", "coi_preserved_pct"]].to_numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        mine.to_numpy(), grid[["coi_preserved", "coi_preserved_pct"]].to_numpy(), rtol=1e-12, atol=1e-12
+    )
     at_one = grid[grid["alpha"] == 1.0].set_index("n_products")["coi_preserved"]
     assert {int(k): round(v, 2) for k, v in at_one.items()} == CLAIMS["coi_preserved_alpha1"]
     assert (grid["baseline_runs"] + grid["defended_runs"]).sum() == 768
@@ -100,8 +107,9 @@ def test_first_sweep_cell_deltas_and_tier_means_recomputed():
         mine = tt.mode_deltas(cells, ["tier", "alpha"], metric).loc[printed.index]
         np.testing.assert_allclose(mine["delta"], printed[f"{metric}_delta"], rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(mine["delta_pct"], printed[f"{metric}_delta_pct"], rtol=1e-9)
-    np.testing.assert_array_equal(tt.mode_deltas(cells, ["tier", "alpha"], METRICS[0]).loc[printed.index, "n_defended"],
-                                  printed["runs_robust"])
+    np.testing.assert_array_equal(
+        tt.mode_deltas(cells, ["tier", "alpha"], METRICS[0]).loc[printed.index, "n_defended"], printed["runs_robust"]
+    )
     tiers = tt.load("first_tier").set_index(["tier", "mode"])
     for metric in METRICS:
         weighted = tt.weighted_tier_means(cells, metric)
@@ -129,32 +137,37 @@ def test_ppo_deltas_overall_and_win_probabilities_recomputed():
     overall = tt.load("ppo_overall").set_index("mode")
     means = summary.groupby("mode")["eval_revenue_mean_mean"].mean()
     np.testing.assert_allclose(means, overall.loc[means.index, "eval_revenue_mean_mean"], rtol=1e-12)
-    pct = 100 * (overall.loc["robust", "eval_revenue_mean_mean"] / overall.loc["no_robust", "eval_revenue_mean_mean"] - 1)
+    pct = 100 * (
+        overall.loc["robust", "eval_revenue_mean_mean"] / overall.loc["no_robust", "eval_revenue_mean_mean"] - 1
+    )
     assert round(pct, 2) == CLAIMS["ppo_revenue_pct"]
     wins = tt.load("ppo_wins")
     np.testing.assert_array_equal(tt.win_probability(wins), wins["win_probability"])
     revenue = wins[wins["metric"] == "eval/revenue_mean"]
-    assert (revenue["wins"] == CLAIMS["ppo_revenue_wins"]).all() and (revenue["total_pairs"] == CLAIMS["ppo_pairs"]).all()
+    assert (revenue["wins"] == CLAIMS["ppo_revenue_wins"]).all() and (
+        revenue["total_pairs"] == CLAIMS["ppo_pairs"]
+    ).all()
 
 
 def test_heat_map_rebinned_from_the_raw_histograms():
     raw, heat = tt.load("supra_raw"), tt.load("supra")
-    histograms = tt.supra_histograms(raw)
+    histograms = heatmap.supra_histograms(raw)
     assert len(histograms) == 40 and all(v.sum() == 10 and e.size == 65 for v, e in histograms.values())
-    redrawn = tt.supra_rebinned(raw)
+    redrawn = heatmap.supra_rebinned(raw)
     np.testing.assert_array_equal(redrawn["step"], heat["step"])
     np.testing.assert_allclose(redrawn["price"], heat["price"], rtol=1e-14)
     np.testing.assert_allclose(redrawn["density"], heat["density"], atol=1e-12)
     older = (THESIS_TABLES_DIR / tt.FILES["supra_figures"]).read_text()
     assert older == (THESIS_TABLES_DIR / tt.FILES["supra"]).read_text() + "\n"
-    saturation = tt.supra_saturation(redrawn)
+    saturation = heatmap.supra_saturation(redrawn)
     assert saturation["first_saturated_step"] == CLAIMS["supra_top_bin_from_step"]
-    assert tt.supra_status(saturation, CLAIMS["supra_top_bin_from_step"]) == tt.REPRODUCED
-    assert tt.supra_status(saturation, 700) == tt.NOT_REPRODUCED
+    assert heatmap.supra_status(saturation, CLAIMS["supra_top_bin_from_step"]) == tt.REPRODUCED
+    assert heatmap.supra_status(saturation, 700) == tt.NOT_REPRODUCED
 
 
 # ------------------------------------------------------------------------------------------
 # The re-analysis on hand-worked cases.
+
 
 def _summary(rows):
     return pd.DataFrame(rows, columns=["alpha", "mode", "runs", "m_mean", "m_std"])
@@ -169,7 +182,9 @@ def test_mode_deltas_welch_matches_scipy_from_stats():
     assert row["se"] == pytest.approx(math.sqrt(16 / 5 + 36 / 8))
     # delta method for the ratio, by hand
     assert row["pct_se"] == pytest.approx(100 * math.sqrt(36 / 8 / 100**2 + 95**2 * 16 / 5 / 100**4))
-    single = tt.mode_deltas(_summary([(0.0, "no_robust", 1, 100.0, np.nan), (0.0, "robust", 3, 90.0, 1.0)]), ["alpha"], "m")
+    single = tt.mode_deltas(
+        _summary([(0.0, "no_robust", 1, 100.0, np.nan), (0.0, "robust", 3, 90.0, 1.0)]), ["alpha"], "m"
+    )
     assert bool(single["single_run"].iloc[0]) and np.isnan(single["ci_low"].iloc[0])
 
 
@@ -181,8 +196,10 @@ def test_separation_p_is_the_exact_mann_whitney_p():
 
 def test_rebin_keeps_mass_and_splits_by_overlap():
     grid = np.array([0.0, 1.0, 2.0, 3.0])
-    assert tt.rebin(np.array([2.0]), np.array([0.5, 1.5]), grid) == pytest.approx([1.0, 1.0, 0.0])
-    assert tt.rebin(np.array([3.0, 1.0]), np.array([0.0, 1.5, 3.0]), grid) == pytest.approx([2.0, 1 + 1 / 3, 2 / 3])
+    assert heatmap.rebin(np.array([2.0]), np.array([0.5, 1.5]), grid) == pytest.approx([1.0, 1.0, 0.0])
+    assert heatmap.rebin(np.array([3.0, 1.0]), np.array([0.0, 1.5, 3.0]), grid) == pytest.approx(
+        [2.0, 1 + 1 / 3, 2 / 3]
+    )
 
 
 def _grid(slope_high: float, noise: float, seed: int = 0, slope_low: float = 0.0) -> pd.DataFrame:
@@ -191,8 +208,15 @@ def _grid(slope_high: float, noise: float, seed: int = 0, slope_low: float = 0.0
     for alpha in np.round(np.linspace(0, 1, 11), 1):
         for size in (5.0, 25.0, 50.0, 100.0):
             effect = (slope_high if alpha >= 0.7 else slope_low) * np.log10(size)
-            rows.append({"alpha": alpha, "n_products": size, "baseline_runs": 8, "defended_runs": 8,
-                         "coi_preserved": effect + noise * math.sqrt(2 / 8) * rng.standard_normal()})
+            rows.append(
+                {
+                    "alpha": alpha,
+                    "n_products": size,
+                    "baseline_runs": 8,
+                    "defended_runs": 8,
+                    "coi_preserved": effect + noise * math.sqrt(2 / 8) * rng.standard_normal(),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -232,16 +256,20 @@ def test_shift_fit_scores_only_shares_inside_the_table():
 
 
 def test_pair_wins_counts_every_pair():
-    learners = pd.DataFrame({"alpha0": [0.0] * 5, "variant": ["defended"] * 2 + ["baseline"] * 3,
-                             "revenue": [5.0, 2.0, 1.0, 2.0, 6.0]})
+    learners = pd.DataFrame(
+        {"alpha0": [0.0] * 5, "variant": ["defended"] * 2 + ["baseline"] * 3, "revenue": [5.0, 2.0, 1.0, 2.0, 6.0]}
+    )
     row = tt.pair_wins(learners, "revenue").iloc[0]
-    assert (row["wins"], row["ties"], row["total_pairs"]) == (3, 1, 6) and row["win_probability"] == pytest.approx(3.5 / 6)
+    assert (row["wins"], row["ties"], row["total_pairs"]) == (3, 1, 6) and row["win_probability"] == pytest.approx(
+        3.5 / 6
+    )
     lower = tt.pair_wins(learners, "revenue", lower_is_better=True).iloc[0]
     assert (lower["wins"], lower["ties"]) == (2, 1)
 
 
 # ------------------------------------------------------------------------------------------
 # Status rules at their boundaries.
+
 
 def test_cost_status_at_its_boundaries():
     shift = tt.artefact_of(tt.SHIFT_CHOICE)

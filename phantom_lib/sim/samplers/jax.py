@@ -66,12 +66,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.behaviour.kl import EPS
+from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.market import (
     F_UNSCORED,
-    Behaviour,
-    FloatArray,
     MarketConfig,
     MarketSample,
     Sampler,
@@ -377,13 +377,15 @@ def market_draw(
     k, n_categories = alphas.shape[0], arrays.omega.shape[0]
     if visits == "price_responsive":
         product_slots = 2 * k * n_categories  # the visit blocks follow the 2 K G product blocks
-        counts = visiting_sessions(key_blocks, counts, visit_probability(jnp, demand), pool.spacings, shape.search_steps,
-                                   product_slots)
+        counts = visiting_sessions(
+            key_blocks, counts, visit_probability(jnp, demand), pool.spacings, shape.search_steps, product_slots
+        )
     offsets = jax.random.randint(key_windows, (2,), 0, shape.paths - bounds[:, -1] + 1)
     starts = offsets[:, None] + bounds[:, :-1]  # (2, K): each candidate's run, of which the first counts[y, k] are used
     ends = starts + counts
-    f_sum = ((jnp.take_along_axis(pool.f_prefix, ends, axis=1) - jnp.take_along_axis(pool.f_prefix, starts, axis=1))
-             .astype(jnp.float32).sum(0) * 2.0**-shape.f_bits)  # uint32 wraps back
+    f_sum = (
+        jnp.take_along_axis(pool.f_prefix, ends, axis=1) - jnp.take_along_axis(pool.f_prefix, starts, axis=1)
+    ).astype(jnp.float32).sum(0) * 2.0**-shape.f_bits  # uint32 wraps back
     rows = jnp.arange(2)[:, None]
     runs = pool.count_prefix[rows, ends] - pool.count_prefix[rows, starts]  # (2, K, 3 + G)
     n_scored, n_states = runs[..., 0].sum(0), runs[..., 1].sum(0)
@@ -395,8 +397,9 @@ def market_draw(
         seen = runs
     products = spacing_multinomials(key_blocks, seen[..., 3:], condition, pool.spacings, shape.search_steps)
     buying = runs[..., 2:3] * jnp.array([[[1]], [[int(agents_buy)]]], dtype=runs.dtype)  # (2, K, 1)
-    sales = spacing_multinomials(key_blocks, buying, condition, pool.spacings, shape.search_steps,
-                                 _sales_skip(k, n_categories, visits)).sum(axis=(0, 2))
+    sales = spacing_multinomials(
+        key_blocks, buying, condition, pool.spacings, shape.search_steps, _sales_skip(k, n_categories, visits)
+    ).sum(axis=(0, 2))
     q_hat = jnp.einsum("ykgn,g->kn", products.astype(jnp.float32), arrays.omega)
     f = jnp.where(n_scored > 0, f_sum / jnp.maximum(n_scored, 1), F_UNSCORED)
     return market_proxy(jnp, q_hat, proxy, n_sessions), f, n_states, sales
@@ -431,26 +434,48 @@ class JaxSampler(Sampler):
     def _draw(self, k: int) -> Any:
         if k not in self._draws:
             cfg = self.config
-            shape = PoolShape.of(cfg, k, k * cfg.n_sessions, spacing_slots(k, int(self.arrays.omega.shape[0]), cfg.visits))
+            shape = PoolShape.of(
+                cfg, k, k * cfg.n_sessions, spacing_slots(k, int(self.arrays.omega.shape[0]), cfg.visits)
+            )
 
             def fresh(key: Any, demand: Any, alphas: Any, arrays: MarketArrays) -> tuple[Any, Any, Any, Any]:
                 key_pool, key_draw = jax.random.split(key)
                 pool = walk_pool(key_pool, arrays, shape, cfg.max_len, self.behaviour.end)
-                return market_draw(key_draw, demand, alphas, arrays, pool, shape, cfg.n_sessions, cfg.proxy, cfg.visits,
-                                   cfg.agents_buy, cfg.filter_keep)
+                return market_draw(
+                    key_draw,
+                    demand,
+                    alphas,
+                    arrays,
+                    pool,
+                    shape,
+                    cfg.n_sessions,
+                    cfg.proxy,
+                    cfg.visits,
+                    cfg.agents_buy,
+                    cfg.filter_keep,
+                )
 
             self._draws[k] = jax.jit(fresh)
         return self._draws[k]
 
-    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+    def sample_at(
+        self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator
+    ) -> MarketSample:
         alphas = np.asarray(alphas, dtype=float)
         agents_in_split(self.config.n_sessions, alphas)  # validates the shares
         key = jax.random.key(int(rng.integers(0, 2**32 - 1)), impl=KEY_IMPL)
         q, f, n_states, sales = jax.device_get(
-            self._draw(alphas.size)(key, jnp.asarray(demand, jnp.float32), jnp.asarray(alphas, jnp.float32), self.arrays)
+            self._draw(alphas.size)(
+                key, jnp.asarray(demand, jnp.float32), jnp.asarray(alphas, jnp.float32), self.arrays
+            )
         )
-        return MarketSample(q=np.asarray(q, float), f=np.asarray(f, float), demand=np.asarray(demand, float),
-                            n_states=np.asarray(n_states), sales=np.asarray(sales, dtype=np.int64))
+        return MarketSample(
+            q=np.asarray(q, float),
+            f=np.asarray(f, float),
+            demand=np.asarray(demand, float),
+            n_states=np.asarray(n_states),
+            sales=np.asarray(sales, dtype=np.int64),
+        )
 
 
 SAMPLER = JaxSampler

@@ -61,13 +61,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phantom_lib._arrays import FloatArray, IntArray
 from phantom_lib.behaviour.kernels import demand_condition
 from phantom_lib.behaviour.kl import agent_probability, path_gaps
+from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.market import (
     F_UNSCORED,
-    Behaviour,
-    FloatArray,
-    IntArray,
     MarketConfig,
     MarketSample,
     Sampler,
@@ -189,7 +188,9 @@ class _PathPool:
         """Sessions :meth:`take` has not used yet."""
         return self.size - self.start
 
-    def add(self, paths: IntArray, f: FloatArray, category: IntArray, stop: FloatArray, capacity: int | None = None) -> None:
+    def add(
+        self, paths: IntArray, f: FloatArray, category: IntArray, stop: FloatArray, capacity: int | None = None
+    ) -> None:
         """Append walked paths (n, L) (-1 after the end) and their f (n,) (NaN: not scorable);
         ``category`` (S,) is each state's weight category, ``stop`` (S,) 1.0 at stop states.
 
@@ -205,7 +206,7 @@ class _PathPool:
         checkout = np.bincount(np.repeat(np.arange(n), lengths), weights=stop[events], minlength=n)
         stats = np.column_stack([np.where(scored, f, 0.0), scored, lengths, checkout, per_category])
         keep = self.start if capacity is None else max(self.start, self.size + paths.shape[0] - capacity)
-        self.events = np.concatenate([self.events[self.offsets[keep]:], events])
+        self.events = np.concatenate([self.events[self.offsets[keep] :], events])
         self.stats = np.concatenate([self.stats[keep:], stats])
         self.offsets = np.concatenate([[0], np.cumsum(self.stats[:, STAT_STATES], dtype=np.int64)])
         self.prefix = np.concatenate([np.zeros((1, self.stats.shape[1])), np.cumsum(self.stats, axis=0)])
@@ -275,7 +276,9 @@ class _AheadWindows:
     def totals(self, t: int, visits: IntArray) -> tuple[IntArray, FloatArray, IntArray, IntArray]:
         """:func:`_summaries` of draw ``t`` when candidate k's first ``visits[Y, k]`` sessions of
         class Y visit: shapes (K, 2G), (K,), (K,), (K, 2)."""
-        human, agent = (prefix[t, start + v] - prefix[t, start] for prefix, start, v in zip(self.prefix, self.starts, visits))
+        human, agent = (
+            prefix[t, start + v] - prefix[t, start] for prefix, start, v in zip(self.prefix, self.starts, visits)
+        )
         return _summaries(human, agent)
 
 
@@ -337,7 +340,7 @@ class NumpySampler(Sampler):
             assert self._pool_rng is not None
             self._sales_rng = sales_stream(self._pool_rng)
         buying = checkout * self.config.buyers.astype(np.int64)
-        return self._sales_rng.multinomial(buying, condition).sum(axis=1)  # type: ignore[no-any-return]
+        return self._sales_rng.multinomial(buying, condition).sum(axis=1)
 
     def _walk(self, cls: int, n: int, rng: np.random.Generator) -> tuple[IntArray, FloatArray]:
         """``n`` paths of class ``cls``, session-major (n, L), and their f (n,) (NaN: not scorable)."""
@@ -363,20 +366,20 @@ class NumpySampler(Sampler):
         self._pools(rng)
         pool = self._reused[cls]
         if pool.size < n or pool.drawn >= self.config.path_reuse * POOL_BLOCK:
-            pool.add(*self._walk(cls, max(POOL_BLOCK, n), rng), self._category, self._stop, max(POOL_BLOCKS * POOL_BLOCK, n))
+            pool.add(
+                *self._walk(cls, max(POOL_BLOCK, n), rng), self._category, self._stop, max(POOL_BLOCKS * POOL_BLOCK, n)
+            )
         return pool
 
     def _take_events(self, cls: int, n: int, rng: np.random.Generator) -> tuple[IntArray, IntArray, FloatArray]:
         """The next ``n`` unused sessions of class ``cls``: flat events, lengths (n,) and statistics (n, 3 + G)."""
         pool = self._fresh_pool(cls, n, rng)
         first = pool.take(n)
-        events = pool.events[pool.offsets[first]:pool.offsets[first + n]]
-        stats = pool.stats[first:first + n]
+        events = pool.events[pool.offsets[first] : pool.offsets[first + n]]
+        stats = pool.stats[first : first + n]
         return events, stats[:, STAT_STATES].astype(np.int64), stats
 
-    def sessions(
-        self, classes: IntArray, condition: FloatArray, rng: np.random.Generator
-    ) -> tuple[IntArray, IntArray]:
+    def sessions(self, classes: IntArray, condition: FloatArray, rng: np.random.Generator) -> tuple[IntArray, IntArray]:
         """Sessions of the factorised expanded chain, one per entry of ``classes``, each path
         used once and every state with its own product draw.
 
@@ -439,7 +442,9 @@ class NumpySampler(Sampler):
         human, agent = (r[:, 1:] - r[:, :-1] for r in rows)
         return _Ahead(*_summaries(human, agent))
 
-    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+    def sample_at(
+        self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator
+    ) -> MarketSample:
         cfg = self.config
         self._pools(rng)
         key = tuple(np.asarray(alphas, dtype=float).tolist())
@@ -476,7 +481,9 @@ class PerStateSampler(NumpySampler):
 
     name = "numpy-per-state"
 
-    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+    def sample_at(
+        self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator
+    ) -> MarketSample:
         cfg = self.config
         counts = self._visiting(self._class_counts(alphas), demand, rng)
         k, n = counts.shape[1], cfg.n_products
@@ -494,8 +501,10 @@ class PerStateSampler(NumpySampler):
         q_hat = np.bincount(np.concatenate(keys), weights=np.concatenate(weights), minlength=k * n)
         candidate = np.concatenate([c for c, _ in per_session])
         stats = np.concatenate([s for _, s in per_session])
-        f_sum, n_scored, n_states = (np.bincount(candidate, weights=stats[:, column], minlength=k)
-                                     for column in (STAT_F, STAT_SCORED, STAT_STATES))
+        f_sum, n_scored, n_states = (
+            np.bincount(candidate, weights=stats[:, column], minlength=k)
+            for column in (STAT_F, STAT_SCORED, STAT_STATES)
+        )
         return MarketSample(
             q=market_proxy(np, q_hat.reshape(k, n), cfg.proxy, cfg.n_sessions),
             f=np.divide(f_sum, n_scored, out=np.full(k, F_UNSCORED), where=n_scored > 0),

@@ -27,11 +27,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from phantom_lib._arrays import FloatArray
 from phantom_lib.behaviour.kernels import demand_condition
+from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.data.events import SESSION_END, demand_proxy
 from phantom_lib.sim.market import (
-    Behaviour,
-    FloatArray,
     MarketConfig,
     MarketSample,
     Sampler,
@@ -97,7 +97,9 @@ class ReferenceSampler(Sampler):
             product = int(product_label)
         return events, products
 
-    def sample_at(self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator) -> MarketSample:
+    def sample_at(
+        self, demand: FloatArray, alphas: Sequence[float] | FloatArray, rng: np.random.Generator
+    ) -> MarketSample:
         cfg = self.config
         behaviour = self.behaviour
         n_agents = agents_in_split(cfg.n_sessions, alphas)

@@ -26,7 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from phantom_lib._validation import check, real, relation
+from phantom_lib._validation import (
+    InstanceOf,
+    Real,
+    Text,
+    Validated,
+    check,
+    real,
+    relation,
+)
 
 EQUIVALENT, NOT_EQUIVALENT, INCONCLUSIVE = "equivalent", "not equivalent", "inconclusive"
 ALPHA = 0.05
@@ -34,16 +42,18 @@ ALPHA = 0.05
 
 
 @dataclass(frozen=True)
-class Margin:
+class Margin(Validated):
     """An equivalence margin (``+/- value``, in ``unit``) and why it is that wide."""
 
     value: float
     unit: str
     reason: str
 
-    def __post_init__(self) -> None:
-        check("Margin", real("Margin", "value", self.value, low=0, low_open=True),
-              relation("Margin", "reason", self.reason, bool(self.reason.strip()), "a sentence saying why this margin"))
+    _parameter_constraints = {
+        "value": (Real(low=0, low_open=True),),
+        "unit": (InstanceOf(str, "a unit name (may be empty)"),),
+        "reason": (Text("a sentence saying why this margin"),),
+    }
 
     def __str__(self) -> str:
         return f"±{self.value:g} {self.unit}".rstrip()

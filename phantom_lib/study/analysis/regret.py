@@ -86,7 +86,9 @@ def with_defence(trials: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def oracle_table(model: SalesModel, alphas: Iterable[float], agents_buy: Sequence[bool] = (True, False)) -> pd.DataFrame:
+def oracle_table(
+    model: SalesModel, alphas: Iterable[float], agents_buy: Sequence[bool] = (True, False)
+) -> pd.DataFrame:
     """:func:`~phantom_lib.sim.oracle.oracle_frame` for each ``agents_buy`` (same draws), with
     ``agents_buy`` and ``sales_star_se`` (the Monte Carlo SE of E[S(p*)], price units per step)."""
     alphas = sorted({round(float(a), DIGITS) for a in alphas})
@@ -95,7 +97,9 @@ def oracle_table(model: SalesModel, alphas: Iterable[float], agents_buy: Sequenc
     for buy in agents_buy:
         cell = model.with_market(agents_buy=bool(buy))
         frame = oracle_frame(cell, alphas)
-        se = [float(cell.expected(np.full(n, p), a)["sales_se"].iloc[0]) for a, p in zip(frame["alpha"], frame["p_star"])]
+        se = [
+            float(cell.expected(np.full(n, p), a)["sales_se"].iloc[0]) for a, p in zip(frame["alpha"], frame["p_star"])
+        ]
         parts.append(frame.assign(agents_buy=bool(buy), sales_star_se=se))
     return pd.concat(parts, ignore_index=True)
 
@@ -114,8 +118,10 @@ def trial_regret(trials: pd.DataFrame, oracle: pd.DataFrame) -> pd.DataFrame:
     missing = merged["sales_star"].isna()
     if missing.any():
         row = merged[missing].iloc[0]
-        raise ValueError(f"oracle has no row for alpha0 = {row['alpha0']}, agents_buy = {row['agents_buy']}: "
-                         "compute oracle_table at every share and agents_buy of the trials")
+        raise ValueError(
+            f"oracle has no row for alpha0 = {row['alpha0']}, agents_buy = {row['agents_buy']}: "
+            "compute oracle_table at every share and agents_buy of the trials"
+        )
     star, sales = merged["sales_star"], merged[SALES].astype(float)
     se = merged[SALES_SE].astype(float) if SALES_SE in merged else pd.Series(np.nan, index=merged.index)
     merged["regret"] = 1.0 - sales / star
@@ -129,8 +135,9 @@ def _decompose(table: pd.DataFrame) -> pd.DataFrame:
     cost = table["sales_star"] - table[SALES].astype(float)
     restriction = table["sales_star"] - table["sales_held"]
     objective = np.where(proxy_learner, table["sales_held"] - table["sales_at_proxy"], 0.0)
-    return table.assign(cost=cost, restriction=restriction, objective=objective,
-                        learning=cost - restriction - objective)
+    return table.assign(
+        cost=cost, restriction=restriction, objective=objective, learning=cost - restriction - objective
+    )
 
 
 SUMMARISED = (SALES, "regret", "cost", "restriction", "objective", "learning")
@@ -174,13 +181,23 @@ def defence_effect(pairs: pd.DataFrame, margin: float, n_boot: int = 4000, seed:
     draws = bootstrap_deltas(pairs, n_boot, seed, keys=PAIR_KEYS)
     low, high = np.quantile(draws, [0.025, 0.975])
     test = eq.tost_draws(draws, margin, delta)
-    return {"delta": delta, "lo": float(low), "hi": float(high), "lo90": test.low, "hi90": test.high,
-            "p_lower": test.p_lower, "p_upper": test.p_upper, "verdict": test.verdict, "words": test.words("%"),
-            "n_pairs": len(pairs)}
+    return {
+        "delta": delta,
+        "lo": float(low),
+        "hi": float(high),
+        "lo90": test.low,
+        "hi90": test.high,
+        "p_lower": test.p_lower,
+        "p_upper": test.p_upper,
+        "verdict": test.verdict,
+        "words": test.words("%"),
+        "n_pairs": len(pairs),
+    }
 
 
-def defence_effects(table: pd.DataFrame, margin: float, n_boot: int = 4000, seed: int = 0,
-                    defences: Sequence[str] = DEFENCES[1:]) -> pd.DataFrame:
+def defence_effects(
+    table: pd.DataFrame, margin: float, n_boot: int = 4000, seed: int = 0, defences: Sequence[str] = DEFENCES[1:]
+) -> pd.DataFrame:
     """:func:`defence_effect` for each defence present and each ``agents_buy``: per alpha0, and
     pooled over alpha0 > 0 (``alpha0 = "pooled"``). A pair with no sales on either side (nobody
     buys: agents only, and they do not buy) says nothing about a relative effect and is left out;
@@ -191,8 +208,16 @@ def defence_effects(table: pd.DataFrame, margin: float, n_boot: int = 4000, seed
         pairs = pairs[(pairs["defended"] != 0) | (pairs["baseline"] != 0)]
         for buy, part in pairs.groupby("agents_buy"):
             cells = [(float(a), g) for a, g in part.groupby("alpha0")] + [("pooled", part[part["alpha0"] > 0])]
-            rows += [{"defence": defence, "agents_buy": bool(buy), "alpha0": alpha, **defence_effect(g, margin, n_boot, seed)}
-                     for alpha, g in cells if len(g) >= 2]
+            rows += [
+                {
+                    "defence": defence,
+                    "agents_buy": bool(buy),
+                    "alpha0": alpha,
+                    **defence_effect(g, margin, n_boot, seed),
+                }
+                for alpha, g in cells
+                if len(g) >= 2
+            ]
     return pd.DataFrame(rows)
 
 
@@ -203,9 +228,11 @@ def registered_margin(path: str | Path, name: str | None = None) -> eq.Margin:
     chosen = [m for m in margins if name is None or m["name"] == name]
     if len(chosen) != 1:
         names = [m["name"] for m in margins]
-        raise ValueError(f"registered_margin: name = {name!r}: expected one of {names} in {path}"
-                         if name is not None or not names else
-                         f"registered_margin: name = None: {path} declares {len(names)} margins {names}; name one")
+        raise ValueError(
+            f"registered_margin: name = {name!r}: expected one of {names} in {path}"
+            if name is not None or not names
+            else f"registered_margin: name = None: {path} declares {len(names)} margins {names}; name one"
+        )
     item = chosen[0]
     return eq.Margin(float(item["value"]), str(item.get("unit", "% of sales revenue")), str(item["reason"]))
 
@@ -220,6 +247,8 @@ def preregistration_of(provenance: dict[str, Any], fallback: str | Path | None =
         path = Path(entries[0]["path"])
         return (path if path.is_absolute() else REPO_ROOT / path), entries[0].get("commit")
     if fallback is None:
-        raise ValueError("provenance.preregistration = None: the results record no pre-registration; "
-                         "pass the design's pre-registration file as fallback")
+        raise ValueError(
+            "provenance.preregistration = None: the results record no pre-registration; "
+            "pass the design's pre-registration file as fallback"
+        )
     return Path(fallback), None

@@ -61,7 +61,9 @@ def _read(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) -> pd.
     if not path.is_file():
         raise ThesisDataError(f"{path} is missing: the thesis's run tables ship in data/published/ (see its README.md)")
     frame = pd.read_csv(path)
-    problems = [f"missing column(s) {[c for c in columns if c not in frame.columns]}"] if set(columns) - set(frame) else []
+    problems = (
+        [f"missing column(s) {[c for c in columns if c not in frame.columns]}"] if set(columns) - set(frame) else []
+    )
     for column in (c for c in numeric if c in frame):
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = frame.index[~np.isfinite(values.to_numpy(dtype=float))].tolist()
@@ -93,13 +95,17 @@ def load_runs(folder: str | Path = RUNS_DIR) -> pd.DataFrame:
     frame = _read(Path(folder) / RUNS_FILE, RUN_COLUMNS, RUN_COLUMNS[1:])
     problems = []
     if frame["run_id"].duplicated().any():
-        problems.append(f"run_id must be unique; repeated: {sorted(frame.loc[frame['run_id'].duplicated(), 'run_id'])[:5]}")
+        problems.append(
+            f"run_id must be unique; repeated: {sorted(frame.loc[frame['run_id'].duplicated(), 'run_id'])[:5]}"
+        )
     if off := _off_grid(frame["alpha"]):
         problems.append(f"alpha must lie on the sweep's grid {EVALUATION['alphas']}; got {off}")
     if bad := sorted(set(frame["seed"]) - set(EVALUATION["seeds"])):
         problems.append(f"seed must be one of {EVALUATION['seeds']}; got {bad}")
     if (frame["reward"] > frame["revenue"]).any():
-        problems.append(f"reward exceeds revenue in rows {frame.index[frame['reward'] > frame['revenue']].tolist()[:5]}")
+        problems.append(
+            f"reward exceeds revenue in rows {frame.index[frame['reward'] > frame['revenue']].tolist()[:5]}"
+        )
     if (frame["runtime_s"] <= 0).any():
         problems.append("runtime_s must be > 0")
     _fail(RUNS_FILE, problems)
@@ -130,6 +136,7 @@ def load_alpha_summary(folder: str | Path = RUNS_DIR) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------------
 # What the rows hold, and the regression.
+
 
 def distinct_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Each distinct outcome once: the runs deduplicated on (alpha, seed, revenue, reward), with
@@ -194,8 +201,10 @@ def revenue_regressions(runs: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # The proxy mass the runs imply.
 
-def implied_mass(runs: pd.DataFrame, p_low: float = P_LOW, p_high: float = P_HIGH,
-                 steps: int = EVALUATION["episode_steps"]) -> pd.DataFrame:
+
+def implied_mass(
+    runs: pd.DataFrame, p_low: float = P_LOW, p_high: float = P_HIGH, steps: int = EVALUATION["episode_steps"]
+) -> pd.DataFrame:
     """Per run: the episode's proxy mass, per step, and the q-weighted mean price it implies.
 
     With lambda_coi = eta_ux = 0 the reward is revenue - p_low sum(q) per step, so
@@ -205,12 +214,17 @@ def implied_mass(runs: pd.DataFrame, p_low: float = P_LOW, p_high: float = P_HIG
     """
     mass = (runs["revenue"] - runs["reward"]) / p_low
     price = runs["revenue"] / mass
-    return runs.assign(mass_per_episode=mass, mass_per_step=mass / steps, implied_price=price,
-                       identity_holds=(price >= p_low) & (price <= p_high))
+    return runs.assign(
+        mass_per_episode=mass,
+        mass_per_step=mass / steps,
+        implied_price=price,
+        identity_holds=(price >= p_low) & (price <= p_high),
+    )
 
 
-def mass_by_alpha(runs: pd.DataFrame, summary: pd.DataFrame, p_low: float = P_LOW,
-                  steps: int = EVALUATION["episode_steps"]) -> pd.DataFrame:
+def mass_by_alpha(
+    runs: pd.DataFrame, summary: pd.DataFrame, p_low: float = P_LOW, steps: int = EVALUATION["episode_steps"]
+) -> pd.DataFrame:
     """Implied proxy mass by alpha, from the runs (distinct outcomes) and from the per-alpha table.
 
     Columns: ``outcomes`` (distinct runs at that alpha), ``mass_per_episode`` and
@@ -220,8 +234,10 @@ def mass_by_alpha(runs: pd.DataFrame, summary: pd.DataFrame, p_low: float = P_LO
     """
     runs_mass = implied_mass(distinct_runs(runs), p_low, steps=steps)
     out = runs_mass.groupby("alpha").agg(
-        outcomes=("revenue", "size"), mass_per_episode=("mass_per_episode", "mean"),
-        mass_per_step=("mass_per_step", "mean"), implied_price=("implied_price", "mean"),
+        outcomes=("revenue", "size"),
+        mass_per_episode=("mass_per_episode", "mean"),
+        mass_per_step=("mass_per_step", "mean"),
+        implied_price=("implied_price", "mean"),
     )
     table = summary.set_index("alpha")
     out["table_mass_per_episode"] = (table["baseline_revenue"] - table["baseline_reward"]) / p_low
@@ -246,38 +262,51 @@ def mass_comparison(by_alpha: pd.DataFrame, human: float, agent: float) -> pd.Da
     thesis = by_alpha["mass_per_step"].to_numpy()
     predicted = mixture_mass(alphas, human, agent)
     at_zero = alphas == alphas.min()
-    return pd.DataFrame({
-        "thesis_per_step": thesis,
-        "predicted_per_session": predicted,
-        "implied_sessions": thesis / predicted,
-        "thesis_relative": thesis / thesis[at_zero][0],
-        "predicted_relative": predicted / predicted[at_zero][0],
-    }, index=by_alpha.index)
+    return pd.DataFrame(
+        {
+            "thesis_per_step": thesis,
+            "predicted_per_session": predicted,
+            "implied_sessions": thesis / predicted,
+            "thesis_relative": thesis / thesis[at_zero][0],
+            "predicted_relative": predicted / predicted[at_zero][0],
+        },
+        index=by_alpha.index,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # The defence delta and the shift hypothesis.
 
+
 def defence_deltas(summary: pd.DataFrame) -> pd.DataFrame:
     """Defended - baseline revenue by alpha, recomputed: ``delta`` (revenue units per episode),
     ``delta_pct`` (100 (defended / baseline - 1)) beside the table's ``published_pct``."""
     t = summary.set_index("alpha")
-    return pd.DataFrame({
-        "baseline": t["baseline_revenue"], "defended": t["defended_revenue"],
-        "delta": t["defended_revenue"] - t["baseline_revenue"],
-        "delta_pct": 100.0 * (t["defended_revenue"] / t["baseline_revenue"] - 1.0),
-        "published_pct": t["revenue_delta_pct"],
-    })
+    return pd.DataFrame(
+        {
+            "baseline": t["baseline_revenue"],
+            "defended": t["defended_revenue"],
+            "delta": t["defended_revenue"] - t["baseline_revenue"],
+            "delta_pct": 100.0 * (t["defended_revenue"] / t["baseline_revenue"] - 1.0),
+            "published_pct": t["revenue_delta_pct"],
+        }
+    )
 
 
 def delta_headlines(deltas: pd.DataFrame) -> dict[str, float]:
     """The thesis's headline deltas recomputed from :func:`defence_deltas`, keyed as
     :data:`phantom_lib.published.DEFENCE_REVENUE_DELTA_PCT` (means of the per-alpha %)."""
     a, pct = deltas.index.to_numpy(dtype=float), deltas["delta_pct"]
-    masks = {"mean over alpha in [0, 1]": a >= 0, "alpha >= 0.7": a >= 0.7 - 1e-9,
-             "alpha < 0.7": a < 0.7 - 1e-9, "alpha = 1": np.isclose(a, 1.0)}
+    masks = {
+        "mean over alpha in [0, 1]": a >= 0,
+        "alpha >= 0.7": a >= 0.7 - 1e-9,
+        "alpha < 0.7": a < 0.7 - 1e-9,
+        "alpha = 1": np.isclose(a, 1.0),
+    }
     if set(masks) != set(DEFENCE_REVENUE_DELTA_PCT):
-        raise KeyError(f"headline keys {sorted(masks)} no longer match the published ones {sorted(DEFENCE_REVENUE_DELTA_PCT)}")
+        raise KeyError(
+            f"headline keys {sorted(masks)} no longer match the published ones {sorted(DEFENCE_REVENUE_DELTA_PCT)}"
+        )
     return {key: float(pct[mask].mean()) for key, mask in masks.items()}
 
 
@@ -290,7 +319,8 @@ class ShiftTest:
             min(alpha + eps, 1), linear interpolation between table rows), ``residual`` = defended -
             shifted and ``residual_pct`` (% of shifted), ``unshifted_residual`` = defended - baseline.
         stats: ``eps``; ``rmse_shifted`` and ``rmse_unshifted`` (revenue units), ``mean_pct`` and
-            ``mean_abs_pct`` (mean residual_pct and mean |residual_pct|), ``correlation`` (Pearson, defended vs shifted), ``r2`` (1 - SS of
+            ``mean_abs_pct`` (mean residual_pct and mean |residual_pct|), ``correlation`` (Pearson, defended vs
+            shifted), ``r2`` (1 - SS of
             the residuals / SS of defended about its mean), ``best_eps`` and ``best_rmse`` (the
             shift in [0, ``max_eps``] on a grid of 0.01 that fits best), and two yardsticks:
             ``rmse_constant_pct`` (the rival "the defence costs a constant share": defended =
@@ -323,10 +353,17 @@ def shift_test(summary: pd.DataFrame, eps: float = EVALUATION["eps_alpha_defende
     residual = defended - prediction
     grid = np.round(np.arange(0.0, max_eps + 1e-9, 0.01), 2)
     fits = np.array([rmse(defended - shifted(e)) for e in grid])
-    table = pd.DataFrame({
-        "defended": defended, "baseline": base, "shifted": prediction, "residual": residual,
-        "residual_pct": 100.0 * residual / prediction, "unshifted_residual": defended - base,
-    }, index=pd.Index(alpha, name="alpha"))
+    table = pd.DataFrame(
+        {
+            "defended": defended,
+            "baseline": base,
+            "shifted": prediction,
+            "residual": residual,
+            "residual_pct": 100.0 * residual / prediction,
+            "unshifted_residual": defended - base,
+        },
+        index=pd.Index(alpha, name="alpha"),
+    )
     constant = base * np.mean(defended / base)
     line = np.polyval(np.polyfit(alpha, base, 1), alpha)
     stats: dict[str, Any] = {

@@ -8,7 +8,8 @@ sha256, columns, generator and citing sentence of every file). This module
   (:func:`load`, validated: columns present, numbers finite where numbers are due);
 * recomputes every derived column the thesis computed (zone means, defended - baseline deltas and
   percentages, COI preservation, run-weighted means, win probabilities, the slope's t and interval,
-  the price heat-map's re-binning): those are *checks*, not findings;
+  and, in :mod:`~phantom_lib.study.analysis.thesis_heatmap`, the price heat-map's re-binning):
+  those are *checks*, not findings;
 * re-analyses each claim with the uncertainty the table's own counts and standard deviations allow
   (Welch intervals per cell; cell-to-cell scatter where a table gives no standard deviation), and
   tests the evaluation-shift explanation (defended at alpha = baseline at min(alpha + eps, 1),
@@ -24,12 +25,10 @@ Every printed figure of the thesis comes from :mod:`phantom_lib.published`.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -163,7 +162,8 @@ def version_pairs(folder: str | Path = THESIS_TABLES_DIR) -> pd.DataFrame:
     out = {}
     for d_commit, d in deltas.items():
         mine = zone_means(d)
-        out[d_commit] = {z_commit: float(np.max(np.abs(mine.to_numpy() - z.set_index("zone").loc[mine.index].to_numpy())))
+        out[d_commit] = {z_commit: float(np.max(np.abs(mine.to_numpy()
+                                                       - z.set_index("zone").loc[mine.index].to_numpy())))
                          for z_commit, z in zones.items()}
     return pd.DataFrame(out).T.rename_axis("deltas version")
 
@@ -229,68 +229,6 @@ def weighted_tier_means(tier_alpha: pd.DataFrame, metric: str) -> pd.DataFrame:
 def win_probability(wins: pd.DataFrame) -> pd.Series:
     """(wins + ties / 2) / total_pairs, recomputed per row of the pairwise table."""
     return (wins["wins"] + 0.5 * wins["ties"]) / wins["total_pairs"]
-
-
-# --------------------------------------------------------------------------------------------
-# The price heat-map.
-
-def supra_histograms(raw: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """The W&B price histograms by step: ``{step: (values (64 product counts), edges (65))}``."""
-    out = {}
-    for step, text in zip(raw["Step"], raw.iloc[:, 1]):
-        hist = json.loads(text)
-        out[int(step)] = (np.asarray(hist["values"], dtype=float), np.asarray(hist["bins"], dtype=float))
-    return out
-
-
-def rebin(values: np.ndarray, edges: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Histogram mass re-binned onto ``grid`` (edges) by interval overlap: each source bin spreads
-    its count over the grid bins in proportion to the overlap length. Total mass is kept."""
-    low, high = np.maximum(edges[:-1, None], grid[None, :-1]), np.minimum(edges[1:, None], grid[None, 1:])
-    share = np.clip(high - low, 0.0, None) / np.diff(edges)[:, None]
-    return values @ share
-
-
-def supra_grid(histograms: dict[int, tuple[np.ndarray, np.ndarray]], bins: int = 100) -> np.ndarray:
-    """The heat-map's common grid: ``bins + 1`` edges from the smallest histogram edge to the
-    largest (the price cap)."""
-    low = min(e[0] for _, e in histograms.values())
-    high = max(e[-1] for _, e in histograms.values())
-    return np.linspace(low, high, bins + 1)
-
-
-def supra_rebinned(raw: pd.DataFrame) -> pd.DataFrame:
-    """The heat-map data recomputed from the raw histograms: ``step``, ``price`` (bin centre),
-    ``density`` (mass re-binned onto :func:`supra_grid`), one row per step and grid bin."""
-    histograms = supra_histograms(raw)
-    grid = supra_grid(histograms)
-    centres = (grid[:-1] + grid[1:]) / 2
-    rows = [pd.DataFrame({"step": step, "price": centres, "density": rebin(v, e, grid)})
-            for step, (v, e) in histograms.items()]
-    return pd.concat(rows, ignore_index=True)
-
-
-def supra_saturation(heat: pd.DataFrame, cap_share: float = 1.0 - 1e-9) -> dict[str, float]:
-    """When the heat-map's mass reaches the top price bin and stays.
-
-    Returns ``top_low`` (the top bin's lower edge, price units), ``first_saturated_step`` (the first
-    step from which every later step holds at least ``cap_share`` of its mass in the top bin; NaN
-    if none), ``top_share_last`` (top-bin share at the last step) and ``steps`` (logged steps).
-    """
-    wide = heat.pivot_table(index="step", columns="price", values="density", aggfunc="sum")
-    top_share = wide.iloc[:, -1] / wide.sum(axis=1)
-    saturated = (top_share >= cap_share)[::-1].cummin()[::-1]
-    width = float(np.diff(wide.columns.to_numpy()).mean())
-    return {"top_low": float(wide.columns[-1] - width / 2),
-            "first_saturated_step": float(saturated.index[saturated.to_numpy()].min()) if saturated.any() else np.nan,
-            "top_share_last": float(top_share.iloc[-1]), "steps": float(len(wide))}
-
-
-def supra_status(saturation: dict[str, float], published_step: float) -> str:
-    """Rule (fixed before the re-analysis): reproduced when the redrawn heat-map has all mass in the
-    top bin from some step to the last, and that step is the thesis's; not reproduced otherwise.
-    No margin: the steps are logged every 100, so the step is either the printed one or not."""
-    return REPRODUCED if saturation["first_saturated_step"] == published_step else NOT_REPRODUCED
 
 
 # --------------------------------------------------------------------------------------------
@@ -504,7 +442,8 @@ def catalogue_test(grid: pd.DataFrame) -> dict[str, float]:
     zones = {"high": alpha >= HIGH_ZONE - 1e-9, "one": np.isclose(alpha, 1.0), "low": alpha < HIGH_ZONE - 1e-9}
     for name, mask in zones.items():
         part = grid[mask]
-        x = np.hstack([pd.get_dummies(part["alpha"]).to_numpy(dtype=float), np.log10(part[["n_products"]].to_numpy(dtype=float))])
+        x = np.hstack([pd.get_dummies(part["alpha"]).to_numpy(dtype=float),
+                       np.log10(part[["n_products"]].to_numpy(dtype=float))])
         beta, inverse, _ = _wls(y[mask], x, w[mask])
         se = sigma * float(np.sqrt(inverse[-1, -1]))
         out |= {f"{name}_slope": float(beta[-1]), f"{name}_se": se,

@@ -1,1 +1,2 @@
-"""What a study is: trial configurations and designs (:mod:`.designs`) and the results store with its provenance (:mod:`.store`)."""
+"""What a study is: trial configurations and designs (:mod:`.designs`) and the results store with its provenance
+(:mod:`.store`)."""

@@ -20,7 +20,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from phantom_lib._validation import check, choice, integer, real, relation
+from phantom_lib._validation import (
+    Boolean,
+    Choice,
+    Each,
+    InstanceOf,
+    Integer,
+    Real,
+    Rule,
+    Satisfies,
+    Validated,
+)
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.market import MarketConfig
 
@@ -42,8 +52,19 @@ EVALUATIONS = ("market", "training_env")
 STRESS_MIN = 0.15
 """Stress shares are alpha0 -/+ max(eps_alpha, STRESS_MIN)."""
 
+def _unknown_block(spec: StudyDesign) -> list[str]:
+    """Names a design's blocks set that are not its factors."""
+    return sorted({k for b in spec.blocks for k in b} - set(spec.factors))
+
+
+def _unlevelled(spec: StudyDesign) -> list[str]:
+    """``factor=level`` pairs (over the factors and the blocks) that a preset table has no settings for."""
+    return sorted(f"{f}={lv!r}" for f, table in spec.presets.items() if f in spec.factors
+                  for lv in {*spec.factors[f], *(x for b in spec.blocks for x in b.get(f, ()))} if lv not in table)
+
+
 @dataclass(frozen=True)
-class StudyDesign:
+class StudyDesign(Validated):
     """What one sweep runs.
 
     Attributes:
@@ -72,30 +93,42 @@ class StudyDesign:
     blocks: tuple[Mapping[str, Sequence[Any]], ...] = ()
     presets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        owner = "StudyDesign"
-        factors, settings = dict(self.factors), dict(self.settings)
-        unknown_block = sorted({k for b in self.blocks for k in b} - set(factors))
-        unlevelled = sorted(f"{f}={lv!r}" for f, table in self.presets.items() if f in factors
-                            for lv in {*factors[f], *(x for b in self.blocks for x in b.get(f, ()))} if lv not in table)
-        check(
-            owner,
-            relation(owner, "blocks", self.blocks, not unknown_block and all(all(len(v) > 0 for v in b.values()) for b in self.blocks),
-                     f"blocks that set levels of declared factors only, each with >= 1 level (not factors: {unknown_block})"),
-            relation(owner, "presets", dict(self.presets), set(self.presets) <= set(factors) and not unlevelled,
-                     f"presets of declared factors with settings for every level (missing: {unlevelled})"),
-        )
-        check(
-            owner,
-            relation(owner, "factors", factors, bool(factors) and all(len(v) > 0 for v in factors.values()),
-                     "at least one factor, each with at least one level"),
-            relation(owner, "factors", factors, not (self.baseline_twins or self.references) or "algorithm" in factors,
-                     "an 'algorithm' factor (baseline_twins and references need one)"),
-            relation(owner, "seeds", self.seeds, len(self.seeds) > 0, "at least one seed"),
-            relation(owner, "settings", settings, not set(factors) & set(settings),
-                     f"no name that is also a factor (both: {sorted(set(factors) & set(settings))})"),
-            *(choice(owner, "references", name, REFERENCE_POLICIES) for name in self.references),
-        )
+    _parameter_constraints = {
+        "factors": (
+            Satisfies(
+                lambda f: isinstance(f, Mapping) and bool(f) and all(len(v) > 0 for v in f.values()),
+                "at least one factor, each with at least one level",
+                bad={},
+            ),
+            Rule(
+                lambda d: not (d.baseline_twins or d.references) or "algorithm" in d.factors,
+                "an 'algorithm' factor (baseline_twins and references need one)",
+            ),
+        ),
+        "seeds": (Each(Integer(low=0)),),
+        "settings": (
+            InstanceOf(Mapping, "a mapping of setting name -> value"),
+            Rule(
+                lambda d: not set(d.factors) & set(d.settings),
+                lambda d: f"no name that is also a factor (both: {sorted(set(d.factors) & set(d.settings))})",
+            ),
+        ),
+        "baseline_twins": (Boolean(),),
+        "references": (Each(Choice(REFERENCE_POLICIES), min_length=0),),
+        "blocks": (
+            Rule(
+                lambda d: not _unknown_block(d) and all(all(len(v) > 0 for v in b.values()) for b in d.blocks),
+                lambda d: "blocks that set levels of declared factors only, each with >= 1 level "
+                          f"(not factors: {_unknown_block(d)})",
+            ),
+        ),
+        "presets": (
+            Rule(
+                lambda d: set(d.presets) <= set(d.factors) and not _unlevelled(d),
+                lambda d: f"presets of declared factors with settings for every level (missing: {_unlevelled(d)})",
+            ),
+        ),
+    }
 
 
 @dataclass(frozen=True)
@@ -112,7 +145,9 @@ class Trial:
         cut mid-word), the seed and a hash of the whole config and seed (which keeps ids unique)."""
         text = json.dumps({"config": self.config, "seed": self.seed}, sort_keys=True)
         digest = hashlib.sha1(text.encode()).hexdigest()[:6]
-        words = [re.sub(r"[^A-Za-z0-9._=]+", "_", f"{k}={v}") for k, v in sorted(self.config.items()) if k != "algorithm"]
+        words = [
+            re.sub(r"[^A-Za-z0-9._=]+", "_", f"{k}={v}") for k, v in sorted(self.config.items()) if k != "algorithm"
+        ]
         readable = re.sub(r"[^A-Za-z0-9._=]+", "_", str(self.config.get("algorithm", "trial")))
         for word in words:
             if len(readable) + 1 + len(word) > ID_WORDS_CHARS:
@@ -168,14 +203,14 @@ def design(spec: StudyDesign) -> list[Trial]:
     """Every configuration x seed, seed by seed (a partial sweep holds whole seeds first).
 
     Configurations: every factor combination with the fixed settings merged in, plus the
-    baseline twins and reference policies the profile asks for.
+    baseline twins and reference policies the design asks for.
     """
     cells = _cells(spec)
     return [Trial(config, seed) for seed in spec.seeds for config in cells]
 
 
 @dataclass(frozen=True)
-class TrialConfig:
+class TrialConfig(Validated):
     """One trial of the study (the ``config`` the trainable receives, as a value).
 
     Attributes:
@@ -212,29 +247,37 @@ class TrialConfig:
     reward_scale: float = 1e-3
     evaluation: str = "market"
 
-    def __post_init__(self) -> None:
-        owner = "TrialConfig"
-        env = self.env
-        check(
-            owner,
-            choice(owner, "algorithm", self.algorithm, LEARNERS + REFERENCE_POLICIES),
-            choice(owner, "variant", self.variant, VARIANTS),
-            relation(owner, "variant", self.variant,
-                     self.variant not in VARIANTS or (self.variant == "reference") == (self.algorithm in REFERENCE_POLICIES),
-                     f"'reference' exactly when algorithm is a reference policy {REFERENCE_POLICIES} "
-                     f"(algorithm is {self.algorithm!r})"),
-            relation(owner, "variant", self.variant,
-                     self.variant != "baseline" or (env.lambda_coi, env.eps_alpha, env.n_candidates) == (0, 0, 1),
-                     "'baseline' only with lambda_coi 0, eps_alpha 0 and n_candidates 1 (Model reference, section 6; "
-                     f"got {env.lambda_coi}, {env.eps_alpha}, {env.n_candidates})"),
-            *(integer(owner, name, getattr(self, name), low=1)
-              for name in ("timesteps", "eval_episodes", "curve_points", "search_episodes")),
-            relation(owner, "timesteps", self.timesteps,
-                     self.algorithm not in LEARNERS or not isinstance(self.timesteps, int) or self.timesteps >= self.curve_points,
-                     f">= curve_points ({self.curve_points})"),
-            real(owner, "reward_scale", self.reward_scale, low=0, low_open=True),
-            choice(owner, "evaluation", self.evaluation, EVALUATIONS),
-        )
+    _parameter_constraints = {
+        "algorithm": (Choice(LEARNERS + REFERENCE_POLICIES),),
+        "env": (InstanceOf(EnvConfig, "an EnvConfig"),),
+        "variant": (
+            Choice(VARIANTS),
+            Rule(
+                lambda t: (t.variant == "reference") == (t.algorithm in REFERENCE_POLICIES),
+                f"'reference' exactly when algorithm is a reference policy {REFERENCE_POLICIES} (algorithm is "
+                f"{{algorithm!r}})",
+            ),
+            Rule(
+                lambda t: (
+                    t.variant != "baseline" or (t.env.lambda_coi, t.env.eps_alpha, t.env.n_candidates) == (0, 0, 1)
+                ),
+                "'baseline' only with lambda_coi 0, eps_alpha 0 and n_candidates 1 (Model reference, section 6; got "
+                "{env.lambda_coi}, {env.eps_alpha}, {env.n_candidates})",
+            ),
+        ),
+        "timesteps": (
+            Integer(low=1),
+            Rule(
+                lambda t: t.algorithm not in LEARNERS or t.timesteps >= t.curve_points,
+                ">= curve_points ({curve_points})",
+            ),
+        ),
+        "eval_episodes": (Integer(low=1),),
+        "curve_points": (Integer(low=1),),
+        "search_episodes": (Integer(low=1),),
+        "reward_scale": (Real(low=0, low_open=True),),
+        "evaluation": (Choice(EVALUATIONS),),
+    }
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> TrialConfig:
@@ -245,7 +288,9 @@ class TrialConfig:
         error that names it and lists the known ones.
         """
         own = {f.name for f in dataclasses.fields(cls)} - {"env"}
-        env_names = ({f.name for f in dataclasses.fields(EnvConfig)} | {f.name for f in dataclasses.fields(MarketConfig)}) - {"market"}
+        env_names = (
+            {f.name for f in dataclasses.fields(EnvConfig)} | {f.name for f in dataclasses.fields(MarketConfig)}
+        ) - {"market"}
         unknown = sorted(set(config) - own - env_names)
         if unknown:
             raise ValueError(f"unknown trial config key(s) {unknown}; known: {sorted(own | env_names)}")
@@ -259,5 +304,3 @@ class TrialConfig:
         """alpha0 -/+ max(eps_alpha, 0.15), clipped to [0, 1]."""
         width = max(self.env.eps_alpha, STRESS_MIN)
         return max(0.0, self.env.alpha0 - width), min(1.0, self.env.alpha0 + width)
-
-

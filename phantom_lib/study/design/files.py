@@ -46,7 +46,12 @@ from typing import Any
 from phantom_lib._validation import ConfigError, problem
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.market import MarketConfig
-from phantom_lib.study.design.designs import REFERENCE_POLICIES, StudyDesign, TrialConfig, design
+from phantom_lib.study.design.designs import (
+    REFERENCE_POLICIES,
+    StudyDesign,
+    TrialConfig,
+    design,
+)
 
 BUILTIN_DIR = Path(__file__).with_name("builtin")
 """The built-in design files (and their pre-registrations)."""
@@ -143,12 +148,20 @@ def _header(where: str, data: dict[str, Any], stem: str) -> dict[str, Any]:
         ("kind", head["kind"] in KINDS, f"one of {', '.join(map(repr, KINDS))}"),
         ("engine", head["engine"] is None or head["engine"] in ENGINES, f"one of {', '.join(map(repr, ENGINES))}"),
         ("description", isinstance(head["description"], str), "a string"),
-        ("seeds", isinstance(head["seeds"], list) and bool(head["seeds"]) and all(
-            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in head["seeds"])
-            and len(set(head["seeds"])) == len(head["seeds"]), "a non-empty list of distinct integers >= 0"),
+        (
+            "seeds",
+            isinstance(head["seeds"], list)
+            and bool(head["seeds"])
+            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in head["seeds"])
+            and len(set(head["seeds"])) == len(head["seeds"]),
+            "a non-empty list of distinct integers >= 0",
+        ),
         ("baseline_twins", isinstance(head["baseline_twins"], bool), "true or false"),
-        ("references", isinstance(head["references"], list) and all(r in REFERENCE_POLICIES for r in head["references"]),
-         f"a list of reference policies from {', '.join(REFERENCE_POLICIES)}"),
+        (
+            "references",
+            isinstance(head["references"], list) and all(r in REFERENCE_POLICIES for r in head["references"]),
+            f"a list of reference policies from {', '.join(REFERENCE_POLICIES)}",
+        ),
     ]
     for key, ok, expected in checks:
         if not ok:
@@ -160,8 +173,13 @@ def _preregistration(where: str, data: dict[str, Any], source: Path, kind: str) 
     value = data.get("preregistration")
     if value is None:
         if kind == "study":
-            raise _fail(where, "preregistration", None, "the path of the study's pre-registration file, relative to "
-                        "this file (kind = 'smoke' needs none: a check that it runs, not a result)")
+            raise _fail(
+                where,
+                "preregistration",
+                None,
+                "the path of the study's pre-registration file, relative to "
+                "this file (kind = 'smoke' needs none: a check that it runs, not a result)",
+            )
         return None
     if not isinstance(value, str) or not (source.parent / value).is_file():
         raise _fail(where, "preregistration", value, f"an existing file, relative to {source.parent}")
@@ -181,8 +199,13 @@ def _presets(where: str, data: dict[str, Any]) -> dict[str, dict[str, dict[str, 
     presets = data.get("presets", {})
     if not isinstance(presets, dict) or not all(isinstance(t, dict) for t in presets.values()):
         raise _fail(where, "presets", presets, "tables [presets.FACTOR.LEVEL] of settings")
-    return {factor: {level: _table(where, {f"presets.{factor}.{level}": settings}, f"presets.{factor}.{level}", _market_keys())
-                     for level, settings in table.items()} for factor, table in presets.items()}
+    return {
+        factor: {
+            level: _table(where, {f"presets.{factor}.{level}": settings}, f"presets.{factor}.{level}", _market_keys())
+            for level, settings in table.items()
+        }
+        for factor, table in presets.items()
+    }
 
 
 def load_plan(path: str | Path) -> StudyPlan:
@@ -196,8 +219,10 @@ def load_plan(path: str | Path) -> StudyPlan:
     try:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DesignFileError(f"{where}: no such design file: give a path to a .toml file or a built-in "
-                              f"design ({', '.join(sorted(builtin_names()))})") from None
+        raise DesignFileError(
+            f"{where}: no such design file: give a path to a .toml file or a built-in "
+            f"design ({', '.join(sorted(builtin_names()))})"
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise DesignFileError(f"{where}: not valid TOML ({err})") from None
     head = _header(where, data, source.stem)
@@ -206,8 +231,11 @@ def load_plan(path: str | Path) -> StudyPlan:
     twice = sorted(set(factors) & (set(budget) | set(market)))
     if twice:
         raise _fail(where, f"factors.{twice[0]}", factors[twice[0]], "a name not also set in [budget] or [market]")
-    locations = {**{k: f"factors.{k}" for k in factors}, **{k: f"budget.{k}" for k in budget},
-                 **{k: f"market.{k}" for k in market}}
+    locations = {
+        **{k: f"factors.{k}" for k in factors},
+        **{k: f"budget.{k}" for k in budget},
+        **{k: f"market.{k}" for k in market},
+    }
     try:
         spec = StudyDesign(factors={k: tuple(v) for k, v in factors.items()}, seeds=tuple(head["seeds"]),
                            settings={**budget, **market}, baseline_twins=head["baseline_twins"],
@@ -216,9 +244,16 @@ def load_plan(path: str | Path) -> StudyPlan:
                            presets=_presets(where, data))
     except ConfigError as err:
         raise DesignFileError(f"{where}: {err.problems[0].removeprefix('StudyDesign.')}") from None
-    return StudyPlan(name=head["name"], design=spec, kind=head["kind"], engine=head["engine"],
-                     preregistration=_preregistration(where, data, source, head["kind"]), source=source,
-                     description=head["description"], locations=locations)
+    return StudyPlan(
+        name=head["name"],
+        design=spec,
+        kind=head["kind"],
+        engine=head["engine"],
+        preregistration=_preregistration(where, data, source, head["kind"]),
+        source=source,
+        description=head["description"],
+        locations=locations,
+    )
 
 
 def _located(plan: StudyPlan, line: str) -> str:
@@ -237,8 +272,10 @@ def check_trials(plan: StudyPlan) -> None:
     known = set(_market_keys()) | set(BUDGET) | {"algorithm", "variant", "defence"}
     unknown = sorted(set(plan.design.factors) - known)
     if unknown:
-        raise DesignFileError(f"{where}: factors.{unknown[0]}: not a trial setting the study's trainable reads "
-                              f"(known: {', '.join(sorted(known))}); or pass --trainable for your own")
+        raise DesignFileError(
+            f"{where}: factors.{unknown[0]}: not a trial setting the study's trainable reads "
+            f"(known: {', '.join(sorted(known))}); or pass --trainable for your own"
+        )
     for config in {json.dumps(t.config, sort_keys=True): t.config for t in design(plan.design)}.values():
         try:
             TrialConfig.from_mapping(config)
@@ -259,8 +296,9 @@ def resolve(name_or_file: str | Path) -> StudyPlan:
         return BUILTIN[text]
     if text.endswith(".toml") or Path(text).exists():
         return load_plan(text)
-    raise DesignFileError(f"--design {text}: not a built-in design ({', '.join(builtin_names())}) "
-                          "nor a .toml design file")
+    raise DesignFileError(
+        f"--design {text}: not a built-in design ({', '.join(builtin_names())}) nor a .toml design file"
+    )
 
 
 BUILTIN: dict[str, StudyPlan] = {name: load_plan(BUILTIN_DIR / f"{name}.toml") for name in builtin_names()}
@@ -275,7 +313,7 @@ DESIGNS: dict[str, StudyDesign] = {name: plan.design for name, plan in BUILTIN.i
 defence arms x alpha0, Model reference, section 12), ``full`` (the factorial at 8192 steps, sb3) and
 ``smoke`` (26 trials, a check that everything runs). Each file's comments say more."""
 
-FACTORS: dict[str, tuple[Any, ...]] = dict(DESIGNS["factorial"].factors)
+FACTORS: dict[str, tuple[Any, ...]] = {name: tuple(levels) for name, levels in DESIGNS["factorial"].factors.items()}
 """The published factorial design: 4 x 4 x 3 x 2 x 2 = 192 configurations (from ``builtin/factorial.toml``)."""
 
 

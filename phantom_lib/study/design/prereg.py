@@ -72,7 +72,9 @@ def _check_items(path: Path, data: dict[str, Any]) -> None:
         for i, item in enumerate(items):
             missing = [k for k in keys if not isinstance(item, dict) or item.get(k) in (None, "")]
             if missing:
-                raise _problem(path, f"{name}[{i}]", item, f"a table with {', '.join(keys)} (missing: {', '.join(missing)})")
+                raise _problem(
+                    path, f"{name}[{i}]", item, f"a table with {', '.join(keys)} (missing: {', '.join(missing)})"
+                )
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -81,8 +83,10 @@ def read(path: Path) -> dict[str, Any]:
     every rule, margin and threshold with a reason. Raises :class:`PreregistrationError` (one line)."""
     path = Path(path)
     if not path.is_file():
-        raise PreregistrationError(f"pre-registration {path} does not exist: write it (see "
-                                   "phantom_lib/study/design/prereg.py for the format) or fix the design's path")
+        raise PreregistrationError(
+            f"pre-registration {path} does not exist: write it (see "
+            "phantom_lib/study/design/prereg.py for the format) or fix the design's path"
+        )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
@@ -121,15 +125,22 @@ def require_committed(path: Path) -> dict[str, Any]:
     data = read(path)
     top = vcs.toplevel(path)
     if top is None:
-        raise PreregistrationError(f"pre-registration {path} is not in a git work tree: commit it in a "
-                                   "repository (git init; git add; git commit) so the run can name its commit")
+        raise PreregistrationError(
+            f"pre-registration {path} is not in a git work tree: commit it in a "
+            "repository (git init; git add; git commit) so the run can name its commit"
+        )
     problem = _unchanged_problem(path, top)
     if problem:
         raise PreregistrationError(f"pre-registration {path} {problem}")
-    return {"path": str(path.resolve().relative_to(top.resolve())), "repository": str(top),
-            "commit": vcs.last_commit(path), "repo_head": vcs.head(top),
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "registered_after_data": data["registered_after_data"], "registered_on": str(data["registered_on"])}
+    return {
+        "path": str(path.resolve().relative_to(top.resolve())),
+        "repository": str(top),
+        "commit": vcs.last_commit(path),
+        "repo_head": vcs.head(top),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "registered_after_data": data["registered_after_data"],
+        "registered_on": str(data["registered_on"]),
+    }
 
 
 def _first_run_commit(record: dict[str, Any], prereg: dict[str, Any]) -> str | None:
@@ -148,7 +159,11 @@ def fixed_before_data(folder: Path, repository: Path | None = None) -> list[dict
     record = json.loads((Path(folder) / "provenance.json").read_text())
     entries = record.get("preregistration")
     if not entries:
-        reason = "smoke design, none needed" if record.get("kind") == "smoke" else "none recorded (run before pre-registration)"
+        reason = (
+            "smoke design, none needed"
+            if record.get("kind") == "smoke"
+            else "none recorded (run before pre-registration)"
+        )
         return [{"path": None, "fixed_before_data": False, "status": reason}]
     rows = []
     for prereg in entries if isinstance(entries, list) else [entries]:
@@ -160,7 +175,10 @@ def fixed_before_data(folder: Path, repository: Path | None = None) -> list[dict
         elif ancestor is None:
             status = f"cannot tell: commit {prereg['commit'][:12]} is not in the history git can see"
         else:
-            status = f"fixed before the data (commit {prereg['commit'][:12]})" if fixed else (
-                f"not fixed before the data: commit {prereg['commit'][:12]} is not an ancestor of the run's")
+            status = (
+                f"fixed before the data (commit {prereg['commit'][:12]})"
+                if fixed
+                else (f"not fixed before the data: commit {prereg['commit'][:12]} is not an ancestor of the run's")
+            )
         rows.append({**prereg, "fixed_before_data": fixed, "status": status})
     return rows

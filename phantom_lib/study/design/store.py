@@ -139,15 +139,23 @@ class ResultsStore:
         starts = [e for e in events if e["event"] == "start"]
         ends = [e["unix"] for e in events if e["event"] == "end"]
         trials = self.load()
-        finished = pd.to_numeric(trials["finished_unix"], errors="coerce") if "finished_unix" in trials else pd.Series(dtype=float)
+        finished = (pd.to_numeric(trials["finished_unix"], errors="coerce") if "finished_unix" in trials
+                    else pd.Series(dtype=float))
         rows = []
         for i, start in enumerate(starts):
             begin, limit = start["unix"], starts[i + 1]["unix"] if i + 1 < len(starts) else float("inf")
             logged = [t for t in ends if begin <= t < limit]
             inside = finished[(finished >= begin) & (finished < limit)]
             end = logged[0] if logged else float(inside.max()) if len(inside) else begin
-            rows.append({"started_unix": begin, "ended_unix": end, "seconds": end - begin,
-                         "interrupted": not logged, "commit": start.get("commit")})
+            rows.append(
+                {
+                    "started_unix": begin,
+                    "ended_unix": end,
+                    "seconds": end - begin,
+                    "interrupted": not logged,
+                    "commit": start.get("commit"),
+                }
+            )
         return pd.DataFrame(rows, columns=columns)
 
     def load(self) -> pd.DataFrame:
@@ -169,8 +177,10 @@ class ResultsStore:
             target = self.corrupt_dir / path.name
             os.replace(path, target)
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            print(f"[phantom] {path} cannot be read ({reason}): moved to {target}; its trial will run again "
-                  "(--resume)", file=sys.stderr)
+            print(
+                f"[phantom] {path} cannot be read ({reason}): moved to {target}; its trial will run again (--resume)",
+                file=sys.stderr,
+            )
             return None
 
 
@@ -202,8 +212,12 @@ def software_versions() -> dict[str, str | None]:
 
 def machine() -> dict[str, Any]:
     """Platform, Python version, CPU count and processor of this machine."""
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
 
 
 def _only_value(results: pd.DataFrame, column: str) -> Any:
@@ -214,13 +228,24 @@ def _only_value(results: pd.DataFrame, column: str) -> Any:
 
 def design_record(spec: StudyDesign) -> dict[str, Any]:
     """A design as plain data (factors, seeds, settings, twins, references)."""
-    return {"factors": {k: list(v) for k, v in spec.factors.items()}, "seeds": list(spec.seeds),
-            "settings": dict(spec.settings), "baseline_twins": spec.baseline_twins, "references": list(spec.references)}
+    return {
+        "factors": {k: list(v) for k, v in spec.factors.items()},
+        "seeds": list(spec.seeds),
+        "settings": dict(spec.settings),
+        "baseline_twins": spec.baseline_twins,
+        "references": list(spec.references),
+    }
 
 
-def provenance(design_name: str, spec: StudyDesign | None, trainable: str, seconds: float,
-               results: pd.DataFrame, tree: Mapping[str, Any] | None = None,
-               n_design: int | None = None) -> dict[str, Any]:
+def provenance(
+    design_name: str,
+    spec: StudyDesign | None,
+    trainable: str,
+    seconds: float,
+    results: pd.DataFrame,
+    tree: Mapping[str, Any] | None = None,
+    n_design: int | None = None,
+) -> dict[str, Any]:
     """What produced a results table: the code (``tree``: :func:`~phantom_lib.study.design.vcs.tree_state`
     taken when the run started; default: the checkout's now), the design (``spec``; ``None`` for a
     list of trials run without one, whose count is ``n_design``), software, machine, time."""
@@ -231,8 +256,10 @@ def provenance(design_name: str, spec: StudyDesign | None, trainable: str, secon
     timing = {}
     if "m_train_steps_per_s" in results:
         rates = pd.to_numeric(results["m_train_steps_per_s"], errors="coerce").dropna()
-        timing = {"train_steps_per_s_median": float(rates.median()) if len(rates) else None,
-                  "trial_seconds_median": float(results["seconds"].median())}
+        timing = {
+            "train_steps_per_s_median": float(rates.median()) if len(rates) else None,
+            "trial_seconds_median": float(results["seconds"].median()),
+        }
     return {
         "data": data_provenance(settings.get("data_source") or _only_value(results, "data_source") or "standin"),
         **(dict(tree) if tree is not None else vcs.tree_state(REPO_ROOT)),
@@ -262,8 +289,13 @@ def engine_provenance(engine: str, store: ResultsStore, results: pd.DataFrame) -
     the trials that ran the SB3 trainable because the jax engine has no learner for them.
     """
     if engine == "sb3":
-        return {"name": "sb3", "backend": "cpu", "device_kind": "cpu", "device_count": 1,
-                "note": "stable-baselines3 on torch (cpu, one thread per trial)"}
+        return {
+            "name": "sb3",
+            "backend": "cpu",
+            "device_kind": "cpu",
+            "device_count": 1,
+            "note": "stable-baselines3 on torch (cpu, one thread per trial)",
+        }
     records = store.batches()
     last = {trial_id: i for i, record in enumerate(records) for trial_id in record["trial_ids"]}
     ok = set(results.loc[results["status"] == "ok", "trial_id"]) if len(results) else set()
@@ -271,12 +303,15 @@ def engine_provenance(engine: str, store: ResultsStore, results: pd.DataFrame) -
     return {
         "name": "jax",
         "batch_sizes": sorted({r["batch_size"] for r in used}),
-        "devices": sorted({f"{r.get('backend', '?')}:{r.get('device_kind', '?')} x{r.get('device_count', '?')}"
-                           for r in used}),  # '?': a batch runner that did not report it
+        "devices": sorted(
+            {f"{r.get('backend', '?')}:{r.get('device_kind', '?')} x{r.get('device_count', '?')}" for r in used}
+        ),  # '?': a batch runner that did not report it
         "jax_versions": sorted({str(r.get("jax_version", "?")) for r in used}),
         "compile_seconds_total": round(sum(r.get("compile_seconds", 0.0) for r in used), 1),
         "n_batches": len(used),
         "batches": used,
-        "sb3_trainable": {"n_trials": len(ok - set(last)),
-                          "algorithms": sorted(results.loc[results["trial_id"].isin(ok - set(last)), "algorithm"].unique())},
+        "sb3_trainable": {
+            "n_trials": len(ok - set(last)),
+            "algorithms": sorted(results.loc[results["trial_id"].isin(ok - set(last)), "algorithm"].unique()),
+        },
     }

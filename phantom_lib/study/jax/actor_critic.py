@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from phantom_lib._validation import Integer, Real, Rule
 from phantom_lib.study.jax.view import (
     BudgetConfig,
     LearnerEnv,
@@ -50,6 +51,19 @@ class PPOConfig(BudgetConfig):
     ent_coef: float = 0.0
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
+    _parameter_constraints = {
+        "learning_rate": (Real(low=0, low_open=True),),
+        "n_steps": (Integer(low=1),),
+        "batch_size": (Integer(low=1), Rule(lambda c: c.n_steps % c.batch_size == 0,
+                                            "a divisor of n_steps ({n_steps}): each epoch cuts the rollout into "
+                                            "n_steps / batch_size minibatches")),
+        "n_epochs": (Integer(low=1),),
+        "gae_lambda": (Real(low=0, high=1),),
+        "clip_range": (Real(low=0, low_open=True),),
+        "ent_coef": (Real(low=0),),
+        "vf_coef": (Real(low=0),),
+        "max_grad_norm": (Real(low=0, low_open=True),),
+    }
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,15 @@ class A2CConfig(BudgetConfig):
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     rms_prop_eps: float = 1e-5
+    _parameter_constraints = {
+        "learning_rate": (Real(low=0, low_open=True),),
+        "n_steps": (Integer(low=1),),
+        "gae_lambda": (Real(low=0, high=1),),
+        "ent_coef": (Real(low=0),),
+        "vf_coef": (Real(low=0),),
+        "max_grad_norm": (Real(low=0, low_open=True),),
+        "rms_prop_eps": (Real(low=0, low_open=True),),
+    }
 
 
 def n_updates(cfg: PPOConfig | A2CConfig) -> int:
@@ -167,7 +190,7 @@ def _learn(cfg: PPOConfig | A2CConfig, optimiser: optax.GradientTransformation, 
         return (optax.apply_updates(net, updates), opt_state), None
 
     if isinstance(cfg, A2CConfig):
-        return step((net, opt_state), (rollout.obs, rollout.action, adv, returns))[0]  # type: ignore[no-any-return]
+        return step((net, opt_state), (rollout.obs, rollout.action, adv, returns))[0]
     data = (rollout.obs, rollout.action, rollout.logp, adv, returns)
     n_minibatches = cfg.n_steps // cfg.batch_size
 
@@ -176,7 +199,7 @@ def _learn(cfg: PPOConfig | A2CConfig, optimiser: optax.GradientTransformation, 
         batches = jax.tree.map(lambda x: x[order].reshape(n_minibatches, cfg.batch_size, *x.shape[1:]), data)
         return jax.lax.scan(step, carry, batches)[0], None
 
-    return jax.lax.scan(epoch, (net, opt_state), jax.random.split(key, cfg.n_epochs))[0]  # type: ignore[no-any-return]
+    return jax.lax.scan(epoch, (net, opt_state), jax.random.split(key, cfg.n_epochs))[0]
 
 
 def train_actor_critic(env: LearnerEnv, cfg: PPOConfig | A2CConfig, key: Any,

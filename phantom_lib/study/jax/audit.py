@@ -60,12 +60,21 @@ def affected_counts(results_root: str | Path) -> pd.DataFrame:
     out = []
     for folder in sorted(p for p in Path(results_root).iterdir() if p.is_dir()):
         if (folder / "batches.jsonl").exists() and (folder / "results.parquet").exists():
-            hit, total = affected_trials(folder), int((pd.read_parquet(folder / "results.parquet")["status"] == "ok").sum())
+            hit, total = (
+                affected_trials(folder),
+                int((pd.read_parquet(folder / "results.parquet")["status"] == "ok").sum()),
+            )
         elif (folder / "trials.parquet").exists():
             rows = pd.read_parquet(folder / "trials.parquet")
             hit, total = affected_crosscheck(folder), int((rows["engine"] == "jax").sum())
         else:
             continue
-        out.append({"folder": folder.name, "trials": total, "affected": len(hit),
-                    "affected_by_algorithm": hit["algorithm"].value_counts().sort_index().to_dict()})
+        out.append(
+            {
+                "folder": folder.name,
+                "trials": total,
+                "affected": len(hit),
+                "affected_by_algorithm": hit["algorithm"].value_counts().sort_index().to_dict(),
+            }
+        )
     return pd.DataFrame(out)

@@ -1,4 +1,5 @@
-"""The study on the jax engine: batches of trials trained and evaluated by compiled programs (Model reference, section 7).
+"""The study on the jax engine: batches of trials trained and evaluated by compiled programs (Model reference, section
+7).
 
 A *slice* is a group of trials that share every static shape and setting: the algorithm, the
 action levels, the number of candidate shares actually scored (K, or 1 when eps_alpha = 0:
@@ -28,8 +29,8 @@ market pools walked from ``fold_in(key(seed), 2)`` and ``fold_in(key(seed), 3)``
 Evaluation follows :mod:`phantom_lib.study.sb3.evaluate`: ``eval_episodes`` deterministic episodes at
 alpha0 and at each stress share, in the evaluation env (K = 1, no adversary, the trial's
 eps_alpha and lambda_coi; the observation's alpha0 is the share), the same episode keys at the
-three shares; :func:`~phantom_lib.study.sb3.evaluate.stress_summary` adds the stress and worst-case
-metrics. Metric names and meanings are those of :data:`phantom_lib.study.sb3.learners.METRICS`, with
+three shares; :func:`~phantom_lib.study.common.stress_summary` adds the stress and worst-case
+metrics. Metric names and meanings are those of :data:`phantom_lib.study.common.METRICS`, with
 one difference in what the timings mean: ``train_seconds`` and ``eval_seconds`` are each
 trial's share of its batch's wall time (batch time / trials in the batch, padding excluded;
 compile time excluded and recorded in the batch record), so ``train_steps_per_s`` is the
@@ -51,15 +52,18 @@ import numpy as np
 from phantom_lib.behaviour.model import load_behaviour
 from phantom_lib.sim import jax_env
 from phantom_lib.sim.config import EnvConfig
-from phantom_lib.sim.gym_env import PhantomPricingEnv
+from phantom_lib.sim.spaces import observation_bounds
+from phantom_lib.study.common import (
+    EVAL_METRICS,
+    DigitisedFeatures,
+    stress_summary,
+    training_record,
+)
 from phantom_lib.study.design.designs import Trial, TrialConfig
-from phantom_lib.study.sb3.evaluate import EVAL_METRICS, stress_summary
 from phantom_lib.study.jax.actor_critic import A2CConfig, PPOConfig
 from phantom_lib.study.jax.learners import JAX_ALGORITHMS, Learner, learner
 from phantom_lib.study.jax.q import DQNConfig, QTableConfig
 from phantom_lib.study.jax.view import LearnerEnv, ViewParams
-from phantom_lib.study.sb3.learners import training_record
-from phantom_lib.study.sb3.qlearning import DigitisedFeatures
 
 CELL_FIELDS = ("alpha0", "eps_alpha", "lambda_coi")
 """Trial settings that vary inside a batch (values in the compiled program, not shapes)."""
@@ -211,11 +215,16 @@ def _inputs(trials: Sequence[TrialConfig], seeds: Sequence[int]) -> _Inputs:
     for trial in trials:
         shares = (trial.env.alpha0, *trial.stress_shares)
         evaluate.append(stack([cell_values(evaluation_env(trial).replace(alpha0=a)) for a in shares]))
-        box = PhantomPricingEnv(trial.env).observation_space  # unit_box's bounds
-        lows.append(box.low)
-        highs.append(box.high)
-    return _Inputs(np.asarray(seeds, np.uint32), stack([cell_values(t.env) for t in trials]), stack(evaluate),
-                   np.stack(lows), np.stack(highs))
+        low, high = observation_bounds(trial.env, load_behaviour(trial.env.market.data_source))  # unit_box's
+        lows.append(low)
+        highs.append(high)
+    return _Inputs(
+        np.asarray(seeds, np.uint32),
+        stack([cell_values(t.env) for t in trials]),
+        stack(evaluate),
+        np.stack(lows),
+        np.stack(highs),
+    )
 
 
 def evaluation_env(trial: TrialConfig) -> EnvConfig:
@@ -324,8 +333,12 @@ _COMPILED: dict[Any, Any] = {}
 def _compiled(name: str, program: Any, args: tuple[Any, ...], cache_key: Any) -> tuple[Any, float]:
     """``program`` compiled for ``args`` (cached); returns (executable, compile seconds, 0 if cached)."""
     leaves, tree = jax.tree.flatten(args)
-    key = (name, cache_key, str(tree), tuple((np.shape(x), str(getattr(x, "dtype", type(x))),
-                                              str(getattr(x, "sharding", None))) for x in leaves))
+    key = (
+        name,
+        cache_key,
+        str(tree),
+        tuple((np.shape(x), str(getattr(x, "dtype", type(x))), str(getattr(x, "sharding", None))) for x in leaves),
+    )
     if key in _COMPILED:
         return _COMPILED[key], 0.0
     start = time.perf_counter()
@@ -340,7 +353,8 @@ class BatchRecord:
     Attributes:
         slice: the slice's shared settings. trial_ids, seeds: the batch's trials (padding excluded).
         batch_size: trials per program (padding included). padding: copies of the last trial added
-            to fill the batch (0 for every batch of a whole slice, :func:`batches`). compile_seconds: compile time of the
+            to fill the batch (0 for every batch of a whole slice, :func:`batches`). compile_seconds: compile time of
+            the
             two programs in this process (0 when already compiled). train_seconds, eval_seconds:
             wall times of the batch. engine, backend, device_kind, device_count, jax_version:
             where it ran. devices_used: devices the batch's trials were split over
@@ -386,8 +400,12 @@ def _placed(inputs: _Inputs, sharding: Any) -> _Inputs:
 def device_info() -> dict[str, Any]:
     """JAX's backend, device kind and count, and version in this process."""
     devices = jax.devices()
-    return {"backend": jax.default_backend(), "device_kind": devices[0].device_kind,
-            "device_count": len(devices), "jax_version": jax.__version__}
+    return {
+        "backend": jax.default_backend(),
+        "device_kind": devices[0].device_kind,
+        "device_count": len(devices),
+        "jax_version": jax.__version__,
+    }
 
 
 class _Prepared(NamedTuple):
@@ -419,8 +437,10 @@ def _prepare(trials: Sequence[Trial], batch_size: int | None) -> _Prepared:
     size = batch_size or len(trials)
     keys = {slice_key(t.config) for t in trials}
     if len(keys) > 1 or len(trials) > size:
-        raise ValueError(f"a batch holds at most batch_size={size} trials of one slice; got {len(trials)} trials "
-                         f"in {len(keys)} slices (use jax_engine.batches)")
+        raise ValueError(
+            f"a batch holds at most batch_size={size} trials of one slice; got {len(trials)} trials "
+            f"in {len(keys)} slices (use jax_engine.batches)"
+        )
     configs = [TrialConfig.from_mapping(t.config) for t in trials]
     program = program_trial(keys.pop())
     behaviour = load_behaviour(program.env.market.data_source)
@@ -431,8 +451,9 @@ def _prepare(trials: Sequence[Trial], batch_size: int | None) -> _Prepared:
     return _Prepared(configs, size, program, env, base, eval_env, eval_base, inputs)
 
 
-def _evaluation_rows(spec: _Slice, configs: Sequence[TrialConfig], eval_base: Any, policies: Any,
-                     inputs: _Inputs) -> tuple[list[dict[str, Any]], float, float]:
+def _evaluation_rows(
+    spec: _Slice, configs: Sequence[TrialConfig], eval_base: Any, policies: Any, inputs: _Inputs
+) -> tuple[list[dict[str, Any]], float, float]:
     """Evaluate a batch's policies; returns (metrics at the three shares per trial, compile and eval seconds)."""
     program, compile_seconds = _compiled("evaluate", spec.evaluate, (eval_base, policies, inputs), spec)
     start = time.perf_counter()
@@ -445,14 +466,17 @@ def _evaluation_rows(spec: _Slice, configs: Sequence[TrialConfig], eval_base: An
     return rows, compile_seconds, seconds
 
 
-def evaluate_constant(trials: Sequence[Trial], actions: Sequence[int], batch_size: int | None = None) -> list[dict[str, Any]]:
+def evaluate_constant(
+    trials: Sequence[Trial], actions: Sequence[int], batch_size: int | None = None
+) -> list[dict[str, Any]]:
     """Evaluate a fixed action per trial (a constant price scale) exactly as :func:`run_batch`
     evaluates the trial's learner: same evaluation envs and keys, so the two compare with common
     random numbers. Returns the evaluation metrics (no training figures) per trial."""
     ready = _prepare(trials, batch_size)
     padded = list(actions) + [actions[-1]] * (ready.size - len(actions))
-    return _evaluation_rows(ready.spec(CONSTANT, None), ready.configs, ready.eval_base, np.asarray(padded, np.int32),
-                            ready.inputs)[0]
+    return _evaluation_rows(
+        ready.spec(CONSTANT, None), ready.configs, ready.eval_base, np.asarray(padded, np.int32), ready.inputs
+    )[0]
 
 
 def use_compile_cache(folder: str | Path) -> None:
@@ -464,8 +488,9 @@ def use_compile_cache(folder: str | Path) -> None:
     jax.config.update("jax_compilation_cache_dir", str(folder))
 
 
-def run_batch(trials: Sequence[Trial], batch_size: int | None = None,
-              compile_cache: str | Path | None = None) -> tuple[list[dict[str, Any]], BatchRecord]:
+def run_batch(
+    trials: Sequence[Trial], batch_size: int | None = None, compile_cache: str | Path | None = None
+) -> tuple[list[dict[str, Any]], BatchRecord]:
     """Train and evaluate one batch of trials of one slice with compiled programs.
 
     Args:
@@ -475,7 +500,7 @@ def run_batch(trials: Sequence[Trial], batch_size: int | None = None,
         compile_cache: a folder for :func:`use_compile_cache` (None: compile in memory only).
 
     Returns:
-        ``(metrics per trial, record)``: the metrics of :data:`phantom_lib.study.sb3.learners.METRICS`
+        ``(metrics per trial, record)``: the metrics of :data:`phantom_lib.study.common.METRICS`
         for each trial, in order, and the batch's :class:`BatchRecord`.
     """
     if compile_cache is not None:
@@ -494,8 +519,17 @@ def run_batch(trials: Sequence[Trial], batch_size: int | None = None,
     for i, (row, trial) in enumerate(zip(rows, configs)):
         row["eval_seconds"] = eval_seconds / len(trials)
         row.update(training_record(rewards[i], revenues[i], train_seconds / len(trials), trial.curve_points))
-    record = BatchRecord(dict(slice_key(trials[0].config)), [t.trial_id for t in trials], [t.seed for t in trials],
-                         size, size - len(trials), compile_train + compile_eval, train_seconds, eval_seconds, "jax",
-                         **device_info(), devices_used=1 if sharding is None else jax.device_count())
+    record = BatchRecord(
+        dict(slice_key(trials[0].config)),
+        [t.trial_id for t in trials],
+        [t.seed for t in trials],
+        size,
+        size - len(trials),
+        compile_train + compile_eval,
+        train_seconds,
+        eval_seconds,
+        "jax",
+        **device_info(),
+        devices_used=1 if sharding is None else jax.device_count(),
+    )
     return rows, record
-

@@ -14,7 +14,7 @@ pinned and a tfp nightly (~390 MB), evaluates more than it trains by default and
 DQN replay slowly. Writing our own also lets every setting follow stable-baselines3, so the two
 engines train the same algorithms on the same observation (rescaled to [0, 1]), reward
 (times ``reward_scale``) and budget (step counts scaled by
-:func:`phantom_lib.study.sb3.learners.sb3_hyperparameters`), with one environment per learner as in
+:func:`phantom_lib.study.common.sb3_hyperparameters`), with one environment per learner as in
 the SB3 path: the batch of learners is the parallelism, not parallel envs inside a learner.
 Details: :mod:`~phantom_lib.study.jax.view` (what a learner sees, networks, initialisation),
 :mod:`~phantom_lib.study.jax.actor_critic` (PPO, A2C), :mod:`~phantom_lib.study.jax.q` (DQN,

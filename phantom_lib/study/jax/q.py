@@ -11,7 +11,7 @@
 * The Q-learner is :class:`~phantom_lib.study.sb3.qlearning.TabularQLearner` in JAX: TD(0), epsilon
   decaying geometrically per step to its floor, random tie-breaking while learning, greedy
   (lowest index) actions in evaluation, on any traceable featuriser (the study uses
-  :meth:`~phantom_lib.study.sb3.qlearning.DigitisedFeatures.index`).
+  :meth:`~phantom_lib.study.common.DigitisedFeatures.index`).
 
 Each ``train_*`` is one traceable function of (key, params) for a static config: the study vmaps
 it over a batch of trials (:mod:`phantom_lib.study.jax.engine`).
@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from phantom_lib._validation import InstanceOf, Integer, IsCallable, Real, Validated
+from phantom_lib.study.common import QLearnerConfig
 from phantom_lib.study.jax.view import (
     BudgetConfig,
     LearnerEnv,
@@ -35,7 +37,6 @@ from phantom_lib.study.jax.view import (
     mlp_apply,
     mlp_init,
 )
-from phantom_lib.study.sb3.qlearning import QLearnerConfig
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,18 @@ class DQNConfig(BudgetConfig):
     exploration_final_eps: float = 0.05
     train_freq: int = 4
     max_grad_norm: float = 10.0
+    _parameter_constraints = {
+        "learning_rate": (Real(low=0, low_open=True),),
+        "buffer_size": (Integer(low=1),),
+        "batch_size": (Integer(low=1),),
+        "learning_starts": (Integer(low=0),),
+        "target_update_interval": (Integer(low=1),),
+        "exploration_fraction": (Real(low=0, high=1),),
+        "exploration_initial_eps": (Real(low=0, high=1),),
+        "exploration_final_eps": (Real(low=0, high=1),),
+        "train_freq": (Integer(low=1),),
+        "max_grad_norm": (Real(low=0, low_open=True),),
+    }
 
     @property
     def n_chunks(self) -> int:
@@ -143,7 +156,7 @@ def act_dqn(net: Any, obs: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class QTableConfig:
+class QTableConfig(Validated):
     """The tabular Q-learner's shapes and settings (:class:`QLearnerConfig`). Hashable: static under jit.
 
     Attributes:
@@ -157,6 +170,10 @@ class QTableConfig:
     n_states: int
     featurise: Callable[[Any], Any]
     settings: QLearnerConfig = field(default_factory=QLearnerConfig)
+    _parameter_constraints = {
+        "timesteps": (Integer(low=1),), "n_actions": (Integer(low=1),), "n_states": (Integer(low=1),),
+        "featurise": (IsCallable(),), "settings": (InstanceOf(QLearnerConfig, "a QLearnerConfig"),),
+    }
 
 
 def train_qtable(env: LearnerEnv, cfg: QTableConfig, key: Any, params: ViewParams) -> tuple[Any, tuple[Any, Any]]:

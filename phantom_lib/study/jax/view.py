@@ -26,11 +26,12 @@ import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
-from phantom_lib.study.sb3.learners import sb3_hyperparameters
+from phantom_lib._validation import Each, Integer, Real, Validated
+from phantom_lib.study.common import sb3_hyperparameters
 
 
 @dataclass(frozen=True)
-class BudgetConfig:
+class BudgetConfig(Validated):
     """Base of the learner configs: a training budget and an action count (hashable, so a config is
     a static part of a compiled program).
 
@@ -44,10 +45,12 @@ class BudgetConfig:
     gamma: float = 0.99
     hidden: tuple[int, ...] = (64, 64)
     ALGORITHM: ClassVar[str] = ""
+    _parameter_constraints = {"timesteps": (Integer(low=1),), "n_actions": (Integer(low=1),),
+                              "gamma": (Real(low=0, high=1),), "hidden": (Each(Integer(low=1)),)}
 
     @classmethod
     def for_budget(cls, timesteps: int, n_actions: int, **overrides: Any) -> Any:
-        """The reference settings with the step counts of :func:`~phantom_lib.study.sb3.learners.sb3_hyperparameters`
+        """The reference settings with the step counts of :func:`~phantom_lib.study.common.sb3_hyperparameters`
         scaled to ``timesteps`` (the SB3 path's scaling), then ``overrides``."""
         return cls(timesteps, n_actions, **{**sb3_hyperparameters(cls.ALGORITHM, timesteps), **overrides})
 
@@ -158,7 +161,7 @@ def _reset_where(env: LearnerEnv) -> Callable[..., tuple[Any, Any]]:
         out = jax.lax.cond(jnp.any(done), fresh, lambda: current)
         return out, jax.tree.map(lambda _: True, out)
 
-    return batched_reset  # type: ignore[no-any-return]
+    return batched_reset
 
 
 def mlp_init(key: Any, sizes: Sequence[int], gains: Sequence[float]) -> list[tuple[Any, Any]]:

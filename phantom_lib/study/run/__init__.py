@@ -1,1 +1,2 @@
-"""Running designs: the resumable runner on Ray (:mod:`.runner`) and both engines on the same cells (:mod:`.crosscheck`)."""
+"""Running designs: the resumable runner on Ray (:mod:`.runner`) and both engines on the same cells
+(:mod:`.crosscheck`)."""

@@ -24,14 +24,19 @@ import pandas as pd
 from scipy import stats
 
 from phantom_lib.study.analysis.estimands import seed_ci
+from phantom_lib.study.design import vcs
 from phantom_lib.study.design.designs import Trial, TrialConfig
-from phantom_lib.study.sb3.evaluate import evaluate
+from phantom_lib.study.design.manifest import write_manifest
+from phantom_lib.study.design.store import (
+    REPO_ROOT,
+    data_provenance,
+    machine,
+    software_versions,
+)
 from phantom_lib.study.jax.engine import batches, evaluate_constant, run_batch
+from phantom_lib.study.sb3.evaluate import evaluate
 from phantom_lib.study.sb3.learners import train
 from phantom_lib.study.sb3.policies import reference_policy
-from phantom_lib.study.design import vcs
-from phantom_lib.study.design.manifest import write_manifest
-from phantom_lib.study.design.store import REPO_ROOT, data_provenance, machine, software_versions
 
 CELL_KEYS = ("alpha0", "eps_alpha", "lambda_coi")
 """What identifies a cell in the cross-check tables."""
@@ -96,18 +101,30 @@ def crosscheck_summary(trials: pd.DataFrame, metrics: Sequence[str] = ("revenue"
             row: dict[str, Any] = dict(zip(CELL_KEYS, cell), metric=metric)
             for engine in ENGINES:
                 ci = seed_ci(by[engine][metric])
-                row.update({f"{engine}_mean": ci["mean"], f"{engine}_low": ci["ci_low"], f"{engine}_high": ci["ci_high"]})
+                row.update(
+                    {f"{engine}_mean": ci["mean"], f"{engine}_low": ci["ci_low"], f"{engine}_high": ci["ci_high"]}
+                )
                 pct = seed_ci(100 * by[engine][metric] / by[f"best_fixed_{engine}"][metric])
-                row.update({f"{engine}_pct_of_best_fixed": pct["mean"], f"{engine}_pct_low": pct["ci_low"],
-                            f"{engine}_pct_high": pct["ci_high"]})
+                row.update(
+                    {
+                        f"{engine}_pct_of_best_fixed": pct["mean"],
+                        f"{engine}_pct_low": pct["ci_low"],
+                        f"{engine}_pct_high": pct["ci_high"],
+                    }
+                )
             diff, low, high = welch_interval(by["jax"][metric], by["sb3"][metric])
             row.update(jax_minus_sb3=diff, diff_low=low, diff_high=high, agree=bool(low <= 0 <= high))
             out.append(row)
     return pd.DataFrame(out)
 
 
-def write_crosscheck(folder: str | Path, cells: Sequence[Mapping[str, Any]], seeds: Sequence[int],
-                     settings: Mapping[str, Any], algorithm: str = "ppo") -> pd.DataFrame:
+def write_crosscheck(
+    folder: str | Path,
+    cells: Sequence[Mapping[str, Any]],
+    seeds: Sequence[int],
+    settings: Mapping[str, Any],
+    algorithm: str = "ppo",
+) -> pd.DataFrame:
     """Run :func:`crosscheck_trials` and keep it: ``folder/trials.parquet``, ``folder/provenance.json``
     (the code's state as the run started: :func:`~phantom_lib.study.design.vcs.tree_state`; cells,
     seeds, settings, data, software, machine, wall time) and, last, ``folder/manifest.json``. Refuses a
@@ -120,11 +137,18 @@ def write_crosscheck(folder: str | Path, cells: Sequence[Mapping[str, Any]], see
     trials = crosscheck_trials(cells, seeds, settings, algorithm)
     folder.mkdir(parents=True, exist_ok=True)
     trials.to_parquet(folder / "trials.parquet", index=False)
-    record = {**tree, "algorithm": algorithm, "cells": [dict(c) for c in cells], "seeds": list(seeds),
-              "settings": dict(settings), "data": data_provenance(str(settings.get("data_source", "standin"))),
-              "versions": software_versions(), "machine": machine(),
-              "wall_seconds": round(time.perf_counter() - start, 1),
-              "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    record = {
+        **tree,
+        "algorithm": algorithm,
+        "cells": [dict(c) for c in cells],
+        "seeds": list(seeds),
+        "settings": dict(settings),
+        "data": data_provenance(str(settings.get("data_source", "standin"))),
+        "versions": software_versions(),
+        "machine": machine(),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     (folder / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     write_manifest(folder, __name__)
     return trials

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phantom_lib._validation import boolean, check, choice, integer, relation
+from phantom_lib._validation import (
+    Boolean,
+    Choice,
+    InstanceOf,
+    Integer,
+    OrNone,
+    Rule,
+    Text,
+    Validated,
+)
 from phantom_lib.study.design.files import ENGINES
 
 DEFAULT_TRAINABLE = "phantom_lib.study.sb3.learners:train"
@@ -20,7 +29,7 @@ EXECUTORS = ("ray", "local")
 
 
 @dataclass(frozen=True)
-class SweepOptions:
+class SweepOptions(Validated):
     """How a sweep runs.
 
     Attributes:
@@ -48,19 +57,20 @@ class SweepOptions:
     compile_cache: Path | None = None
     progress: bool = True
 
-    def __post_init__(self) -> None:
-        owner = "SweepOptions"
-        check(
-            owner,
-            relation(owner, "trainable", self.trainable,
-                     isinstance(self.trainable, str) and ":" in self.trainable, "'package.module:function'"),
-            boolean(owner, "resume", self.resume),
-            choice(owner, "executor", self.executor, EXECUTORS),
-            None if self.engine is None else choice(owner, "engine", self.engine, ENGINES),
-            None if self.num_cpus is None else integer(owner, "num_cpus", self.num_cpus, low=1),
-            None if self.batch_size is None else integer(owner, "batch_size", self.batch_size, low=1),
-            boolean(owner, "progress", self.progress),
-        )
+    _parameter_constraints = {
+        "trainable": (
+            Text("'package.module:function'"),
+            Rule(lambda c: ":" in c.trainable, "'package.module:function'"),
+        ),
+        "resume": (Boolean(),),
+        "executor": (Choice(EXECUTORS),),
+        "address": (OrNone(Text("a Ray address")),),
+        "num_cpus": (OrNone(Integer(low=1)),),
+        "engine": (OrNone(Choice(ENGINES)),),
+        "batch_size": (OrNone(Integer(low=1)),),
+        "compile_cache": (OrNone(InstanceOf((str, Path), "a folder")),),
+        "progress": (Boolean(),),
+    }
 
     def replace(self, **changes: Any) -> SweepOptions:
         """A copy with ``changes`` applied (checked again)."""

@@ -101,7 +101,8 @@ def connect(address: str | None, num_cpus: int | None) -> bool:
     Ray's INFO lines (the cluster it started, the authentication token it generated) are not
     printed: only Python warnings and errors, less the notice that a local cluster enabled token
     authentication (the secure default, nothing for the user to do). Ray's core (C++) still prints
-    its own warnings to stderr while it retries a join (for about 20 s when a head refuses the token). A cluster that cannot be
+    its own warnings to stderr while it retries a join (for about 20 s when a head refuses the token). A cluster that
+    cannot be
     started or joined raises :class:`RayConnectionError` (one line) instead of Ray's retries and traceback.
     """
     address = ray_address(address)
@@ -115,8 +116,14 @@ def connect(address: str | None, num_cpus: int | None) -> bool:
             ray.init(address=address, **quiet)
         else:
             logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-            ray.init(address="local", _node_ip_address=LOOPBACK, num_cpus=num_cpus or os.cpu_count(),
-                     include_dashboard=False, object_store_memory=200 * 1024**2, **quiet)
+            ray.init(
+                address="local",
+                _node_ip_address=LOOPBACK,
+                num_cpus=num_cpus or os.cpu_count(),
+                include_dashboard=False,
+                object_store_memory=200 * 1024**2,
+                **quiet,
+            )
     except (ConnectionError, TimeoutError, RuntimeError, SystemExit) as err:  # SystemExit: Ray's GCS time-out
         raise RayConnectionError(_failure(address, err)) from None
     _joined.append(address or str(ray.get_runtime_context().gcs_address))
@@ -132,8 +139,10 @@ def _failure(address: str | None, err: BaseException) -> str:
     if any(isinstance(c, AuthenticationError) or "authenticat" in str(c).lower() for c in causes):
         fix = f"the head requires its token: {_TOKEN_FIX}"
     elif isinstance(err, ConnectionAbortedError) and str(address).startswith("ray://"):
-        fix = ("the head's Ray client server could not start a server for this client (Ray issue 63202, "
-               "a gRPC fork race): restart the head with GRPC_ENABLE_FORK_SUPPORT=0 in its environment")
+        fix = (
+            "the head's Ray client server could not start a server for this client (Ray issue 63202, "
+            "a gRPC fork race): restart the head with GRPC_ENABLE_FORK_SUPPORT=0 in its environment"
+        )
     elif address and os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
         fix = f"if the head uses token authentication, {_TOKEN_FIX}; else {_RAY_FIX}"
     else:
@@ -166,7 +175,7 @@ def task_resources(batched: bool) -> dict[str, Any]:
     import ray
 
     if batched:
-        cluster = ray.cluster_resources()
+        cluster = ray.cluster_resources()  # type: ignore[no-untyped-call]  # ray is untyped
         for name in ("GPU", "TPU"):
             if cluster.get(name, 0) >= 1:
                 return {"num_cpus": 1, "num_gpus": 1} if name == "GPU" else {"num_cpus": 1, "resources": {"TPU": 1}}

@@ -2,11 +2,13 @@
 
 ``phantom sweep --design NAME|FILE --engine {sb3,jax}`` runs a declared design's trials
 (:mod:`phantom_lib.study.design.files`) as Ray tasks, after checking that its pre-registration is
-committed (:mod:`phantom_lib.study.design.prereg`), on a one-machine cluster by default or on an existing cluster (``--address`` or
+committed (:mod:`phantom_lib.study.design.prereg`), on a one-machine cluster by default or on an existing cluster
+(``--address`` or
 ``RAY_ADDRESS``). With the SB3 engine each task is one trial (:func:`phantom_lib.study.sb3.learners.train`).
 With the jax engine each task is one batch of a slice (:mod:`phantom_lib.study.jax.engine`:
 trials sharing their static shapes, trained by one compiled program, vmapped over seeds and
-cells); reference policies (no learner) still run one per task with the trainable. A jax task asks Ray for a GPU when the cluster has one (else a TPU, else a CPU), so
+cells); reference policies (no learner) still run one per task with the trainable. A jax task asks Ray for a GPU when
+the cluster has one (else a TPU, else a CPU), so
 the same sweep runs unchanged on an accelerator; jax uses whatever device its task sees.
 Each finished trial is written at once as its own parquet file, so a crash, a killed worker or
 Ctrl-C loses nothing: ``--resume`` runs only the trials without a successful result (a batch's
@@ -41,7 +43,12 @@ import pandas as pd
 from phantom_lib.study.design import files, prereg, vcs
 from phantom_lib.study.design.designs import StudyDesign, Trial, design
 from phantom_lib.study.design.manifest import write_manifest
-from phantom_lib.study.design.store import REPO_ROOT, ResultsStore, engine_provenance, provenance
+from phantom_lib.study.design.store import (
+    REPO_ROOT,
+    ResultsStore,
+    engine_provenance,
+    provenance,
+)
 from phantom_lib.study.run import ray_backend
 from phantom_lib.study.run.options import DEFAULT_TRAINABLE, SweepOptions
 
@@ -75,8 +82,9 @@ def _execute(trainable: Trainable, trial: Trial) -> tuple[dict[str, Any] | None,
         return None, traceback.format_exc(limit=8), time.perf_counter() - start
 
 
-def _execute_unit(trainable: Trainable, batch_runner: BatchRunner | None, trials: list[Trial],
-                  batch_size: int) -> tuple[list[Result], dict[str, Any] | None]:
+def _execute_unit(
+    trainable: Trainable, batch_runner: BatchRunner | None, trials: list[Trial], batch_size: int
+) -> tuple[list[Result], dict[str, Any] | None]:
     """Run one task: a single trial with ``trainable`` (``batch_runner`` None) or a batch.
 
     Returns the finished trials and, for a batch, its record. A batch's ``seconds`` is each
@@ -123,8 +131,9 @@ def _units(todo: Sequence[Trial], engine: str, sizes: dict[Any, int]) -> list[tu
 
     learned = _learned(todo)
     others = [t for t in todo if t not in learned]
-    return ([(b, True, sizes[slice_key(b[0].config)]) for b in batches(learned, sizes)]
-            + [([t], False, 1) for t in others])
+    return [(b, True, sizes[slice_key(b[0].config)]) for b in batches(learned, sizes)] + [
+        ([t], False, 1) for t in others
+    ]
 
 
 def _program_of(unit: Sequence[Trial]) -> Any:
@@ -134,8 +143,9 @@ def _program_of(unit: Sequence[Trial]) -> Any:
     return slice_key(unit[0].config)
 
 
-def _compile_waves(units: list[tuple[list[Trial], bool, int]], engine: str,
-                   cached: bool) -> tuple[list[tuple[list[Trial], bool, int]], dict[Any, list[tuple[list[Trial], bool, int]]]]:
+def _compile_waves(
+    units: list[tuple[list[Trial], bool, int]], engine: str, cached: bool
+) -> tuple[list[tuple[list[Trial], bool, int]], dict[Any, list[tuple[list[Trial], bool, int]]]]:
     """Which tasks start at once and which wait (keyed by the slice they wait for): with the jax
     engine and a compile cache, one batch per slice starts (it compiles the slice's two programs
     into the cache) and the slice's other batches wait for it, so no two workers compile the same
@@ -172,8 +182,9 @@ class _Progress:
     def __init__(self, total: int, done: int, enabled: bool) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, initial=done, desc="trials", unit="trial", disable=not enabled,
-                        bar_format=self.WAITING)
+        self.bar = tqdm(
+            total=total, initial=done, desc="trials", unit="trial", disable=not enabled, bar_format=self.WAITING
+        )
         self.tasks = 0
 
     def update(self, n: int) -> None:
@@ -190,8 +201,13 @@ class _Progress:
         self.bar.close()
 
 
-def _execute_all(trials: Sequence[Trial], trainable: Trainable, store: ResultsStore, options: SweepOptions,
-                 batch_runner: BatchRunner | str) -> pd.DataFrame:
+def _execute_all(
+    trials: Sequence[Trial],
+    trainable: Trainable,
+    store: ResultsStore,
+    options: SweepOptions,
+    batch_runner: BatchRunner | str,
+) -> pd.DataFrame:
     """Run the trials without a successful result in ``store`` (see :func:`run_trials`)."""
     engine = options.engine or "sb3"
     sizes = jax_batch_sizes(trials, options.batch_size) if engine == "jax" else {}
@@ -258,9 +274,16 @@ def _name(trainable: Trainable | str) -> str:
     return f"{getattr(trainable, '__module__', '?')}:{getattr(trainable, '__qualname__', repr(trainable))}"
 
 
-def _record_run(trials: Sequence[Trial], trainable: Trainable, store: ResultsStore, options: SweepOptions,
-                batch_runner: BatchRunner | str, name: str, spec: StudyDesign | None,
-                extra: Mapping[str, Any]) -> pd.DataFrame:
+def _record_run(
+    trials: Sequence[Trial],
+    trainable: Trainable,
+    store: ResultsStore,
+    options: SweepOptions,
+    batch_runner: BatchRunner | str,
+    name: str,
+    spec: StudyDesign | None,
+    extra: Mapping[str, Any],
+) -> pd.DataFrame:
     """Run the missing trials and write the record: ``results.parquet``, ``provenance.json`` (the code's
     state as the run started, ``extra`` merged in) and, last, ``manifest.json``. The caller holds the lock."""
     tree = vcs.tree_state(REPO_ROOT, exclude=store.root)  # the code that runs, before anyone edits it
@@ -273,8 +296,15 @@ def _record_run(trials: Sequence[Trial], trainable: Trainable, store: ResultsSto
     results.to_parquet(store.root / "results.parquet", index=False)
     seconds = time.perf_counter() - start
     store.log_run("end", tree["git_commit"])
-    record = provenance(name, spec, _name(options.trainable if spec is not None else trainable), seconds, results,
-                        tree, n_design=len(trials))
+    record = provenance(
+        name,
+        spec,
+        _name(options.trainable if spec is not None else trainable),
+        seconds,
+        results,
+        tree,
+        n_design=len(trials),
+    )
     record.update(extra)
     record["options"] = options.as_dict()
     record["ray_address"] = ray_backend.cluster_address() if options.executor == "ray" else None
@@ -287,8 +317,14 @@ def _record_run(trials: Sequence[Trial], trainable: Trainable, store: ResultsSto
     return results
 
 
-def run_trials(trials: Sequence[Trial], trainable: Trainable, store: ResultsStore, options: SweepOptions | None = None,
-               batch_runner: BatchRunner | str = DEFAULT_BATCH_RUNNER, name: str = "trials") -> pd.DataFrame:
+def run_trials(
+    trials: Sequence[Trial],
+    trainable: Trainable,
+    store: ResultsStore,
+    options: SweepOptions | None = None,
+    batch_runner: BatchRunner | str = DEFAULT_BATCH_RUNNER,
+    name: str = "trials",
+) -> pd.DataFrame:
     """Run the trials that have no successful result in ``store``; return every recorded trial.
 
     ``options.executor`` ``"ray"`` runs the tasks on Ray (one CPU each, or an accelerator for a jax
@@ -320,8 +356,10 @@ def _same_rules_as_first_run(store: ResultsStore, registered: dict[str, Any] | N
     starts = [e for e in store.run_events() if e["event"] == "start" and "preregistration_sha256" in e]
     now = [registered["sha256"]] if registered else []
     if starts and starts[0]["preregistration_sha256"] != now:
-        raise prereg.PreregistrationError(f"the pre-registration changed since the first run in {store.root} "
-                                          "(its sha256 differs): results under two sets of rules; use a new --out")
+        raise prereg.PreregistrationError(
+            f"the pre-registration changed since the first run in {store.root} "
+            "(its sha256 differs): results under two sets of rules; use a new --out"
+        )
 
 
 def sweep(name_or_file: str | Path | files.StudyPlan, out: Path, options: SweepOptions | None = None) -> pd.DataFrame:
@@ -341,10 +379,22 @@ def sweep(name_or_file: str | Path | files.StudyPlan, out: Path, options: SweepO
     store = ResultsStore(out)
     with store.lock():
         if store.load().shape[0] and not options.resume:
-            raise FileExistsError(f"{out} already holds results: pass --resume to run only the missing trials, "
-                                  "or choose another --out")
+            raise FileExistsError(
+                f"{out} already holds results: pass --resume to run only the missing trials, or choose another --out"
+            )
         _same_rules_as_first_run(store, registered)
-        extra = {"kind": plan.kind, "design_file": _design_file(plan),
-                 "preregistration": [registered] if registered else None}
-        return _record_run(design(plan.design), resolve_trainable(options.trainable), store,
-                           options, DEFAULT_BATCH_RUNNER, plan.name, plan.design, extra)
+        extra = {
+            "kind": plan.kind,
+            "design_file": _design_file(plan),
+            "preregistration": [registered] if registered else None,
+        }
+        return _record_run(
+            design(plan.design),
+            resolve_trainable(options.trainable),
+            store,
+            options,
+            DEFAULT_BATCH_RUNNER,
+            plan.name,
+            plan.design,
+            extra,
+        )

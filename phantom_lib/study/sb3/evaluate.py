@@ -9,9 +9,11 @@ reference, is scored against the same market, so revenue, profit, COI level and 
 across variants. Shares: alpha0 (``eval_episodes`` episodes) and the stress shares
 alpha0 -/+ max(eps_alpha, 0.15), clipped to [0, 1] (``eval_episodes`` each).
 
-Metrics: :func:`run_episodes` gives per-step means of :data:`EVAL_METRICS` plus ``episode_return``
+Metrics: :func:`run_episodes` gives per-step means of :data:`~phantom_lib.study.common.EVAL_METRICS` plus
+``episode_return``
 and ``episode_length``; :func:`evaluate` adds the stress figures and worst cases (the full list of a
-trial's metrics is documented in :mod:`phantom_lib.study.sb3.learners`).
+trial's metrics is documented in :mod:`phantom_lib.study.sb3.learners`); :func:`evaluate` ends with
+:func:`~phantom_lib.study.common.stress_summary`, which the jax engine shares.
 """
 
 from __future__ import annotations
@@ -24,17 +26,13 @@ import numpy.typing as npt
 
 from phantom_lib.behaviour.model import Behaviour
 from phantom_lib.sim.gym_env import PhantomPricingEnv
+from phantom_lib.study.common import EVAL_METRICS, stress_summary
 from phantom_lib.study.design.designs import TrialConfig
 
-EVAL_METRICS = ("reward", "revenue", "profit", "coi_level", "coi_leak", "margin", "volatility", "zero_demand",
-                "supra_share", "agent_prob", "sales_revenue", "units_sold", "proxy_revenue")
-"""Per-step quantities averaged in evaluation (names of the env's ``info`` entries). ``revenue`` and
-``proxy_revenue`` are both p.q (the thesis's revenue on the interest proxy); ``sales_revenue`` is
-p.sales and ``units_sold`` sum(sales), the units bought (Model reference, section 12)."""
 
-
-def make_env(trial: TrialConfig, alpha0: float | None = None, robust: bool = True,
-             behaviour: Behaviour | None = None) -> gym.Env:
+def make_env(
+    trial: TrialConfig, alpha0: float | None = None, robust: bool = True, behaviour: Behaviour | None = None
+) -> gym.Env:
     """The pricing env of ``trial``: its training env (``robust``) or the evaluation env at ``alpha0``.
 
     The evaluation env (``robust=False``) has no adversary (K = 1: the market is drawn at
@@ -43,16 +41,19 @@ def make_env(trial: TrialConfig, alpha0: float | None = None, robust: bool = Tru
     input it was trained with. ``behaviour`` defaults to the one estimated from the trial's
     ``data_source`` (memoised per process by :func:`phantom_lib.behaviour.load_behaviour`).
     """
-    config = trial.env.replace(alpha0=trial.env.alpha0 if alpha0 is None else alpha0,
-                               n_candidates=trial.env.n_candidates if robust else 1)
+    config = trial.env.replace(
+        alpha0=trial.env.alpha0 if alpha0 is None else alpha0, n_candidates=trial.env.n_candidates if robust else 1
+    )
     return PhantomPricingEnv(config, behaviour)
 
 
 def unit_box(env: gym.Env) -> gym.Env:
     """The env with observations rescaled to [0, 1] by its observation space's bounds (what the
     SB3 learners and the jax learners see)."""
-    box = env.observation_space
-    return gym.wrappers.RescaleObservation(env, np.zeros(box.shape, np.float32), np.ones(box.shape, np.float32))
+    shape = env.observation_space.shape
+    if shape is None:
+        raise TypeError(f"unit_box rescales a Box observation space; got {env.observation_space}")
+    return gym.wrappers.RescaleObservation(env, np.zeros(shape, np.float32), np.ones(shape, np.float32))
 
 
 class Policy(Protocol):
@@ -63,8 +64,9 @@ class Policy(Protocol):
         ...
 
 
-def run_episodes(policy: Policy, trial: TrialConfig, alpha0: float, episodes: int, seed: int,
-                 unit_obs: bool = False) -> dict[str, float]:
+def run_episodes(
+    policy: Policy, trial: TrialConfig, alpha0: float, episodes: int, seed: int, unit_obs: bool = False
+) -> dict[str, float]:
     """Deterministic episodes of ``policy`` in the evaluation env at share ``alpha0``.
 
     Episode e is reset with seed ``seed + e``. Returns per-step means of :data:`EVAL_METRICS`
@@ -99,22 +101,3 @@ def evaluate(policy: Policy, trial: TrialConfig, seed: int, unit_obs: bool = Fal
     low = run_episodes(policy, trial, lo, trial.eval_episodes, eval_seed, unit_obs)
     high = run_episodes(policy, trial, hi, trial.eval_episodes, eval_seed, unit_obs)
     return stress_summary(main, low, high, (lo, hi))
-
-
-def stress_summary(main: dict[str, float], low: dict[str, float], high: dict[str, float],
-                   shares: tuple[float, float]) -> dict[str, float]:
-    """The metrics at alpha0 with the stress figures and worst cases added (every engine's evaluation).
-
-    Args:
-        main, low, high: :func:`run_episodes`-style means at alpha0 and at the two stress shares.
-        shares: the stress shares (alpha_lo, alpha_hi).
-    """
-    out = dict(main)
-    for name in ("reward", "revenue", "coi_leak", "sales_revenue"):
-        out[f"{name}_lo"], out[f"{name}_hi"] = low[name], high[name]
-    out["worst_reward"] = min(main["reward"], low["reward"], high["reward"])
-    out["worst_revenue"] = min(main["revenue"], low["revenue"], high["revenue"])
-    out["worst_sales_revenue"] = min(main["sales_revenue"], low["sales_revenue"], high["sales_revenue"])
-    out["worst_leak"] = max(main["coi_leak"], low["coi_leak"], high["coi_leak"])
-    out.update(alpha_lo=shares[0], alpha_hi=shares[1])
-    return out

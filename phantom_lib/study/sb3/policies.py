@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 
+from phantom_lib.sim.spaces import ObsLayout
 from phantom_lib.study.design.designs import REFERENCE_POLICIES, TrialConfig
 from phantom_lib.study.sb3.evaluate import Policy, make_env, run_episodes
 
@@ -48,7 +49,7 @@ class SurgePolicy:
     low: float = 1.2
 
     def predict(self, obs: npt.ArrayLike, deterministic: bool = True) -> tuple[int, None]:
-        q = np.asarray(obs, dtype=float)[: self.n_products]
+        q = np.asarray(obs, dtype=float)[ObsLayout(self.n_products).q]
         concentration = q.max() / max(q.mean(), 1e-12)
         target = 1.2 if concentration >= self.high else 0.9 if concentration <= self.low else 1.0
         return int(np.argmin(np.abs(self.scales - target))), None
@@ -58,7 +59,7 @@ class SurgePolicy:
 class ElasticityPolicy:
     """A textbook monopolist with linear demand d = v - p: revenue p (v - p) peaks at p* = v / 2.
 
-    v is the valuation expected at the observed agent share alpha0 (obs[2N + 2]):
+    v is the valuation expected at the observed agent share alpha0 (slot ``ObsLayout.alpha0``):
     (1 - alpha0) mu_H + alpha0 mu_A. Each step picks the scale that brings the mean price
     closest to p*. (The env normalises demand to sum 100, so this policy is an anchor of
     what classical elasticity pricing earns here, not a good policy.)
@@ -70,11 +71,10 @@ class ElasticityPolicy:
     agent_mu: float
 
     def predict(self, obs: npt.ArrayLike, deterministic: bool = True) -> tuple[int, None]:
-        x = np.asarray(obs, dtype=float)
-        n = self.n_products
-        alpha0 = x[2 * n + 2]
+        x, layout = np.asarray(obs, dtype=float), ObsLayout(self.n_products)
+        alpha0 = x[layout.alpha0]
         target = 0.5 * ((1 - alpha0) * self.human_mu + alpha0 * self.agent_mu)
-        mean_price = x[n : 2 * n].mean()
+        mean_price = x[layout.p].mean()
         return int(np.argmin(np.abs(self.scales * mean_price - target))), None
 
 
@@ -103,7 +103,9 @@ def reference_policy(trial: TrialConfig, seed: int) -> Policy:
     if trial.algorithm == "random":
         return RandomPolicy(scales.size, np.random.default_rng(seed))
     if trial.algorithm == "best_fixed":
-        scores = [run_episodes(ConstantPolicy(a), trial, trial.env.alpha0, trial.search_episodes, seed + 10_000)["reward"]
-                  for a in range(scales.size)]
+        scores = [
+            run_episodes(ConstantPolicy(a), trial, trial.env.alpha0, trial.search_episodes, seed + 10_000)["reward"]
+            for a in range(scales.size)
+        ]
         return ConstantPolicy(int(np.argmax(scores)))
     raise ValueError(f"unknown reference policy {trial.algorithm!r}; choose one of {REFERENCE_POLICIES}")
