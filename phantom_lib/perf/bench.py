@@ -60,6 +60,7 @@ from phantom_lib._validation import (
     integer,
 )
 from phantom_lib.behaviour.model import Behaviour, load_behaviour
+from phantom_lib.perf.rounds import interleaved, round_ratios, spread, with_load
 from phantom_lib.published import PROFILE, PROFILE_MARKET
 from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.gym_env import PhantomPricingEnv
@@ -84,7 +85,11 @@ ENGINES = ("reference", PER_STATE, "numpy", REUSED, "jax")
 product per state (before the sufficient statistics) and with paths reused."""
 
 BATCHED_CONFIGS = {
-    "profile": {**PROFILE_MARKET, "n_candidates": int(PROFILE["k5"]["n_candidates"]), "eps_alpha": PROFILE["k5"]["eps_alpha"]},
+    "profile": {
+        **PROFILE_MARKET,
+        "n_candidates": int(PROFILE["k5"]["n_candidates"]),
+        "eps_alpha": PROFILE["k5"]["eps_alpha"],
+    },
     "study": dict(SCALING_BASE),
 }
 """Configurations of the batched jax env: the published profile's (M = 10, N = 3, K = 5) and the study's."""
@@ -109,12 +114,16 @@ class BenchConfig(Validated):
         reference_memory_mb: the reference is not run when one expanded frame exceeds this.
         reference_seconds: the reference stops on an axis once a step is predicted to exceed this
             (the last measured step time scaled by the growth of M * K).
+        training_steps: budgets of the JAX PPO vs SB3 PPO comparison (:func:`ppo_versus_sb3`).
+        training_batch: seeds in the JAX PPO batch. training_rounds: its interleaved rounds.
         seed: seeds every environment and key.
         data_source: the data the market behaviour is estimated from (``"standin"`` or a path).
     """
 
     repeats: int = 5
-    steps: dict[str, int] = field(default_factory=lambda: {"reference": 20, PER_STATE: 200, "numpy": 400, REUSED: 400, "jax": 400})
+    steps: dict[str, int] = field(
+        default_factory=lambda: {"reference": 20, PER_STATE: 200, "numpy": 400, REUSED: 400, "jax": 400}
+    )
     min_seconds: float = 0.5
     path_reuse: int = 16
     batch_sizes: tuple[int, ...] = (64, 256, 1024, 4096)
@@ -126,11 +135,17 @@ class BenchConfig(Validated):
     scaling_steps: int = 20
     reference_memory_mb: float = 200.0
     reference_seconds: float = 5.0
+    training_steps: tuple[int, ...] = (8192, 32768)
+    training_batch: int = 16
+    training_rounds: int = 3
     seed: int = 0
     data_source: str = "standin"
 
     _parameter_constraints = {
         "repeats": (Integer(low=1),),
+        "training_batch": (Integer(low=1),),
+        "training_rounds": (Integer(low=1),),
+        "training_steps": (Each(Integer(low=1)),),
         "path_reuse": (Integer(low=1),),
         "batch_steps": (Integer(low=1),),
         "scaling_steps": (Integer(low=1),),
@@ -151,7 +166,7 @@ class BenchConfig(Validated):
 
     @classmethod
     def quick(cls) -> BenchConfig:
-        """A run of about a minute: fewer repeats, steps, batch sizes and scaling points."""
+        """A run of a minute or two: fewer repeats, steps, batch sizes, scaling points and training steps."""
         return cls(
             repeats=3,
             steps={"reference": 3, PER_STATE: 60, "numpy": 120, REUSED: 120, "jax": 120},
@@ -163,10 +178,15 @@ class BenchConfig(Validated):
             n_candidates=(9,),
             scaling_steps=3,
             reference_seconds=1.0,
+            training_steps=(2048,),
+            training_batch=4,
+            training_rounds=2,
         )
 
 
-def _env(engine: str, behaviour: Behaviour, seed: int, path_reuse: int = BenchConfig.path_reuse, **fields: Any) -> PhantomPricingEnv:
+def _env(
+    engine: str, behaviour: Behaviour, seed: int, path_reuse: int = BenchConfig.path_reuse, **fields: Any
+) -> PhantomPricingEnv:
     """A reset env of ``engine`` (one of :data:`ENGINES`, or a backend) with config ``fields``."""
     if engine == REUSED:
         fields["path_reuse"] = path_reuse
@@ -177,7 +197,9 @@ def _env(engine: str, behaviour: Behaviour, seed: int, path_reuse: int = BenchCo
     return env
 
 
-def _timed_steps(env: PhantomPricingEnv, steps: int, actions: np.ndarray, min_seconds: float = 0.0) -> tuple[float, int, int]:
+def _timed_steps(
+    env: PhantomPricingEnv, steps: int, actions: np.ndarray, min_seconds: float = 0.0
+) -> tuple[float, int, int]:
     """Time env steps (resetting when an episode ends) until at least ``steps`` were taken and
     ``min_seconds`` have passed; returns ``(seconds, steps taken, session states sampled)``."""
     states = 0
@@ -193,40 +215,58 @@ def _timed_steps(env: PhantomPricingEnv, steps: int, actions: np.ndarray, min_se
 
 
 def time_envs(envs: dict[str, PhantomPricingEnv], steps: dict[str, int], repeats: int, seed: int,
-              min_seconds: float = 0.0) -> dict[str, dict[str, float]]:
-    """Median steps/s and sampled states/s per env, repeats interleaved across envs.
+              min_seconds: float = 0.0) -> dict[str, dict[str, Any]]:
+    """Steps/s and sampled states/s per env over ``repeats`` interleaved rounds (:func:`interleaved`).
 
-    A repeat takes at least ``steps[name]`` steps and at least ``min_seconds`` seconds."""
+    A repeat takes at least ``steps[name]`` steps and at least ``min_seconds`` seconds. Returns per
+    env the medians (``steps_per_s``, ``states_per_s``), the steps/s range (``steps_per_s_min``,
+    ``steps_per_s_max``) and the per-round steps/s (``rounds``, for ratios within a round)."""
     actions = np.random.default_rng(seed).integers(0, 9, 997)
-    rates: dict[str, list[tuple[float, float]]] = {name: [] for name in envs}
-    for name, env in envs.items():  # warm-up: compilation, caches
+    states: dict[str, list[float]] = {name: [] for name in envs}
+    for env in envs.values():  # warm-up: compilation, caches
         _timed_steps(env, 1, actions)
-    for _ in range(repeats):
-        for name, env in envs.items():
-            seconds, taken, states = _timed_steps(env, steps[name], actions, min_seconds)
-            rates[name].append((taken / seconds, states / seconds))
-    return {
-        name: {"steps_per_s": float(np.median([r[0] for r in values])), "states_per_s": float(np.median([r[1] for r in values]))}
-        for name, values in rates.items()
-    }
+
+    def measure(name: str) -> Callable[[], float]:
+        def once() -> float:
+            seconds, taken, sampled = _timed_steps(envs[name], steps[name], actions, min_seconds)
+            states[name].append(sampled / seconds)
+            return taken / seconds
+        return once
+
+    rates = interleaved({name: measure(name) for name in envs}, repeats)
+    return {name: {"steps_per_s": spread(rates[name])["median"], "steps_per_s_min": min(rates[name]),
+                   "steps_per_s_max": max(rates[name]), "states_per_s": float(np.median(states[name])),
+                   "rounds": rates[name]} for name in envs}
 
 
 def published(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
     """Steps/s of every engine at the published configurations, with ratios to the reference
-    and, for the numpy engines, to the numpy backend before the sufficient statistics."""
+    and, for the numpy engines, to the numpy backend before the sufficient statistics (ratios
+    formed within each round, then their median; ``speedup_min``/``_max``: their range)."""
     rows = []
     for setting, spec in PROFILE.items():
         fields = {**PROFILE_MARKET, "n_candidates": spec["n_candidates"], "eps_alpha": spec["eps_alpha"]}
         envs = {engine: _env(engine, behaviour, config.seed, config.path_reuse, **fields) for engine in ENGINES}
         rates = time_envs(envs, config.steps, config.repeats, config.seed, config.min_seconds)
         for engine in ENGINES:
-            rows.append({
-                "setting": setting, "K": spec["n_candidates"], "eps": spec["eps_alpha"], "backend": engine,
-                **rates[engine],
-                "speedup": rates[engine]["steps_per_s"] / rates["reference"]["steps_per_s"],
-                "over_per_state": rates[engine]["steps_per_s"] / rates[PER_STATE]["steps_per_s"],
-                "published_steps_per_s": {"reference": spec["steps_per_s"], "jax": spec["optimised_steps_per_s"]}.get(engine, math.nan),
-            })
+            speedup = round_ratios(rates[engine]["rounds"], rates["reference"]["rounds"])
+            rows.append(
+                {
+                    "setting": setting,
+                    "K": spec["n_candidates"],
+                    "eps": spec["eps_alpha"],
+                    "backend": engine,
+                    **{k: v for k, v in rates[engine].items() if k != "rounds"},
+                    "speedup": speedup["median"],
+                    "speedup_min": speedup["min"],
+                    "speedup_max": speedup["max"],
+                    "over_per_state": round_ratios(rates[engine]["rounds"], rates[PER_STATE]["rounds"])["median"],
+                    "published_steps_per_s": {
+                        "reference": spec["steps_per_s"],
+                        "jax": spec["optimised_steps_per_s"],
+                    }.get(engine, math.nan),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -254,39 +294,61 @@ def _in_threads(fn: Callable[[int], Any], workers: int) -> float:
 
 def batched(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
     """Env steps/s of the vmapped functional jax env per configuration, batch size and number of
-    worker threads, with the seconds to compile a rollout and to walk a fresh pool."""
+    worker threads (median and range over ``config.repeats`` rounds interleaved across all of
+    them), with the seconds to compile a rollout and to walk a fresh pool."""
     import jax
     import jax.numpy as jnp
 
     from phantom_lib.sim import jax_env
 
-    rows = []
+    rows, variants = [], {}
     for name, fields in BATCHED_CONFIGS.items():
         env_config = EnvConfig().replace(**fields)
         env, params = jax_env.make(env_config, behaviour, seed=config.seed)
         refresh = jax.jit(env.refresh)
-        pool_seconds, _ = _median_seconds(lambda: jax.block_until_ready(refresh(jax.random.key(config.seed), params)), config.repeats)
+        pool_seconds, _ = _median_seconds(
+            lambda: jax.block_until_ready(refresh(jax.random.key(config.seed), params)), config.repeats
+        )
         _, start = jax.jit(env.reset)(jax.random.key(config.seed), params)
         rollout = jax.jit(batched_rollout, static_argnums=0)
         for batch in config.batch_sizes:
             # every env starts from one reset state (no per-batch reset to compile); their keys differ
             states = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (batch,) + leaf.shape), start)
-            actions = jnp.asarray(np.random.default_rng(config.seed).integers(0, env_config.action_levels, (config.batch_steps, batch)), jnp.int32)
+            actions = jnp.asarray(
+                np.random.default_rng(config.seed).integers(0, env_config.action_levels, (config.batch_steps, batch)),
+                jnp.int32,
+            )
             keys = [jax.random.split(jax.random.key(config.seed + 1 + i), batch) for i in range(max(config.workers))]
             begin = time.perf_counter()
             jax.block_until_ready(rollout(env, keys[0], states, actions, params))
             compile_seconds = time.perf_counter() - begin
             for workers in config.workers:
-                def work(i: int) -> None:
+                def work(i: int, env: Any = env, keys: Any = keys, states: Any = states, actions: Any = actions,
+                         params: Any = params, rollout: Any = rollout) -> None:
                     jax.block_until_ready(rollout(env, keys[i], states, actions, params))
 
-                seconds = float(np.median([_in_threads(work, workers) for _ in range(config.repeats)]))
-                rows.append({
-                    "config": name, "N": env.n_products, "M": env.n_sessions, "K": env.n_candidates,
-                    "envs": batch, "workers": workers, "env_steps_per_s": workers * batch * config.batch_steps / seconds,
-                    "compile_s": compile_seconds, "pool_refresh_ms": 1e3 * pool_seconds,
-                    "pool_paths": env.pool.paths, "pool_blocks": env.pool.blocks,
-                })
+                steps = workers * batch * config.batch_steps
+                variants[len(rows)] = lambda work=work, workers=workers, steps=steps: steps / _in_threads(work, workers)
+                rows.append(
+                    {
+                        "config": name,
+                        "N": env.n_products,
+                        "M": env.n_sessions,
+                        "K": env.n_candidates,
+                        "envs": batch,
+                        "workers": workers,
+                        "compile_s": compile_seconds,
+                        "pool_refresh_ms": 1e3 * pool_seconds,
+                        "pool_paths": env.pool.paths,
+                        "pool_blocks": env.pool.blocks,
+                    }
+                )
+    rates = interleaved({str(i): measure for i, measure in variants.items()}, config.repeats)
+    for i, row in enumerate(rows):
+        summary = spread(rates[str(i)])
+        row.update(
+            env_steps_per_s=summary["median"], env_steps_per_s_min=summary["min"], env_steps_per_s_max=summary["max"]
+        )
     return pd.DataFrame(rows)
 
 
@@ -337,7 +399,9 @@ def frame_megabytes(behaviour: Behaviour, n_products: int) -> float:
     return (behaviour.n_states * n_products) ** 2 * 8 / 2**20
 
 
-def _measure_config(config: BenchConfig, behaviour: Behaviour, fields: dict[str, Any], reference_status: str) -> dict[str, dict[str, Any]]:
+def _measure_config(
+    config: BenchConfig, behaviour: Behaviour, fields: dict[str, Any], reference_status: str
+) -> dict[str, dict[str, Any]]:
     """Steps/s, states/s and peak memory of each backend at one configuration."""
     backends = [b for b in BACKENDS if b != "reference" or reference_status == "ran"]
     envs = {b: _env(b, behaviour, config.seed, **fields) for b in backends}
@@ -359,7 +423,11 @@ def scaling(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
     Each axis includes the base value; a configuration shared by several axes is measured once.
     """
     base = SCALING_BASE
-    axes = {"N": ("n_products", config.n_products), "M": ("n_sessions", config.n_sessions), "K": ("n_candidates", config.n_candidates)}
+    axes = {
+        "N": ("n_products", config.n_products),
+        "M": ("n_sessions", config.n_sessions),
+        "K": ("n_candidates", config.n_candidates),
+    }
     measured: dict[tuple[int, int, int], dict[str, dict[str, Any]]] = {}
     rows = []
     for axis, (name, values) in axes.items():
@@ -379,8 +447,18 @@ def scaling(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
                 measured[key] = _measure_config(config, behaviour, fields, status)
             result = measured[key]
             for backend in BACKENDS:
-                rows.append({"axis": axis, "value": value, "n_products": key[0], "n_sessions": key[1], "n_candidates": key[2],
-                             "backend": backend, **result[backend], "frame_mb": frame_mb if backend == "reference" else math.nan})
+                rows.append(
+                    {
+                        "axis": axis,
+                        "value": value,
+                        "n_products": key[0],
+                        "n_sessions": key[1],
+                        "n_candidates": key[2],
+                        "backend": backend,
+                        **result[backend],
+                        "frame_mb": frame_mb if backend == "reference" else math.nan,
+                    }
+                )
             if result["reference"]["status"] == "ran":
                 last_reference = (work, 1.0 / result["reference"]["steps_per_s"])
     return pd.DataFrame(rows)
@@ -421,7 +499,12 @@ def reference_hot_spots(
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     total = max(entry[3] for entry in stats.values())  # the outermost call: env.step's cumulative time
     rows = [
-        {"function": f"{Path(path).name}:{line}({name})", "calls": entry[1], "seconds": entry[3], "share_pct": 100 * entry[3] / total}
+        {
+            "function": f"{Path(path).name}:{line}({name})",
+            "calls": entry[1],
+            "seconds": entry[3],
+            "share_pct": 100 * entry[3] / total,
+        }
         for (path, line, name), entry in stats.items()
     ]
     session = next(key for key in stats if key[2] == "_session" and key[0].endswith("reference.py"))
@@ -505,34 +588,56 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_bench(config: BenchConfig, behaviour: Behaviour | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """Every measurement, as JSON-ready records (see the module docstring)."""
+def training(config: BenchConfig, behaviour: Behaviour) -> pd.DataFrame:
+    """JAX PPO vs SB3 PPO at the study's configuration, side by side (:func:`ppo_versus_sb3`)."""
+    from phantom_lib.perf.training import ppo_versus_sb3
+
+    return ppo_versus_sb3(config.training_steps, config.training_rounds, config.training_batch)
+
+
+SECTIONS: dict[str, tuple[str, Callable[[BenchConfig, Behaviour], pd.DataFrame]]] = {
+    "published": ("published configurations (M=10, N=3; K=1 and K=5)", published),
+    "batched": ("batched jax env (profile and study configurations)", batched),
+    "training": ("JAX PPO vs SB3 PPO, side by side", training),
+    "scaling": ("scaling in N, M, K", scaling),
+}
+"""The sections of a bench run, in order: name -> (label, measurement)."""
+
+
+def run_bench(
+    config: BenchConfig, behaviour: Behaviour | None = None, progress: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Every measurement, as JSON-ready records (see the module docstring), with each section's
+    seconds and load averages (1, 5, 15 min) before and after it (``load``) and over the run."""
     behaviour = load_behaviour(config.data_source) if behaviour is None else behaviour
     start = time.perf_counter()
     sections: dict[str, Any] = {}
     seconds: dict[str, float] = {}
-    for name, label, measure in (
-        ("published", "published configurations (M=10, N=3; K=1 and K=5)", published),
-        ("batched", "batched jax env (profile and study configurations)", batched),
-        ("scaling", "scaling in N, M, K", scaling),
-    ):
-        progress(f"[bench] {label} ...")
-        begin = time.perf_counter()
-        sections[name] = measure(config, behaviour).to_dict(orient="records")
-        seconds[name] = time.perf_counter() - begin
+    load: dict[str, dict[str, list[float]]] = {}
+
+    def run_sections() -> None:
+        for name, (label, measure) in SECTIONS.items():
+            progress(f"[bench] {label} ...")
+            begin = time.perf_counter()
+            frame, load[name] = with_load(lambda measure=measure: measure(config, behaviour))
+            sections[name] = frame.to_dict(orient="records")
+            seconds[name] = time.perf_counter() - begin
+
+    _, load["run"] = with_load(run_sections)
     return {
         "config": asdict(config),
         "machine": machine(),
         "published_reference": PROFILE,
         **sections,
         "section_seconds": seconds,
+        "load": load,
         "seconds": time.perf_counter() - start,
     }
 
 
 def tables(result: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """The result's three tables as frames (rounded for display)."""
-    return {name: pd.DataFrame(result[name]) for name in ("published", "batched", "scaling")}
+    """The result's tables as frames, one per section present in it."""
+    return {name: pd.DataFrame(result[name]) for name in SECTIONS if name in result}
 
 
 def large_rows(scaling_frame: pd.DataFrame) -> pd.DataFrame:
@@ -555,9 +660,66 @@ def targets(result: dict[str, Any]) -> dict[str, float]:
         "jax_over_reference_k5": float(pub.loc[("k5", "jax"), "speedup"]),
         "jax_batched_profile_steps_per_s": float(best.get("profile", math.nan)),
         "jax_batched_study_steps_per_s": float(best.get("study", math.nan)),
-        "jax_batched_over_reference_k5": float(best.get("profile", math.nan) / pub.loc[("k5", "reference"), "steps_per_s"]),
+        "jax_batched_over_reference_k5": float(
+            best.get("profile", math.nan) / pub.loc[("k5", "reference"), "steps_per_s"]
+        ),
         "n1000_m100_k5_peak_mb": float(big["peak_mb"].max()) if len(big) else math.nan,
+        **{f"jax_ppo_over_sb3_{int(row['timesteps'])}": float(row["ratio"]) for row in result.get("training", [])},
     }
+
+
+ISSUE_TARGETS = {"profile": 1_000_000.0, "study": 250_000.0, "ppo_ratio_32768": 50.0}
+"""Issue 26's targets: batched jax env steps/s on one core at the profile and study configurations,
+and JAX PPO over SB3 PPO at 32,768 steps."""
+
+
+def _spread_row(quantity: str, kind: str, row: Any, column: str, target: float = math.nan) -> dict[str, Any]:
+    return {"quantity": quantity, "kind": kind, "median": float(row[column]), "min": float(row[f"{column}_min"]),
+            "max": float(row[f"{column}_max"]), "target": target}
+
+
+def side_by_side(result: dict[str, Any]) -> pd.DataFrame:
+    """The headline figures of one run, each a median with its range over interleaved rounds:
+    batched jax env steps/s on one worker (best batch size) at the profile and study
+    configurations, JAX PPO and SB3 PPO steps/s and their ratio per budget, and the numpy and
+    jax backends over the reference (ratios within rounds), beside the issue's targets."""
+    rows = []
+    bat = pd.DataFrame(result["batched"])
+    for name, label in (("profile", "M 10, N 3, K 5"), ("study", "M 100, N 10, K 5")):
+        one = bat[(bat["config"] == name) & (bat["workers"] == 1)]
+        if len(one):
+            best = one.loc[one["env_steps_per_s"].idxmax()]
+            rows.append(
+                _spread_row(
+                    f"batched jax env, {label}, {int(best['envs'])} envs, 1 worker",
+                    "env steps/s",
+                    best,
+                    "env_steps_per_s",
+                    ISSUE_TARGETS[name],
+                )
+            )
+    for _, row in pd.DataFrame(result.get("training", [])).iterrows():
+        steps = int(row["timesteps"])
+        rows.append(
+            _spread_row(
+                f"JAX PPO ({int(row['jax_batch'])} seeds), {steps:,} steps", "env steps/s", row, "jax_steps_per_s"
+            )
+        )
+        rows.append(_spread_row(f"SB3 PPO (1 seed), {steps:,} steps", "env steps/s", row, "sb3_steps_per_s"))
+        rows.append(_spread_row(f"JAX PPO / SB3 PPO, {steps:,} steps", "ratio", row, "ratio",
+                                ISSUE_TARGETS["ppo_ratio_32768"] if steps == 32768 else math.nan))
+    pub = pd.DataFrame(result["published"]).set_index(["setting", "backend"])
+    for setting in PROFILE:
+        for backend in ("numpy", "jax"):
+            rows.append(_spread_row(f"{backend} / reference backend, {setting} (M 10, N 3)", "ratio",
+                                    pub.loc[(setting, backend)], "speedup"))
+    return pd.DataFrame(rows)
+
+
+def load_text(result: dict[str, Any]) -> str:
+    """The run's load averages: ``1/5/15-min before -> after``."""
+    run = result["load"]["run"]
+    return "/".join(f"{v:.2f}" for v in run["before"]) + " -> " + "/".join(f"{v:.2f}" for v in run["after"])
 
 
 def headline(result: dict[str, Any]) -> pd.DataFrame:
@@ -577,7 +739,10 @@ def headline(result: dict[str, Any]) -> pd.DataFrame:
 def format_report(result: dict[str, Any]) -> str:
     """Plain-text tables of a bench result: the headline beside the published figures, then
     every section and the targets."""
-    parts = ["== steps/s at M = 10, N = 3 beside the original engine's published figures\n"
+    parts = [f"== side by side in this run (median and range over interleaved rounds; load average "
+             f"1/5/15 min {load_text(result)} on {result['machine']['cpus']} CPUs)\n"
+             + side_by_side(result).to_string(index=False, float_format=lambda v: f"{v:,.1f}"),
+             "== steps/s at M = 10, N = 3 beside the original engine's published figures\n"
              + headline(result).round(1).to_string()]
     for name, frame in tables(result).items():
         parts.append(f"== {name}\n{frame.round(3).to_string(index=False)}")

@@ -7,7 +7,8 @@ program) on the same trial configuration, and reports env steps per second insid
 (learner updates included; the jax figure counts every trial of the batch, compile time apart).
 :func:`learner_ceiling` times the jax learners on :class:`NullPricingEnv`, an env of the study's
 shapes whose step costs almost nothing: the learners' own cost per step, the ceiling the engine
-approaches as the market gets faster.
+approaches as the market gets faster. :func:`ppo_versus_sb3` is ``phantom bench``'s side-by-side
+PPO comparison (interleaved rounds, ratio within each round).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import pandas as pd
 
+from phantom_lib.perf.rounds import interleaved, round_ratios, spread
 from phantom_lib.study.common import EVAL_METRICS
 from phantom_lib.study.design.designs import Trial, TrialConfig
 from phantom_lib.study.jax.engine import learner_config, run_batch
@@ -114,4 +116,35 @@ def learner_ceiling(algorithms: Sequence[str] = ("ppo", "a2c", "dqn", "qtable"),
             seconds = time.perf_counter() - start
             rows.append({"algorithm": algorithm, "batch_size": size, "steps_per_s": rewards.size / seconds,
                          "seconds": seconds, "compile_seconds": compiled})
+    return pd.DataFrame(rows)
+
+
+def ppo_versus_sb3(timesteps: Sequence[int] = (8192, 32768), rounds: int = 3, batch_size: int = 16,
+                   config: Mapping[str, Any] = STUDY_CONFIG) -> pd.DataFrame:
+    """JAX PPO (a batch of ``batch_size`` seeds) against SB3 PPO (one trial) at each budget, side by
+    side: every round trains both, one after the other (:func:`~phantom_lib.perf.rounds.interleaved`),
+    and the ratio is formed within the round.
+
+    Returns:
+        one row per budget: ``jax_steps_per_s`` (all trials of the batch, compile apart),
+        ``sb3_steps_per_s`` and ``ratio`` (jax / sb3), each the median over rounds with its
+        ``_min`` and ``_max``.
+    """
+    rows = []
+    for steps in timesteps:
+        settings = {**config, "algorithm": "ppo", "timesteps": steps}
+
+        def jax_rate(settings: Mapping[str, Any] = settings, steps: int = steps) -> float:
+            _, record = run_batch([Trial(dict(settings), seed) for seed in range(batch_size)], batch_size)
+            return batch_size * steps / record.train_seconds
+
+        def sb3_rate(settings: Mapping[str, Any] = settings) -> float:
+            return float(train(dict(settings), 0)["train_steps_per_s"])
+
+        rates = interleaved({"jax": jax_rate, "sb3": sb3_rate}, rounds)
+        row: dict[str, Any] = {"timesteps": steps, "jax_batch": batch_size}
+        for name, summary in (("jax_steps_per_s", spread(rates["jax"])), ("sb3_steps_per_s", spread(rates["sb3"])),
+                              ("ratio", round_ratios(rates["jax"], rates["sb3"]))):
+            row.update({name: summary["median"], f"{name}_min": summary["min"], f"{name}_max": summary["max"]})
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -125,3 +125,92 @@ def test_large_rows_targets_and_headline_read_the_result():
 def test_bench_command_is_registered():
     args = cli.build_parser().parse_args(["bench", "--quick", "-o", "out.json"])
     assert args.quick and args.output == "out.json" and args.func is cli._bench
+
+
+def test_side_by_side_reads_medians_ranges_ratios_and_the_load():
+    batched = [
+        {
+            "config": "profile",
+            "envs": 64,
+            "workers": 1,
+            "env_steps_per_s": 900.0,
+            "env_steps_per_s_min": 800.0,
+            "env_steps_per_s_max": 950.0,
+        },
+        {
+            "config": "profile",
+            "envs": 1024,
+            "workers": 1,
+            "env_steps_per_s": 1200.0,
+            "env_steps_per_s_min": 1000.0,
+            "env_steps_per_s_max": 1300.0,
+        },
+        {
+            "config": "profile",
+            "envs": 1024,
+            "workers": 2,
+            "env_steps_per_s": 5000.0,
+            "env_steps_per_s_min": 4000.0,
+            "env_steps_per_s_max": 6000.0,
+        },
+        {
+            "config": "study",
+            "envs": 1024,
+            "workers": 1,
+            "env_steps_per_s": 300.0,
+            "env_steps_per_s_min": 250.0,
+            "env_steps_per_s_max": 320.0,
+        },
+    ]
+    training = [
+        {
+            "timesteps": 32768,
+            "jax_batch": 16,
+            "jax_steps_per_s": 6000.0,
+            "jax_steps_per_s_min": 5000.0,
+            "jax_steps_per_s_max": 7000.0,
+            "sb3_steps_per_s": 100.0,
+            "sb3_steps_per_s_min": 90.0,
+            "sb3_steps_per_s_max": 110.0,
+            "ratio": 60.0,
+            "ratio_min": 50.0,
+            "ratio_max": 70.0,
+        }
+    ]
+    published = [
+        {"setting": s, "backend": b, "speedup": v, "speedup_min": v - 1, "speedup_max": v + 1}
+        for s in ("k1", "k5")
+        for b, v in (("numpy", 30.0), ("jax", 40.0))
+    ]
+    result = {
+        "batched": batched,
+        "training": training,
+        "published": published,
+        "load": {"run": {"before": [1.0, 2.0, 3.0], "after": [1.5, 2.5, 3.5]}},
+    }
+    table = bench.side_by_side(result).set_index("quantity")
+    profile = table.loc[
+        "batched jax env, M 10, N 3, K 5, 1024 envs, 1 worker"
+    ]  # the best one-worker row, not two workers
+    assert (profile["median"], profile["min"], profile["max"], profile["target"]) == (1200.0, 1000.0, 1300.0, 1e6)
+    assert table.loc["batched jax env, M 100, N 10, K 5, 1024 envs, 1 worker", "target"] == 250_000
+    ratio = table.loc["JAX PPO / SB3 PPO, 32,768 steps"]
+    assert (ratio["kind"], ratio["median"], ratio["min"], ratio["max"], ratio["target"]) == (
+        "ratio",
+        60.0,
+        50.0,
+        70.0,
+        50.0,
+    )
+    assert table.loc["SB3 PPO (1 seed), 32,768 steps", "median"] == 100.0
+    assert table.loc["numpy / reference backend, k5 (M 10, N 3)", "min"] == 29.0
+    assert bench.load_text(result) == "1.00/2.00/3.00 -> 1.50/2.50/3.50"
+
+
+def test_time_envs_reports_rounds_median_and_range(beh):
+    envs = {e: bench._env(e, beh, 0, n_products=3, n_sessions=4) for e in ("numpy", "jax")}
+    rates = bench.time_envs(envs, {"numpy": 2, "jax": 2}, repeats=3, seed=0)
+    for rate in rates.values():
+        assert len(rate["rounds"]) == 3
+        assert rate["steps_per_s_min"] == min(rate["rounds"]) and rate["steps_per_s_max"] == max(rate["rounds"])
+        assert rate["steps_per_s"] == sorted(rate["rounds"])[1]
