@@ -116,6 +116,7 @@ class StudyDesign(Validated):
         "baseline_twins": (Boolean(),),
         "references": (Each(Choice(REFERENCE_POLICIES), min_length=0),),
         "blocks": (
+            InstanceOf(tuple, "a tuple of blocks (factor -> levels)"),
             Rule(
                 lambda d: not _unknown_block(d) and all(all(len(v) > 0 for v in b.values()) for b in d.blocks),
                 lambda d: "blocks that set levels of declared factors only, each with >= 1 level "
@@ -123,6 +124,7 @@ class StudyDesign(Validated):
             ),
         ),
         "presets": (
+            InstanceOf(Mapping, "a mapping factor -> level -> settings"),
             Rule(
                 lambda d: set(d.presets) <= set(d.factors) and not _unlevelled(d),
                 lambda d: f"presets of declared factors with settings for every level (missing: {_unlevelled(d)})",
