@@ -228,9 +228,15 @@ def test_fixed_before_data_is_an_ancestor_relation_and_the_files_own_declaration
     ]
 
 
-def test_the_builtin_preregistrations_say_they_came_after_the_data():
+REGISTERED_BEFORE_THE_DATA = {"sales"}
+"""Built-in studies whose pre-registration was committed before their run (issue 23); the others were
+written after their results existed and must say so."""
+
+
+def test_the_builtin_preregistrations_say_whether_they_came_after_the_data():
     from phantom_lib.study.design import files
 
     for name, plan in files.BUILTIN.items():
         if plan.kind == "study":
-            assert prereg.read(plan.preregistration)["registered_after_data"] is True, name
+            after = prereg.read(plan.preregistration)["registered_after_data"]
+            assert after is (name not in REGISTERED_BEFORE_THE_DATA), name

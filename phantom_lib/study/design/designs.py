@@ -252,6 +252,7 @@ class TrialConfig(Validated):
     _parameter_constraints = {
         "algorithm": (Choice(LEARNERS + REFERENCE_POLICIES),),
         "env": (InstanceOf(EnvConfig, "an EnvConfig"),),
+        "defence": (InstanceOf(str, "a label (text; '' when the design has no defence factor)"),),
         "variant": (
             Choice(VARIANTS),
             Rule(
