@@ -128,3 +128,16 @@ def test_editing_any_byte_of_a_manifested_file_fails_naming_the_file(manifested:
         assert problems and problems[0] == f"{copy / name}: sha256 differs from the manifest (edited after the run)"
     (copy / name).write_bytes((manifested / name).read_bytes())
     assert manifest.manifest_problems(copy) == []
+
+
+@pytest.mark.parametrize("folder", [f for f in COMMITTED if f.name not in LEGACY], ids=lambda f: f.name)
+def test_a_preregistration_that_says_it_came_first_was_committed_before_the_run(folder: Path):
+    """A pre-registration declaring ``registered_after_data = false`` must have been committed in an
+    ancestor of the commit its study ran from (checked in this clone's history)."""
+    from phantom_lib.study.design import prereg
+
+    if not full_history():
+        pytest.skip("a shallow clone cannot tell ancestry")
+    for row in prereg.fixed_before_data(folder, repository=ROOT):
+        if row.get("path") and not row["registered_after_data"]:
+            assert row["fixed_before_data"] is True, row["status"]
