@@ -21,7 +21,6 @@ written after it (``None``); the page flags the latter. :func:`statuses` reads t
 
 from __future__ import annotations
 
-import html
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -118,6 +117,8 @@ class Finding:
         testable: ``False`` for a finding about the real data (status: cannot be tested).
         figure: the label of the chapter figure that shows it, if any.
         depends_on: the modelling or scoring choice the status hangs on, or ``""``.
+        headline: a short ``str.format`` template of the book's number for the introduction's table
+            (``""``: the introduction shows ``evidence``).
     """
 
     key: str
@@ -137,6 +138,7 @@ class Finding:
     testable: bool = True
     figure: str | None = None
     depends_on: str = ""
+    headline: str = ""
 
     def __post_init__(self) -> None:
         name = f"Finding {self.key}"
@@ -149,9 +151,10 @@ class Finding:
         for chapter in (self.chapter, self.artefact.chapter if self.artefact else self.chapter):
             if chapter not in CHAPTER_TITLES:
                 raise ValueError(f"{name}: chapter {chapter!r} is not one of {sorted(CHAPTER_TITLES)}")
-        used = {f.split(".")[0].split("[")[0] for _, f, _, _ in Formatter().parse(self.evidence) if f}
-        if not used or not used <= set(self.names):
-            raise ValueError(f"{name}: evidence uses {sorted(used)}, which must be among glue {list(self.names)}")
+        for field_name, template in (("evidence", self.evidence), ("headline", self.headline)):
+            used = {f.split(".")[0].split("[")[0] for _, f, _, _ in Formatter().parse(template) if f}
+            if (template or field_name == "evidence") and (not used or not used <= set(self.names)):
+                raise ValueError(f"{name}: {field_name} uses {sorted(used)}, which must be among glue {list(self.names)}")
         if self.testable and not self.could_fail.strip():
             raise ValueError(f"{name}: could_fail must say how the test could have failed (or why it is a check)")
         if self.rule is None and self.null is None:
@@ -195,11 +198,13 @@ def decide(finding: Finding, values: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Status:
-    """A finding with its evidence (the formatted values) and its status."""
+    """A finding with its evidence (the formatted values), its status and its short ``headline`` form
+    (``""`` when the finding gives none)."""
 
     finding: Finding
     evidence: str
     status: str
+    headline: str = ""
 
 
 def statuses(chapters_dir: str | Path, findings: Sequence[Finding]) -> list[Status]:
@@ -213,7 +218,8 @@ def statuses(chapters_dir: str | Path, findings: Sequence[Finding]) -> list[Stat
         values = glued.values(Path(chapters_dir) / f"{finding.chapter}.ipynb", finding.glue)
         if finding.artefact:
             values |= glued.values(Path(chapters_dir) / f"{finding.artefact.chapter}.ipynb", finding.artefact.glue)
-        out.append(Status(finding, finding.evidence.format(**values), decide(finding, values)))
+        out.append(Status(finding, finding.evidence.format(**values), decide(finding, values),
+                          finding.headline.format(**values)))
     return out
 
 
@@ -277,21 +283,6 @@ def after_the_data(findings: Iterable[Finding]) -> list[str]:
     return [f.key for f in findings if f.testable and any(r.registered is None for r in f.rules)]
 
 
-def in_brief(table: Sequence[Status]) -> str:
-    """The introduction's box as HTML: every piece of evidence with its status, the thesis's figure
-    beside the book's and one line of why; then how many checks pass (they are not findings)."""
-    items = []
-    for row in (r for r in table if r.finding.kind == EVIDENCE):
-        f = row.finding
-        thesis = f"thesis {html.escape(f.published)}; " if f.published else ""
-        items.append(f"<li><b>{html.escape(row.status)}</b>: {html.escape(f.statement)} "
-                     f"<i>({thesis}this book: {html.escape(row.evidence)})</i> {html.escape(f.why)}</li>")
-    counts = tally(table)
-    checks = (f"<p>Checks (identities, properties by construction, recomputations), not counted above: "
-              f"{counts[CHECKED]} pass, {counts[CHECK_FAILS]} fail.</p>")
-    return "<ul>" + "".join(items) + "</ul>" + checks
-
-
 # ---- thresholds and margins, each with its reason (all written after the data: see the page) ----
 
 ZERO_DEMAND_MAJORITY = 0.5
@@ -349,6 +340,7 @@ FINDINGS: tuple[Finding, ...] = (
             could_fail="a wrong closed form, or a sampler that does not draw from the stated price law, puts the "
                        "Monte Carlo means many standard errors away from it.",
             published="a theorem", why="The theorem's closed form matches simulation for every price law tried.",
+            headline="simulation within {coi_max_abs_z:.1f} standard errors of the closed form",
             figure="fig-coi-erosion"),
     Finding("separable-real", "thesis", DISTINGUISH,
             "Human and agent trajectories differ in their KL gaps (two-sided Mann–Whitney test on the real data).",
@@ -357,6 +349,7 @@ FINDINGS: tuple[Finding, ...] = (
             _rule("the real data's test (not applied)", lambda v: True), testable=False,
             published=f"p < {DISTINGUISHABILITY['p_below']:g}",
             why="The claim is about the real WhoClickedIt file, which this book cannot download.",
+            headline="stand-in only: p = {p_loo:.2g}, AUC {auc_loo:.2f}",
             depends_on="scoring: leave-one-out or in-sample centroids; the end transition"),
     Finding("in-sample-inflates", "book", DISTINGUISH,
             "Scoring with in-sample centroids (the thesis's) manufactures separation: random labels already score well.",
@@ -406,6 +399,8 @@ FINDINGS: tuple[Finding, ...] = (
             published=f"{_SLOPE_PCT:.1f} % of the intercept per unit α, R² {BASELINE_REGRESSION['r2']:g}",
             why="As written, learned prices sit above every valuation and the share proxy sums to a constant; "
                 "the fall appears only when agents' shorter sessions count as less demand.",
+            headline="stand-in, per unit α: {as_written_slope_pct:+.1f} % of the intercept as the method is written, "
+                     "{as_run_slope_pct:+.1f} % as the thesis's sweep ran it",
             figure="fig-published-as-run", depends_on="the demand proxy (share or mass)"),
     Finding("defence-cost-as-written", "thesis", DEFEND,
             "Defending against contamination costs revenue, in the market as the method is written (chapter 06's factorial): "
@@ -426,6 +421,9 @@ FINDINGS: tuple[Finding, ...] = (
             published=f"{_HEADLINE:+.2f} %",
             why="The placebo cells (no adversary, a reward shift no policy can change) measure training noise; "
                 "the defence's cost is what the robust cells add to it.",
+            headline="stand-in: robust minus placebo {defence_contrast:+.2f} points (90 % interval "
+                     "{defence_contrast_lo90:+.2f} to {defence_contrast_hi90:+.2f}); as the thesis's sweep ran it "
+                     "{as_run_delta_mean:+.2f} %",
             figure="fig-defence-delta",
             depends_on="the estimand: robust minus placebo, or all pairs pooled; keeping the pairs with a collapsed trial"),
     Finding("defence-is-shift", "book", DEFEND,
