@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phantom_lib.book import glued, key_results
+from phantom_lib.book.browser import FIRST_SCREEN_CLASS
 from phantom_lib.book.findings import CHECK_FAILS, CHECKED, EVIDENCE, Status, tally
 from phantom_lib.book.reproduction import CHAPTER_TITLES
 
 TABLE_ID = "thesis-claims"
 """The id of the claims table: the browser check requires its first rows in the first screen."""
 
-FRONT_CLASS = "first-screen"
-"""The class that marks an element whose first rows must show in the first screen (1280 x 800)."""
+FRONT_CLASS = FIRST_SCREEN_CLASS
+"""The class that marks an element whose first rows must show in the first screen (the browser check)."""
 
 HEADLINE_FIRST = ("revenue-falls", "defence-cost-as-written")
 """The thesis's two headline claims: the table's first rows."""
