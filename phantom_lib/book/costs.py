@@ -90,16 +90,19 @@ def study_cost(folder: str | Path) -> StudyCost:
 
 @dataclass(frozen=True)
 class Measured:
-    """One command timed by ``/usr/bin/time -v``: wall seconds, peak resident memory (MB), exit status."""
+    """One command timed by ``/usr/bin/time -v``: wall seconds, peak resident memory (MB), exit status and
+    the CPU seconds it used (user + system; far below wall time times cores on a loaded machine)."""
 
     wall_s: float
     peak_mb: float
     exit_status: int
+    cpu_s: float = 0.0
 
 
 _WALL = re.compile(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)")
 _PEAK = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
 _EXIT = re.compile(r"Exit status: (\d+)")
+_CPU = re.compile(r"(?:User|System) time \(seconds\): ([\d.]+)")
 
 
 def parse_time_v(report: str) -> Measured:
@@ -112,7 +115,8 @@ def parse_time_v(report: str) -> Measured:
     seconds = 0.0
     for part in wall.group(1).split(":"):
         seconds = seconds * 60 + float(part)
-    return Measured(seconds, int(peak.group(1)) / 1000, int(status.group(1)) if status else 0)
+    cpu = sum(float(x) for x in _CPU.findall(report))
+    return Measured(seconds, int(peak.group(1)) / 1000, int(status.group(1)) if status else 0, cpu)
 
 
 def chapter_runs(measured_dir: str | Path, profile: str) -> dict[str, Measured]:

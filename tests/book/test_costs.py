@@ -12,6 +12,7 @@ from phantom_lib.book import costs
 
 REPORT = """\tCommand being timed: "phantom run 03 --profile smoke"
 \tUser time (seconds): 50.10
+\tSystem time (seconds): 1.90
 \tElapsed (wall clock) time (h:mm:ss or m:ss): {wall}
 \tMaximum resident set size (kbytes): 812345
 \tExit status: {status}
@@ -60,13 +61,13 @@ def test_study_cost_is_wall_time_times_cores_per_trial(tmp_path: Path):
 @pytest.mark.parametrize(("wall", "seconds"), [("1:02.50", 62.5), ("1:00:03", 3603.0), ("0:07.25", 7.25)])
 def test_parse_time_v_reads_wall_clock_and_peak_memory(wall, seconds):
     got = costs.parse_time_v(REPORT.format(wall=wall, status=0))
-    assert got == costs.Measured(seconds, 812.345, 0)
+    assert got == costs.Measured(seconds, 812.345, 0, 52.0)
 
 
 def test_chapter_runs_reads_every_committed_report(tmp_path: Path):
     (tmp_path / "smoke").mkdir()
     (tmp_path / "smoke" / "03.time.txt").write_text(REPORT.format(wall="2:00.00", status=1))
-    assert costs.chapter_runs(tmp_path, "smoke") == {"03": costs.Measured(120.0, 812.345, 1)}
+    assert costs.chapter_runs(tmp_path, "smoke") == {"03": costs.Measured(120.0, 812.345, 1, 52.0)}
     assert costs.chapter_runs(tmp_path, "full") == {}
     with pytest.raises(ValueError, match="not a `/usr/bin/time -v` report"):
         costs.parse_time_v("real 0m1.0s")
