@@ -67,7 +67,8 @@ class StudyCost:
 
 
 def study_cost(folder: str | Path) -> StudyCost:
-    """Read a study's ``provenance.json``: its finished trials (``n_ok``), its wall seconds over every
+    """Read a study's ``provenance.json``: its finished trials (``n_ok``; a cross-check's rows of
+    ``trials.parquet``), its wall seconds over every
     run that filled the folder (``wall_seconds_all_runs``, else ``wall_seconds_this_run``, else a
     cross-check's ``wall_seconds``), the machine's ``cpus`` and the design's ``timesteps``.
 
@@ -80,11 +81,13 @@ def study_cost(folder: str | Path) -> StudyCost:
     wall = next((record[k] for k in ("wall_seconds_all_runs", "wall_seconds_this_run", "wall_seconds")
                  if record.get(k) is not None), None)
     trials = record.get("n_ok", record.get("n_trials"))
+    if trials is None and (Path(folder) / "trials.parquet").exists():  # a cross-check: one row per trial
+        trials = len(pd.read_parquet(Path(folder) / "trials.parquet"))
     cores = record.get("machine", {}).get("cpus")
     missing = [name for name, v in (("wall seconds", wall), ("n_ok", trials), ("machine.cpus", cores)) if v is None]
     if missing:
         raise KeyError(f"study_cost: {path} records no {', '.join(missing)}")
-    timesteps = record.get("design", {}).get("settings", {}).get("timesteps")
+    timesteps = (record.get("design", {}).get("settings") or record.get("settings") or {}).get("timesteps")
     return StudyCost(Path(folder).name, int(trials), float(wall), int(cores), timesteps)
 
 
@@ -124,3 +127,38 @@ def chapter_runs(measured_dir: str | Path, profile: str) -> dict[str, Measured]:
     folder = Path(measured_dir) / profile
     return {p.name.split(".")[0]: parse_time_v(p.read_text(encoding="utf-8"))
             for p in sorted(folder.glob("*.time.txt"))}
+
+
+def load_averages(measured_dir: str | Path, profile: str) -> list[float]:
+    """The one-minute load averages ``log.txt`` recorded after each timed chapter (``load=1.23 ...``)."""
+    log = Path(measured_dir) / profile / "log.txt"
+    text = log.read_text(encoding="utf-8") if log.exists() else ""
+    return [float(x) for x in re.findall(r"load=([\d.]+)", text)]
+
+
+NOT_MEASURED = "not measured in this build"
+
+
+def run_table(chapters: list[str], measured_dir: str | Path, studies: list[str | Path]) -> pd.DataFrame:
+    """Run time and peak memory of every chapter (its committed smoke report; the full profile's when one
+    is committed, else :data:`NOT_MEASURED`) and of every study (wall seconds, trials and core-seconds per
+    trial from its provenance; its memory is not recorded there).
+
+    ``chapters`` are chapter stems (``"03_coi"``); reports are read by their number (``03``)."""
+    runs = {profile: chapter_runs(measured_dir, profile) for profile in ("smoke", "full")}
+    rows = []
+    for stem in chapters:
+        row: dict[str, object] = {"what": f"chapter {stem}"}
+        for profile in ("smoke", "full"):
+            found = runs[profile].get(stem[:2])
+            row[f"{profile}: wall (s)"] = round(found.wall_s) if found else NOT_MEASURED
+            row[f"{profile}: CPU (s)"] = round(found.cpu_s) if found else NOT_MEASURED
+            row[f"{profile}: peak memory (MB)"] = round(found.peak_mb) if found else NOT_MEASURED
+        rows.append(row)
+    for folder in studies:
+        cost = study_cost(folder)
+        rows.append({"what": f"study {cost.folder} ({cost.trials} trials on {cost.cores} cores)",
+                     **{f"smoke: {c}": "—" for c in ("wall (s)", "CPU (s)", "peak memory (MB)")},
+                     "full: wall (s)": round(cost.wall_s), "full: CPU (s)": f"{cost.core_s_per_trial:.1f} per trial (wall × cores)",
+                     "full: peak memory (MB)": "not recorded"})
+    return pd.DataFrame(rows)

@@ -71,3 +71,24 @@ def test_chapter_runs_reads_every_committed_report(tmp_path: Path):
     assert costs.chapter_runs(tmp_path, "full") == {}
     with pytest.raises(ValueError, match="not a `/usr/bin/time -v` report"):
         costs.parse_time_v("real 0m1.0s")
+
+
+def test_run_table_puts_chapters_and_studies_side_by_side(tmp_path: Path):
+    (tmp_path / "m" / "smoke").mkdir(parents=True)
+    (tmp_path / "m" / "smoke" / "03.time.txt").write_text(REPORT.format(wall="0:30.40", status=0))
+    (tmp_path / "m" / "smoke" / "log.txt").write_text("03 rc=0 load=12.50 11.00 9.00\n04 rc=0 load=3.25 4 5\n")
+    study = _provenance(tmp_path / "sweep", n_ok=10, wall_seconds_this_run=50.0, machine={"cpus": 2})
+    table = costs.run_table(["03_coi", "04_distinguish"], tmp_path / "m", [study])
+    assert table["what"].tolist() == ["chapter 03_coi", "chapter 04_distinguish", "study sweep (10 trials on 2 cores)"]
+    assert table.loc[0, "smoke: wall (s)"] == 30 and table.loc[0, "smoke: peak memory (MB)"] == 812
+    assert table.loc[0, "full: wall (s)"] == costs.NOT_MEASURED == table.loc[1, "smoke: wall (s)"]
+    assert table.loc[2, "full: wall (s)"] == 50 and table.loc[2, "full: CPU (s)"].startswith("10.0 per trial")
+    assert table.loc[2, "smoke: wall (s)"] == "—"
+    assert costs.load_averages(tmp_path / "m", "smoke") == [12.5, 3.25]
+
+
+def test_a_crosscheck_counts_its_trial_rows(tmp_path: Path):
+    folder = _provenance(tmp_path / "xc", wall_seconds=30.0, machine={"cpus": 2}, settings={"timesteps": 500})
+    pd.DataFrame({"engine": ["sb3", "jax", "jax"]}).to_parquet(folder / "trials.parquet")
+    got = costs.study_cost(folder)
+    assert (got.trials, got.timesteps, got.core_s_per_trial) == (3, 500, 20.0)
