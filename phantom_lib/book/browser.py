@@ -65,6 +65,8 @@ first :data:`FIRST_SCREEN_ROWS` rows inside it, unscrolled."""
 FIRST_SCREEN_CLASS = "first-screen"
 FIRST_SCREEN_ROWS = 2
 """How many body rows of a first-screen table (the thesis's two headline claims) must be in the first screen."""
+FIRST_SCREEN_REQUIRED = {"book/chapters/intro.html": "thesis-claims"}
+"""Pages that must hold a first-screen element with this id (a page whose table failed to render fails)."""
 
 MIN_FIGURE_WIDTH = 600
 """A figure (an image in a notebook output or a ``<figure>``) must render at least this wide (CSS px)."""
@@ -313,9 +315,10 @@ def _check_rendering(page, report: PageReport, html_dir: Path) -> None:
             report.small_figure_text.append(f"{src} ({pt:.1f} pt at {shown:.0f} px)")
 
 
-def first_screen(page) -> list[str]:
+def first_screen(page, required: str | None = None) -> list[str]:
     """Each element of class :data:`FIRST_SCREEN_CLASS` whose first :data:`FIRST_SCREEN_ROWS` rows end below
-    the first screen, measured unscrolled at :data:`FIRST_SCREEN` (the page's viewport is restored)."""
+    the first screen, measured unscrolled at :data:`FIRST_SCREEN` (the page's viewport is restored); and the
+    ``required`` id when no such element carries it."""
     before = page.viewport_size
     page.set_viewport_size(FIRST_SCREEN)
     try:
@@ -323,8 +326,10 @@ def first_screen(page) -> list[str]:
         found = page.evaluate(_FIRST_SCREEN, [FIRST_SCREEN_CLASS, FIRST_SCREEN_ROWS])
     finally:
         page.set_viewport_size(before)
-    return [f"#{name}: its first {n or 'box'} row(s) end at {bottom:.0f} px, below {FIRST_SCREEN['height']} px"
-            for name, bottom, n in found if bottom > FIRST_SCREEN["height"]]
+    missing = [f"no element #{required} of class {FIRST_SCREEN_CLASS}"] if required and required not in {
+        name for name, _, _ in found} else []
+    return missing + [f"#{name}: its first {n or 'box'} row(s) end at {bottom:.0f} px, below {FIRST_SCREEN['height']} px"
+                      for name, bottom, n in found if bottom > FIRST_SCREEN["height"]]
 
 
 @contextmanager
@@ -364,7 +369,7 @@ def _visit(context, url: str, report: PageReport, html_dir: Path, screenshot: Pa
     report.n_images = len(images)
     report.broken_images += [src for src, width in images if width == 0]
     _check_rendering(page, report, html_dir)
-    report.below_first_screen += first_screen(page)
+    report.below_first_screen += first_screen(page, FIRST_SCREEN_REQUIRED.get(report.page.split(" (")[0]))
     report.narrow_figures += [f"{src} ({width:.0f} px)" for src, width in page.evaluate(_FIGURES) if width < MIN_FIGURE_WIDTH]
     report.faint_captions += [f"{text!r} ({ratio:.2f}:1)" for text, ratio in page.evaluate(_CAPTIONS)
                               if ratio < MIN_CAPTION_CONTRAST]

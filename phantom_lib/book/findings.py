@@ -398,14 +398,14 @@ FINDINGS: tuple[Finding, ...] = (
             could_fail="learned prices within the valuations would let the agent share move revenue in the market "
                        "as written.",
             published=f"{_SLOPE_PCT:.1f} % of the intercept per unit α, R² {BASELINE_REGRESSION['r2']:g}",
-            why="As written, learned prices sit above every valuation and the share proxy sums to a constant; "
-                "the fall appears only when agents' shorter sessions count as less demand.",
-            headline="stand-in, per unit α: {as_written_slope_pct:+.1f} % of the intercept as the method is written, "
-                     "{as_run_slope_pct:+.1f} % as the thesis's sweep ran it",
+            why="As written, prices sit above every valuation and the share proxy sums to a constant; revenue falls "
+                "only if agents' shorter sessions count as less demand.",
+            headline="stand-in, per unit α: {as_written_slope_pct:+.1f} % as the method is written, "
+                     "{as_run_slope_pct:+.1f} % as the sweep ran",
             figure="fig-published-as-run", depends_on="the demand proxy (share or mass)"),
     Finding("defence-cost-as-written", "thesis", DEFEND,
-            "Defending against contamination costs revenue, in the market as the method is written (chapter 06's factorial): "
-            "robust cells against the placebo cells.",
+            "Defending against contamination costs revenue (the market as the method is written; chapter 06: robust "
+            "against placebo cells).",
             "06_sweep", ("defence_contrast", "defence_contrast_lo", "defence_contrast_hi",
                          "defence_contrast_lo90", "defence_contrast_hi90"),
             "stand-in: robust minus placebo {defence_contrast:+.2f} points (bootstrap interval over twin groups "
@@ -420,11 +420,9 @@ FINDINGS: tuple[Finding, ...] = (
             could_fail="a defence that moved prices would show a cost in the robust cells beyond the placebo's "
                        "training noise.",
             published=f"{_HEADLINE:+.2f} %",
-            why="The placebo cells (no adversary, a reward shift no policy can change) measure training noise; "
-                "the defence's cost is what the robust cells add to it.",
-            headline="stand-in: robust minus placebo {defence_contrast:+.2f} points (90 % interval "
-                     "{defence_contrast_lo90:+.2f} to {defence_contrast_hi90:+.2f}); as the thesis's sweep ran it "
-                     "{as_run_delta_mean:+.2f} %",
+            why="Placebo cells (no adversary) measure training noise; the defence's cost is what robust cells add.",
+            headline="stand-in: robust − placebo {defence_contrast:+.2f} points [{defence_contrast_lo90:+.2f}, "
+                     "{defence_contrast_hi90:+.2f}]; as the sweep ran {as_run_delta_mean:+.2f} %",
             figure="fig-defence-delta",
             depends_on="the estimand: robust minus placebo, or all pairs pooled; keeping the pairs with a collapsed trial"),
     Finding("defence-is-shift", "book", DEFEND,

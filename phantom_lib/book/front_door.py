@@ -38,6 +38,8 @@ TERMS: tuple[tuple[str, str], ...] = (
     ("market as the method is written", "market as written"),
     ("market as the thesis's sweep ran it", "market as run"),
     ("market as the thesis's sweep evidently ran", "market as run"),
+    ("as the method is written", "market as written"),
+    ("as the sweep ran", "market as run"),
     ("evaluation shift", "evaluation shift"),
     ("proxy mass", "proxy mass"),
     ("mass proxy", "proxy mass"),
@@ -85,15 +87,17 @@ def thesis_claims(table: Sequence[Status]) -> list[Status]:
 
 
 def claims_table(table: Sequence[Status], chapters_doc: str = "/book/chapters") -> str:
-    """The thesis's claims as a MyST ``{table}`` (id :data:`TABLE_ID`, class :data:`FRONT_CLASS`):
-    what it claimed, its figure, this book's, the status, why, and where it is computed."""
-    lines = [f"```{{table}} The thesis's claims, its numbers and this build's {{cite:p}}`rosel2025phantom`",
-             f":name: {TABLE_ID}", f":class: {FRONT_CLASS}", ":widths: 24 12 24 14 20 6", "",
-             "| The thesis claimed | Thesis | This book | Status | Why | Where |", "|---|---|---|---|---|---|"]
+    """The thesis's claims as a MyST ``{table}`` (id :data:`TABLE_ID`, class :data:`FRONT_CLASS`): what it
+    claimed (with a link to the chapter and figure that compute it), its figure, this book's, the status and why.
+
+    No caption: the sentence before the table says what it is, and the first screen has no room to spare."""
+    lines = ["```{table}", f":name: {TABLE_ID}", f":class: {FRONT_CLASS}", ":widths: 25 10 23 15 27", "",
+             "| The thesis claimed | Thesis | This book | Status | Why |", "|---|---|---|---|---|"]
     for row in thesis_claims(table):
         f = row.finding
-        cells = (f.statement, f.published or "—", row.headline or row.evidence, f"**{row.status}**", f.why, _where(row, chapters_doc))
-        lines.append("| " + " | ".join(link_terms(_cell(c)) for c in cells) + " |")
+        cells = (f"{link_terms(_cell(f.statement))} ({_where(row, chapters_doc)})", f.published or "—",
+                 link_terms(_cell(row.headline or row.evidence)), f"**{link_terms(row.status)}**", link_terms(_cell(f.why)))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines + ["```", ""])
 
 

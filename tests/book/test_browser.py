@@ -186,3 +186,10 @@ def test_the_first_screen_must_show_the_first_rows_of_a_marked_table(tmp_path: P
     for name in ("late.html", "never.html"):
         assert len(reports[name].below_first_screen) == 1 and "#thesis-claims" in reports[name].below_first_screen[0]
     assert reports["never.html (file://)"].below_first_screen == reports["never.html"].below_first_screen
+    # a page that must open with the table fails when the table did not render (no element with its id)
+    (tmp_path / "book" / "chapters").mkdir(parents=True)
+    (tmp_path / "book" / "chapters" / "intro.html").write_text(page.format("<p>```{table} not rendered</p>"))
+    reports = {r.page: r for r in browser.check_site(tmp_path)}
+    assert reports["book/chapters/intro.html"].below_first_screen == [
+        f"no element #thesis-claims of class {browser.FIRST_SCREEN_CLASS}"]
+    assert reports["index.html"].problems() == []
