@@ -136,7 +136,7 @@ def load_averages(measured_dir: str | Path, profile: str) -> list[float]:
     return [float(x) for x in re.findall(r"load=([\d.]+)", text)]
 
 
-NOT_MEASURED = "not measured in this build"
+NOT_MEASURED = "not measured"
 
 
 def run_table(chapters: list[str], measured_dir: str | Path, studies: list[str | Path]) -> pd.DataFrame:
