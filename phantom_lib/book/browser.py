@@ -12,8 +12,10 @@ what renders wrong: Markdown table syntax (``|---|``, ``| a | b |`` rows) or TeX
 ``\\frac``, ``coi\\_penalty``) left as text a reader sees, including TeX escapes MathJax printed
 literally inside ``\\text{...}`` and formulas it could not parse; a typeset formula wider than the
 box that holds it (clipped or scrolled); an image whose alt text is a file path, or a figure with
-none; and figure type smaller than :data:`MIN_TEXT_PT` points at the size the page shows the image
-(from the smallest type each chapter figure records in its PNG, :func:`phantom_lib.plots.legible_png`).
+none; figure type smaller than :data:`MIN_TEXT_PT` points at the size the page shows the image
+(from the smallest type each chapter figure records in its PNG, :func:`phantom_lib.plots.legible_png`);
+and an element marked to open the page (class :data:`FIRST_SCREEN_CLASS`: the introduction's table of the
+thesis's claims) whose first rows are not in the first screen, 1280 x 800 unscrolled.
 Saves a full-page screenshot of each page. Every page is then opened again
 from the file system (``file://``, the same checks but links) to show the book works without
 a server.
@@ -56,6 +58,15 @@ CHROMIUM_FLAGS = [
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 VIEWPORT = {"width": 1280, "height": 900}
 """The page size every check runs at (CSS px)."""
+
+FIRST_SCREEN = {"width": 1280, "height": 800}
+"""The first screen a reader sees (CSS px): an element of class :data:`FIRST_SCREEN_CLASS` must show its
+first :data:`FIRST_SCREEN_ROWS` rows inside it, unscrolled."""
+FIRST_SCREEN_CLASS = "first-screen"
+FIRST_SCREEN_ROWS = 2
+"""How many body rows of a first-screen table (the thesis's two headline claims) must be in the first screen."""
+FIRST_SCREEN_REQUIRED = {"book/chapters/intro.html": "thesis-claims"}
+"""Pages that must hold a first-screen element with this id (a page whose table failed to render fails)."""
 
 MIN_FIGURE_WIDTH = 600
 """A figure (an image in a notebook output or a ``<figure>``) must render at least this wide (CSS px)."""
@@ -120,6 +131,11 @@ _WIDE_MATH = """() => [...document.querySelectorAll('mjx-container')].flatMap(c 
 _IMAGES = """() => [...document.querySelectorAll('img')].map(img => [
   img.getAttribute('src') || '', img.getAttribute('alt'), img.naturalWidth, img.getBoundingClientRect().width,
   !!img.closest('.cell_output, figure')])"""
+_FIRST_SCREEN = """([cls, rows]) => [...document.querySelectorAll('.' + cls)].map(el => {
+  const body = [...el.querySelectorAll('tbody tr')].slice(0, rows);
+  const last = (body.length ? body[body.length - 1] : el).getBoundingClientRect();
+  return [el.id || el.tagName.toLowerCase(), last.bottom + window.scrollY, body.length];
+})"""
 _LINKS = "() => [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"
 _FIGURES = """() => [...document.querySelectorAll('.cell_output img, figure img')]
   .filter(img => img.naturalWidth > 0)
@@ -166,6 +182,7 @@ class PageReport:
     wide_math: list[str] = field(default_factory=list)
     path_alt_text: list[str] = field(default_factory=list)
     small_figure_text: list[str] = field(default_factory=list)
+    below_first_screen: list[str] = field(default_factory=list)
     n_images: int = 0
     n_links: int = 0
 
@@ -186,6 +203,8 @@ class PageReport:
             "formula wider than its box": self.wide_math,
             "image without a description (alt text missing or a file path)": self.path_alt_text,
             f"figure text below {MIN_TEXT_PT:g} pt as displayed": self.small_figure_text,
+            f"first rows not in the first screen ({FIRST_SCREEN['width']} x {FIRST_SCREEN['height']})":
+                self.below_first_screen,
         }
         return [f"{self.page}: {kind}: {item}" for kind, items in kinds.items() for item in items]
 
@@ -296,6 +315,23 @@ def _check_rendering(page, report: PageReport, html_dir: Path) -> None:
             report.small_figure_text.append(f"{src} ({pt:.1f} pt at {shown:.0f} px)")
 
 
+def first_screen(page, required: str | None = None) -> list[str]:
+    """Each element of class :data:`FIRST_SCREEN_CLASS` whose first :data:`FIRST_SCREEN_ROWS` rows end below
+    the first screen, measured unscrolled at :data:`FIRST_SCREEN` (the page's viewport is restored); and the
+    ``required`` id when no such element carries it."""
+    before = page.viewport_size
+    page.set_viewport_size(FIRST_SCREEN)
+    try:
+        page.evaluate("() => window.scrollTo(0, 0)")
+        found = page.evaluate(_FIRST_SCREEN, [FIRST_SCREEN_CLASS, FIRST_SCREEN_ROWS])
+    finally:
+        page.set_viewport_size(before)
+    missing = [f"no element #{required} of class {FIRST_SCREEN_CLASS}"] if required and required not in {
+        name for name, _, _ in found} else []
+    return missing + [f"#{name}: its first {n or 'box'} row(s) end at {bottom:.0f} px, below {FIRST_SCREEN['height']} px"
+                      for name, bottom, n in found if bottom > FIRST_SCREEN["height"]]
+
+
 @contextmanager
 def serve(html_dir: Path) -> Iterator[str]:
     """Serve ``html_dir`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
@@ -333,6 +369,7 @@ def _visit(context, url: str, report: PageReport, html_dir: Path, screenshot: Pa
     report.n_images = len(images)
     report.broken_images += [src for src, width in images if width == 0]
     _check_rendering(page, report, html_dir)
+    report.below_first_screen += first_screen(page, FIRST_SCREEN_REQUIRED.get(report.page.split(" (")[0]))
     report.narrow_figures += [f"{src} ({width:.0f} px)" for src, width in page.evaluate(_FIGURES) if width < MIN_FIGURE_WIDTH]
     report.faint_captions += [f"{text!r} ({ratio:.2f}:1)" for text, ratio in page.evaluate(_CAPTIONS)
                               if ratio < MIN_CAPTION_CONTRAST]

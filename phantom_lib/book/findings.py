@@ -123,6 +123,8 @@ class Finding:
         testable: ``False`` for a finding about the real data (status: cannot be tested).
         figure: the label of the chapter figure that shows it, if any.
         depends_on: the modelling or scoring choice the status hangs on, or ``""``.
+        headline: a short ``str.format`` template of the book's number for the introduction's table
+            (``""``: the introduction shows ``evidence``).
     """
 
     key: str
@@ -142,6 +144,7 @@ class Finding:
     testable: bool = True
     figure: str | None = None
     depends_on: str = ""
+    headline: str = ""
 
     def __post_init__(self) -> None:
         name = f"Finding {self.key}"
@@ -154,9 +157,10 @@ class Finding:
         for chapter in (self.chapter, self.artefact.chapter if self.artefact else self.chapter):
             if chapter not in CHAPTER_TITLES:
                 raise ValueError(f"{name}: chapter {chapter!r} is not one of {sorted(CHAPTER_TITLES)}")
-        used = {f.split(".")[0].split("[")[0] for _, f, _, _ in Formatter().parse(self.evidence) if f}
-        if not used or not used <= set(self.names):
-            raise ValueError(f"{name}: evidence uses {sorted(used)}, which must be among glue {list(self.names)}")
+        for field_name, template in (("evidence", self.evidence), ("headline", self.headline)):
+            used = {f.split(".")[0].split("[")[0] for _, f, _, _ in Formatter().parse(template) if f}
+            if (template or field_name == "evidence") and (not used or not used <= set(self.names)):
+                raise ValueError(f"{name}: {field_name} uses {sorted(used)}, which must be among glue {list(self.names)}")
         if self.testable and not self.could_fail.strip():
             raise ValueError(f"{name}: could_fail must say how the test could have failed (or why it is a check)")
         if self.rule is None and self.null is None:
@@ -200,11 +204,13 @@ def decide(finding: Finding, values: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Status:
-    """A finding with its evidence (the formatted values) and its status."""
+    """A finding with its evidence (the formatted values), its status and its short ``headline`` form
+    (``""`` when the finding gives none)."""
 
     finding: Finding
     evidence: str
     status: str
+    headline: str = ""
 
 
 def statuses(chapters_dir: str | Path, findings: Sequence[Finding]) -> list[Status]:
@@ -218,7 +224,8 @@ def statuses(chapters_dir: str | Path, findings: Sequence[Finding]) -> list[Stat
         values = glued.values(Path(chapters_dir) / f"{finding.chapter}.ipynb", finding.glue)
         if finding.artefact:
             values |= glued.values(Path(chapters_dir) / f"{finding.artefact.chapter}.ipynb", finding.artefact.glue)
-        out.append(Status(finding, finding.evidence.format(**values), decide(finding, values)))
+        out.append(Status(finding, finding.evidence.format(**values), decide(finding, values),
+                          finding.headline.format(**values)))
     return out
 
 
@@ -282,21 +289,6 @@ def after_the_data(findings: Iterable[Finding]) -> list[str]:
     return [f.key for f in findings if f.testable and any(r.registered is None for r in f.rules)]
 
 
-def in_brief(table: Sequence[Status]) -> str:
-    """The introduction's box as HTML: every piece of evidence with its status, the thesis's figure
-    beside the book's and one line of why; then how many checks pass (they are not findings)."""
-    items = []
-    for row in (r for r in table if r.finding.kind == EVIDENCE):
-        f = row.finding
-        thesis = f"thesis {html.escape(f.published)}; " if f.published else ""
-        items.append(f"<li><b>{html.escape(row.status)}</b>: {html.escape(f.statement)} "
-                     f"<i>({thesis}this book: {html.escape(row.evidence)})</i> {html.escape(f.why)}</li>")
-    counts = tally(table)
-    checks = (f"<p>Checks (identities, properties by construction, recomputations), not counted above: "
-              f"{counts[CHECKED]} pass, {counts[CHECK_FAILS]} fail.</p>")
-    return "<ul>" + "".join(items) + "</ul>" + checks
-
-
 # ---- thresholds and margins, each with its reason (all written after the data: see the page) ----
 
 ZERO_DEMAND_MAJORITY = 0.5
@@ -354,6 +346,7 @@ FINDINGS: tuple[Finding, ...] = (
             could_fail="a wrong closed form, or a sampler that does not draw from the stated price law, puts the "
                        "Monte Carlo means many standard errors away from it.",
             published="a theorem", why="The theorem's closed form matches simulation for every price law tried.",
+            headline="simulation within {coi_max_abs_z:.1f} standard errors of the closed form",
             figure="fig-coi-erosion"),
     Finding("separable-real", "thesis", DISTINGUISH,
             "Human and agent trajectories differ in their KL gaps (two-sided Mann–Whitney test on the real data).",
@@ -362,6 +355,7 @@ FINDINGS: tuple[Finding, ...] = (
             _rule("the real data's test (not applied)", lambda v: True), testable=False,
             published=f"p < {DISTINGUISHABILITY['p_below']:g}",
             why="The claim is about the real WhoClickedIt file, which this book cannot download.",
+            headline="stand-in only: p = {p_loo:.2g}, AUC {auc_loo:.2f}",
             depends_on="scoring: leave-one-out or in-sample centroids; the end transition"),
     Finding("in-sample-inflates", "book", DISTINGUISH,
             "Scoring with in-sample centroids (the thesis's) manufactures separation: random labels already score well.",
@@ -387,7 +381,8 @@ FINDINGS: tuple[Finding, ...] = (
             "Whether the leave-one-out test separates the classes on the stand-in hangs on counting each session's move into its end.",
             "08_published", ("p_loo_noend", "p_loo_end"),
             "p = {p_loo_noend:.2g} without the end transition, {p_loo_end:.2g} with it",
-            _rule("one side of 0.05 each", lambda v: (v["p_loo_noend"] < 0.05) != (v["p_loo_end"] < 0.05)),
+            _rule("the two p-values fall on opposite sides of 0.05",
+                  lambda v: (v["p_loo_noend"] < 0.05) != (v["p_loo_end"] < 0.05)),
             could_fail="both p-values could have fallen on the same side of the level.",
             why="Agents end sessions differently; counting that move adds most of the signal.",
             depends_on="scoring: counting the transition into session_end"),
@@ -409,12 +404,14 @@ FINDINGS: tuple[Finding, ...] = (
             could_fail="learned prices within the valuations would let the agent share move revenue in the market "
                        "as written.",
             published=f"{_SLOPE_PCT:.1f} % of the intercept per unit α, R² {BASELINE_REGRESSION['r2']:g}",
-            why="As written, learned prices sit above every valuation and the share proxy sums to a constant; "
-                "the fall appears only when agents' shorter sessions count as less demand.",
+            why="As written, prices sit above every valuation and the share proxy sums to a constant; revenue falls "
+                "only if agents' shorter sessions count as less demand.",
+            headline="stand-in, per unit α: {as_written_slope_pct:+.1f} % as the method is written, "
+                     "{as_run_slope_pct:+.1f} % as the sweep ran",
             figure="fig-published-as-run", depends_on="the demand proxy (share or mass)"),
     Finding("defence-cost-as-written", "thesis", DEFEND,
-            "Defending against contamination costs revenue, in the market as the method is written (chapter 06's factorial): "
-            "robust cells against the placebo cells.",
+            "Defending against contamination costs revenue (the market as the method is written; chapter 06: robust "
+            "against placebo cells).",
             "06_sweep", ("defence_contrast", "defence_contrast_lo", "defence_contrast_hi",
                          "defence_contrast_lo90", "defence_contrast_hi90"),
             "stand-in: robust minus placebo {defence_contrast:+.2f} points (bootstrap interval over twin groups "
@@ -429,8 +426,9 @@ FINDINGS: tuple[Finding, ...] = (
             could_fail="a defence that moved prices would show a cost in the robust cells beyond the placebo's "
                        "training noise.",
             published=f"{_HEADLINE:+.2f} %",
-            why="The placebo cells (no adversary, a reward shift no policy can change) measure training noise; "
-                "the defence's cost is what the robust cells add to it.",
+            why="Placebo cells (no adversary) measure training noise; the defence's cost is what robust cells add.",
+            headline="stand-in: robust − placebo {defence_contrast:+.2f} points [{defence_contrast_lo90:+.2f}, "
+                     "{defence_contrast_hi90:+.2f}]; as the sweep ran {as_run_delta_mean:+.2f} %",
             figure="fig-defence-delta",
             depends_on="the estimand: robust minus placebo, or all pairs pooled; keeping the pairs with a collapsed trial"),
     Finding("defence-is-shift", "book", DEFEND,

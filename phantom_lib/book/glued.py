@@ -130,3 +130,39 @@ def differences(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Map
               for k in sorted(set(before) & set(after))
               if not (before[k]["timing"] or after[k]["timing"]) and before[k] != after[k]]
     return lines
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A chapter figure read back from its executed notebook: the PNG bytes and the caption as written
+    (``mystnb: figure: caption`` of the cell, glue roles unresolved)."""
+
+    label: str
+    png: bytes
+    caption: str
+
+
+def figure(notebook: str | Path, label: str) -> Figure:
+    """The figure labelled ``label`` (the cell's ``mystnb: figure: name``) in an executed notebook.
+
+    Raises ``FileNotFoundError`` for a missing notebook and ``KeyError`` naming the labels the notebook
+    has when no cell carries ``label`` or the cell shows no PNG.
+    """
+    import base64
+
+    path = Path(notebook)
+    if not path.exists():
+        raise FileNotFoundError(f"no executed notebook at {path}: run `phantom book` (or `phantom run`) first")
+    labels = []
+    for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
+        spec = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
+        labels.append(spec.get("name"))
+        if spec.get("name") != label:
+            continue
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            if png:
+                return Figure(label, base64.b64decode("".join(png) if isinstance(png, list) else png),
+                              " ".join(str(spec.get("caption", "")).split()))
+    raise KeyError(f"{path.name} shows no PNG figure labelled {label!r}; its figures are "
+                   f"{sorted(n for n in labels if n)}")

@@ -10,6 +10,7 @@ the executed copy and returns the values, which ``phantom run`` prints and can w
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from phantom_lib.book.glued import Glued, read
@@ -30,15 +31,24 @@ def render(glued: Glued, kind: str, spec: str | None) -> str:
     return format(glued.value, spec) if spec else glued.text.strip().strip("'\"")
 
 
-def fill_key_results(executed: Path) -> dict[str, str]:
-    """Replace every glue role of the executed notebook's "What we found" section by its value and
-    return ``{role target: text}`` in order (``name`` or ``name:format``). A role whose name the
-    notebook did not glue is left as written (the book build reports it)."""
+def fill(text: str, glued: Mapping[str, Glued]) -> str:
+    """``text`` with every glue role whose name ``glued`` holds rendered as the book shows it
+    (a figure caption or a sentence of a chapter quoted on another page); other roles are left as written."""
+    def replace(match: re.Match[str]) -> str:
+        kind, name, spec = match.groups()
+        return render(glued[name], kind, spec) if name in glued else match.group(0)
+    return _ROLE.sub(replace, text)
+
+
+def _filled_cells(executed: Path) -> tuple[object, dict[str, str], list[str]]:
+    """The notebook with its "What we found" roles filled in place, the values filled
+    (``{role target: text}``) and the section's markdown (heading left out)."""
     import nbformat
 
     notebook = nbformat.read(executed, as_version=4)
     glued = read(executed)
     found: dict[str, str] = {}
+    section: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
         kind, name, spec = match.groups()
@@ -48,7 +58,7 @@ def fill_key_results(executed: Path) -> dict[str, str]:
         found[name + (f":{spec}" if spec else "")] = text
         return text
 
-    inside, changed = False, False
+    inside = False
     for cell in (c for c in notebook.cells if c.cell_type == "markdown"):
         lines = cell.source.split("\n")
         for index, line in enumerate(lines):
@@ -56,8 +66,24 @@ def fill_key_results(executed: Path) -> dict[str, str]:
                 inside = line.strip() == FOUND_HEADING
             elif inside:
                 lines[index] = _ROLE.sub(replace, line)
-        changed = changed or "\n".join(lines) != cell.source
+                section.append(lines[index])
         cell.source = "\n".join(lines)
-    if changed:
+    return notebook, found, section
+
+
+def fill_key_results(executed: Path) -> dict[str, str]:
+    """Replace every glue role of the executed notebook's "What we found" section by its value and
+    return ``{role target: text}`` in order (``name`` or ``name:format``). A role whose name the
+    notebook did not glue is left as written (the book build reports it)."""
+    import nbformat
+
+    notebook, found, _ = _filled_cells(executed)
+    if found:
         nbformat.write(notebook, executed)
     return found
+
+
+def found_section(executed: Path) -> str:
+    """The executed notebook's "What we found" section as MyST text with its glue roles filled in
+    (the notebook file is left as it is); ``""`` when the chapter has no such section."""
+    return "\n".join(_filled_cells(executed)[2]).strip()

@@ -139,7 +139,7 @@ def test_a_missing_value_fails_instead_of_leaving_a_gap(tmp_path: Path):
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("key", "Bad Key", "lower-case"), ("origin", "me", "origin"), ("chapter", "99_x", "chapter"),
     ("evidence", "{nope}", "evidence uses"), ("figure", "table-1", "fig-"), ("kind", "hunch", "kind"),
-    ("could_fail", " ", "could_fail"), ("rule", None, "give a rule"),
+    ("could_fail", " ", "could_fail"), ("rule", None, "give a rule"), ("headline", "{nope}", "headline uses"),
 ])
 def test_findings_validate_their_fields(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -156,10 +156,3 @@ def test_markdown_flags_rules_written_after_the_data_and_shows_a_registered_one(
     assert "It could have failed: it could be larger than the bound." in text
     assert "Not applied: the finding is about the real data." in text
     assert findings.after_the_data([LEAK, registered, REAL]) == ["leak-constant"]
-
-
-def test_the_introduction_box_lists_every_piece_of_evidence_with_its_status_and_counts_checks_apart(tmp_path: Path):
-    glued_notebook(tmp_path / "06_sweep.ipynb", {"leak_spread": 3.0})
-    box = findings.in_brief(findings.statuses(tmp_path, [LEAK, CHECK, REAL]))
-    assert box.count("<li>") == 2 and "<b>does not hold</b>" in box and f"<b>{UNTESTABLE}</b>" in box
-    assert "0 pass, 1 fail" in box

@@ -53,3 +53,13 @@ def test_phantom_run_prints_fills_and_writes_the_key_results(tmp_path: Path):
     text = "\n".join(c.source for c in nbformat.read(out, as_version=4).cells if c.cell_type == "markdown")
     assert "The share is 0.67 on the stand-in data." in text
     assert "{glue:text}`share:.3f`" in text and "{glue:text}`share`." in text  # other sections as written
+
+
+def test_fill_renders_the_roles_it_knows_and_leaves_the_rest(tmp_path):
+    from test_glued import glued_notebook
+
+    from phantom_lib.book import glued, key_results
+
+    values = glued.read(glued_notebook(tmp_path / "x.ipynb", {"share": 0.137, "name": "surge"}))
+    text = "{glue:text}`share:.1%` of the {glue:text}`name` rule; {glue:text}`other:.2f` stays"
+    assert key_results.fill(text, values) == "13.7% of the surge rule; {glue:text}`other:.2f` stays"

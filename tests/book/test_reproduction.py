@@ -101,7 +101,17 @@ def test_rows_read_glued_values_and_decide(tmp_path: Path):
     table = reproduction.rows(tmp_path, testable, pending=())
     assert [(r.verdict, r.book) for r in table] == [
         ("agree", "-3.10 ± 2.50 (n = 13)"), ("differ", "U = 2, p = 0.02")]
-    assert reproduction.summary(table) == {"agree": 1, "differ": 1, "not tested": 0, "pending": 0}
+    assert reproduction.summary(table) == {"agree": 1, "differ": 1, "not tested": 0, "not comparable": 0, "pending": 0}
+    other = [dataclasses.replace(c, testable=reproduction.OTHER_QUANTITY) for c in (GAP, MW)]
+    table = reproduction.rows(tmp_path, other, pending=())
+    assert [r.verdict for r in table] == ["not comparable"] * 2  # whatever the rule says
+    assert "(not applied: the two figures measure different things)" in reproduction.to_markdown(table)
+
+
+def test_speed_ups_are_not_compared_with_the_thesiss_ratio():
+    speed = [c for c in reproduction.CLAIMS if c.key.startswith("speedup")]
+    assert len(speed) == 2 and all(c.testable == reproduction.OTHER_QUANTITY for c in speed)
+    assert all("Numerator, denominator and machine all differ" in c.why for c in speed)
 
 
 def test_a_delivered_chapter_missing_a_name_fails_the_page(tmp_path: Path):
