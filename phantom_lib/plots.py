@@ -119,10 +119,18 @@ def min_text_pt(fig: Figure) -> float:
     return min((t.get_fontsize() for t in texts(fig)), default=float("inf"))
 
 
-def make_legible(fig: Figure, display_px: float = CONTENT_WIDTH_PX) -> Figure:
+LEGIBLE_MARGIN = 1.01
+"""Type is raised to this multiple of :data:`MIN_TEXT_PT`, so pixel rounding of a saved image
+cannot leave it a hair under the floor (8.98 pt measured where 9 was set)."""
+
+
+def make_legible(fig: Figure, display_px: float = CONTENT_WIDTH_PX, width_in: float | None = None) -> Figure:
     """Raise every text of ``fig`` smaller than :data:`MIN_TEXT_PT` at its displayed size
-    (``display_px`` CSS px wide at most) to that size; returns ``fig``."""
-    floor = MIN_TEXT_PT / display_scale(fig.get_size_inches()[0], display_px, fig.dpi)
+    (``display_px`` CSS px wide at most) to that size (times :data:`LEGIBLE_MARGIN`); ``width_in``:
+    the width of the saved image in inches when it differs from the figure's (a tight bounding box
+    around a legend outside the axes); returns ``fig``."""
+    width = fig.get_size_inches()[0] if width_in is None else width_in
+    floor = LEGIBLE_MARGIN * MIN_TEXT_PT / display_scale(width, display_px, fig.dpi)
     for text in texts(fig):
         if text.get_fontsize() < floor:
             text.set_fontsize(floor)
@@ -134,11 +142,18 @@ def legible_png(fig: Figure, display_px: float = CONTENT_WIDTH_PX) -> bytes | No
     its smallest type recorded under :data:`TEXT_PT_KEY`; ``None`` for a figure with no axes."""
     if not fig.axes:
         return None
-    make_legible(fig, display_px)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=fig.dpi,
-                metadata={TEXT_PT_KEY: f"{min_text_pt(fig):.3f}", "phantom:dpi": f"{fig.dpi:g}"})
-    return buffer.getvalue()
+    width_in = fig.get_size_inches()[0]
+    for _ in range(10):  # a tight box wider than the figure shrinks on the page: scale for the saved width
+        make_legible(fig, display_px, width_in)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight", dpi=fig.dpi,
+                    metadata={TEXT_PT_KEY: f"{min_text_pt(fig):.3f}", "phantom:dpi": f"{fig.dpi:g}"})
+        png = buffer.getvalue()
+        saved_in = int.from_bytes(png[16:20], "big") / fig.dpi  # the PNG header's width, in pixels
+        if saved_in <= width_in:
+            break
+        width_in = 1.05 * saved_in  # larger type widens the box again: aim past it
+    return png
 
 
 SERIES_CYCLE = ("#E69F00", "#56B4E9", "#882255", "#999933", "#332288", "#44AA99", "#AA4499", "#DDCC77")

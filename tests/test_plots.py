@@ -95,8 +95,27 @@ def test_small_type_is_raised_and_large_type_kept():
     fig = _small_type_figure()
     fig.axes[0].set_title("a title", fontsize=20)
     plots.make_legible(fig)
-    floor = plots.MIN_TEXT_PT / plots.display_scale(11.0)  # 9 pt / (672 / 1056) = 14.1 pt
+    floor = plots.LEGIBLE_MARGIN * plots.MIN_TEXT_PT / plots.display_scale(11.0)  # 1.01 x 9 pt / (672 / 1056)
     sizes = {t.get_text(): t.get_fontsize() for t in plots.texts(fig)}
     assert sizes["collapse"] == pytest.approx(floor) and sizes["baseline"] == pytest.approx(floor)
     assert sizes["a title"] == 20
+    plt.close(fig)
+
+
+def test_a_legend_outside_the_axes_is_legible_at_the_saved_images_width():
+    """A tight bounding box around a legend outside the axes makes the saved image wider than the
+    figure, so the page shrinks it more: the type is raised for the width actually saved."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(8, 3), dpi=plots.FIGURE_DPI)
+    ax.plot([0, 1], [0, 1], label="a long legend entry that sits outside the axes")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7)
+    png = plots.legible_png(fig)
+    image = Image.open(BytesIO(png))
+    saved_in = image.size[0] / plots.FIGURE_DPI
+    assert saved_in > 8  # the legend widened the image beyond the figure
+    shown = float(image.text[plots.TEXT_PT_KEY]) * plots.display_scale(saved_in)
+    assert shown >= plots.MIN_TEXT_PT, shown
     plt.close(fig)
