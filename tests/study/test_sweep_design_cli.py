@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_provenance import PREREG, commit_all, sh
+from test_study_provenance import PREREG, commit_all, sh
 
 from phantom_lib import study
 from phantom_lib.study.design import manifest, prereg
