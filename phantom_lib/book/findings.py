@@ -533,14 +533,14 @@ FINDINGS: tuple[Finding, ...] = (
 """The conclusions the "What holds up" page decides, grouped by the introduction's questions."""
 
 
-def evidence(findings: Iterable[Finding] = FINDINGS) -> list[Finding]:
-    """The findings that are evidence (counted), in order."""
-    return [f for f in findings if f.kind == EVIDENCE]
+def evidence(findings: Iterable[Finding] | None = None) -> list[Finding]:
+    """The findings that are evidence (counted), in order (default: :data:`FINDINGS`)."""
+    return [f for f in (FINDINGS if findings is None else findings) if f.kind == EVIDENCE]
 
 
-def checks(findings: Iterable[Finding] = FINDINGS) -> list[Finding]:
-    """The checks (never counted as findings), in order."""
-    return [f for f in findings if f.kind == CHECK]
+def checks(findings: Iterable[Finding] | None = None) -> list[Finding]:
+    """The checks (never counted as findings), in order (default: :data:`FINDINGS`)."""
+    return [f for f in (FINDINGS if findings is None else findings) if f.kind == CHECK]
 
 
 SALES_DEFENCES = {"robust": "the thesis's robust training", "filter": "filtering the proxy with chapter 07's detector",
@@ -553,8 +553,8 @@ def sales_findings(prereg_path: str | Path, commit: str | None) -> tuple[Finding
     (agents buy, pooled over alpha > 0), tested for equivalence at the margin of the sales study's
     pre-registration at ``prereg_path`` (:func:`~phantom_lib.study.analysis.regret.registered_margin`);
     ``commit`` is that file's commit as the results' provenance records it (``Rule.registered``;
-    ``None``: flagged as written after the data). Not yet in :data:`FINDINGS`: the lead adds them once
-    the study's results and pre-registration are committed."""
+    ``None``: flagged as written after the data). :data:`FINDINGS` ends with them, for the committed
+    study (:data:`SALES_RESULTS`)."""
     from phantom_lib.study.analysis.regret import registered_margin
 
     margin = registered_margin(prereg_path)
@@ -575,3 +575,20 @@ def sales_findings(prereg_path: str | Path, commit: str | None) -> tuple[Finding
             why="Scored by sales revenue against the undefended twin at the same share, agents_buy and seed.",
             figure="fig-sales-regret", depends_on="agents_buy; the agents' valuations (the contamination map)"))
     return tuple(out)
+
+
+SALES_RESULTS = Path(__file__).resolve().parents[2] / "data" / "results" / "sales"
+"""The committed sales study chapter 09 reads (its provenance names the pre-registration)."""
+
+
+def sales_registration(folder: Path = SALES_RESULTS) -> tuple[Path, str | None]:
+    """The sales study's pre-registration file and, when git shows it was committed before the run
+    (:func:`~phantom_lib.study.design.prereg.fixed_before_data`), its commit; else ``None``."""
+    from phantom_lib.study.design import prereg
+
+    row = prereg.fixed_before_data(folder, repository=folder.parents[2])[0]
+    path = folder.parents[2] / row["path"]
+    return path, (row["commit"] if row["fixed_before_data"] else None)
+
+
+FINDINGS = FINDINGS + sales_findings(*sales_registration())

@@ -25,6 +25,19 @@ _CONTRAST = {"defence_contrast": 0.0, "defence_contrast_lo": -1.0, "defence_cont
              "defence_contrast_lo90": -0.5, "defence_contrast_hi90": 0.5, "as_run_delta_mean": -8.5}
 _DETECTION = {"def_exclude_error_vs_off": -1.0, "def_exclude_revenue_vs_off": 6.6, "def_exclude_revenue_vs_off_se": 2.0,
               "def_exclude_humans_excluded": 0.1, "def_off_revenue": 1000.0, "defence_steps": 201}
+
+
+def _sales_cases(defence: str) -> list[tuple]:
+    """Chapter 09's equivalence rule for one defence at the sales study's pre-registered margin (1 %):
+    the 90 % interval inside [-1, 1] is equivalent, touching 1 is inconclusive, wholly above 1 is not."""
+    names = [f"eff_{defence}_{tag}_{key}" for tag in ("buy", "recon") for key in ("delta", "lo90", "hi90")]
+    base = dict(zip(names, (0.0, -0.5, 0.5, 0.0, -0.5, 0.5)))
+    beyond = {**base, names[0]: 1.5, names[1]: 1.0, names[2]: 2.0}
+    key = f"sales-{defence}-equivalent"
+    return [(key, base, names[2], 0.999, 1.0, "equivalent within ±1 % of sales revenue", INCONCLUSIVE),
+            (key, beyond, names[1], 1.0, 1.001, INCONCLUSIVE, "not equivalent")]
+
+
 # (finding, values just inside, the name moved, its value just inside, just outside, status inside, outside)
 CASES = [
     ("coi-erodes", {"coi_max_abs_z": 1.0, "coi_max_rel_closed": 1e-9}, "coi_max_abs_z", 4.0, 4.001,
@@ -70,6 +83,7 @@ CASES = [
                             "resp_zero_demand": 0.0}, "resp_zero_demand", 0.4999, 0.5, EQ_REVENUE, FAILS),
     ("responsive-no-cost", {"resp_delta": 1.5, "resp_delta_lo90": 1.0, "resp_delta_hi90": 2.0, "resp_price": 40.0,
                             "resp_zero_demand": 0.0}, "resp_delta_lo90", 1.0, 1.001, INCONCLUSIVE, "not equivalent"),
+    *(case for defence in ("robust", "filter", "sales") for case in _sales_cases(defence)),
     ("leak-constant", {"leak_spread": 0.0, "leak_spread_all_pct": 1.0}, "leak_spread", 1e-9, 1.1e-9, CHECKED, CHECK_FAILS),
     ("held-price-share", {"probe_share_slope_pct": 0.0}, "probe_share_slope_pct", -0.1, -0.1001, CHECKED, CHECK_FAILS),
     ("thesis-fall-recomputed", {"all_slope_pct_of_intercept": -20.0, "all_r2": 0.95, "se_ratio_hc1": 3.0},
