@@ -16,6 +16,7 @@ import argparse
 import gc
 import json
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -323,20 +324,42 @@ def _message(err: BaseException) -> str:
     return str(err)
 
 
+def _kill_chapter_kernels() -> None:
+    """End every chapter kernel this process started (they run in sessions of their own, so a Ctrl-C
+    in the terminal reaches this process only)."""
+    kernels = sys.modules.get("phantom_lib.book.kernel")  # loaded only once a chapter's kernel started
+    if kernels is not None:
+        kernels.kill_live_kernels()
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C: kill the chapter kernels first, then interrupt as Python would. Killed before the
+    interrupt unwinds, nbclient's clean-up finds them dead instead of waiting on a busy cell."""
+    _kill_chapter_kernels()
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``phantom`` console script: exit 0 on success; 1 with one
     ``phantom COMMAND: error: ...`` line on stderr for any expected failure, and with one
     ``phantom COMMAND: interrupted: ...`` line after Ctrl-C (no traceback); 2 for bad arguments."""
     args = build_parser().parse_args(argv)
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler:  # not when a caller handles Ctrl-C itself
+        signal.signal(signal.SIGINT, _on_interrupt)
+    try:
+        return _dispatch(args)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the parsed command; report an expected failure or an interrupt in one line (see :func:`main`)."""
     command = " ".join(filter(None, (args.command, getattr(args, "data_command", None))))
     try:
         return int(args.func(args) or 0)
-    except (
-        KeyboardInterrupt
-    ):  # reported below, once the interrupted job's objects are gone (a progress bar prints when released)
-        kernels = sys.modules.get("phantom_lib.book.kernel")  # loaded only once a chapter's kernel started
-        if kernels is not None:
-            kernels.kill_live_kernels()  # it runs in its own session: Ctrl-C reached only this process
+    except KeyboardInterrupt:  # reported below, once the interrupted job's objects are gone (a progress bar prints)
+        _kill_chapter_kernels()
     except BrokenPipeError:  # the reader went away (`phantom data check | head`): nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
