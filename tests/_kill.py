@@ -18,3 +18,11 @@ def kill_after(script: str, trials_dir: Path, files: int, timeout: float = 60.0)
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+def as_a_terminal_starts_it() -> None:
+    """``preexec_fn`` for a command a test interrupts with Ctrl-C: SIGINT at its default, as a shell
+    starts a foreground job. A test run started in the background of a non-interactive shell (``make
+    test &``) inherits SIGINT ignored, and an exec keeps ignored signals ignored: the command would
+    never see the Ctrl-C the test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

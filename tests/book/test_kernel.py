@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _kill import as_a_terminal_starts_it
 from _notebooks import FRONT_MATTER
 from jupyter_client.manager import AsyncKernelManager
 
@@ -88,7 +89,8 @@ def test_ctrl_c_ends_phantom_run_with_one_line_and_stops_the_kernel(tmp_path: Pa
     source = chapter(tmp_path, f"import os, pathlib, time\npathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))\n"
                                f"pathlib.Path({str(started)!r}).touch()\ntime.sleep(120)\n")
     run = subprocess.Popen([str(PHANTOM), "run", str(source), "-o", str(tmp_path / "out.ipynb")],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                           preexec_fn=as_a_terminal_starts_it)
     deadline = time.monotonic() + 120
     while not started.exists() and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _kill import as_a_terminal_starts_it
 
 from phantom_lib import study
 
@@ -52,7 +53,7 @@ def test_ctrl_c_keeps_finished_trials_and_says_how_to_resume(tmp_path: Path, exe
     command = [str(PHANTOM), "sweep", "--design", "smoke", "--trainable", "slowtrain:train", "--out", str(out),
                "--executor", executor, "--num-cpus", "2"]
     run = subprocess.Popen(command, env=sweep_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, start_new_session=True)
+                           text=True, start_new_session=True, preexec_fn=as_a_terminal_starts_it)
     deadline = time.monotonic() + 180
     while len(list((out / "trials").glob("*.parquet"))) < 3 and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
