@@ -29,3 +29,32 @@ def test_a_trial_is_affected_when_its_last_batch_was_led_by_a_config_naming_more
     assert hit["program_k"].tolist() == [5, 5] and hit["scored_k"].tolist() == [1, 1]
     counts = audit.affected_counts(tmp_path.parent).set_index("folder").loc[tmp_path.name]
     assert (counts["trials"], counts["affected"]) == (6, 2)
+
+
+def test_a_batch_the_fixed_engine_wrote_is_not_affected_whoever_leads_it(tmp_path):
+    results = pd.DataFrame({
+        "trial_id": ["lead5", "twin"], "algorithm": ["ppo"] * 2, "variant": ["defended", "baseline"],
+        "alpha0": [0.1, 0.1], "eps_alpha": [0.0, 0.0], "lambda_coi": [0.15, 0.0], "seed": [0, 0],
+        "n_candidates": [5, 1], "status": ["ok"] * 2,
+    })
+    results.to_parquet(tmp_path / "results.parquet")
+    ResultsStore(tmp_path).log_batch({"slice": {"n_candidates": 1}, "trial_ids": ["lead5", "twin"], "padding": 0})
+    assert audit.affected_trials(tmp_path).empty
+
+
+def _crosscheck_rows(**extra) -> pd.DataFrame:
+    return pd.DataFrame({
+        "engine": ["jax", "jax", "jax", "sb3", "best_fixed_jax"], "algorithm": ["ppo"] * 5,
+        "alpha0": [0.6, 0.1, 0.6, 0.6, 0.6], "eps_alpha": [0.0, 0.15, 0.0, 0.0, 0.0],
+        "lambda_coi": [0.15] * 5, "seed": [0, 0, 1, 0, 0], "n_candidates": [5, 5, 5, 5, 5], **extra,
+    })
+
+
+def test_an_old_crosscheck_jax_row_at_eps_0_naming_k_5_is_affected_and_a_fixed_one_is_not(tmp_path):
+    _crosscheck_rows().to_parquet(tmp_path / "trials.parquet")
+    hit = audit.affected_crosscheck(tmp_path)
+    assert hit["seed"].tolist() == [0, 1] and hit["program_k"].tolist() == [5, 5] and hit["scored_k"].tolist() == [1, 1]
+    _crosscheck_rows(program_k=[1, 5, 1, None, None]).to_parquet(tmp_path / "trials.parquet")
+    assert audit.affected_crosscheck(tmp_path).empty
+    _crosscheck_rows(program_k=[1, 5, 5, None, None]).to_parquet(tmp_path / "trials.parquet")
+    assert audit.affected_crosscheck(tmp_path)["seed"].tolist() == [1]

@@ -6,6 +6,11 @@ step and kept the first, for every trial of the batch (the same market in distri
 random numbers and up to 5x the market draws). A trial is *affected* when the program that
 produced its row (the last batch that listed it, as :func:`~phantom_lib.study.design.store.engine_provenance`
 counts) was built for a K other than the K its slice scores.
+
+The fixed engine (commit 2313de3 on) builds each program from its batch's slice key and writes
+``padding`` in every batch record (and the cross-check a ``program_k`` column): a record with
+``padding``, or a cross-check row with ``program_k``, says which program ran, so the audit reads it
+instead of inferring it from the leader.
 """
 
 from __future__ import annotations
@@ -34,7 +39,10 @@ def affected_trials(folder: str | Path) -> pd.DataFrame:
         leader, scored = record["trial_ids"][0], record["slice"]["n_candidates"]
         if trial_id not in ok.index or leader not in ok.index:
             continue
-        program_k = int(ok.loc[leader, "n_candidates"]) if "n_candidates" in ok else scored
+        if "padding" in record:  # the fixed engine: the program is the slice's
+            program_k = scored
+        else:
+            program_k = int(ok.loc[leader, "n_candidates"]) if "n_candidates" in ok else scored
         if program_k != scored:
             trial = ok.loc[trial_id]
             rows.append({"trial_id": trial_id, **{c: trial.get(c) for c in COLUMNS[1:7]},
@@ -45,13 +53,18 @@ def affected_trials(folder: str | Path) -> pd.DataFrame:
 def affected_crosscheck(folder: str | Path) -> pd.DataFrame:
     """The affected jax-trained rows of a cross-check folder (``trials.parquet``; no batch log).
 
-    The cross-check put every trial of a slice in one batch, so a slice's leader named the K its
-    trials name: a jax row is affected when its eps_alpha is 0 and its config names K > 1. Its
+    A cross-check written by the fixed engine records each jax row's ``program_k`` (the K its
+    program drew): a row is affected when that differs from the K it scores (1 when eps_alpha is 0).
+    Older cross-checks put every trial of a slice in one batch, so a slice's leader named the K its
+    trials name: there a jax row is affected when its eps_alpha is 0 and its config names K > 1.
     ``best_fixed_jax`` rows are evaluated in the K = 1 market and trained nothing: not affected.
     """
     rows = pd.read_parquet(Path(folder) / "trials.parquet")
-    hit = rows[(rows["engine"] == "jax") & (rows["eps_alpha"] == 0) & (rows["n_candidates"] > 1)]
-    out = hit.assign(trial_id=None, variant="defended", program_k=hit["n_candidates"], scored_k=1)
+    jax_rows = rows[rows["engine"] == "jax"]
+    scored = jax_rows["n_candidates"].where(jax_rows["eps_alpha"] > 0, 1)
+    program = jax_rows["program_k"] if "program_k" in jax_rows else jax_rows["n_candidates"]
+    hit = jax_rows[program != scored]
+    out = hit.assign(trial_id=None, variant="defended", program_k=program[hit.index], scored_k=scored[hit.index])
     return out.reindex(columns=COLUMNS).reset_index(drop=True)
 
 

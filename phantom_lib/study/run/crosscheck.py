@@ -56,7 +56,8 @@ def crosscheck_trials(cells: Sequence[Mapping[str, Any]], seeds: Sequence[int], 
     Returns:
         one row per (engine, cell, seed), ``engine`` in {sb3, jax, best_fixed_sb3, best_fixed_jax}:
         the cell, the seed, the evaluation metrics (and, for the learners, the training figures);
-        ``action`` is best_fixed's constant action.
+        ``action`` is best_fixed's constant action; ``program_k`` (jax rows) the candidate shares
+        the compiled program drew per step (:func:`~phantom_lib.study.jax.engine.slice_key`).
     """
     trials = [Trial({**settings, **cell, "algorithm": algorithm}, seed) for cell in cells for seed in seeds]
     rows = [{"engine": "sb3", **t.config, "seed": t.seed, **train(t.config, t.seed)} for t in trials]
@@ -70,8 +71,9 @@ def crosscheck_trials(cells: Sequence[Mapping[str, Any]], seeds: Sequence[int], 
         rows.append({"engine": "best_fixed_sb3", **t.config, "seed": t.seed, "action": policy.action,
                      **evaluate(policy, own, t.seed)})
     for batch in batches(trials, batch_size or len(trials)):
-        metrics, _ = run_batch(batch, batch_size or len(batch))
-        rows += [{"engine": "jax", **t.config, "seed": t.seed, **m} for t, m in zip(batch, metrics)]
+        metrics, record = run_batch(batch, batch_size or len(batch))
+        rows += [{"engine": "jax", **t.config, "seed": t.seed, "program_k": record.slice["n_candidates"], **m}
+                 for t, m in zip(batch, metrics)]
         fixed = evaluate_constant(batch, [actions[t.trial_id] for t in batch], batch_size or len(batch))
         rows += [{"engine": "best_fixed_jax", **t.config, "seed": t.seed, "action": actions[t.trial_id], **m}
                  for t, m in zip(batch, fixed)]
