@@ -5,7 +5,8 @@ trial (stable-baselines3 PPO/A2C/DQN or the tabular Q-learner, or builds a refer
 :func:`sweep` runs a design on Ray into a resumable :class:`ResultsStore` with provenance; the
 analysis functions (:func:`load_results`, :func:`paired`, :func:`deltas_by`, ...) read it back;
 :mod:`~phantom_lib.study.analysis.thesis_runs` loads and re-analyses the thesis's own published runs,
-:mod:`~phantom_lib.study.analysis.thesis_tables` its other generated tables.
+:mod:`~phantom_lib.study.analysis.thesis_tables` its other generated tables;
+:mod:`~phantom_lib.study.analysis.rerun` matches two runs of one design (what a re-run changed).
 
 The jax engine (``phantom sweep --engine jax``) lives in modules this face does not import, so
 using the study does not load jax or optax: :mod:`~phantom_lib.study.jax.engine` (batches of
@@ -16,6 +17,7 @@ same cells and seeds).
 
 from phantom_lib.study.analysis import (
     equivalence,
+    rerun,
     thesis_heatmap,
     thesis_runs,
     thesis_tables,
@@ -54,7 +56,7 @@ from phantom_lib.study.sb3.learners import train
 from phantom_lib.study.sb3.policies import ElasticityPolicy, SurgePolicy, reference_policy
 
 __all__ = [
-    "COLLAPSE_SHARE", "bootstrap_deltas", "clustered_delta", "collapsed", "equivalence", "is_placebo",
+    "COLLAPSE_SHARE", "bootstrap_deltas", "clustered_delta", "collapsed", "equivalence", "is_placebo", "rerun",
     "per_share_summary", "placebo_contrast", "DESIGNS", "FACTORS", "METRICS", "SB3_ALGORITHMS",
     "DigitisedFeatures", "ElasticityPolicy", "QLearnerConfig", "ResultsStore", "StudyDesign", "StudyPlan",
     "SweepOptions", "SurgePolicy", "SweepResults", "TrialConfig", "algorithm_summary", "curves",

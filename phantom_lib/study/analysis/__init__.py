@@ -1,1 +1,2 @@
-"""Reading results: estimands of a sweep (:mod:`.estimands`) and the thesis's own runs (:mod:`.thesis_runs`)."""
+"""Reading results: estimands of a sweep (:mod:`.estimands`), what a re-run changed (:mod:`.rerun`) and the
+thesis's own runs (:mod:`.thesis_runs`)."""

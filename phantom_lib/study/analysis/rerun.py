@@ -1,0 +1,63 @@
+"""What a re-run changed: the same design's trials in two runs, matched by their configuration.
+
+Trial ids may differ between runs of one design (their wording changed with the code), so trials
+are matched by what defines them: the design factors, the variant and the seed
+(:data:`MATCH_KEYS`). A trial is *identical* when every evaluation metric both runs recorded
+(:data:`~phantom_lib.study.common.EVAL_METRICS`) is equal bit for bit; timings are not compared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from phantom_lib.study.analysis.estimands import FACTOR_NAMES, SweepResults
+from phantom_lib.study.common import EVAL_METRICS
+
+MATCH_KEYS = (*FACTOR_NAMES, "variant", "seed")
+"""What identifies one trial of a design across runs."""
+
+
+def _keyed(results: SweepResults, which: str) -> pd.DataFrame:
+    trials = results.trials
+    missing = [k for k in MATCH_KEYS if k not in trials]
+    if missing:
+        raise ValueError(f"the {which} run's trials lack {missing}: both runs must be sweeps of a factorial design")
+    twice = trials.duplicated(list(MATCH_KEYS))
+    if twice.any():
+        example = trials.loc[twice, list(MATCH_KEYS)].iloc[0].to_dict()
+        raise ValueError(f"the {which} run holds two trials with the same configuration ({example}): "
+                         "pass runs of a design whose trials differ in factors, variant or seed")
+    return trials.set_index(list(MATCH_KEYS))
+
+
+def matched_trials(before: SweepResults, after: SweepResults, metric: str = "revenue") -> pd.DataFrame:
+    """Every trial of either run beside its match in the other.
+
+    Args:
+        before, after: the two runs (:func:`~phantom_lib.study.design.store.load_results`).
+        metric: the evaluation metric shown (per step, in its own units).
+
+    Returns:
+        one row per configuration (:data:`MATCH_KEYS` as columns): ``before`` and ``after`` (``metric``,
+        NaN where that run lacks the trial), ``change_pct`` = 100 (after / before - 1), ``present``
+        ("both", "before only", "after only") and ``identical`` (every shared evaluation metric equal;
+        False unless present in both).
+    """
+    old, new = _keyed(before, "before"), _keyed(after, "after")
+    shared = [m for m in EVAL_METRICS if m in old and m in new]
+    if metric not in shared:
+        raise ValueError(f"metric {metric!r} is not recorded by both runs: choose one of {shared}")
+    both = old.index.intersection(new.index)
+    equal = pd.Series(False, index=old.index.union(new.index))
+    same = np.ones(len(both), dtype=bool)
+    for m in shared:
+        a, b = old.loc[both, m].to_numpy(float), new.loc[both, m].to_numpy(float)
+        same &= (a == b) | (np.isnan(a) & np.isnan(b))
+    equal[both] = same
+    out = pd.DataFrame({"before": old[metric], "after": new[metric]}).reindex(equal.index)
+    out["change_pct"] = 100.0 * (out["after"] / out["before"] - 1.0)
+    out["present"] = np.select([out.index.isin(both), out.index.isin(old.index)], ["both", "before only"],
+                               "after only")
+    out["identical"] = equal
+    return out.reset_index()

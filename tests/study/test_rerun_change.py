@@ -1,0 +1,44 @@
+"""Matching two runs of one design: hand-made runs whose changes are known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from phantom_lib.study import SweepResults
+from phantom_lib.study.analysis import rerun
+
+
+def _run(revenue, reward, seeds, trial_ids) -> SweepResults:
+    n = len(seeds)
+    trials = pd.DataFrame({
+        "trial_id": trial_ids, "algorithm": ["ppo"] * n, "alpha0": [0.1] * n, "eps_alpha": [0.0] * n,
+        "lambda_coi": [0.15] * n, "action_levels": [5] * n, "variant": ["defended"] * n, "seed": seeds,
+        "revenue": revenue, "reward": reward, "train_seconds": np.arange(n, dtype=float),
+    })
+    return SweepResults(trials, {}, 0)
+
+
+def test_trials_match_by_configuration_whatever_their_ids_and_timings():
+    before = _run([100.0, 200.0, 50.0], [1.0, 2.0, np.nan], [0, 1, 2], ["a-n_candidates", "b", "c"])
+    after = _run([100.0, 210.0, 50.0, 80.0], [1.0, 2.0, np.nan, 1.0], [0, 1, 2, 3], ["a", "b", "c", "d"])
+    after.trials["train_seconds"] += 5.0  # timings differ, and are not compared
+    out = rerun.matched_trials(before, after).set_index("seed")
+    assert out["present"].to_dict() == {0: "both", 1: "both", 2: "both", 3: "after only"}
+    assert out["identical"].to_dict() == {0: True, 1: False, 2: True, 3: False}  # NaN equals NaN
+    assert out.loc[1, "change_pct"] == pytest.approx(5.0)
+    assert out.loc[0, "change_pct"] == 0.0 and np.isnan(out.loc[3, "before"])
+
+
+def test_a_change_in_a_metric_not_shown_still_breaks_identity():
+    before = _run([100.0], [1.0], [0], ["a"])
+    after = _run([100.0], [1.5], [0], ["a"])
+    out = rerun.matched_trials(before, after, metric="revenue")
+    assert out["change_pct"].tolist() == [0.0] and out["identical"].tolist() == [False]
+
+
+def test_two_trials_with_one_configuration_and_an_unshared_metric_are_refused():
+    twice = _run([1.0, 2.0], [1.0, 1.0], [0, 0], ["a", "b"])
+    with pytest.raises(ValueError, match="two trials with the same configuration"):
+        rerun.matched_trials(twice, _run([1.0], [1.0], [0], ["a"]))
+    with pytest.raises(ValueError, match="not recorded by both runs"):
+        rerun.matched_trials(_run([1.0], [1.0], [0], ["a"]), _run([1.0], [1.0], [0], ["a"]), metric="profit")
