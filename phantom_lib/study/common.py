@@ -125,7 +125,10 @@ def stress_summary(main: dict[str, float], low: dict[str, float], high: dict[str
 class Featuriser(Protocol):
     """Maps an observation to a state index in ``range(n_states)``."""
 
-    n_states: int
+    @property
+    def n_states(self) -> int:
+        """How many states there are."""
+        ...
 
     def __call__(self, obs: npt.ArrayLike) -> int: ...
 

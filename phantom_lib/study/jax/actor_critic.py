@@ -241,8 +241,8 @@ def train_actor_critic(env: LearnerEnv, cfg: PPOConfig | A2CConfig, key: Any,
         return (net, opt_state, obs, state), (raw, revenue)
 
     init = (net, optimiser.init(net), obs, state)
-    (net, *_), (raw, revenue) = jax.lax.scan(update, init, jax.random.split(key, n_updates(cfg)))
-    return net, (raw.reshape(-1), revenue.reshape(-1))
+    carry, (raw, revenue) = jax.lax.scan(update, init, jax.random.split(key, n_updates(cfg)))
+    return carry[0], (raw.reshape(-1), revenue.reshape(-1))
 
 
 def act_actor_critic(net: ActorCritic, obs: Any) -> Any:

@@ -389,7 +389,7 @@ def trial_sharding(size: int) -> Any:
     if len(devices) == 1 or size % len(devices):
         return None
     mesh = jax.sharding.Mesh(np.asarray(devices), ("trials",))
-    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("trials"))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("trials"))  # type: ignore[no-untyped-call]
 
 
 def _placed(inputs: _Inputs, sharding: Any) -> _Inputs:
@@ -462,7 +462,7 @@ def _evaluation_rows(
     rows = []
     for i, trial in enumerate(configs):
         at = [{name: float(values[i, j]) for name, values in metrics.items()} for j in range(3)]
-        rows.append(stress_summary(*at, trial.stress_shares))
+        rows.append(stress_summary(at[0], at[1], at[2], trial.stress_shares))
     return rows, compile_seconds, seconds
 
 
@@ -485,7 +485,7 @@ def use_compile_cache(folder: str | Path) -> None:
     machine then loads a program instead of compiling it (entries are keyed by the program and
     the jax/XLA versions, so a code change never reuses a stale one)."""
     Path(folder).mkdir(parents=True, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_compilation_cache_dir", str(folder))  # type: ignore[no-untyped-call]
 
 
 def run_batch(
@@ -512,7 +512,8 @@ def run_batch(
     train = jax.vmap(spec.train_one, in_axes=(None, 0))
     train_exe, compile_train = _compiled("train", train, (ready.base, inputs), spec)
     start = time.perf_counter()
-    policies, (rewards, revenues) = jax.block_until_ready(train_exe(ready.base, inputs))
+    trained = train_exe(ready.base, inputs)
+    policies, (rewards, revenues) = jax.block_until_ready(trained)  # type: ignore[no-untyped-call]
     train_seconds = time.perf_counter() - start
     rows, compile_eval, eval_seconds = _evaluation_rows(spec, configs, ready.eval_base, policies, inputs)
     rewards, revenues = np.asarray(rewards), np.asarray(revenues)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from phantom_lib.study.jax.actor_critic import (
     A2CConfig,
@@ -78,4 +78,4 @@ def learner(algorithm: str, env: Any, config: Any) -> Learner:
         raise TypeError(f"{algorithm} needs a {kind.__name__}; got {type(config).__name__}")
     view = LearnerEnv(env, unit_obs)
     return Learner(lambda key, params: train(view, config, key, params),
-                   act if act is not None else qtable_actor(config.featurise), unit_obs)
+                   act if act is not None else qtable_actor(cast(QTableConfig, config).featurise), unit_obs)

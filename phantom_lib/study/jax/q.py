@@ -155,8 +155,8 @@ def train_dqn(env: LearnerEnv, cfg: DQNConfig, key: Any, params: ViewParams) -> 
         return (net, target, opt_state, obs, state, buffer, t), log
 
     init = (net, net, optimiser.init(net), obs, state, buffer, jnp.zeros((), jnp.int32))
-    (net, *_), (raw, revenue) = jax.lax.scan(chunk, init, jax.random.split(key, cfg.n_chunks))
-    return net, (raw.reshape(-1), revenue.reshape(-1))
+    carry, (raw, revenue) = jax.lax.scan(chunk, init, jax.random.split(key, cfg.n_chunks))
+    return carry[0], (raw.reshape(-1), revenue.reshape(-1))
 
 
 def act_dqn(net: Any, obs: Any) -> Any:

@@ -36,7 +36,7 @@ from phantom_lib.study.design.store import (
 from phantom_lib.study.jax.engine import batches, evaluate_constant, run_batch
 from phantom_lib.study.sb3.evaluate import evaluate
 from phantom_lib.study.sb3.learners import train
-from phantom_lib.study.sb3.policies import reference_policy
+from phantom_lib.study.sb3.policies import ConstantPolicy, reference_policy
 
 CELL_KEYS = ("alpha0", "eps_alpha", "lambda_coi")
 """What identifies a cell in the cross-check tables."""
@@ -66,6 +66,8 @@ def crosscheck_trials(cells: Sequence[Mapping[str, Any]], seeds: Sequence[int], 
         reference = TrialConfig.from_mapping({**t.config, "algorithm": "best_fixed", "variant": "reference",
                                               "eps_alpha": 0.0, "n_candidates": 1})
         policy = reference_policy(reference, t.seed)
+        if not isinstance(policy, ConstantPolicy):
+            raise TypeError(f"best_fixed must be a constant price scale; got {type(policy).__name__}")
         actions[t.trial_id] = policy.action
         own = TrialConfig.from_mapping(t.config)  # the learner's evaluation envs (its eps_alpha in the observation)
         rows.append({"engine": "best_fixed_sb3", **t.config, "seed": t.seed, "action": policy.action,
@@ -82,12 +84,12 @@ def crosscheck_trials(cells: Sequence[Mapping[str, Any]], seeds: Sequence[int], 
 
 def welch_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
     """mean(a) - mean(b) and its Welch t interval ``(difference, low, high)``."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    diff = float(a.mean() - b.mean())
+    x, y = np.asarray(a, float), np.asarray(b, float)
+    va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    diff = float(x.mean() - y.mean())
     if va + vb == 0:
         return diff, diff, diff
-    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    dof = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
     half = float(stats.t.ppf(0.5 + level / 2, dof) * np.sqrt(va + vb))
     return diff, diff - half, diff + half
 

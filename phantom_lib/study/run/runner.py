@@ -165,12 +165,13 @@ def _compile_waves(
     return first, waiting
 
 
-def resolve_trainable(spec: str) -> Trainable:
-    """Import ``"package.module:function"``."""
+def resolve_trainable(spec: str) -> Callable[..., Any]:
+    """Import ``"package.module:function"`` (a :data:`Trainable` or a :data:`BatchRunner`)."""
     module_name, _, attr = spec.partition(":")
     if not attr:
         raise ValueError(f"trainable {spec!r} must look like 'package.module:function'")
-    return getattr(importlib.import_module(module_name), attr)
+    function: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
+    return function
 
 
 class _Progress:
@@ -211,9 +212,9 @@ def _execute_all(
     """Run the trials without a successful result in ``store`` (see :func:`run_trials`)."""
     engine = options.engine or "sb3"
     sizes = jax_batch_sizes(trials, options.batch_size) if engine == "jax" else {}
-    runner = resolve_trainable(batch_runner) if isinstance(batch_runner, str) else batch_runner
-    if options.compile_cache is not None:
-        runner = partial(runner, compile_cache=str(options.compile_cache))
+    found: Callable[..., Any] = resolve_trainable(batch_runner) if isinstance(batch_runner, str) else batch_runner
+    runner: BatchRunner = (found if options.compile_cache is None
+                           else partial(found, compile_cache=str(options.compile_cache)))
     done = store.finished()
     todo = [t for t in trials if t.trial_id not in done]
     units = _units(todo, engine, sizes)
@@ -222,8 +223,8 @@ def _execute_all(
     def record(results: list[Result], batch: dict[str, Any] | None) -> None:
         if batch is not None:
             store.log_batch(batch)
-        for trial, *result in results:
-            store.write(trial, *result)
+        for trial, metrics, error, seconds in results:
+            store.write(trial, metrics, error, seconds)
         bar.update(len(results))
 
     if options.executor == "local":
@@ -375,7 +376,8 @@ def sweep(name_or_file: str | Path | files.StudyPlan, out: Path, options: SweepO
     options = options.replace(engine=options.engine or plan.engine or "sb3")
     if options.trainable == DEFAULT_TRAINABLE:
         files.check_trials(plan)
-    registered = prereg.require_committed(plan.preregistration) if plan.kind == "study" else None
+    registered = (prereg.require_committed(plan.preregistration)
+                  if plan.kind == "study" and plan.preregistration is not None else None)
     store = ResultsStore(out)
     with store.lock():
         if store.load().shape[0] and not options.resume:

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phantom_lib.behaviour.model import Behaviour
+from phantom_lib.sim.config import EnvConfig
 from phantom_lib.sim.gym_env import PhantomPricingEnv
 from phantom_lib.study.common import EVAL_METRICS, stress_summary
 from phantom_lib.study.design.designs import TrialConfig
@@ -45,6 +46,14 @@ def make_env(
         alpha0=trial.env.alpha0 if alpha0 is None else alpha0, n_candidates=trial.env.n_candidates if robust else 1
     )
     return PhantomPricingEnv(config, behaviour)
+
+
+def env_config(env: gym.Env) -> EnvConfig:
+    """The configuration of the pricing env under ``env``'s wrappers."""
+    inner = env.unwrapped
+    if not isinstance(inner, PhantomPricingEnv):
+        raise TypeError(f"expected a PhantomPricingEnv under the wrappers; got {type(inner).__name__}")
+    return inner.config
 
 
 def unit_box(env: gym.Env) -> gym.Env:

@@ -56,7 +56,7 @@ from phantom_lib.study.design.designs import (
     REFERENCE_POLICIES,
     TrialConfig,
 )
-from phantom_lib.study.sb3.evaluate import Policy, evaluate, make_env, unit_box
+from phantom_lib.study.sb3.evaluate import Policy, env_config, evaluate, make_env, unit_box
 from phantom_lib.study.sb3.policies import reference_policy
 from phantom_lib.study.sb3.qlearning import TabularQLearner
 
@@ -127,7 +127,7 @@ def fit(trial: TrialConfig, seed: int) -> Trained:
 
 
 def _price_bounds(env: gym.Env) -> tuple[float, float]:
-    config = env.unwrapped.config
+    config = env_config(env)
     return float(config.p_low), float(config.p_high)
 
 

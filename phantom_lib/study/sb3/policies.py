@@ -17,11 +17,11 @@ import numpy.typing as npt
 
 from phantom_lib.sim.spaces import ObsLayout
 from phantom_lib.study.design.designs import REFERENCE_POLICIES, TrialConfig
-from phantom_lib.study.sb3.evaluate import Policy, make_env, run_episodes
+from phantom_lib.study.sb3.evaluate import Policy, env_config, make_env, run_episodes
 
 
 def _scales(env: gym.Env) -> npt.NDArray[np.float64]:
-    return np.asarray(env.unwrapped.config.scales, dtype=float)
+    return np.asarray(env_config(env).scales, dtype=np.float64)
 
 
 @dataclass
@@ -98,7 +98,7 @@ def reference_policy(trial: TrialConfig, seed: int) -> Policy:
     if trial.algorithm == "surge":
         return SurgePolicy(scales, n)
     if trial.algorithm == "elasticity":
-        market = env.unwrapped.config.market
+        market = env_config(env).market
         return ElasticityPolicy(scales, n, float(market.human_mu), float(market.agent_mu))
     if trial.algorithm == "random":
         return RandomPolicy(scales.size, np.random.default_rng(seed))
