@@ -27,6 +27,8 @@ def test_trials_match_by_configuration_whatever_their_ids_and_timings():
     assert out["identical"].to_dict() == {0: True, 1: False, 2: True, 3: False}  # NaN equals NaN
     assert out.loc[1, "change_pct"] == pytest.approx(5.0)
     assert out.loc[0, "change_pct"] == 0.0 and np.isnan(out.loc[3, "before"])
+    assert out["largest_change_pct"].iloc[:3].tolist() == [0.0, pytest.approx(5.0), 0.0]
+    assert np.isnan(out.loc[3, "largest_change_pct"])
 
 
 def test_a_change_in_a_metric_not_shown_still_breaks_identity():
@@ -34,6 +36,13 @@ def test_a_change_in_a_metric_not_shown_still_breaks_identity():
     after = _run([100.0], [1.5], [0], ["a"])
     out = rerun.matched_trials(before, after, metric="revenue")
     assert out["change_pct"].tolist() == [0.0] and out["identical"].tolist() == [False]
+    assert out["largest_change_pct"].tolist() == [pytest.approx(50.0)]  # the reward's change
+
+
+def test_a_metric_at_zero_counts_its_absolute_change_and_nan_on_one_side_is_infinite():
+    out = rerun.matched_trials(_run([0.0, 1.0], [1.0, 1.0], [0, 1], ["a", "b"]),
+                               _run([0.25, 1.0], [1.0, np.nan], [0, 1], ["a", "b"]))
+    assert out["largest_change_pct"].tolist() == [pytest.approx(25.0), np.inf]
 
 
 def test_two_trials_with_one_configuration_and_an_unshared_metric_are_refused():

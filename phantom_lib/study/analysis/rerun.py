@@ -3,7 +3,8 @@
 Trial ids may differ between runs of one design (their wording changed with the code), so trials
 are matched by what defines them: the design factors, the variant and the seed
 (:data:`MATCH_KEYS`). A trial is *identical* when every evaluation metric both runs recorded
-(:data:`~phantom_lib.study.common.EVAL_METRICS`) is equal bit for bit; timings are not compared.
+(:data:`~phantom_lib.study.common.EVAL_METRICS`) is equal bit for bit, and its *largest change* is
+the largest relative change over those metrics; timings are not compared.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ def matched_trials(before: SweepResults, after: SweepResults, metric: str = "rev
     Returns:
         one row per configuration (:data:`MATCH_KEYS` as columns): ``before`` and ``after`` (``metric``,
         NaN where that run lacks the trial), ``change_pct`` = 100 (after / before - 1), ``present``
-        ("both", "before only", "after only") and ``identical`` (every shared evaluation metric equal;
-        False unless present in both).
+        ("both", "before only", "after only"), ``identical`` (every shared evaluation metric equal;
+        False unless present in both) and ``largest_change_pct``: the largest 100 |after - before| /
+        |before| over the shared metrics (a metric at 0 before counts its absolute change; NaN
+        unless present in both).
     """
     old, new = _keyed(before, "before"), _keyed(after, "after")
     shared = [m for m in EVAL_METRICS if m in old and m in new]
@@ -50,14 +53,19 @@ def matched_trials(before: SweepResults, after: SweepResults, metric: str = "rev
         raise ValueError(f"metric {metric!r} is not recorded by both runs: choose one of {shared}")
     both = old.index.intersection(new.index)
     equal = pd.Series(False, index=old.index.union(new.index))
-    same = np.ones(len(both), dtype=bool)
+    largest = pd.Series(np.nan, index=equal.index)
+    same, worst = np.ones(len(both), dtype=bool), np.zeros(len(both))
     for m in shared:
         a, b = old.loc[both, m].to_numpy(float), new.loc[both, m].to_numpy(float)
-        same &= (a == b) | (np.isnan(a) & np.isnan(b))
-    equal[both] = same
+        equal_here = (a == b) | (np.isnan(a) & np.isnan(b))
+        same &= equal_here
+        change = np.where(equal_here, 0.0, 100.0 * np.abs(b - a) / np.where(a == 0, 1.0, np.abs(a)))
+        worst = np.fmax(worst, np.where(np.isnan(change), np.inf, change))  # NaN on one side only: infinite
+    equal[both], largest[both] = same, worst
     out = pd.DataFrame({"before": old[metric], "after": new[metric]}).reindex(equal.index)
     out["change_pct"] = 100.0 * (out["after"] / out["before"] - 1.0)
     out["present"] = np.select([out.index.isin(both), out.index.isin(old.index)], ["both", "before only"],
                                "after only")
     out["identical"] = equal
+    out["largest_change_pct"] = largest
     return out.reset_index()
