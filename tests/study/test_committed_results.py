@@ -22,7 +22,7 @@ COMMITTED = sorted(p.parent for p in (ROOT / "data" / "results").glob("*/provena
 LEGACY = {
     name: "committed before manifests existed; its provenance.json was edited by a later commit (the '-dirty' "
           "suffix removed, a typed note added) and the run was from a dirty tree: to be re-run"
-    for name in ("as-run", "as-written", "responsive")
+    for name in ("as-run", "as-written")
 }
 """Committed result folders without a manifest, known to be unverified, and why. Re-running one
 (with its manifest) means removing it from here; a new folder cannot be added."""
