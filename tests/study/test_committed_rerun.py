@@ -1,4 +1,5 @@
-"""A committed jax study reproduces bit for bit: its smallest recorded batch, re-run by today's code.
+"""A committed jax study reproduces bit for bit: its smallest recorded batch, re-run by today's code,
+and the first trial of that batch run alone (a trial's numbers must not depend on its batch).
 
 Each result folder written by the runner with a manifest records, per batch, the trials it ran and the
 program's batch size (``batches.jsonl``). Re-running that batch from the design named in the folder's
@@ -31,23 +32,28 @@ def smallest_batch(folder: Path) -> dict:
     return min(records, key=lambda r: (len(r["trial_ids"]), r["batch_size"]))
 
 
+def mass_proxy(folder: Path) -> bool:
+    """Whether the folder's design runs the mass proxy (where batch invariance does not hold yet)."""
+    return json.loads((folder / "provenance.json").read_text())["design"].get("settings", {}).get("proxy") == "mass"
+
+
 def same(a: object, b: object) -> bool:
     """Exact equality of a committed metric and a re-run one (lists element-wise, NaN equal to NaN)."""
     x, y = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
     return x.shape == y.shape and bool(np.all((x == y) | (np.isnan(x) & np.isnan(y))))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("folder", FOLDERS, ids=[f.name for f in FOLDERS])
-def test_the_smallest_committed_batch_reproduces_bit_for_bit(folder: Path):
+def differences(folder: Path, alone: bool) -> tuple[list[str], list[dict]]:
+    """Re-run the smallest recorded batch of ``folder`` (``alone``: its first trial in a batch of
+    one) and list every metric that differs from the committed one; also return the re-run rows."""
     from phantom_lib.study.jax.engine import run_batch
 
     provenance = json.loads((folder / "provenance.json").read_text())
     plan = resolve(provenance["design_name"])
     record = smallest_batch(folder)
     by_id = {t.trial_id: t for t in design(plan.design)}
-    trials = [by_id[i] for i in record["trial_ids"]]
-    rows, _ = run_batch(trials, record["batch_size"])
+    trials = [by_id[i] for i in record["trial_ids"]][: 1 if alone else None]
+    rows, _ = run_batch(trials, 1 if alone else record["batch_size"])
     committed = pd.read_parquet(folder / "results.parquet").set_index("trial_id")
     differ = []
     for trial, row in zip(trials, rows):
@@ -58,5 +64,30 @@ def test_the_smallest_committed_batch_reproduces_bit_for_bit(folder: Path):
             kept = committed.at[trial.trial_id, column]
             if not same(kept, value):
                 differ.append(f"{trial.trial_id}: {column} committed {kept!r}, re-run {value!r}")
+    return differ, rows
+
+
+MASS = [f for f in FOLDERS if mass_proxy(f)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", MASS, ids=[f.name for f in MASS])
+def test_the_smallest_committed_batch_reproduces_bit_for_bit(folder: Path):
+    """Where a trial alone does not reproduce (the mass proxy, below), its whole batch must."""
+    differ, rows = differences(folder, alone=False)
     assert not differ, "\n".join(differ[:10])
     assert math.isfinite(float(rows[0]["sales_revenue" if "sales_revenue" in rows[0] else "revenue"]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", [
+    pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=(
+        "issue 26, open: with the mass proxy a trial's training depends on its batch size (a PPO trial at 100k "
+        "steps alone vs in a batch of 2 diverges after about 50k steps; the share proxy does not)")))
+    if mass_proxy(f) else f for f in FOLDERS], ids=[f.name for f in FOLDERS])
+def test_a_committed_trial_run_alone_reproduces_bit_for_bit(folder: Path):
+    """The first trial of the smallest recorded batch, in a batch of one, gives its committed numbers:
+    the study reproduces and the trial's numbers do not depend on the batch that ran it."""
+    differ, rows = differences(folder, alone=True)
+    assert not differ, "\n".join(differ[:10])
+    assert math.isfinite(float(rows[0]["revenue"]))
