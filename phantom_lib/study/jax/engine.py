@@ -19,7 +19,11 @@ batches that mix configs naming K = 5 and K = 1). The batch size is recorded wit
 (:class:`BatchRecord`) because batched matrix products may round differently from unbatched
 ones; on this CPU build they do not at the engine's shapes (a test holds a trial alone equal to
 the same trial in a batch of three; measured: equal at batch sizes 1, 2, 4, 8 for PPO and DQN at
-the factorial's market and 4,096 steps), but that is XLA's choice, not a guarantee.
+the factorial's market and 4,096 steps; a factorial trial at 100k steps alone equals the committed
+batch of 12), but that is XLA's choice, not a guarantee. With the mass proxy it fails: a PPO trial of
+the sales study at 100k steps alone and in a batch of 2 diverge after about 50k steps (at 4,096 steps
+they agree; the share proxy at 100k agrees; not XLA's thread count: one Eigen thread changes nothing),
+so a mass-proxy trial reproduces only in its recorded batch size (``tests/study/test_committed_rerun.py``).
 
 Randomness: trial (config, seed) trains with ``fold_in(key(seed), 0)`` and evaluates with
 ``fold_in(key(seed), 1)`` (threefry keys, so a vmapped trial draws what it would draw alone), on
