@@ -1,11 +1,15 @@
 """A committed jax study reproduces bit for bit: its smallest recorded batch, re-run by today's code,
 and the first trial of that batch run alone (a trial's numbers must not depend on its batch).
 
-Each result folder written by the runner with a manifest records, per batch, the trials it ran and the
-program's batch size (``batches.jsonl``). Re-running that batch from the design named in the folder's
-provenance must give exactly the committed metrics (the issue's acceptance: ``phantom sweep --design
-NAME`` reproduces the committed results' first trials). Folders from before manifests (the legacy list of
-``test_committed_results``) are not reproduced here: their provenance was edited after the run.
+Each result folder written by the runner with a manifest records, per batch, the trials it ran, the
+program's batch size and its XLA compile options (``batches.jsonl``). Re-running that batch from the
+design named in the folder's provenance, with those options, must give exactly the committed metrics
+(the issue's acceptance: ``phantom sweep --design NAME`` reproduces the committed results' first
+trials). A folder run by the batch-invariant engine (its batches record ``xla_options``) must also
+give them for a trial run alone; one run before it (XLA's defaults, where a trial's numbers depend on
+its batch size) reproduces only as its recorded batch, so for it the whole batch is re-run. Folders
+from before manifests (the legacy list of ``test_committed_results``) are not reproduced here: their
+provenance was edited after the run.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ def smallest_batch(folder: Path) -> dict:
     return min(records, key=lambda r: (len(r["trial_ids"]), r["batch_size"]))
 
 
-def mass_proxy(folder: Path) -> bool:
-    """Whether the folder's design runs the mass proxy (where batch invariance does not hold yet)."""
-    return json.loads((folder / "provenance.json").read_text())["design"].get("settings", {}).get("proxy") == "mass"
+def invariant(folder: Path) -> bool:
+    """Whether the folder was run by the batch-invariant engine (its batches record ``xla_options``)."""
+    return "xla_options" in smallest_batch(folder)
 
 
 def same(a: object, b: object) -> bool:
@@ -44,16 +48,18 @@ def same(a: object, b: object) -> bool:
 
 
 def differences(folder: Path, alone: bool) -> tuple[list[str], list[dict]]:
-    """Re-run the smallest recorded batch of ``folder`` (``alone``: its first trial in a batch of
-    one) and list every metric that differs from the committed one; also return the re-run rows."""
-    from phantom_lib.study.jax.engine import run_batch
+    """Re-run the smallest recorded batch of ``folder`` with its recorded XLA options (``alone``: its
+    first trial alone) and list every metric that differs from the committed one; also return the
+    re-run rows."""
+    from phantom_lib.study.jax.engine import LEGACY_XLA_OPTIONS, run_batch
 
     provenance = json.loads((folder / "provenance.json").read_text())
     plan = resolve(provenance["design_name"])
     record = smallest_batch(folder)
     by_id = {t.trial_id: t for t in design(plan.design)}
     trials = [by_id[i] for i in record["trial_ids"]][: 1 if alone else None]
-    rows, _ = run_batch(trials, 1 if alone else record["batch_size"])
+    options = record.get("xla_options", LEGACY_XLA_OPTIONS)
+    rows, _ = run_batch(trials, None if alone else record["batch_size"], xla_options=options)
     committed = pd.read_parquet(folder / "results.parquet").set_index("trial_id")
     differ = []
     for trial, row in zip(trials, rows):
@@ -67,27 +73,24 @@ def differences(folder: Path, alone: bool) -> tuple[list[str], list[dict]]:
     return differ, rows
 
 
-MASS = [f for f in FOLDERS if mass_proxy(f)]
+LEGACY = [f for f in FOLDERS if not invariant(f)]
+INVARIANT = [f for f in FOLDERS if invariant(f)]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("folder", MASS, ids=[f.name for f in MASS])
-def test_the_smallest_committed_batch_reproduces_bit_for_bit(folder: Path):
-    """Where a trial alone does not reproduce (the mass proxy, below), its whole batch must."""
+@pytest.mark.parametrize("folder", LEGACY, ids=[f.name for f in LEGACY])
+def test_the_smallest_batch_of_a_folder_run_before_the_invariant_engine_reproduces(folder: Path):
+    """Run with XLA's defaults, a trial reproduces only in its recorded batch: that batch must."""
     differ, rows = differences(folder, alone=False)
     assert not differ, "\n".join(differ[:10])
     assert math.isfinite(float(rows[0]["sales_revenue" if "sales_revenue" in rows[0] else "revenue"]))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("folder", [
-    pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=(
-        "issue 26, open: with the mass proxy a trial's training depends on its batch size (a PPO trial at 100k "
-        "steps alone vs in a batch of 2 diverges after about 50k steps; the share proxy does not)")))
-    if mass_proxy(f) else f for f in FOLDERS], ids=[f.name for f in FOLDERS])
+@pytest.mark.parametrize("folder", INVARIANT, ids=[f.name for f in INVARIANT])
 def test_a_committed_trial_run_alone_reproduces_bit_for_bit(folder: Path):
-    """The first trial of the smallest recorded batch, in a batch of one, gives its committed numbers:
-    the study reproduces and the trial's numbers do not depend on the batch that ran it."""
+    """The first trial of the smallest recorded batch, alone, gives its committed numbers: the study
+    reproduces and the trial's numbers do not depend on the batch that ran it."""
     differ, rows = differences(folder, alone=True)
     assert not differ, "\n".join(differ[:10])
     assert math.isfinite(float(rows[0]["revenue"]))

@@ -285,7 +285,8 @@ def engine_provenance(engine: str, store: ResultsStore, results: pd.DataFrame) -
 
     ``sb3``: torch on the CPU, one thread per trial. ``jax``: for every successful trial the last
     batch that listed it (so a resumed run names the batch that produced each row): batch size,
-    trials and seeds, compile and wall times, backend, device kind and count, JAX version; and
+    trials and seeds, compile and wall times, backend, device kind and count, JAX version, the
+    distinct XLA compile option sets (JSON; "null" for batches recorded before they were); and
     the trials that ran the SB3 trainable because the jax engine has no learner for them.
     """
     if engine == "sb3":
@@ -307,6 +308,7 @@ def engine_provenance(engine: str, store: ResultsStore, results: pd.DataFrame) -
             {f"{r.get('backend', '?')}:{r.get('device_kind', '?')} x{r.get('device_count', '?')}" for r in used}
         ),  # '?': a batch runner that did not report it
         "jax_versions": sorted({str(r.get("jax_version", "?")) for r in used}),
+        "xla_options": sorted({json.dumps(r.get("xla_options"), sort_keys=True) for r in used}),  # null: defaults
         "compile_seconds_total": round(sum(r.get("compile_seconds", 0.0) for r in used), 1),
         "n_batches": len(used),
         "batches": used,

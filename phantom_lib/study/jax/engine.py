@@ -13,17 +13,17 @@ batch (a resumed slice that is not whole batches) with copies of its last trial,
 ``padding``. Compiled programs are kept per process, so every batch of a slice after the first in
 a process (a Ray worker runs many) skips compilation.
 
-The engine's contract: a trial's numbers are a function of its config, its seed and its batch
-size; neither its neighbours in the batch nor its position change them (tests hold both, with
-batches that mix configs naming K = 5 and K = 1). The batch size is recorded with the seeds
-(:class:`BatchRecord`) because batched matrix products may round differently from unbatched
-ones; on this CPU build they do not at the engine's shapes (a test holds a trial alone equal to
-the same trial in a batch of three; measured: equal at batch sizes 1, 2, 4, 8 for PPO and DQN at
-the factorial's market and 4,096 steps; a factorial trial at 100k steps alone equals the committed
-batch of 12), but that is XLA's choice, not a guarantee. With the mass proxy it fails: a PPO trial of
-the sales study at 100k steps alone and in a batch of 2 diverge after about 50k steps (at 4,096 steps
-they agree; the share proxy at 100k agrees; not XLA's thread count: one Eigen thread changes nothing),
-so a mass-proxy trial reproduces only in its recorded batch size (``tests/study/test_committed_rerun.py``).
+The engine's contract: a trial's numbers are a function of its config and its seed; neither its
+batch's size, nor its neighbours, nor its position change them (tests hold this for every algorithm,
+with batches of 1 to 16 trials that mix configs naming K = 5 and K = 1). Two things in XLA's CPU
+compiler broke that, found on the sales study (a PPO trial alone and in a batch of 2 differed after
+about 27k steps, then everywhere): YNNPACK fusions, which XLA uses for reductions above a size
+threshold (the vmapped global gradient norm of a (B, 24, 64) weight crosses it at B = 3), and the
+B = 1 program, from which XLA drops the batch axis and lowers the gradient matrix products with
+other operand orders. So every program is compiled with :data:`XLA_OPTIONS` (no YNNPACK fusions)
+and has at least :data:`MIN_PROGRAM_BATCH` trials (a lone trial is padded). Runs before this
+(batch records without ``xla_options``) used XLA's defaults and reproduce only at their recorded
+batch size, with :data:`LEGACY_XLA_OPTIONS`.
 
 Randomness: trial (config, seed) trains with ``fold_in(key(seed), 0)`` and evaluates with
 ``fold_in(key(seed), 1)`` (threefry keys, so a vmapped trial draws what it would draw alone), on
@@ -68,6 +68,17 @@ from phantom_lib.study.jax.actor_critic import A2CConfig, PPOConfig
 from phantom_lib.study.jax.learners import JAX_ALGORITHMS, Learner, learner
 from phantom_lib.study.jax.q import DQNConfig, QTableConfig
 from phantom_lib.study.jax.view import LearnerEnv, ViewParams
+
+XLA_OPTIONS: dict[str, str] = {"xla_cpu_experimental_ynn_fusion_type": ""}
+"""XLA compile options of every program: no YNNPACK fusions on the CPU (they reduce in an order that
+depends on the total size, hence on the batch size). Recorded in each :class:`BatchRecord`."""
+
+LEGACY_XLA_OPTIONS: dict[str, str] = {}
+"""XLA's defaults: what batches recorded without ``xla_options`` were compiled with."""
+
+MIN_PROGRAM_BATCH = 2
+"""The fewest trials a program runs: XLA compiles a batch of one differently from any larger batch
+(it drops the batch axis), so a lone trial is padded to this size and runs as in any batch."""
 
 CELL_FIELDS = ("alpha0", "eps_alpha", "lambda_coi")
 """Trial settings that vary inside a batch (values in the compiled program, not shapes)."""
@@ -171,13 +182,18 @@ def slices(trials: Sequence[Trial]) -> dict[SliceKey, list[Trial]]:
 
 
 def divisor_batch_size(n_trials: int, largest: int, multiple: int = 1) -> int:
-    """The batch size of a slice of ``n_trials``: its largest divisor <= ``largest`` that is a
-    multiple of ``multiple`` (the device count, so a batch shards evenly), else its largest
-    divisor <= ``largest``. A divisor, so the slice's batches are all full: no padding."""
+    """The batch size of a slice of ``n_trials``: its largest divisor in [:data:`MIN_PROGRAM_BATCH`,
+    ``largest``] that is a multiple of ``multiple`` (the device count, so a batch shards evenly),
+    else its largest divisor in that range, so the slice's batches are all full: no padding. A
+    slice with no such divisor (a lone trial, a prime count above ``largest``) gets the size in
+    the range that pads it least (the larger on a tie)."""
     if largest < 1 or multiple < 1:
         raise ValueError(f"batch_size must be >= 1 (and the device multiple); got {largest} and {multiple}")
-    divisors = [d for d in range(min(largest, n_trials), 0, -1) if n_trials % d == 0]
-    return next((d for d in divisors if d % multiple == 0), divisors[0] if divisors else 1)
+    top = max(largest, MIN_PROGRAM_BATCH)
+    divisors = [d for d in range(min(top, n_trials), MIN_PROGRAM_BATCH - 1, -1) if n_trials % d == 0]
+    if divisors:
+        return next((d for d in divisors if d % multiple == 0), divisors[0])
+    return min(range(top, MIN_PROGRAM_BATCH - 1, -1), key=lambda d: -(-n_trials // d) * d)
 
 
 def batch_sizes(trials: Sequence[Trial], largest: int, multiple: int = 1) -> dict[SliceKey, int]:
@@ -334,19 +350,23 @@ _COMPILED: dict[Any, Any] = {}
 """(slice, batch size, argument shapes) -> compiled programs, shared by every batch of this process."""
 
 
-def _compiled(name: str, program: Any, args: tuple[Any, ...], cache_key: Any) -> tuple[Any, float]:
-    """``program`` compiled for ``args`` (cached); returns (executable, compile seconds, 0 if cached)."""
+def _compiled(
+    name: str, program: Any, args: tuple[Any, ...], cache_key: Any, options: Mapping[str, str]
+) -> tuple[Any, float]:
+    """``program`` compiled for ``args`` with XLA ``options`` (cached); returns (executable, compile
+    seconds, 0 if cached)."""
     leaves, tree = jax.tree.flatten(args)
     key = (
         name,
         cache_key,
+        tuple(sorted(options.items())),
         str(tree),
         tuple((np.shape(x), str(getattr(x, "dtype", type(x))), str(getattr(x, "sharding", None))) for x in leaves),
     )
     if key in _COMPILED:
         return _COMPILED[key], 0.0
     start = time.perf_counter()
-    _COMPILED[key] = jax.jit(program).lower(*args).compile()
+    _COMPILED[key] = jax.jit(program).lower(*args).compile(compiler_options=dict(options))
     return _COMPILED[key], time.perf_counter() - start
 
 
@@ -357,12 +377,14 @@ class BatchRecord:
     Attributes:
         slice: the slice's shared settings. trial_ids, seeds: the batch's trials (padding excluded).
         batch_size: trials per program (padding included). padding: copies of the last trial added
-            to fill the batch (0 for every batch of a whole slice, :func:`batches`). compile_seconds: compile time of
-            the
-            two programs in this process (0 when already compiled). train_seconds, eval_seconds:
-            wall times of the batch. engine, backend, device_kind, device_count, jax_version:
-            where it ran. devices_used: devices the batch's trials were split over
-            (:func:`trial_sharding`; 1 when the batch size is not a multiple of the device count).
+            to fill the batch (0 for every batch of a whole slice, :func:`batches`, but a lone trial).
+            compile_seconds: compile time of the two programs in this process (0 when already
+            compiled). train_seconds, eval_seconds: wall times of the batch. engine, backend,
+            device_kind, device_count, jax_version: where it ran. devices_used: devices the batch's
+            trials were split over (:func:`trial_sharding`; 1 when the batch size is not a multiple
+            of the device count).
+            xla_options: the XLA compile options of its programs (:data:`XLA_OPTIONS`; absent from
+            records written before them, which used :data:`LEGACY_XLA_OPTIONS`).
     """
 
     slice: dict[str, Any]
@@ -379,6 +401,7 @@ class BatchRecord:
     device_count: int
     jax_version: str
     devices_used: int
+    xla_options: dict[str, str]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -435,15 +458,19 @@ def _prepare(trials: Sequence[Trial], batch_size: int | None) -> _Prepared:
     not from any one trial: the training env and params (K scored by the slice), the evaluation
     env and params (K = 1: the market as it is, or the training env itself when the trial's
     ``evaluation`` is ``"training_env"``) and the inputs (padded with copies of the last trial
-    when ``batch_size`` exceeds the trials)."""
+    to ``batch_size``, and to at least :data:`MIN_PROGRAM_BATCH`)."""
     if not trials:
         raise ValueError("a batch needs at least one trial")
-    size = batch_size or len(trials)
-    keys = {slice_key(t.config) for t in trials}
-    if len(keys) > 1 or len(trials) > size:
+    if batch_size is not None and batch_size < len(trials):
         raise ValueError(
-            f"a batch holds at most batch_size={size} trials of one slice; got {len(trials)} trials "
-            f"in {len(keys)} slices (use jax_engine.batches)"
+            f"a batch holds at most batch_size={batch_size} trials; got {len(trials)} (use jax_engine.batches)"
+        )
+    size = max(batch_size or len(trials), MIN_PROGRAM_BATCH)
+    keys = {slice_key(t.config) for t in trials}
+    if len(keys) > 1:
+        raise ValueError(
+            f"a batch holds trials of one slice; got {len(trials)} trials in {len(keys)} slices "
+            "(use jax_engine.batches)"
         )
     configs = [TrialConfig.from_mapping(t.config) for t in trials]
     program = program_trial(keys.pop())
@@ -456,10 +483,11 @@ def _prepare(trials: Sequence[Trial], batch_size: int | None) -> _Prepared:
 
 
 def _evaluation_rows(
-    spec: _Slice, configs: Sequence[TrialConfig], eval_base: Any, policies: Any, inputs: _Inputs
+    spec: _Slice, configs: Sequence[TrialConfig], eval_base: Any, policies: Any, inputs: _Inputs,
+    xla_options: Mapping[str, str],
 ) -> tuple[list[dict[str, Any]], float, float]:
     """Evaluate a batch's policies; returns (metrics at the three shares per trial, compile and eval seconds)."""
-    program, compile_seconds = _compiled("evaluate", spec.evaluate, (eval_base, policies, inputs), spec)
+    program, compile_seconds = _compiled("evaluate", spec.evaluate, (eval_base, policies, inputs), spec, xla_options)
     start = time.perf_counter()
     metrics = jax.device_get(program(eval_base, policies, inputs))
     seconds = time.perf_counter() - start
@@ -471,7 +499,8 @@ def _evaluation_rows(
 
 
 def evaluate_constant(
-    trials: Sequence[Trial], actions: Sequence[int], batch_size: int | None = None
+    trials: Sequence[Trial], actions: Sequence[int], batch_size: int | None = None,
+    xla_options: Mapping[str, str] = XLA_OPTIONS,
 ) -> list[dict[str, Any]]:
     """Evaluate a fixed action per trial (a constant price scale) exactly as :func:`run_batch`
     evaluates the trial's learner: same evaluation envs and keys, so the two compare with common
@@ -479,7 +508,8 @@ def evaluate_constant(
     ready = _prepare(trials, batch_size)
     padded = list(actions) + [actions[-1]] * (ready.size - len(actions))
     return _evaluation_rows(
-        ready.spec(CONSTANT, None), ready.configs, ready.eval_base, np.asarray(padded, np.int32), ready.inputs
+        ready.spec(CONSTANT, None), ready.configs, ready.eval_base, np.asarray(padded, np.int32), ready.inputs,
+        xla_options,
     )[0]
 
 
@@ -492,16 +522,62 @@ def use_compile_cache(folder: str | Path) -> None:
     jax.config.update("jax_compilation_cache_dir", str(folder))  # type: ignore[no-untyped-call]
 
 
+class _Trained(NamedTuple):
+    """A batch after training: what :func:`run_batch` evaluates and records."""
+
+    ready: _Prepared
+    spec: _Slice
+    inputs: _Inputs
+    sharding: Any
+    policies: Any
+    rewards: Any
+    revenues: Any
+    compile_seconds: float
+    train_seconds: float
+
+
+def _train(trials: Sequence[Trial], batch_size: int | None, xla_options: Mapping[str, str]) -> _Trained:
+    """Train one batch (:func:`_prepare`) with its slice's compiled program."""
+    ready = _prepare(trials, batch_size)
+    sharding = trial_sharding(ready.size)
+    inputs = _placed(ready.inputs, sharding)
+    spec = ready.spec(ready.program.algorithm, learner_config(ready.program))
+    train = jax.vmap(spec.train_one, in_axes=(None, 0))
+    program, compile_seconds = _compiled("train", train, (ready.base, inputs), spec, xla_options)
+    start = time.perf_counter()
+    policies, (rewards, revenues) = jax.block_until_ready(program(ready.base, inputs))  # type: ignore[no-untyped-call]
+    return _Trained(ready, spec, inputs, sharding, policies, rewards, revenues, compile_seconds,
+                    time.perf_counter() - start)
+
+
+def train_policies(
+    trials: Sequence[Trial], batch_size: int | None = None, xla_options: Mapping[str, str] = XLA_OPTIONS
+) -> Any:
+    """The trained policies of a batch of trials of one slice, as :func:`run_batch` trains them.
+
+    Returns:
+        the learner's policy pytree (PPO/A2C: :class:`~phantom_lib.study.jax.actor_critic.ActorCritic`,
+        DQN: the Q-network's layers, Q-table: the table), every leaf with a leading axis of
+        ``len(trials)`` (padding dropped), as numpy arrays.
+    """
+    trained = _train(trials, batch_size, xla_options)
+    return jax.tree.map(lambda leaf: np.asarray(leaf)[: len(trials)], trained.policies)
+
+
 def run_batch(
-    trials: Sequence[Trial], batch_size: int | None = None, compile_cache: str | Path | None = None
+    trials: Sequence[Trial], batch_size: int | None = None, compile_cache: str | Path | None = None,
+    xla_options: Mapping[str, str] = XLA_OPTIONS,
 ) -> tuple[list[dict[str, Any]], BatchRecord]:
     """Train and evaluate one batch of trials of one slice with compiled programs.
 
     Args:
         trials: trials of one slice (:func:`batches`), at most ``batch_size``.
-        batch_size: program batch size (default: ``len(trials)``); missing trials are padded
-            with copies of the last one, whose results are dropped.
+        batch_size: program batch size (default: ``len(trials)``, at least
+            :data:`MIN_PROGRAM_BATCH`); missing trials are padded with copies of the last one,
+            whose results are dropped.
         compile_cache: a folder for :func:`use_compile_cache` (None: compile in memory only).
+        xla_options: XLA compile options (default :data:`XLA_OPTIONS`; :data:`LEGACY_XLA_OPTIONS`
+            re-runs a batch recorded before them, at its recorded size).
 
     Returns:
         ``(metrics per trial, record)``: the metrics of :data:`phantom_lib.study.common.METRICS`
@@ -509,32 +585,27 @@ def run_batch(
     """
     if compile_cache is not None:
         use_compile_cache(compile_cache)
-    ready = _prepare(trials, batch_size)
-    sharding = trial_sharding(ready.size)
-    configs, size, inputs = ready.configs, ready.size, _placed(ready.inputs, sharding)
-    spec = ready.spec(ready.program.algorithm, learner_config(ready.program))
-    train = jax.vmap(spec.train_one, in_axes=(None, 0))
-    train_exe, compile_train = _compiled("train", train, (ready.base, inputs), spec)
-    start = time.perf_counter()
-    trained = train_exe(ready.base, inputs)
-    policies, (rewards, revenues) = jax.block_until_ready(trained)  # type: ignore[no-untyped-call]
-    train_seconds = time.perf_counter() - start
-    rows, compile_eval, eval_seconds = _evaluation_rows(spec, configs, ready.eval_base, policies, inputs)
-    rewards, revenues = np.asarray(rewards), np.asarray(revenues)
+    t = _train(trials, batch_size, xla_options)
+    configs = t.ready.configs
+    rows, compile_eval, eval_seconds = _evaluation_rows(
+        t.spec, configs, t.ready.eval_base, t.policies, t.inputs, xla_options
+    )
+    rewards, revenues = np.asarray(t.rewards), np.asarray(t.revenues)
     for i, (row, trial) in enumerate(zip(rows, configs)):
         row["eval_seconds"] = eval_seconds / len(trials)
-        row.update(training_record(rewards[i], revenues[i], train_seconds / len(trials), trial.curve_points))
+        row.update(training_record(rewards[i], revenues[i], t.train_seconds / len(trials), trial.curve_points))
     record = BatchRecord(
         dict(slice_key(trials[0].config)),
-        [t.trial_id for t in trials],
-        [t.seed for t in trials],
-        size,
-        size - len(trials),
-        compile_train + compile_eval,
-        train_seconds,
+        [trial.trial_id for trial in trials],
+        [trial.seed for trial in trials],
+        t.ready.size,
+        t.ready.size - len(trials),
+        t.compile_seconds + compile_eval,
+        t.train_seconds,
         eval_seconds,
         "jax",
         **device_info(),
-        devices_used=1 if sharding is None else jax.device_count(),
+        devices_used=1 if t.sharding is None else jax.device_count(),
+        xla_options=dict(xla_options),
     )
     return rows, record
