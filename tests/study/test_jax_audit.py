@@ -1,5 +1,7 @@
 """The audit of committed jax results: which trials ran a program built for more candidates than they score."""
 
+import json
+
 import pandas as pd
 
 from phantom_lib.study.design.store import ResultsStore
@@ -58,3 +60,31 @@ def test_an_old_crosscheck_jax_row_at_eps_0_naming_k_5_is_affected_and_a_fixed_o
     assert audit.affected_crosscheck(tmp_path).empty
     _crosscheck_rows(program_k=[1, 5, 5, None, None]).to_parquet(tmp_path / "trials.parquet")
     assert audit.affected_crosscheck(tmp_path)["seed"].tolist() == [1]
+
+
+def test_a_folder_is_batch_invariant_only_when_every_record_names_the_engine_s_xla_options(tmp_path):
+    from phantom_lib.study.jax.engine import XLA_OPTIONS
+
+    def sweep(name, *options):
+        folder = tmp_path / name
+        folder.mkdir()
+        store = ResultsStore(folder)
+        for i, option in enumerate(options):
+            recorded = {} if option is None else {"xla_options": option}
+            store.log_batch({"slice": {}, "trial_ids": [f"t{i}"], **recorded})
+        return folder
+
+    assert audit.batch_invariant(sweep("new", XLA_OPTIONS, XLA_OPTIONS)) == "yes"
+    assert audit.batch_invariant(sweep("old", None, None)) == "no"
+    assert audit.batch_invariant(sweep("resumed", None, XLA_OPTIONS)) == "mixed"
+    assert audit.batch_invariant(sweep("other", {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE"},
+                                       XLA_OPTIONS)) == "mixed"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert audit.batch_invariant(empty) == "-"
+    check = tmp_path / "crosscheck"
+    check.mkdir()
+    _crosscheck_rows().to_parquet(check / "trials.parquet")
+    assert audit.batch_invariant(check) == "no"
+    _crosscheck_rows(xla_options=[json.dumps(XLA_OPTIONS)] * 3 + [None, None]).to_parquet(check / "trials.parquet")
+    assert audit.batch_invariant(check) == "yes"  # sb3 and best_fixed rows are not jax-trained

@@ -51,3 +51,17 @@ def test_two_trials_with_one_configuration_and_an_unshared_metric_are_refused():
         rerun.matched_trials(twice, _run([1.0], [1.0], [0], ["a"]))
     with pytest.raises(ValueError, match="not recorded by both runs"):
         rerun.matched_trials(_run([1.0], [1.0], [0], ["a"]), _run([1.0], [1.0], [0], ["a"]), metric="profit")
+
+
+def test_a_factor_the_design_names_beyond_the_factorial_s_tells_trials_apart():
+    def run(defences, revenue):
+        base = _run(revenue, [1.0] * len(revenue), [0] * len(revenue), [f"t{i}" for i in range(len(revenue))])
+        base.trials["defence"] = defences
+        return SweepResults(base.trials, {"design": {"factors": {"algorithm": ["ppo"], "defence": defences}}}, 0)
+
+    before, after = run(["none", "robust"], [100.0, 50.0]), run(["robust", "none"], [55.0, 100.0])
+    assert rerun.match_keys(before, after) == (*rerun.MATCH_KEYS, "defence")
+    out = rerun.matched_trials(before, after).set_index("defence")
+    assert out.loc["none", "identical"] and out.loc["robust", "change_pct"] == pytest.approx(10.0)
+    with pytest.raises(ValueError, match=r"the before run's trials lack \['defence'\]"):
+        rerun.matched_trials(_run([1.0, 2.0], [1.0, 1.0], [0, 0], ["a", "b"]), after)  # before has no defence

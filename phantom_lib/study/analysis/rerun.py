@@ -1,8 +1,9 @@
 """What a re-run changed: the same design's trials in two runs, matched by their configuration.
 
 Trial ids may differ between runs of one design (their wording changed with the code), so trials
-are matched by what defines them: the design factors, the variant and the seed
-(:data:`MATCH_KEYS`). A trial is *identical* when every evaluation metric both runs recorded
+are matched by what defines them: the factorial's factors, the variant and the seed
+(:data:`MATCH_KEYS`), and any other factor either run's design names (:func:`match_keys`; the
+sales study's ``defence`` and ``agents_buy``). A trial is *identical* when every evaluation metric both runs recorded
 (:data:`~phantom_lib.study.common.EVAL_METRICS`) is equal bit for bit, and its *largest change* is
 the largest relative change over those metrics; timings are not compared.
 """
@@ -16,20 +17,26 @@ from phantom_lib.study.analysis.estimands import FACTOR_NAMES, SweepResults
 from phantom_lib.study.common import EVAL_METRICS
 
 MATCH_KEYS = (*FACTOR_NAMES, "variant", "seed")
-"""What identifies one trial of a design across runs."""
+"""What identifies one trial of a factorial design across runs."""
 
 
-def _keyed(results: SweepResults, which: str) -> pd.DataFrame:
+def match_keys(before: SweepResults, after: SweepResults) -> tuple[str, ...]:
+    """:data:`MATCH_KEYS` and the other factors either run's design names (from its provenance)."""
+    named = [f for r in (before, after) for f in r.provenance.get("design", {}).get("factors", {})]
+    return MATCH_KEYS + tuple(dict.fromkeys(f for f in named if f not in MATCH_KEYS))
+
+
+def _keyed(results: SweepResults, which: str, keys: tuple[str, ...]) -> pd.DataFrame:
     trials = results.trials
-    missing = [k for k in MATCH_KEYS if k not in trials]
+    missing = [k for k in keys if k not in trials]
     if missing:
         raise ValueError(f"the {which} run's trials lack {missing}: both runs must be sweeps of a factorial design")
-    twice = trials.duplicated(list(MATCH_KEYS))
+    twice = trials.duplicated(list(keys))
     if twice.any():
-        example = trials.loc[twice, list(MATCH_KEYS)].iloc[0].to_dict()
+        example = trials.loc[twice, list(keys)].iloc[0].to_dict()
         raise ValueError(f"the {which} run holds two trials with the same configuration ({example}): "
                          "pass runs of a design whose trials differ in factors, variant or seed")
-    return trials.set_index(list(MATCH_KEYS))
+    return trials.set_index(list(keys))
 
 
 def matched_trials(before: SweepResults, after: SweepResults, metric: str = "revenue") -> pd.DataFrame:
@@ -40,14 +47,15 @@ def matched_trials(before: SweepResults, after: SweepResults, metric: str = "rev
         metric: the evaluation metric shown (per step, in its own units).
 
     Returns:
-        one row per configuration (:data:`MATCH_KEYS` as columns): ``before`` and ``after`` (``metric``,
+        one row per configuration (:func:`match_keys` as columns): ``before`` and ``after`` (``metric``,
         NaN where that run lacks the trial), ``change_pct`` = 100 (after / before - 1), ``present``
         ("both", "before only", "after only"), ``identical`` (every shared evaluation metric equal;
         False unless present in both) and ``largest_change_pct``: the largest 100 |after - before| /
         |before| over the shared metrics (a metric at 0 before counts its absolute change; NaN
         unless present in both).
     """
-    old, new = _keyed(before, "before"), _keyed(after, "after")
+    keys = match_keys(before, after)
+    old, new = _keyed(before, "before", keys), _keyed(after, "after", keys)
     shared = [m for m in EVAL_METRICS if m in old and m in new]
     if metric not in shared:
         raise ValueError(f"metric {metric!r} is not recorded by both runs: choose one of {shared}")

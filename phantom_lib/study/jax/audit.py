@@ -1,4 +1,5 @@
-"""Which committed jax trials ran a program built for more candidates than they score (issue 26).
+"""Which committed jax trials ran a program built for more candidates than they score (issue 26), and
+which folders came from the batch-invariant engine (:func:`batch_invariant`).
 
 Before the fix, a batch's programs were built from its first trial: a batch of eps_alpha = 0
 trials led by a config naming K = 5 (a defended cell at eps 0) drew five candidate shares per
@@ -15,11 +16,13 @@ instead of inferring it from the leader.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from phantom_lib.study.design.store import ResultsStore
+from phantom_lib.study.jax.engine import XLA_OPTIONS
 
 COLUMNS = ["trial_id", "algorithm", "variant", "alpha0", "eps_alpha", "lambda_coi", "seed", "program_k", "scored_k"]
 """Columns of :func:`affected_trials`: the trial, the K its program drew (the leader's config K)
@@ -68,8 +71,37 @@ def affected_crosscheck(folder: str | Path) -> pd.DataFrame:
     return out.reindex(columns=COLUMNS).reset_index(drop=True)
 
 
+def batch_invariant(folder: str | Path) -> str:
+    """Whether a folder's jax trials came from the batch-invariant engine, whose numbers do not
+    depend on the batch that ran them (:data:`~phantom_lib.study.jax.engine.XLA_OPTIONS`, recorded
+    per batch in ``batches.jsonl`` or per jax row of a cross-check's ``trials.parquet``).
+
+    Returns:
+        ``"yes"`` (every record names those options), ``"no"`` (none records options: XLA's
+        defaults, so the trials reproduce only as their recorded batches), ``"mixed"`` or, for a
+        folder with no jax records, ``"-"``.
+    """
+    path = Path(folder)
+    if (path / "batches.jsonl").exists():
+        options = [record.get("xla_options") for record in ResultsStore(path).batches()]
+    elif (path / "trials.parquet").exists():
+        rows = pd.read_parquet(path / "trials.parquet")
+        jax_rows = rows[rows["engine"] == "jax"]
+        recorded = jax_rows["xla_options"] if "xla_options" in jax_rows else [None] * len(jax_rows)
+        options = [None if value is None else json.loads(value) for value in recorded]
+    else:
+        options = []
+    if not options:
+        return "-"
+    same = [option == XLA_OPTIONS for option in options]
+    if all(same):
+        return "yes"
+    return "no" if all(option is None for option in options) else "mixed"
+
+
 def affected_counts(results_root: str | Path) -> pd.DataFrame:
-    """Per result folder under ``results_root``: trials checked and trials affected."""
+    """Per result folder under ``results_root``: trials checked, trials affected by the batch bug
+    (and per algorithm) and whether the batch-invariant engine ran them (:func:`batch_invariant`)."""
     out = []
     for folder in sorted(p for p in Path(results_root).iterdir() if p.is_dir()):
         if (folder / "batches.jsonl").exists() and (folder / "results.parquet").exists():
@@ -88,6 +120,7 @@ def affected_counts(results_root: str | Path) -> pd.DataFrame:
                 "trials": total,
                 "affected": len(hit),
                 "affected_by_algorithm": hit["algorithm"].value_counts().sort_index().to_dict(),
+                "batch_invariant": batch_invariant(folder),
             }
         )
     return pd.DataFrame(out)

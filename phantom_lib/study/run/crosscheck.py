@@ -33,7 +33,7 @@ from phantom_lib.study.design.store import (
     machine,
     software_versions,
 )
-from phantom_lib.study.jax.engine import batches, evaluate_constant, run_batch
+from phantom_lib.study.jax.engine import XLA_OPTIONS, batches, evaluate_constant, run_batch
 from phantom_lib.study.sb3.evaluate import evaluate
 from phantom_lib.study.sb3.learners import train
 from phantom_lib.study.sb3.policies import ConstantPolicy, reference_policy
@@ -57,7 +57,8 @@ def crosscheck_trials(cells: Sequence[Mapping[str, Any]], seeds: Sequence[int], 
         one row per (engine, cell, seed), ``engine`` in {sb3, jax, best_fixed_sb3, best_fixed_jax}:
         the cell, the seed, the evaluation metrics (and, for the learners, the training figures);
         ``action`` is best_fixed's constant action; ``program_k`` (jax rows) the candidate shares
-        the compiled program drew per step (:func:`~phantom_lib.study.jax.engine.slice_key`).
+        the compiled program drew per step (:func:`~phantom_lib.study.jax.engine.slice_key`);
+        ``xla_options`` (jax and best_fixed_jax rows) the programs' XLA options, JSON.
     """
     trials = [Trial({**settings, **cell, "algorithm": algorithm}, seed) for cell in cells for seed in seeds]
     rows = [{"engine": "sb3", **t.config, "seed": t.seed, **train(t.config, t.seed)} for t in trials]
@@ -72,13 +73,14 @@ def crosscheck_trials(cells: Sequence[Mapping[str, Any]], seeds: Sequence[int], 
         own = TrialConfig.from_mapping(t.config)  # the learner's evaluation envs (its eps_alpha in the observation)
         rows.append({"engine": "best_fixed_sb3", **t.config, "seed": t.seed, "action": policy.action,
                      **evaluate(policy, own, t.seed)})
+    options = json.dumps(XLA_OPTIONS, sort_keys=True)
     for batch in batches(trials, batch_size or len(trials)):
         metrics, record = run_batch(batch, batch_size or len(batch))
-        rows += [{"engine": "jax", **t.config, "seed": t.seed, "program_k": record.slice["n_candidates"], **m}
-                 for t, m in zip(batch, metrics)]
+        rows += [{"engine": "jax", **t.config, "seed": t.seed, "program_k": record.slice["n_candidates"],
+                  "xla_options": options, **m} for t, m in zip(batch, metrics)]
         fixed = evaluate_constant(batch, [actions[t.trial_id] for t in batch], batch_size or len(batch))
-        rows += [{"engine": "best_fixed_jax", **t.config, "seed": t.seed, "action": actions[t.trial_id], **m}
-                 for t, m in zip(batch, fixed)]
+        rows += [{"engine": "best_fixed_jax", **t.config, "seed": t.seed, "action": actions[t.trial_id],
+                  "xla_options": options, **m} for t, m in zip(batch, fixed)]
     return pd.DataFrame(rows)
 
 

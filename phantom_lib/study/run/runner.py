@@ -13,15 +13,15 @@ the same sweep runs unchanged on an accelerator; jax uses whatever device its ta
 Each finished trial is written at once as its own parquet file, so a crash, a killed worker or
 Ctrl-C loses nothing: ``--resume`` runs only the trials without a successful result (a batch's
 trials are written when the batch finishes, so a killed run loses only unfinished batches; the
-missing trials are batched again at the same batch size, which gives them the numbers they
-would have had). A trial that raises is recorded with its error and the sweep goes on (a batch
+missing trials are batched again; a trial's numbers do not depend on its batch, see
+:mod:`phantom_lib.study.jax.engine`). A trial that raises is recorded with its error and the sweep goes on (a batch
 that raises records the error for each of its trials). ``provenance.json`` beside the
 results records the commit, design, data, library versions, machine and wall time (see
 :mod:`phantom_lib.study.design.store`);
 ``runs.jsonl`` logs when each run of the sweep in that folder started and ended, so the wall time
 of a run that was killed (it ends at its last finished trial) is not lost on ``--resume``;
-``batches.jsonl`` records each jax batch (its trials, seeds, batch size, compile time and
-device), written before its trials. After the last trial of a run the runner writes
+``batches.jsonl`` records each jax batch (its trials, seeds, batch size, XLA options, compile
+time and device), written before its trials. After the last trial of a run the runner writes
 ``manifest.json`` (the sha256 of each file it wrote: :mod:`phantom_lib.study.design.manifest`).
 A run holds an exclusive lock on its folder (a second run there fails with one line).
 """
@@ -112,9 +112,9 @@ def _learned(trials: Sequence[Trial]) -> list[Trial]:
 def jax_batch_sizes(trials: Sequence[Trial], largest: int | None = None) -> dict[Any, int]:
     """Each slice's jax batch size: the largest divisor of the slice's trial count up to ``largest``
     (:data:`DEFAULT_BATCH_SIZE` by default) that is a multiple of this process's device count
-    (:func:`phantom_lib.study.jax.engine.batch_sizes`): no padding, and a batch shards evenly over
-    the devices. Computed from every trial of the design, not only the missing ones, so a resumed
-    run batches at the same sizes."""
+    (:func:`phantom_lib.study.jax.engine.batch_sizes`): no padding where the slice has such a
+    divisor, and a batch shards evenly over the devices. Computed from every trial of the design,
+    not only the missing ones, so a resumed run batches at the same sizes."""
     import jax
 
     from phantom_lib.study.jax.engine import batch_sizes
