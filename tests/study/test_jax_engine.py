@@ -83,9 +83,9 @@ def test_slices_share_static_shapes_and_batches_keep_order():
                      "action_levels": 9}, 0),
               ppo(0.25, 0.3, 2)]
     got = [[trials.index(t) for t in batch] for batch in jax_engine.batches(trials, 2)]
-    # K = 5 ppo (0, 2, 6): three trials, so batches of one (2 does not divide 3); eps_alpha 0 defended
-    # and the baseline twin both score K = 1: one slice, one program
-    assert got == [[0], [2], [6], [1, 3], [4], [5]]
+    # K = 5 ppo (0, 2, 6): three trials and 2 does not divide 3, so batches of 2, the last padded (never
+    # a batch of one); eps_alpha 0 defended and the baseline twin both score K = 1: one slice, one program
+    assert got == [[0, 2], [6], [1, 3], [4], [5]]
     assert [[trials.index(t) for t in batch] for batch in jax_engine.batches(trials, 3)] == [
         [0, 2, 6],
         [1, 3],
