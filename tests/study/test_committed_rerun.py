@@ -7,7 +7,8 @@ design named in the folder's provenance, with those options, must give exactly t
 (the issue's acceptance: ``phantom sweep --design NAME`` reproduces the committed results' first
 trials). A folder run by the batch-invariant engine (its batches record ``xla_options``) must also
 give them for a trial run alone; one run before it (XLA's defaults, where a trial's numbers depend on
-its batch size) reproduces only as its recorded batch, so for it the whole batch is re-run. Folders
+its batch size) reproduces only as its recorded batch, so for it the whole batch is re-run (a
+superseded folder stands in once no committed folder is that old). Folders
 from before manifests (the legacy list of ``test_committed_results``) are not reproduced here: their
 provenance was edited after the run.
 """
@@ -73,8 +74,13 @@ def differences(folder: Path, alone: bool) -> tuple[list[str], list[dict]]:
     return differ, rows
 
 
-LEGACY = [f for f in FOLDERS if not invariant(f)]
 INVARIANT = [f for f in FOLDERS if invariant(f)]
+SUPERSEDED = sorted(p.parent for p in (ROOT / "data/superseded").glob("*/manifest.json")
+                    if (p.parent / "batches.jsonl").exists() and not invariant(p.parent))
+LEGACY = [f for f in FOLDERS if not invariant(f)] or sorted(
+    SUPERSEDED, key=lambda f: smallest_batch(f).get("train_seconds", math.inf))[:1]
+"""Folders run before the invariant engine: the committed ones, or else the superseded one whose smallest
+batch trained fastest (the old engine's path, :data:`LEGACY_XLA_OPTIONS`, must still reproduce it)."""
 
 
 @pytest.mark.slow

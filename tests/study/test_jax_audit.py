@@ -88,3 +88,15 @@ def test_a_folder_is_batch_invariant_only_when_every_record_names_the_engine_s_x
     assert audit.batch_invariant(check) == "no"
     _crosscheck_rows(xla_options=[json.dumps(XLA_OPTIONS)] * 3 + [None, None]).to_parquet(check / "trials.parquet")
     assert audit.batch_invariant(check) == "yes"  # sb3 and best_fixed rows are not jax-trained
+
+
+def test_a_crosscheck_joined_from_an_old_and_a_new_run_is_mixed_not_an_error(tmp_path):
+    """Rows of a run that wrote no ``xla_options`` read back as NaN once joined with rows that did."""
+    from phantom_lib.study.jax.engine import XLA_OPTIONS
+
+    old = _crosscheck_rows()
+    new = _crosscheck_rows(xla_options=[json.dumps(XLA_OPTIONS)] * 3 + [None, None])
+    joined = pd.concat([old, new], ignore_index=True)
+    joined.to_parquet(tmp_path / "trials.parquet")
+    assert pd.read_parquet(tmp_path / "trials.parquet")["xla_options"].isna().sum() == 7
+    assert audit.batch_invariant(tmp_path) == "mixed"

@@ -88,7 +88,7 @@ def batch_invariant(folder: str | Path) -> str:
         rows = pd.read_parquet(path / "trials.parquet")
         jax_rows = rows[rows["engine"] == "jax"]
         recorded = jax_rows["xla_options"] if "xla_options" in jax_rows else [None] * len(jax_rows)
-        options = [None if value is None else json.loads(value) for value in recorded]
+        options = [None if pd.isna(value) else json.loads(value) for value in recorded]  # None or NaN: not recorded
     else:
         options = []
     if not options:

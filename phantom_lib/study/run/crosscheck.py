@@ -33,7 +33,7 @@ from phantom_lib.study.design.store import (
     machine,
     software_versions,
 )
-from phantom_lib.study.jax.engine import XLA_OPTIONS, batches, evaluate_constant, run_batch
+from phantom_lib.study.jax.engine import batches, evaluate_constant, run_batch
 from phantom_lib.study.sb3.evaluate import evaluate
 from phantom_lib.study.sb3.learners import train
 from phantom_lib.study.sb3.policies import ConstantPolicy, reference_policy
@@ -73,12 +73,13 @@ def crosscheck_trials(cells: Sequence[Mapping[str, Any]], seeds: Sequence[int], 
         own = TrialConfig.from_mapping(t.config)  # the learner's evaluation envs (its eps_alpha in the observation)
         rows.append({"engine": "best_fixed_sb3", **t.config, "seed": t.seed, "action": policy.action,
                      **evaluate(policy, own, t.seed)})
-    options = json.dumps(XLA_OPTIONS, sort_keys=True)
     for batch in batches(trials, batch_size or len(trials)):
         metrics, record = run_batch(batch, batch_size or len(batch))
+        options = json.dumps(record.xla_options, sort_keys=True)
         rows += [{"engine": "jax", **t.config, "seed": t.seed, "program_k": record.slice["n_candidates"],
                   "xla_options": options, **m} for t, m in zip(batch, metrics)]
-        fixed = evaluate_constant(batch, [actions[t.trial_id] for t in batch], batch_size or len(batch))
+        fixed = evaluate_constant(batch, [actions[t.trial_id] for t in batch], batch_size or len(batch),
+                                  xla_options=record.xla_options)
         rows += [{"engine": "best_fixed_jax", **t.config, "seed": t.seed, "action": actions[t.trial_id],
                   "xla_options": options, **m} for t, m in zip(batch, fixed)]
     return pd.DataFrame(rows)
