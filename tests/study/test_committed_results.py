@@ -1,7 +1,7 @@
 """The committed study results carry provenance no one edits: a manifest written by the runner that
 matches every file, a bare commit that is in this repository's history, the data's fingerprint and
-the engine. Folders committed before manifests existed are listed here by name, with the reason,
-and must still be what git's history says they are."""
+the engine. Every committed folder must have one: the last two committed before manifests existed
+(as-run, as-written) were re-run and are kept in ``data/superseded/``."""
 
 from __future__ import annotations
 
@@ -19,15 +19,6 @@ from phantom_lib.study.design import manifest
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = sorted(p.parent for p in (ROOT / "data" / "results").glob("*/provenance.json"))
 
-LEGACY = {
-    name: "committed before manifests existed; its provenance.json was edited by a later commit (the '-dirty' "
-          "suffix removed, a typed note added) and the run was from a dirty tree: to be re-run"
-    for name in ("as-run", "as-written")
-}
-"""Committed result folders without a manifest, known to be unverified, and why. Re-running one
-(with its manifest) means removing it from here; a new folder cannot be added."""
-
-
 def git(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
 
@@ -38,16 +29,8 @@ def full_history() -> bool:
 
 
 def committed_problems(folder: Path) -> list[str]:
-    """What is wrong with a committed result folder (empty: nothing): its audit, unless it is a
-    listed legacy folder whose audit says exactly what git's history shows."""
-    found = manifest.audit(folder, repo=ROOT)
-    if folder.name not in LEGACY:
-        return found.problems
-    if found.status != "no manifest":
-        return [f"{folder.name} now has a manifest: remove it from LEGACY"]
-    if full_history() and not found.detail.startswith("no manifest: provenance edited after the run (commit "):
-        return [f"{folder.name}: git's history no longer shows the edit LEGACY names ({found.detail})"]
-    return []
+    """What is wrong with a committed result folder (empty: nothing), as its audit finds it."""
+    return manifest.audit(folder, repo=ROOT).problems
 
 
 def test_results_are_committed():
@@ -55,7 +38,7 @@ def test_results_are_committed():
 
 
 @pytest.mark.parametrize("folder", COMMITTED, ids=lambda p: p.name)
-def test_each_committed_folder_matches_its_manifest_or_is_a_listed_legacy_folder(folder: Path):
+def test_each_committed_folder_matches_its_manifest(folder: Path):
     assert committed_problems(folder) == []
 
 
@@ -130,7 +113,7 @@ def test_editing_any_byte_of_a_manifested_file_fails_naming_the_file(manifested:
     assert manifest.manifest_problems(copy) == []
 
 
-@pytest.mark.parametrize("folder", [f for f in COMMITTED if f.name not in LEGACY], ids=lambda f: f.name)
+@pytest.mark.parametrize("folder", COMMITTED, ids=lambda f: f.name)
 def test_a_preregistration_that_says_it_came_first_was_committed_before_the_run(folder: Path):
     """A pre-registration declaring ``registered_after_data = false`` must have been committed in an
     ancestor of the commit its study ran from (checked in this clone's history)."""
