@@ -88,7 +88,7 @@ def batch_invariant(folder: str | Path) -> str:
         rows = pd.read_parquet(path / "trials.parquet")
         jax_rows = rows[rows["engine"] == "jax"]
         recorded = jax_rows["xla_options"] if "xla_options" in jax_rows else [None] * len(jax_rows)
-        options = [None if pd.isna(value) else json.loads(value) for value in recorded]  # None or NaN: not recorded
+        options = [json.loads(value) if isinstance(value, str) else None for value in recorded]  # None, NaN: none
     else:
         options = []
     if not options:
