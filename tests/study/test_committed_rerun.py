@@ -8,9 +8,8 @@ design named in the folder's provenance, with those options, must give exactly t
 trials). A folder run by the batch-invariant engine (its batches record ``xla_options``) must also
 give them for a trial run alone; one run before it (XLA's defaults, where a trial's numbers depend on
 its batch size) reproduces only as its recorded batch, so for it the whole batch is re-run (a
-superseded folder stands in once no committed folder is that old). Folders
-from before manifests (the legacy list of ``test_committed_results``) are not reproduced here: their
-provenance was edited after the run.
+superseded folder stands in once no committed folder is that old). Superseded folders from before
+manifests are not reproduced here: their provenance was edited after the run.
 """
 
 from __future__ import annotations
