@@ -65,3 +65,14 @@ def test_a_factor_the_design_names_beyond_the_factorial_s_tells_trials_apart():
     assert out.loc["none", "identical"] and out.loc["robust", "change_pct"] == pytest.approx(10.0)
     with pytest.raises(ValueError, match=r"the before run's trials lack \['defence'\]"):
         rerun.matched_trials(_run([1.0, 2.0], [1.0, 1.0], [0, 0], ["a", "b"]), after)  # before has no defence
+
+
+def test_the_summary_counts_matched_and_identical_trials_and_the_size_of_the_changes():
+    """Hand-worked: seeds 0-3 before, 1-4 after; seed 1 moves +10 %, seed 2 -20 %, seed 3 not at
+    all: 3 matched, 1 identical, |changes| 10, 20, 0 (median 10, largest 20)."""
+    before = _run([100.0, 100.0, 50.0, 80.0], [1.0] * 4, [0, 1, 2, 3], ["a", "b", "c", "d"])
+    after = _run([110.0, 40.0, 80.0, 5.0], [1.0] * 4, [1, 2, 3, 4], ["b", "c", "d", "e"])
+    assert rerun.summary(before, after) == {
+        "n_matched": 3, "n_identical": 1, "change_median": pytest.approx(10.0), "change_max": pytest.approx(20.0)}
+    empty = rerun.summary(_run([1.0], [1.0], [0], ["a"]), _run([1.0], [1.0], [9], ["z"]))
+    assert empty["n_matched"] == 0 and np.isnan(empty["change_median"])

@@ -5,7 +5,8 @@ are matched by what defines them: the factorial's factors, the variant and the s
 (:data:`MATCH_KEYS`), and any other factor either run's design names (:func:`match_keys`; the
 sales study's ``defence`` and ``agents_buy``). A trial is *identical* when every evaluation metric both runs recorded
 (:data:`~phantom_lib.study.common.EVAL_METRICS`) is equal bit for bit, and its *largest change* is
-the largest relative change over those metrics; timings are not compared.
+the largest relative change over those metrics; timings are not compared. :func:`summary` gives
+the few numbers a chapter states about a re-run.
 """
 
 from __future__ import annotations
@@ -77,3 +78,18 @@ def matched_trials(before: SweepResults, after: SweepResults, metric: str = "rev
     out["identical"] = equal
     out["largest_change_pct"] = largest
     return out.reset_index()
+
+
+def summary(before: SweepResults, after: SweepResults, metric: str = "revenue") -> dict[str, float | int]:
+    """What a re-run changed, in four numbers over the trials both runs hold (:func:`matched_trials`).
+
+    Returns:
+        ``n_matched``: trials in both runs; ``n_identical``: of them, bit-identical in every shared
+        evaluation metric; ``change_median`` and ``change_max``: the median and largest
+        ``|change_pct|`` of ``metric`` (%; NaN when no trial is matched).
+    """
+    both = matched_trials(before, after, metric)
+    both = both[both["present"] == "both"]
+    change = both["change_pct"].abs()
+    return {"n_matched": len(both), "n_identical": int(both["identical"].sum()),
+            "change_median": float(change.median()), "change_max": float(change.max())}
