@@ -281,13 +281,15 @@ def _no_training(key: Any, params: ViewParams) -> Any:
 
 
 POOL_STREAMS = {"train": 2, "evaluate": 3}
-"""Key streams (``fold_in(key(seed), n)``) of the pools a trial trains and is evaluated on. Each
-trial walks pools of its own, so trials of different seeds share no market paths; within one
-trial's training every step draws its sessions from the one pool (P paths per class; two sessions
-are the same path with probability about 1/P, Model reference, section 11). Evaluation walks a pool
-of its own rather than reusing the training pool: a policy is scored on paths it never trained on,
-so the score cannot reward fitting one pool's finite sample. That costs one walk per trial (about
-0.5 s at the study's shapes; evaluation as a whole was 479 of the factorial's 5,426 batch-seconds)."""
+"""Key streams (``fold_in(key(seed), n)``) of the pools a trial trains and is evaluated on. A pool
+depends on the seed and the slice's market only (never on a cell's shares or prices), so trials of
+one seed train on one pool and trials of different seeds share no market paths; within one trial's
+training every step draws its sessions from the one pool (P paths per class; two sessions are the
+same path with probability about 1/P, Model reference, section 11). A batch whose trials all have
+one seed (every batch the runner forms from a seed-major design) walks each pool once and shares
+it (:attr:`_Slice.shared_pool`); a batch of several seeds walks them per trial. Evaluation walks a
+pool of its own rather than reusing the training pool: a policy is scored on paths it never
+trained on, so the score cannot reward fitting one pool's finite sample."""
 
 CONSTANT = "constant"
 """The algorithm name of :data:`CONSTANT_POLICY` in a :class:`_Slice`."""
@@ -307,35 +309,55 @@ class _Slice:
     reward_scale: float
     eval_episodes: int
     max_steps: int
+    shared_pool: bool = False
+    """Every trial of the batch has one seed, so one walk of each pool serves them all: the pool
+    each would walk alone (the same numbers), in 1/batch of the walking time and memory."""
 
     def learner(self) -> Learner:
         return CONSTANT_POLICY if self.algorithm == CONSTANT else learner(self.algorithm, self.env, self.config)
 
-    def train_one(self, base: Any, inputs: _Inputs) -> tuple[Any, Any]:
-        """Train one trial on a pool of paths of its own (walked from its seed, key stream 2)."""
-        seed_key = jax.random.key(inputs.seed)
-        base = self.env.refresh(jax.random.fold_in(seed_key, POOL_STREAMS["train"]), base)
+    @staticmethod
+    def walked(env: Any, base: Any, seed: Any, stream: str) -> Any:
+        """``base`` with the pool of ``seed``'s key stream ``POOL_STREAMS[stream]`` walked by ``env``."""
+        return env.refresh(jax.random.fold_in(jax.random.key(seed), POOL_STREAMS[stream]), base)
+
+    def train_on(self, base: Any, inputs: _Inputs) -> tuple[Any, Any]:
+        """Train one trial on ``base``'s pool (its seed's training pool)."""
         params = ViewParams(with_cell(base, inputs.train), inputs.low, inputs.high, self.reward_scale)
-        return self.learner().train(jax.random.fold_in(seed_key, 0), params)
+        return self.learner().train(jax.random.fold_in(jax.random.key(inputs.seed), 0), params)
+
+    def train(self, base: Any, inputs: _Inputs) -> tuple[Any, Any]:
+        """Train a batch (``inputs`` with a leading trial axis), each trial on its seed's training
+        pool (key stream 2): walked once when the batch has one seed (:attr:`shared_pool`), else
+        per trial. Returns (policies, per-step logs), each with the trial axis."""
+        if self.shared_pool:
+            pooled = self.walked(self.env, base, inputs.seed[0], "train")
+            return jax.vmap(self.train_on, in_axes=(None, 0))(pooled, inputs)
+
+        def own_pool(trial: _Inputs) -> tuple[Any, Any]:
+            return self.train_on(self.walked(self.env, base, trial.seed, "train"), trial)
+
+        return jax.vmap(own_pool)(inputs)
 
     def evaluate(self, base: Any, policies: Any, inputs: _Inputs) -> dict[str, Any]:
         """Evaluation metrics of a batch at its three shares, each of shape (batch, 3).
 
-        Trials run one after another (``lax.map``), each walking its own evaluation pool (key
-        stream 3); a trial's 3 x ``eval_episodes`` episodes run under one ``vmap`` that shares
-        that pool (nested vmaps of the env compile several times slower). Episode e of a trial
-        uses the same key at each share. Memory is one pool and one trial's episodes, whatever
-        the batch size (vmapping over trials too copied the pool per episode: about 33 GB at the
-        study's M = 100 for a batch of 16).
+        Trials run one after another (``lax.map``), each on its seed's evaluation pool (key
+        stream 3: walked once when the batch has one seed, :attr:`shared_pool`, else per trial);
+        a trial's 3 x ``eval_episodes`` episodes run under one ``vmap`` that shares that pool
+        (nested vmaps of the env compile several times slower). Episode e of a trial uses the
+        same key at each share. Memory is one pool and one trial's episodes, whatever the batch
+        size (vmapping over trials too copied the pool per episode: about 33 GB at the study's
+        M = 100 for a batch of 16).
         """
         size, episodes = inputs.seed.shape[0], self.eval_episodes
         share, episode = (ix.ravel() for ix in np.indices((3, episodes)))
+        shared = self.walked(self.eval_env, base, inputs.seed[0], "evaluate").pool if self.shared_pool else None
 
         def one_trial(trial: tuple[Any, Any, CellValues, Any, Any]) -> tuple[Any, Any]:
             policy, seed, cells, low, high = trial
-            seed_key = jax.random.key(seed)
-            keys = jax.random.split(jax.random.fold_in(seed_key, 1), episodes)
-            pool = self.eval_env.refresh(jax.random.fold_in(seed_key, POOL_STREAMS["evaluate"]), base).pool
+            keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), 1), episodes)
+            pool = shared if shared is not None else self.walked(self.eval_env, base, seed, "evaluate").pool
 
             def run(cell: CellValues, key: Any) -> tuple[Any, Any]:
                 params = ViewParams(with_cell(base._replace(pool=pool), cell), low, high, self.reward_scale)
@@ -453,9 +475,12 @@ class _Prepared(NamedTuple):
     inputs: _Inputs
 
     def spec(self, algorithm: str, config: Any) -> _Slice:
-        """The slice's programs for ``algorithm`` (its learner ``config``)."""
+        """The slice's programs for ``algorithm`` (its learner ``config``), sharing pools when the
+        batch has one seed."""
         p = self.program
-        return _Slice(algorithm, config, self.env, self.eval_env, p.reward_scale, p.eval_episodes, p.env.max_steps)
+        shared = len(set(np.asarray(self.inputs.seed).tolist())) == 1
+        return _Slice(algorithm, config, self.env, self.eval_env, p.reward_scale, p.eval_episodes, p.env.max_steps,
+                      shared)
 
 
 def _prepare(trials: Sequence[Trial], batch_size: int | None) -> _Prepared:
@@ -547,8 +572,7 @@ def _train(trials: Sequence[Trial], batch_size: int | None, xla_options: Mapping
     sharding = trial_sharding(ready.size)
     inputs = _placed(ready.inputs, sharding)
     spec = ready.spec(ready.program.algorithm, learner_config(ready.program))
-    train = jax.vmap(spec.train_one, in_axes=(None, 0))
-    program, compile_seconds = _compiled("train", train, (ready.base, inputs), spec, xla_options)
+    program, compile_seconds = _compiled("train", spec.train, (ready.base, inputs), spec, xla_options)
     start = time.perf_counter()
     policies, (rewards, revenues) = jax.block_until_ready(program(ready.base, inputs))  # type: ignore[no-untyped-call]
     return _Trained(ready, spec, inputs, sharding, policies, rewards, revenues, compile_seconds,
