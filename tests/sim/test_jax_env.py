@@ -110,7 +110,7 @@ def test_refresh_walks_a_new_pool_and_keys_reproduce(small):
     fresh = jax.jit(env.refresh)(jax.random.key(5), params)
     again = jax.jit(env.refresh)(jax.random.key(5), params)
     assert not np.array_equal(np.asarray(fresh.pool.count_prefix), np.asarray(params.pool.count_prefix))
-    np.testing.assert_array_equal(np.asarray(fresh.pool.spacings), np.asarray(again.pool.spacings))
+    np.testing.assert_array_equal(np.asarray(fresh.pool.spacings.sums), np.asarray(again.pool.spacings.sums))
     assert fresh.pool.f_prefix.dtype == jnp.uint32 and fresh.pool.count_prefix.shape == params.pool.count_prefix.shape
 
 
@@ -170,7 +170,8 @@ def test_shared_pool_dependence_is_as_claimed_and_shrinks_with_the_pool(beh):
             k_states, k_blocks, k1, k2 = jax.random.split(key, 4)
             per_path = jnp.zeros((2, size, 6), jnp.int32).at[..., 1].set(jax.random.randint(k_states, (2, size), 0, 25))
             pool = jax_backend.Pool(jnp.zeros((2, size + 1), jnp.uint32), jax_backend._prefix(per_path),
-                                    jnp.cumsum(jax.random.exponential(k_blocks, (4, shape.n_max + 1)), axis=1))
+                                    jax_backend.spacing_blocks(
+                                        jnp.cumsum(jax.random.exponential(k_blocks, (4, shape.n_max + 1)), axis=1)))
             draw = lambda k: jax_backend.market_draw(k, demand, jnp.zeros(1), arrays, pool, shape, 10, "share")[2][0]  # noqa: E731
             return draw(k1), draw(k2)
 
@@ -190,8 +191,8 @@ def test_spacing_blocks_are_shared_with_probability_one_over_b():
 
     def pair(key, blocks):
         k_blocks, k1, k2 = jax.random.split(key, 3)
-        spacings = jnp.cumsum(jax.random.exponential(k_blocks, (blocks, 26)), axis=1)
-        draw = lambda k: jax_backend.spacing_multinomials(k, n, condition, spacings, 5)[0, 0, 0]  # noqa: E731
+        spacings = jax_backend.spacing_blocks(jnp.cumsum(jax.random.exponential(k_blocks, (blocks, 26)), axis=1))
+        draw = lambda k: jax_backend.spacing_multinomials(k, n, condition, spacings)[0, 0, 0]  # noqa: E731
         return draw(k1), draw(k2)
 
     for blocks in (4, 64):
@@ -211,8 +212,8 @@ def test_spacing_multinomials_are_multinomial():
 
     def one(key):
         k_blocks, k = jax.random.split(key)
-        spacings = jnp.cumsum(jax.random.exponential(k_blocks, (2, 7)), axis=1)
-        return jax_backend.spacing_multinomials(k, n, condition, spacings, 3)[:, 0, 0]
+        spacings = jax_backend.spacing_blocks(jnp.cumsum(jax.random.exponential(k_blocks, (2, 7)), axis=1))
+        return jax_backend.spacing_multinomials(k, n, condition, spacings)[:, 0, 0]
 
     draws = np.asarray(jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(0), 20000)))
     for y in range(2):
