@@ -503,6 +503,30 @@ def test_a_trained_policy_is_bit_identical_alone_and_in_batches_of_any_size(algo
         assert all(a.tobytes() == b.tobytes() for a, b in zip(reference, leaves, strict=True)), name
 
 
+@pytest.mark.parametrize("algorithm", ["ppo", "qtable"])
+def test_a_batch_of_one_seed_walks_its_pools_once_and_gives_each_trial_its_own_numbers(algorithm):
+    """Trials of one seed share their training and evaluation pools (walked once per batch); each
+    trial's policy and metrics equal those it gets in a batch of several seeds, where every trial
+    walks its own pools."""
+
+    def trial(alpha0, lambda_coi, seed):
+        return Trial({**STUDY_SHAPES, "algorithm": algorithm, "alpha0": alpha0, "eps_alpha": 0.15,
+                      "lambda_coi": lambda_coi, "variant": "defended"}, seed)
+
+    one_seed = [trial(0.25, 0.15, 6), trial(0.1, 0.3, 6), trial(0.4, 0.05, 6)]
+    mixed = [trial(0.6, 0.3, 2), one_seed[1], trial(0.1, 0.15, 4), one_seed[0], one_seed[2]]
+    assert jax_engine._prepare(one_seed, 3).spec(algorithm, None).shared_pool
+    assert not jax_engine._prepare(mixed, 5).spec(algorithm, None).shared_pool
+    shared_rows, _ = jax_engine.run_batch(one_seed, 3)
+    own_rows, _ = jax_engine.run_batch(mixed, 5)
+    for i, j in enumerate([3, 1, 4]):
+        assert without_timings(shared_rows[i]) == without_timings(own_rows[j])
+    shared, own = jax_engine.train_policies(one_seed, 3), jax_engine.train_policies(mixed, 5)
+    for i, j in enumerate([3, 1, 4]):
+        for a, b in zip(jax.tree.leaves(shared), jax.tree.leaves(own), strict=True):
+            assert a[i].tobytes() == b[j].tobytes()
+
+
 def test_with_a_compile_cache_one_batch_per_slice_compiles_before_the_slice_s_others_start():
     seeds = study.design(
         study.StudyDesign(

@@ -286,10 +286,11 @@ depends on the seed and the slice's market only (never on a cell's shares or pri
 one seed train on one pool and trials of different seeds share no market paths; within one trial's
 training every step draws its sessions from the one pool (P paths per class; two sessions are the
 same path with probability about 1/P, Model reference, section 11). A batch whose trials all have
-one seed (every batch the runner forms from a seed-major design) walks each pool once and shares
-it (:attr:`_Slice.shared_pool`); a batch of several seeds walks them per trial. Evaluation walks a
-pool of its own rather than reusing the training pool: a policy is scored on paths it never
-trained on, so the score cannot reward fitting one pool's finite sample."""
+one seed walks each pool once and shares it (:attr:`_Slice.shared_pool`); a batch of several seeds
+walks them per trial (of the committed runs' batches, every one of the factorial's 48 and of
+as-run's and as-written's 12 had one seed; 24 of the sales study's 32 and neither of responsive's
+2). Evaluation walks a pool of its own rather than reusing the training pool: a policy is scored on
+paths it never trained on, so the score cannot reward fitting one pool's finite sample."""
 
 CONSTANT = "constant"
 """The algorithm name of :data:`CONSTANT_POLICY` in a :class:`_Slice`."""
