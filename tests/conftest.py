@@ -58,3 +58,22 @@ def ray_cluster():
 
     yield ray
     ray_backend.disconnect()
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop the engine's and JAX's compiled programs after each test module.
+
+    Each program XLA's CPU backend compiles holds memory mappings until it is released (about
+    1,000 for an engine program, tens for a small jitted function), and Linux allows a process
+    65,530 (``vm.max_map_count``); the suite compiles thousands of programs in one process. The
+    engine keeps at most ``PROGRAMS_KEPT``; this drops JAX's own caches too. Programs are rarely
+    shared between modules, so little is compiled twice.
+    """
+    yield
+    engine = sys.modules.get("phantom_lib.study.jax.engine")
+    if engine is not None:
+        engine.release_programs()
+    elif "jax" in sys.modules:
+        sys.modules["jax"].clear_caches()

@@ -571,3 +571,22 @@ def test_a_batch_split_over_two_host_devices_gives_the_numbers_of_one_device():
     one, two = run(1), run(2)
     assert (one["devices"], one["used"], two["devices"], two["used"]) == (1, 1, 2, 2)
     assert one["rows"] == two["rows"]
+
+
+def test_the_engine_keeps_only_its_most_recently_used_programs(monkeypatch):
+    """A process keeps PROGRAMS_KEPT compiled programs (each holds ~1,000 memory mappings): the
+    least recently used is dropped and compiled again when needed, the others are reused."""
+    def qtable(levels: int) -> list[Trial]:
+        config = {**SETTINGS, "algorithm": "qtable", "alpha0": 0.2, "eps_alpha": 0.15, "lambda_coi": 0.15,
+                  "variant": "defended", "action_levels": levels}
+        return [Trial(config, 0), Trial(config, 1)]
+
+    monkeypatch.setattr(jax_engine, "PROGRAMS_KEPT", 2)  # one slice: its train and evaluate programs
+    jax_engine.release_programs()
+    compiled = [jax_engine.run_batch(qtable(levels))[1].compile_seconds for levels in (5, 3, 5, 5)]
+    assert compiled[0] > 0 and compiled[1] > 0  # two slices, each compiled
+    assert compiled[2] > 0  # the first slice was dropped for the second, so compiled again
+    assert compiled[3] == 0  # and now reused
+    assert len(jax_engine._COMPILED) == 2
+    jax_engine.release_programs()
+    assert not jax_engine._COMPILED

@@ -46,6 +46,7 @@ batch's useful env steps per second, learner updates included.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -374,8 +375,21 @@ class _Slice:
         return out
 
 
-_COMPILED: dict[Any, Any] = {}
-"""(slice, batch size, argument shapes) -> compiled programs, shared by every batch of this process."""
+PROGRAMS_KEPT = 16
+"""How many compiled programs a process keeps (least recently used dropped first). XLA's CPU backend
+holds about 1,000 memory mappings per compiled train or evaluate program, and Linux allows a process
+65,530 (``vm.max_map_count``): a process that kept every program (a long test session, a notebook
+kernel re-running chapters) died with a segmentation fault inside XLA's compiler after about 60. A
+sweep runs one slice's batches one after another (two programs each), so 16 loses nothing there."""
+
+_COMPILED: OrderedDict[Any, Any] = OrderedDict()
+"""(slice, batch size, argument shapes) -> compiled program, most recently used last."""
+
+
+def release_programs() -> None:
+    """Drop every compiled program this process keeps, and JAX's own caches, with their memory."""
+    _COMPILED.clear()
+    jax.clear_caches()
 
 
 def _compiled(
@@ -392,7 +406,10 @@ def _compiled(
         tuple((np.shape(x), str(getattr(x, "dtype", type(x))), str(getattr(x, "sharding", None))) for x in leaves),
     )
     if key in _COMPILED:
+        _COMPILED.move_to_end(key)
         return _COMPILED[key], 0.0
+    while len(_COMPILED) >= PROGRAMS_KEPT:
+        _COMPILED.popitem(last=False)
     start = time.perf_counter()
     _COMPILED[key] = jax.jit(program).lower(*args).compile(compiler_options=dict(options))
     return _COMPILED[key], time.perf_counter() - start
