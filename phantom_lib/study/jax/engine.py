@@ -389,7 +389,7 @@ _COMPILED: OrderedDict[Any, Any] = OrderedDict()
 def release_programs() -> None:
     """Drop every compiled program this process keeps, and JAX's own caches, with their memory."""
     _COMPILED.clear()
-    jax.clear_caches()
+    jax.clear_caches()  # type: ignore[no-untyped-call]
 
 
 def _compiled(
