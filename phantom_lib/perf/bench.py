@@ -115,7 +115,8 @@ class BenchConfig(Validated):
         reference_seconds: the reference stops on an axis once a step is predicted to exceed this
             (the last measured step time scaled by the growth of M * K).
         training_steps: budgets of the JAX PPO vs SB3 PPO comparison (:func:`ppo_versus_sb3`).
-        training_batch: seeds in the JAX PPO batch. training_rounds: its interleaved rounds.
+        training_batch: trials in each JAX PPO batch (seeds of one cell; cells of one seed).
+        training_rounds: its interleaved rounds.
         seed: seeds every environment and key.
         data_source: the data the market behaviour is estimated from (``"standin"`` or a path).
     """
@@ -665,6 +666,8 @@ def targets(result: dict[str, Any]) -> dict[str, float]:
         ),
         "n1000_m100_k5_peak_mb": float(big["peak_mb"].max()) if len(big) else math.nan,
         **{f"jax_ppo_over_sb3_{int(row['timesteps'])}": float(row["ratio"]) for row in result.get("training", [])},
+        **{f"jax_ppo_cells_over_sb3_{int(row['timesteps'])}": float(row["ratio_cells"])
+           for row in result.get("training", []) if "ratio_cells" in row},
     }
 
 
@@ -681,8 +684,9 @@ def _spread_row(quantity: str, kind: str, row: Any, column: str, target: float =
 def side_by_side(result: dict[str, Any]) -> pd.DataFrame:
     """The headline figures of one run, each a median with its range over interleaved rounds:
     batched jax env steps/s on one worker (best batch size) at the profile and study
-    configurations, JAX PPO and SB3 PPO steps/s and their ratio per budget, and the numpy and
-    jax backends over the reference (ratios within rounds), beside the issue's targets."""
+    configurations, JAX PPO (a batch of seeds, a batch of cells) and SB3 PPO steps/s and the ratios
+    per budget, and the numpy and jax backends over the reference (ratios within rounds), beside
+    the issue's targets."""
     rows = []
     bat = pd.DataFrame(result["batched"])
     for name, label in (("profile", "M 10, N 3, K 5"), ("study", "M 100, N 10, K 5")):
@@ -700,14 +704,14 @@ def side_by_side(result: dict[str, Any]) -> pd.DataFrame:
             )
     for _, row in pd.DataFrame(result.get("training", [])).iterrows():
         steps = int(row["timesteps"])
-        rows.append(
-            _spread_row(
-                f"JAX PPO ({int(row['jax_batch'])} seeds), {steps:,} steps", "env steps/s", row, "jax_steps_per_s"
-            )
-        )
+        target = ISSUE_TARGETS["ppo_ratio_32768"] if steps == 32768 else math.nan
+        batch = int(row["jax_batch"])
+        for shape, column, ratio in ((f"{batch} seeds, one cell", "jax_steps_per_s", "ratio"),
+                                     (f"{batch} cells, one seed", "jax_cells_steps_per_s", "ratio_cells")):
+            if column in row:
+                rows.append(_spread_row(f"JAX PPO ({shape}), {steps:,} steps", "env steps/s", row, column))
+                rows.append(_spread_row(f"JAX PPO ({shape}) / SB3 PPO, {steps:,} steps", "ratio", row, ratio, target))
         rows.append(_spread_row(f"SB3 PPO (1 seed), {steps:,} steps", "env steps/s", row, "sb3_steps_per_s"))
-        rows.append(_spread_row(f"JAX PPO / SB3 PPO, {steps:,} steps", "ratio", row, "ratio",
-                                ISSUE_TARGETS["ppo_ratio_32768"] if steps == 32768 else math.nan))
     pub = pd.DataFrame(result["published"]).set_index(["setting", "backend"])
     for setting in PROFILE:
         for backend in ("numpy", "jax"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -121,30 +122,39 @@ def learner_ceiling(algorithms: Sequence[str] = ("ppo", "a2c", "dqn", "qtable"),
 
 def ppo_versus_sb3(timesteps: Sequence[int] = (8192, 32768), rounds: int = 3, batch_size: int = 16,
                    config: Mapping[str, Any] = STUDY_CONFIG) -> pd.DataFrame:
-    """JAX PPO (a batch of ``batch_size`` seeds) against SB3 PPO (one trial) at each budget, side by
-    side: every round trains both, one after the other (:func:`~phantom_lib.perf.rounds.interleaved`),
-    and the ratio is formed within the round.
+    """JAX PPO against SB3 PPO (one trial) at each budget, side by side, with the JAX batch in two
+    shapes: ``batch_size`` seeds of one cell (each trial walks its own market pools) and
+    ``batch_size`` cells of one seed, shares alpha0 spread over [0, 0.75] (one pool walk shared by
+    the batch, the shape of every batch of the committed factorial). Every round trains the three,
+    one after the other (:func:`~phantom_lib.perf.rounds.interleaved`), and ratios are formed within
+    the round.
 
     Returns:
-        one row per budget: ``jax_steps_per_s`` (all trials of the batch, compile apart),
-        ``sb3_steps_per_s`` and ``ratio`` (jax / sb3), each the median over rounds with its
-        ``_min`` and ``_max``.
+        one row per budget: ``jax_steps_per_s`` (the seeds batch, all its trials, compile apart),
+        ``jax_cells_steps_per_s`` (the cells batch), ``sb3_steps_per_s``, ``ratio`` (seeds / sb3) and
+        ``ratio_cells`` (cells / sb3), each the median over rounds with its ``_min`` and ``_max``.
     """
     rows = []
     for steps in timesteps:
         settings = {**config, "algorithm": "ppo", "timesteps": steps}
+        by_seed = [Trial(dict(settings), seed) for seed in range(batch_size)]
+        by_cell = [Trial({**settings, "alpha0": 0.75 * i / max(batch_size - 1, 1)}, 0) for i in range(batch_size)]
 
-        def jax_rate(settings: Mapping[str, Any] = settings, steps: int = steps) -> float:
-            _, record = run_batch([Trial(dict(settings), seed) for seed in range(batch_size)], batch_size)
+        def jax_rate(trials: list[Trial], steps: int = steps) -> float:
+            _, record = run_batch(trials, batch_size)
             return batch_size * steps / record.train_seconds
 
         def sb3_rate(settings: Mapping[str, Any] = settings) -> float:
             return float(train(dict(settings), 0)["train_steps_per_s"])
 
-        rates = interleaved({"jax": jax_rate, "sb3": sb3_rate}, rounds)
+        rates = interleaved({"seeds": partial(jax_rate, by_seed), "cells": partial(jax_rate, by_cell),
+                             "sb3": sb3_rate}, rounds)
         row: dict[str, Any] = {"timesteps": steps, "jax_batch": batch_size}
-        for name, summary in (("jax_steps_per_s", spread(rates["jax"])), ("sb3_steps_per_s", spread(rates["sb3"])),
-                              ("ratio", round_ratios(rates["jax"], rates["sb3"]))):
+        for name, summary in (("jax_steps_per_s", spread(rates["seeds"])),
+                              ("jax_cells_steps_per_s", spread(rates["cells"])),
+                              ("sb3_steps_per_s", spread(rates["sb3"])),
+                              ("ratio", round_ratios(rates["seeds"], rates["sb3"])),
+                              ("ratio_cells", round_ratios(rates["cells"], rates["sb3"]))):
             row.update({name: summary["median"], f"{name}_min": summary["min"], f"{name}_max": summary["max"]})
         rows.append(row)
     return pd.DataFrame(rows)

@@ -175,6 +175,12 @@ def test_side_by_side_reads_medians_ranges_ratios_and_the_load():
             "ratio": 60.0,
             "ratio_min": 50.0,
             "ratio_max": 70.0,
+            "jax_cells_steps_per_s": 9000.0,
+            "jax_cells_steps_per_s_min": 8000.0,
+            "jax_cells_steps_per_s_max": 9500.0,
+            "ratio_cells": 90.0,
+            "ratio_cells_min": 80.0,
+            "ratio_cells_max": 95.0,
         }
     ]
     published = [
@@ -194,7 +200,7 @@ def test_side_by_side_reads_medians_ranges_ratios_and_the_load():
     ]  # the best one-worker row, not two workers
     assert (profile["median"], profile["min"], profile["max"], profile["target"]) == (1200.0, 1000.0, 1300.0, 1e6)
     assert table.loc["batched jax env, M 100, N 10, K 5, 1024 envs, 1 worker", "target"] == 250_000
-    ratio = table.loc["JAX PPO / SB3 PPO, 32,768 steps"]
+    ratio = table.loc["JAX PPO (16 seeds, one cell) / SB3 PPO, 32,768 steps"]
     assert (ratio["kind"], ratio["median"], ratio["min"], ratio["max"], ratio["target"]) == (
         "ratio",
         60.0,
@@ -202,6 +208,9 @@ def test_side_by_side_reads_medians_ranges_ratios_and_the_load():
         70.0,
         50.0,
     )
+    cells = table.loc["JAX PPO (16 cells, one seed) / SB3 PPO, 32,768 steps"]
+    assert (cells["median"], cells["min"], cells["max"], cells["target"]) == (90.0, 80.0, 95.0, 50.0)
+    assert table.loc["JAX PPO (16 cells, one seed), 32,768 steps", "median"] == 9000.0
     assert table.loc["SB3 PPO (1 seed), 32,768 steps", "median"] == 100.0
     assert table.loc["numpy / reference backend, k5 (M 10, N 3)", "min"] == 29.0
     assert bench.load_text(result) == "1.00/2.00/3.00 -> 1.50/2.50/3.50"
