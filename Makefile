@@ -57,7 +57,7 @@ lint: install           ## ruff (pyflakes, pycodestyle, import order, 120 column
 	$(BIN)/mypy
 
 test: install browser lint  ## lint, unit tests, every notebook under nbval (smoke), a smoke book build, the browser check
-	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env
+	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=25
 
 test-unit: install lint  ## lint and the unit tests (skips the slow book build)
 	$(TEST_ENV) $(BIN)/python -m pytest tests -m "not slow"
