@@ -60,7 +60,6 @@ def ray_cluster():
     ray_backend.disconnect()
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_programs():
     """Drop the engine's and JAX's compiled programs after each test module.
