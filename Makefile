@@ -7,9 +7,13 @@ BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 
-# Offline and quiet: no Hugging Face hub look-ups, no Ray telemetry.
+# Offline and quiet: no Hugging Face hub look-ups, no Ray telemetry. JAX keeps the programs it
+# compiles in TEST_CACHE, so that the processes of one test run (pytest, the notebooks' kernels, the
+# smoke book build's) compile each program once; `make test` empties it first, so every run starts
+# cold and no program outlives the code that made it.
+TEST_CACHE := $(CURDIR)/.cache/jax-test
 TEST_ENV := PHANTOM_PROFILE=smoke HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
-            RAY_USAGE_STATS_ENABLED=0
+            RAY_USAGE_STATS_ENABLED=0 JAX_COMPILATION_CACHE_DIR=$(TEST_CACHE)
 
 # `make lab`: JupyterLab opens a chapter's .md source as a notebook (jupytext's viewer by default);
 # LAB_ARGS adds options, e.g. `make lab LAB_ARGS=--port=8890`.
@@ -57,6 +61,7 @@ lint: install           ## ruff (pyflakes, pycodestyle, import order, 120 column
 	$(BIN)/mypy
 
 test: install browser lint  ## lint, unit tests, every notebook under nbval (smoke), a smoke book build, the browser check
+	rm -rf $(TEST_CACHE)
 	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=25
 
 test-unit: install lint  ## lint and the unit tests (skips the slow book build)
