@@ -75,8 +75,18 @@ POOL_PATHS = 16384
 POOL_BLOCKS = 4096
 """Default spacing blocks in the pool, capped so that they take at most :data:`POOL_SPACING_MB`."""
 
-POOL_SPACING_MB = 64.0
-"""Memory cap of the spacing blocks (B * (M * L_max + 1) float32 values)."""
+POOL_SPACING_MB = 8.0
+"""Memory cap of the spacing blocks (B * (M * L_max + 1) float32 values), in MB.
+
+At the study's shapes (M 100, L_max 40) this gives B = 524 blocks; pools of at most 4,096 blocks
+under 8 MB (the profile's M 10: 6.3 MB) are unchanged. It was 64 MB (B = 4,096 at the study's
+shapes) until 2026-12-06; the jax engine records the cap of every batch (``pool_mb``) and re-runs a
+batch with it, so studies run before still reproduce. A smaller pool is faster to walk (most of a
+walk is its Exp(1) draws) and to search, which counts most in a batch of different seeds, where
+every trial walks and searches its own pools. The cost is dependence between the draws of one
+pool: two multinomials of different draws share a block with probability about 1/B.
+:func:`phantom_lib.perf.pools.evaluation_variance` measures what that does to the variance of an
+evaluation's mean reward across pools (paired: the same paths and step keys at every B)."""
 
 
 class EnvParams(NamedTuple):
@@ -187,6 +197,7 @@ def make(
     *,
     pool_paths: int = POOL_PATHS,
     pool_blocks: int | None = None,
+    spacing_mb: float | None = None,
     seed: int = 0,
 ) -> tuple[FunctionalPricingEnv, EnvParams]:
     """The functional env of ``config`` and its parameters (gymnax's ``make``), with a pool walked
@@ -196,7 +207,8 @@ def make(
         pool_paths: P, paths per class (at least K * M). pool_blocks: B, spacing blocks (at
             least :func:`~phantom_lib.sim.samplers.jax.spacing_slots`: 2 K G, plus 2 K with
             price-responsive visits, plus 2 K for the sales; default :data:`POOL_BLOCKS` within
-            :data:`POOL_SPACING_MB`).
+            ``spacing_mb``). spacing_mb: the default B's memory cap in MB (None:
+            :data:`POOL_SPACING_MB`; a study records it to reproduce its pools).
         seed: seeds the first pool (:meth:`FunctionalPricingEnv.refresh` draws others).
     """
     market = config.market
@@ -205,7 +217,8 @@ def make(
     slots = spacing_slots(k, int(arrays.omega.shape[0]), market.visits)
     n_max = market.n_sessions * market.max_len
     if pool_blocks is None:
-        pool_blocks = max(slots, min(POOL_BLOCKS, int(POOL_SPACING_MB * 2**20 / (4 * (n_max + 1)))))
+        cap = POOL_SPACING_MB if spacing_mb is None else spacing_mb
+        pool_blocks = max(slots, min(POOL_BLOCKS, int(cap * 2**20 / (4 * (n_max + 1)))))
     if pool_paths < k * market.n_sessions or pool_blocks < slots:
         raise ValueError(
             f"pool_paths must be >= K * M = {k * market.n_sessions} and pool_blocks >= {slots} (spacing_slots); "

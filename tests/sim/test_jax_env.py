@@ -225,3 +225,13 @@ def test_spacing_multinomials_are_multinomial():
         assert stats.chisquare(list(observed.values()), expected * len(draws) / expected.sum()).pvalue > ALPHA
         if y == 1:
             assert all(o[0] == 0 for o in outcomes)  # a product with c = 0 never gets a state
+
+
+def test_the_spacing_cap_sets_the_default_block_count(beh):
+    """B = cap / (4 (M L_max + 1)) bytes per block, at most POOL_BLOCKS: at M = 100 the 8 MB default
+    gives 524 blocks and the 64 MB of studies recorded before it 4,096."""
+    config = EnvConfig(eps_alpha=0.0, n_candidates=1).replace(n_products=3, n_sessions=100)
+    width = 100 * config.market.max_len + 1
+    blocks = {mb: jax_env.make(config, beh, pool_paths=256, spacing_mb=mb)[0].pool.blocks for mb in (8.0, 64.0)}
+    assert blocks == {8.0: int(8 * 2**20 / (4 * width)), 64.0: jax_env.POOL_BLOCKS} and blocks[8.0] == 524
+    assert jax_env.make(config, beh, pool_paths=256)[0].pool.blocks == blocks[jax_env.POOL_SPACING_MB]

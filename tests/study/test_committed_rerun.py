@@ -2,8 +2,8 @@
 and the first trial of that batch run alone (a trial's numbers must not depend on its batch).
 
 Each result folder written by the runner with a manifest records, per batch, the trials it ran, the
-program's batch size and its XLA compile options (``batches.jsonl``). Re-running that batch from the
-design named in the folder's provenance, with those options, must give exactly the committed metrics
+program's batch size, its XLA compile options and its pools' memory cap (``batches.jsonl``). Re-running
+that batch from the design named in the folder's provenance, with those, must give exactly the committed metrics
 (the issue's acceptance: ``phantom sweep --design NAME`` reproduces the committed results' first
 trials). A folder run by the batch-invariant engine (its batches record ``xla_options``) must also
 give them for a trial run alone; one run before it (XLA's defaults, where a trial's numbers depend on
@@ -51,7 +51,7 @@ def differences(folder: Path, alone: bool) -> tuple[list[str], list[dict]]:
     """Re-run the smallest recorded batch of ``folder`` with its recorded XLA options (``alone``: its
     first trial alone) and list every metric that differs from the committed one; also return the
     re-run rows."""
-    from phantom_lib.study.jax.engine import LEGACY_XLA_OPTIONS, run_batch
+    from phantom_lib.study.jax.engine import LEGACY_POOL_MB, LEGACY_XLA_OPTIONS, run_batch
 
     provenance = json.loads((folder / "provenance.json").read_text())
     plan = resolve(provenance["design_name"])
@@ -59,7 +59,8 @@ def differences(folder: Path, alone: bool) -> tuple[list[str], list[dict]]:
     by_id = {t.trial_id: t for t in design(plan.design)}
     trials = [by_id[i] for i in record["trial_ids"]][: 1 if alone else None]
     options = record.get("xla_options", LEGACY_XLA_OPTIONS)
-    rows, _ = run_batch(trials, None if alone else record["batch_size"], xla_options=options)
+    rows, _ = run_batch(trials, None if alone else record["batch_size"], xla_options=options,
+                        pool_mb=record.get("pool_mb", LEGACY_POOL_MB))
     committed = pd.read_parquet(folder / "results.parquet").set_index("trial_id")
     differ = []
     for trial, row in zip(trials, rows):

@@ -334,6 +334,7 @@ def test_a_jax_sweep_writes_the_sb3_schema_and_its_engine_and_devices(tmp_path, 
     assert engine["name"] == "jax" and engine["batch_sizes"] == [2] and engine["n_batches"] == 2
     assert engine["devices"] == [f"{jax.default_backend()}:{jax.devices()[0].device_kind} x{jax.device_count()}"]
     assert engine["jax_versions"] == [jax.__version__]
+    assert engine["pool_mb"] == [json.dumps(jax_env.POOL_SPACING_MB)]  # each batch's pool cap, what re-runs use
     assert sorted(s for b in engine["batches"] for s in b["seeds"]) == [0, 0, 1, 1]
     assert engine["sb3_trainable"] == {"n_trials": 4, "algorithms": ["static"]}
     # the rows of the first batch are those run_batch gives for the same trials

@@ -309,6 +309,7 @@ def engine_provenance(engine: str, store: ResultsStore, results: pd.DataFrame) -
         ),  # '?': a batch runner that did not report it
         "jax_versions": sorted({str(r.get("jax_version", "?")) for r in used}),
         "xla_options": sorted({json.dumps(r.get("xla_options"), sort_keys=True) for r in used}),  # null: defaults
+        "pool_mb": sorted({json.dumps(r.get("pool_mb")) for r in used}),  # null: 64, before it was recorded
         "compile_seconds_total": round(sum(r.get("compile_seconds", 0.0) for r in used), 1),
         "n_batches": len(used),
         "batches": used,

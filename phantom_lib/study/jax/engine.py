@@ -25,7 +25,9 @@ B = 1 program, from which XLA drops the batch axis and lowers the gradient matri
 other operand orders. So every program is compiled with :data:`XLA_OPTIONS` (no YNNPACK fusions)
 and has at least :data:`MIN_PROGRAM_BATCH` trials (a lone trial is padded). Runs before this
 (batch records without ``xla_options``) used XLA's defaults and reproduce only at their recorded
-batch size, with :data:`LEGACY_XLA_OPTIONS`.
+batch size, with :data:`LEGACY_XLA_OPTIONS`. Each batch also records the memory cap of its spacing
+pools (``pool_mb``, :data:`phantom_lib.sim.jax_env.POOL_SPACING_MB`), which sets the pools' block
+count and so every draw; records without it ran with :data:`LEGACY_POOL_MB`.
 
 Randomness: trial (config, seed) trains with ``fold_in(key(seed), 0)`` and evaluates with
 ``fold_in(key(seed), 1)`` (threefry keys, so a vmapped trial draws what it would draw alone), on
@@ -78,6 +80,9 @@ depends on the total size, hence on the batch size). Recorded in each :class:`Ba
 
 LEGACY_XLA_OPTIONS: dict[str, str] = {}
 """XLA's defaults: what batches recorded without ``xla_options`` were compiled with."""
+
+LEGACY_POOL_MB = 64.0
+"""The spacing pools' memory cap (MB) of batches recorded without ``pool_mb`` (the default until 2026-12-06)."""
 
 MIN_PROGRAM_BATCH = 2
 """The fewest trials a program runs: XLA compiles a batch of one differently from any larger batch
@@ -431,6 +436,8 @@ class BatchRecord:
             of the device count).
             xla_options: the XLA compile options of its programs (:data:`XLA_OPTIONS`; absent from
             records written before them, which used :data:`LEGACY_XLA_OPTIONS`).
+            pool_mb: the memory cap of its spacing pools, MB (absent from records written before
+            it, which used :data:`LEGACY_POOL_MB`).
     """
 
     slice: dict[str, Any]
@@ -448,6 +455,7 @@ class BatchRecord:
     jax_version: str
     devices_used: int
     xla_options: dict[str, str]
+    pool_mb: float
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -502,12 +510,12 @@ class _Prepared(NamedTuple):
                       shared)
 
 
-def _prepare(trials: Sequence[Trial], batch_size: int | None) -> _Prepared:
+def _prepare(trials: Sequence[Trial], batch_size: int | None, pool_mb: float) -> _Prepared:
     """Check a batch and build what its programs need from its slice key (:func:`program_trial`),
     not from any one trial: the training env and params (K scored by the slice), the evaluation
     env and params (K = 1: the market as it is, or the training env itself when the trial's
     ``evaluation`` is ``"training_env"``) and the inputs (padded with copies of the last trial
-    to ``batch_size``, and to at least :data:`MIN_PROGRAM_BATCH`)."""
+    to ``batch_size``, and to at least :data:`MIN_PROGRAM_BATCH`); both pools capped at ``pool_mb``."""
     if not trials:
         raise ValueError("a batch needs at least one trial")
     if batch_size is not None and batch_size < len(trials):
@@ -524,8 +532,8 @@ def _prepare(trials: Sequence[Trial], batch_size: int | None) -> _Prepared:
     configs = [TrialConfig.from_mapping(t.config) for t in trials]
     program = program_trial(keys.pop())
     behaviour = load_behaviour(program.env.market.data_source)
-    env, base = jax_env.make(program.env, behaviour)
-    eval_env, eval_base = jax_env.make(evaluation_env(program), behaviour)
+    env, base = jax_env.make(program.env, behaviour, spacing_mb=pool_mb)
+    eval_env, eval_base = jax_env.make(evaluation_env(program), behaviour, spacing_mb=pool_mb)
     padded = list(range(len(trials))) + [len(trials) - 1] * (size - len(trials))
     inputs = _inputs([configs[i] for i in padded], [trials[i].seed for i in padded])
     return _Prepared(configs, size, program, env, base, eval_env, eval_base, inputs)
@@ -549,12 +557,13 @@ def _evaluation_rows(
 
 def evaluate_constant(
     trials: Sequence[Trial], actions: Sequence[int], batch_size: int | None = None,
-    xla_options: Mapping[str, str] = XLA_OPTIONS,
+    xla_options: Mapping[str, str] = XLA_OPTIONS, pool_mb: float = jax_env.POOL_SPACING_MB,
 ) -> list[dict[str, Any]]:
     """Evaluate a fixed action per trial (a constant price scale) exactly as :func:`run_batch`
     evaluates the trial's learner: same evaluation envs and keys, so the two compare with common
-    random numbers. Returns the evaluation metrics (no training figures) per trial."""
-    ready = _prepare(trials, batch_size)
+    random numbers (pass the batch record's ``xla_options`` and ``pool_mb``). Returns the
+    evaluation metrics (no training figures) per trial."""
+    ready = _prepare(trials, batch_size, pool_mb)
     padded = list(actions) + [actions[-1]] * (ready.size - len(actions))
     return _evaluation_rows(
         ready.spec(CONSTANT, None), ready.configs, ready.eval_base, np.asarray(padded, np.int32), ready.inputs,
@@ -585,9 +594,11 @@ class _Trained(NamedTuple):
     train_seconds: float
 
 
-def _train(trials: Sequence[Trial], batch_size: int | None, xla_options: Mapping[str, str]) -> _Trained:
+def _train(
+    trials: Sequence[Trial], batch_size: int | None, xla_options: Mapping[str, str], pool_mb: float
+) -> _Trained:
     """Train one batch (:func:`_prepare`) with its slice's compiled program."""
-    ready = _prepare(trials, batch_size)
+    ready = _prepare(trials, batch_size, pool_mb)
     sharding = trial_sharding(ready.size)
     inputs = _placed(ready.inputs, sharding)
     spec = ready.spec(ready.program.algorithm, learner_config(ready.program))
@@ -599,7 +610,8 @@ def _train(trials: Sequence[Trial], batch_size: int | None, xla_options: Mapping
 
 
 def train_policies(
-    trials: Sequence[Trial], batch_size: int | None = None, xla_options: Mapping[str, str] = XLA_OPTIONS
+    trials: Sequence[Trial], batch_size: int | None = None, xla_options: Mapping[str, str] = XLA_OPTIONS,
+    pool_mb: float = jax_env.POOL_SPACING_MB,
 ) -> Any:
     """The trained policies of a batch of trials of one slice, as :func:`run_batch` trains them.
 
@@ -608,13 +620,13 @@ def train_policies(
         DQN: the Q-network's layers, Q-table: the table), every leaf with a leading axis of
         ``len(trials)`` (padding dropped), as numpy arrays.
     """
-    trained = _train(trials, batch_size, xla_options)
+    trained = _train(trials, batch_size, xla_options, pool_mb)
     return jax.tree.map(lambda leaf: np.asarray(leaf)[: len(trials)], trained.policies)
 
 
 def run_batch(
     trials: Sequence[Trial], batch_size: int | None = None, compile_cache: str | Path | None = None,
-    xla_options: Mapping[str, str] = XLA_OPTIONS,
+    xla_options: Mapping[str, str] = XLA_OPTIONS, pool_mb: float = jax_env.POOL_SPACING_MB,
 ) -> tuple[list[dict[str, Any]], BatchRecord]:
     """Train and evaluate one batch of trials of one slice with compiled programs.
 
@@ -626,6 +638,9 @@ def run_batch(
         compile_cache: a folder for :func:`use_compile_cache` (None: compile in memory only).
         xla_options: XLA compile options (default :data:`XLA_OPTIONS`; :data:`LEGACY_XLA_OPTIONS`
             re-runs a batch recorded before them, at its recorded size).
+        pool_mb: memory cap of the market pools' spacing blocks, MB (default
+            :data:`phantom_lib.sim.jax_env.POOL_SPACING_MB`; a batch's record says what it used,
+            :data:`LEGACY_POOL_MB` when it does not).
 
     Returns:
         ``(metrics per trial, record)``: the metrics of :data:`phantom_lib.study.common.METRICS`
@@ -633,7 +648,7 @@ def run_batch(
     """
     if compile_cache is not None:
         use_compile_cache(compile_cache)
-    t = _train(trials, batch_size, xla_options)
+    t = _train(trials, batch_size, xla_options, pool_mb)
     configs = t.ready.configs
     rows, compile_eval, eval_seconds = _evaluation_rows(
         t.spec, configs, t.ready.eval_base, t.policies, t.inputs, xla_options
@@ -655,5 +670,6 @@ def run_batch(
         **device_info(),
         devices_used=1 if t.sharding is None else jax.device_count(),
         xla_options=dict(xla_options),
+        pool_mb=float(pool_mb),
     )
     return rows, record

@@ -58,7 +58,8 @@ def crosscheck_trials(cells: Sequence[Mapping[str, Any]], seeds: Sequence[int], 
         the cell, the seed, the evaluation metrics (and, for the learners, the training figures);
         ``action`` is best_fixed's constant action; ``program_k`` (jax rows) the candidate shares
         the compiled program drew per step (:func:`~phantom_lib.study.jax.engine.slice_key`);
-        ``xla_options`` (jax and best_fixed_jax rows) the programs' XLA options, JSON.
+        ``xla_options`` (jax and best_fixed_jax rows) the programs' XLA options, JSON, and
+        ``pool_mb`` the memory cap of their market pools' spacing blocks (MB).
     """
     trials = [Trial({**settings, **cell, "algorithm": algorithm}, seed) for cell in cells for seed in seeds]
     rows = [{"engine": "sb3", **t.config, "seed": t.seed, **train(t.config, t.seed)} for t in trials]
@@ -77,11 +78,11 @@ def crosscheck_trials(cells: Sequence[Mapping[str, Any]], seeds: Sequence[int], 
         metrics, record = run_batch(batch, batch_size or len(batch))
         options = json.dumps(record.xla_options, sort_keys=True)
         rows += [{"engine": "jax", **t.config, "seed": t.seed, "program_k": record.slice["n_candidates"],
-                  "xla_options": options, **m} for t, m in zip(batch, metrics)]
+                  "xla_options": options, "pool_mb": record.pool_mb, **m} for t, m in zip(batch, metrics)]
         fixed = evaluate_constant(batch, [actions[t.trial_id] for t in batch], batch_size or len(batch),
-                                  xla_options=record.xla_options)
+                                  xla_options=record.xla_options, pool_mb=record.pool_mb)
         rows += [{"engine": "best_fixed_jax", **t.config, "seed": t.seed, "action": actions[t.trial_id],
-                  "xla_options": options, **m} for t, m in zip(batch, fixed)]
+                  "xla_options": options, "pool_mb": record.pool_mb, **m} for t, m in zip(batch, fixed)]
     return pd.DataFrame(rows)
 
 
