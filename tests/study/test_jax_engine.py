@@ -151,7 +151,7 @@ def test_a_constant_action_is_evaluated_like_a_learner(batches):
 
 def evaluation_memory(trials: list[Trial]) -> int:
     """Working memory (bytes, XLA's own accounting) of the compiled evaluation program of a batch."""
-    ready = jax_engine._prepare(trials, len(trials))
+    ready = jax_engine._prepare(trials, len(trials), jax_env.POOL_SPACING_MB)
     spec = ready.spec(jax_engine.CONSTANT, None)
     policies = np.zeros(ready.size, np.int32)
     return (
@@ -516,8 +516,8 @@ def test_a_batch_of_one_seed_walks_its_pools_once_and_gives_each_trial_its_own_n
 
     one_seed = [trial(0.25, 0.15, 6), trial(0.1, 0.3, 6), trial(0.4, 0.05, 6)]
     mixed = [trial(0.6, 0.3, 2), one_seed[1], trial(0.1, 0.15, 4), one_seed[0], one_seed[2]]
-    assert jax_engine._prepare(one_seed, 3).spec(algorithm, None).shared_pool
-    assert not jax_engine._prepare(mixed, 5).spec(algorithm, None).shared_pool
+    assert jax_engine._prepare(one_seed, 3, jax_env.POOL_SPACING_MB).spec(algorithm, None).shared_pool
+    assert not jax_engine._prepare(mixed, 5, jax_env.POOL_SPACING_MB).spec(algorithm, None).shared_pool
     shared_rows, _ = jax_engine.run_batch(one_seed, 3)
     own_rows, _ = jax_engine.run_batch(mixed, 5)
     for i, j in enumerate([3, 1, 4]):
