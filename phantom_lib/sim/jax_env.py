@@ -75,18 +75,15 @@ POOL_PATHS = 16384
 POOL_BLOCKS = 4096
 """Default spacing blocks in the pool, capped so that they take at most :data:`POOL_SPACING_MB`."""
 
-POOL_SPACING_MB = 8.0
+POOL_SPACING_MB = 64.0
 """Memory cap of the spacing blocks (B * (M * L_max + 1) float32 values), in MB.
 
-At the study's shapes (M 100, L_max 40) this gives B = 524 blocks; pools of at most 4,096 blocks
-under 8 MB (the profile's M 10: 6.3 MB) are unchanged. It was 64 MB (B = 4,096 at the study's
-shapes) until 2026-12-06; the jax engine records the cap of every batch (``pool_mb``) and re-runs a
-batch with it, so studies run before still reproduce. A smaller pool is faster to walk (most of a
-walk is its Exp(1) draws) and to search, which counts most in a batch of different seeds, where
-every trial walks and searches its own pools. The cost is dependence between the draws of one
-pool: two multinomials of different draws share a block with probability about 1/B.
-:func:`phantom_lib.perf.pools.evaluation_variance` measures what that does to the variance of an
-evaluation's mean reward across pools (paired: the same paths and step keys at every B)."""
+At the study's shapes (M 100, L_max 40) this gives B = 4,096 blocks (64 MB). A smaller cap is
+faster (most of a pool walk is its Exp(1) draws, and a batch of different seeds walks and searches
+one pool per trial), but two multinomials of different draws share a block with probability about
+1/B: :func:`phantom_lib.perf.pools.evaluation_variance` measures what that costs in the variance of
+an evaluation's mean reward (more with sales as the reward than with the proxy). The jax engine
+records the cap of every batch (``pool_mb``) and re-runs a batch with it."""
 
 
 class EnvParams(NamedTuple):
@@ -208,7 +205,7 @@ def make(
             least :func:`~phantom_lib.sim.samplers.jax.spacing_slots`: 2 K G, plus 2 K with
             price-responsive visits, plus 2 K for the sales; default :data:`POOL_BLOCKS` within
             ``spacing_mb``). spacing_mb: the default B's memory cap in MB (None:
-            :data:`POOL_SPACING_MB`; a study records it to reproduce its pools).
+            :data:`POOL_SPACING_MB`; the jax engine records it to reproduce its pools).
         seed: seeds the first pool (:meth:`FunctionalPricingEnv.refresh` draws others).
     """
     market = config.market

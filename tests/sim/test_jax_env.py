@@ -228,8 +228,8 @@ def test_spacing_multinomials_are_multinomial():
 
 
 def test_the_spacing_cap_sets_the_default_block_count(beh):
-    """B = cap / (4 (M L_max + 1)) bytes per block, at most POOL_BLOCKS: at M = 100 the 8 MB default
-    gives 524 blocks and the 64 MB of studies recorded before it 4,096."""
+    """B = cap / (4 (M L_max + 1)) bytes per block, at most POOL_BLOCKS: at M = 100 a cap of 8 MB
+    gives 524 blocks and one of 64 MB 4,096."""
     config = EnvConfig(eps_alpha=0.0, n_candidates=1).replace(n_products=3, n_sessions=100)
     width = 100 * config.market.max_len + 1
     blocks = {mb: jax_env.make(config, beh, pool_paths=256, spacing_mb=mb)[0].pool.blocks for mb in (8.0, 64.0)}

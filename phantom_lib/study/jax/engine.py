@@ -82,7 +82,7 @@ LEGACY_XLA_OPTIONS: dict[str, str] = {}
 """XLA's defaults: what batches recorded without ``xla_options`` were compiled with."""
 
 LEGACY_POOL_MB = 64.0
-"""The spacing pools' memory cap (MB) of batches recorded without ``pool_mb`` (the default until 2026-12-06)."""
+"""The spacing pools' memory cap (MB) of batches recorded without ``pool_mb`` (written before it was recorded)."""
 
 MIN_PROGRAM_BATCH = 2
 """The fewest trials a program runs: XLA compiles a batch of one differently from any larger batch
