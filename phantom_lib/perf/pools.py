@@ -71,7 +71,8 @@ def evaluation_variance(
 ) -> pd.DataFrame:
     """Variance across pools of the mean reward of ``episodes`` episodes, one row per B in ``blocks``.
 
-    Columns: ``blocks``; ``variance`` of the (episodes * max_steps)-step mean across pools and its
+    Columns: ``blocks``; ``mean``, the mean reward over every pool's episodes (reward units);
+    ``variance`` of the (episodes * max_steps)-step mean across pools and its
     bootstrap standard error ``variance_se`` (resampling pools); ``independent``: the variance that
     mean would have if the episodes of one pool were independent (mean within-pool variance of an
     episode's mean / episodes), and ``ratio`` = variance / independent; ``minus_first`` and its
@@ -84,12 +85,13 @@ def evaluation_variance(
     rows = []
     for b, means in per_blocks.items():
         total = means.mean(axis=1)
+        variance = total.var(ddof=1)
         boot = total[resamples].var(axis=1, ddof=1)
         paired = boot - first[resamples].var(axis=1, ddof=1)
         independent = means.var(axis=1, ddof=1).mean() / episodes
         rows.append({
-            "blocks": b, "mean": total.mean(), "variance": total.var(ddof=1), "variance_se": boot.std(ddof=1),
-            "independent": independent, "ratio": total.var(ddof=1) / independent,
-            "minus_first": total.var(ddof=1) - first.var(ddof=1), "minus_first_se": paired.std(ddof=1),
+            "blocks": b, "mean": total.mean(), "variance": variance, "variance_se": boot.std(ddof=1),
+            "independent": independent, "ratio": variance / independent,
+            "minus_first": variance - first.var(ddof=1), "minus_first_se": paired.std(ddof=1),
         })
     return pd.DataFrame(rows)
